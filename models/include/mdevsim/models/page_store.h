@@ -1,0 +1,186 @@
+// Sparse page-granular memory used for VRAM and for guest RAM.
+//
+// A page is represented by a 64-bit content token instead of its bytes: every
+// write folds a value into the token, so two memories hold equal content
+// exactly when their tokens are equal. The page's byte payload (what goes over
+// a migration stream) is derived from the token deterministically and maps
+// back to it. Storage is allocated in chunks as pages are first touched, so a
+// 64 GiB memory with 1 GiB in use costs a few MiB, not 64 GiB.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <vector>
+
+#include "mdevsim/models/dirty_bitmap.h"
+#include "mdevsim/models/rng.h"
+
+namespace mdevsim::models {
+
+class PageStore {
+ public:
+  static constexpr unsigned kChunkShift = 12;  // 4096 tokens (32 KiB) per chunk
+  static constexpr uint64_t kChunkPages = uint64_t{1} << kChunkShift;
+
+  PageStore(uint64_t size_bytes, uint32_t page_size) { reset_geometry(size_bytes, page_size); }
+
+  uint64_t size_bytes() const { return size_bytes_; }
+  uint32_t page_size() const { return page_size_; }
+  uint64_t page_count() const { return pages_; }
+  uint64_t touched_pages() const { return touched_; }
+
+  // Token 0 means "never written": the page reads as zeros.
+  uint64_t token(uint64_t page) const {
+    const auto& chunk = chunks_[page >> kChunkShift];
+    return chunk ? chunk[page & (kChunkPages - 1)] : 0;
+  }
+
+  // A write of `value` to the page: content changes, the page becomes dirty
+  // if tracking is on. Hot path of every workload: keep it branch-light.
+  void write(uint64_t page, uint64_t value) {
+    uint64_t& t = slot(page);
+    touched_ += (t == 0);
+    uint64_t next = mix64(t ^ value);
+    t = next | (next == 0);  // a written page never returns to the zero token
+    if (tracking_) dirty_.set(page);
+    ++writes_;
+  }
+
+  // Restore path: set content without counting a write or dirtying the page.
+  void set_token(uint64_t page, uint64_t tok) {
+    if (tok == 0) {
+      auto& chunk = chunks_[page >> kChunkShift];
+      if (chunk && chunk[page & (kChunkPages - 1)] != 0) {
+        chunk[page & (kChunkPages - 1)] = 0;
+        --touched_;
+      }
+      return;
+    }
+    uint64_t& t = slot(page);
+    touched_ += (t == 0);
+    t = tok;
+  }
+
+  // Dirty tracking for migration passes.
+  void start_tracking() { tracking_ = true; }
+  void stop_tracking() { tracking_ = false; }
+  bool tracking() const { return tracking_; }
+  DirtyBitmap& dirty() { return dirty_; }
+  const DirtyBitmap& dirty() const { return dirty_; }
+
+  uint64_t writes() const { return writes_; }
+
+  // Drops every page (all content becomes zero) and the dirty set.
+  void clear() {
+    for (auto& c : chunks_) c.reset();
+    touched_ = 0;
+    dirty_.clear_all();
+  }
+
+  // Calls fn(page, token) for every non-zero page, ascending.
+  template <typename Fn>
+  void for_each_touched(Fn&& fn) const {
+    for (uint64_t ci = 0; ci < chunks_.size(); ++ci) {
+      const auto& chunk = chunks_[ci];
+      if (!chunk) continue;
+      for (uint64_t i = 0; i < kChunkPages; ++i) {
+        if (chunk[i] != 0) fn((ci << kChunkShift) + i, chunk[i]);
+      }
+    }
+  }
+
+  // Order-independent hash of all content (page index and token).
+  uint64_t content_hash() const {
+    uint64_t h = mix64(pages_ ^ (uint64_t{page_size_} << 40));
+    for_each_touched([&](uint64_t p, uint64_t t) { h += mix64(p * 0x9e3779b97f4a7c15ULL ^ t); });
+    return h;
+  }
+
+  // Bytes of memory this store holds (chunks + bitmap), for RSS accounting.
+  uint64_t memory_bytes() const {
+    uint64_t n = chunks_.size() * sizeof(chunks_[0]) + dirty_.words().size() * 8;
+    for (const auto& c : chunks_) n += c ? kChunkPages * sizeof(uint64_t) : 0;
+    return n;
+  }
+
+  // The page's bytes: word 0 is the token, word 1 the page index, the rest a
+  // keyed stream. Zero token → all-zero page. `out` must be page_size bytes.
+  static void fill_payload(uint64_t page, uint64_t tok, std::span<uint8_t> out) {
+    if (tok == 0) {
+      std::memset(out.data(), 0, out.size());
+      return;
+    }
+    const size_t words = out.size() / 8;
+    uint64_t w[2] = {tok, page};
+    std::memcpy(out.data(), w, 16);
+    uint64_t s = tok ^ (page * 0xd1b54a32d192ed03ULL);
+    for (size_t i = 2; i < words; ++i) {
+      s += 0x9e3779b97f4a7c15ULL;
+      uint64_t z = (s ^ (s >> 31)) * 0xbf58476d1ce4e5b9ULL;
+      z ^= z >> 29;
+      std::memcpy(out.data() + i * 8, &z, 8);
+    }
+  }
+
+  // Inverse of fill_payload: returns false if `in` is not a payload that
+  // fill_payload could have produced for `page` (corrupt data).
+  static bool token_from_payload(uint64_t page, std::span<const uint8_t> in, uint64_t& tok) {
+    uint64_t w[2];
+    std::memcpy(w, in.data(), 16);
+    if (w[0] == 0) {
+      for (uint8_t b : in) {
+        if (b != 0) return false;
+      }
+      tok = 0;
+      return true;
+    }
+    if (w[1] != page) return false;
+    const size_t words = in.size() / 8;
+    uint64_t s = w[0] ^ (page * 0xd1b54a32d192ed03ULL);
+    for (size_t i = 2; i < words; ++i) {
+      s += 0x9e3779b97f4a7c15ULL;
+      uint64_t z = (s ^ (s >> 31)) * 0xbf58476d1ce4e5b9ULL;
+      z ^= z >> 29;
+      uint64_t got;
+      std::memcpy(&got, in.data() + i * 8, 8);
+      if (got != z) return false;
+    }
+    tok = w[0];
+    return true;
+  }
+
+ private:
+  void reset_geometry(uint64_t size_bytes, uint32_t page_size) {
+    if (page_size < 16 || (page_size & (page_size - 1)) != 0)
+      throw std::invalid_argument("page size must be a power of two >= 16 bytes");
+    if (size_bytes == 0 || size_bytes % page_size != 0)
+      throw std::invalid_argument("memory size must be a non-zero multiple of the page size");
+    size_bytes_ = size_bytes;
+    page_size_ = page_size;
+    pages_ = size_bytes / page_size;
+    chunks_.clear();
+    chunks_.resize((pages_ + kChunkPages - 1) >> kChunkShift);
+    dirty_.resize(pages_);
+    touched_ = 0;
+  }
+
+  uint64_t& slot(uint64_t page) {
+    auto& chunk = chunks_[page >> kChunkShift];
+    if (!chunk) chunk = std::make_unique<uint64_t[]>(kChunkPages);  // value-initialised to 0
+    return chunk[page & (kChunkPages - 1)];
+  }
+
+  uint64_t size_bytes_ = 0;
+  uint32_t page_size_ = 0;
+  uint64_t pages_ = 0;
+  uint64_t touched_ = 0;
+  uint64_t writes_ = 0;
+  bool tracking_ = false;
+  std::vector<std::unique_ptr<uint64_t[]>> chunks_;
+  DirtyBitmap dirty_;
+};
+
+}  // namespace mdevsim::models

@@ -1,0 +1,13 @@
+// Entry points of the `mdevsim` subcommands. main() only dispatches; each
+// command parses its own options and returns the process exit code
+// (0 ok, 1 migration failed / difference found, 2 bad input).
+#pragma once
+
+namespace mdevsim::sim {
+
+int cmd_run(int argc, char** argv);    // mdevsim run SCENARIO ...
+int cmd_sweep(int argc, char** argv);  // mdevsim sweep SCENARIO --vary ...
+int cmd_step(int argc, char** argv);   // mdevsim step [--protocol v1|v2|FILE] ...
+int cmd_fsm(int argc, char** argv);    // mdevsim fsm PROTOCOL ...
+
+}  // namespace mdevsim::sim

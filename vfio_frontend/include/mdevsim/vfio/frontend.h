@@ -1,0 +1,122 @@
+// What a user-space VMM sees of one host's VFIO migration ABI.
+//
+// A Frontend is one host's view: a type1 container fd, one device fd (the
+// migratable device behind models::MigratableDevice) and the data fds that
+// protocol v2 hands out. Calls have the kernel's shapes and return -errno on
+// failure, exactly as the kernel would answer the same call:
+//
+//   long    ioctl(fd, request, arg)        request codes from <linux/vfio.h>
+//   ssize_t pread/pwrite(fd, buf, len, off) device regions (v1 migration region)
+//   ssize_t read/write(fd, buf, len)       v2 data fds (stream semantics)
+//   int     close(fd)
+//
+// Which fd receives an ioctl decides its meaning (the numbers are reused
+// across fd types), as in the kernel.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mdevsim/models/migration_port.h"
+
+namespace mdevsim::vfio {
+
+enum class Protocol { kV1, kV2 };
+
+// v2 VFIO_DEVICE_FEATURE_MIGRATION flags (values as in the uAPI).
+inline constexpr uint64_t kMigrationStopCopy = 1u << 0;
+inline constexpr uint64_t kMigrationP2P = 1u << 1;
+inline constexpr uint64_t kMigrationPreCopy = 1u << 2;
+
+struct FrontendOptions {
+  Protocol protocol = Protocol::kV2;
+  uint64_t migration_flags = kMigrationStopCopy | kMigrationP2P | kMigrationPreCopy;
+
+  // v1: reject arcs the libvfio-user table rejects (negative testing); the
+  // default accepts any valid target, as the reference recommends.
+  bool v1_strict = false;
+  uint64_t v1_data_section_size = uint64_t{1} << 20;
+
+  // v2 PRE_COPY with nothing to read: ENOMSG (mlx5, the uAPI text) or 0 (mtty).
+  bool precopy_empty_enomsg = true;
+
+  // Guest memory visible to device DMA (IOVA == GPA, no vIOMMU).
+  uint64_t guest_ram_bytes = uint64_t{1} << 30;
+  uint32_t guest_page_size = 4096;
+
+  // Fault injection. fail_arc: the single arc from → to (state values of the
+  // active protocol) fails with EIO and leaves the device in its error state.
+  std::optional<std::pair<uint32_t, uint32_t>> fail_arc;
+  std::optional<uint64_t> corrupt_save_stream_at;  // flip this stream byte
+};
+
+// One frontend call, as the ABI trace, `mdevsim step` and reports show it.
+struct CallRecord {
+  std::string call;            // "ioctl", "pread", "read", ...
+  int fd = -1;
+  std::string fd_kind;         // "container", "device", "data"
+  std::string request;         // decoded: "VFIO_DEVICE_FEATURE(SET MIG_DEVICE_STATE)", field name, ...
+  std::string args;            // decoded arguments
+  long ret = 0;                // return value (bytes, 0, or -errno)
+  std::string state_before;    // protocol state names ("PRE_COPY", "011b")
+  std::string state_after;
+  std::vector<std::string> path;   // v2 SET: states walked, first = before
+  std::vector<std::string> notes;  // the rules that decided the outcome, in plain words
+};
+
+class CallObserver {
+ public:
+  virtual ~CallObserver() = default;
+  virtual void on_call(const CallRecord& record) = 0;
+};
+
+class Frontend {
+ public:
+  Frontend(models::MigratableDevice& device, FrontendOptions options);
+  ~Frontend();
+  Frontend(const Frontend&) = delete;
+  Frontend& operator=(const Frontend&) = delete;
+
+  int container_fd() const;
+  int device_fd() const;
+
+  long ioctl(int fd, unsigned long request, void* arg);
+  ssize_t pread(int fd, void* buf, size_t len, uint64_t offset);
+  ssize_t pwrite(int fd, const void* buf, size_t len, uint64_t offset);
+  ssize_t read(int fd, void* buf, size_t len);
+  ssize_t write(int fd, const void* buf, size_t len);
+  int close(int fd);
+  // v1 data section through its sparse-mmap area: a pointer into the data
+  // buffer, or nullptr (no such area / not mappable).
+  void* mmap(int fd, uint64_t offset, size_t len);
+
+  // Simulator-only fast path (not kernel ABI): moves up to len stream bytes
+  // from a save data fd of this frontend into a resume data fd of `dst`
+  // without materialising them. Same result as read() + dst.write().
+  ssize_t splice_to(int save_fd, Frontend& dst, int resume_fd, size_t len);
+
+  void set_observer(CallObserver* observer);
+
+  // Introspection for tools (not ABI): current protocol state as its name.
+  std::string state_name() const;
+  uint32_t state_value() const;
+  const FrontendOptions& options() const;
+  // Counts per call kind and per errno name, for result JSON "abi".
+  const std::vector<std::pair<std::string, uint64_t>>& call_counts() const;
+  const std::vector<std::pair<std::string, uint64_t>>& errno_counts() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Kernel errno name for a positive errno value ("EINVAL"), or "E<n>".
+std::string errno_name(int err);
+
+}  // namespace mdevsim::vfio

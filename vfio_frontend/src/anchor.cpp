@@ -1,0 +1,2 @@
+// Placeholder so the library exists before the frontend sources land.
+namespace mdevsim::vfio { void vfio_anchor() {} }
