@@ -1,0 +1,47 @@
+// Which pages a workload writes, and how fast.
+//
+// A PatternSpec describes a stream of page writes (rate in bytes/s of page
+// writes, and a spatial pattern). The same patterns drive the device's VRAM
+// workloads and the guest vCPUs' RAM dirtying. Generation is counter-based:
+// page number n of a stream depends only on (spec, seed, n), so a command in
+// flight can be captured as "stream position" and resumed bit-exactly.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mdevsim::models {
+
+enum class PatternKind { kUniform, kHotset, kZipf, kStreaming, kFramebuffer, kPhased, kTrace };
+
+struct TraceWrite {
+  double time_s = 0;   // when the write happens, relative to the workload start
+  uint64_t page = 0;   // page index within the memory
+  uint64_t count = 1;  // consecutive pages written from `page`
+};
+
+struct PatternSpec {
+  PatternKind kind = PatternKind::kUniform;
+  double rate_bytes_per_s = 0;   // page writes per second × page size
+  uint64_t region_first_page = 0;
+  uint64_t region_pages = 0;     // 0 = the whole memory
+  // hotset: a contiguous hot region of hot_fraction × region receives
+  // hot_probability of the writes; the rest go uniformly to the cold pages.
+  double hot_fraction = 0.1;
+  double hot_probability = 0.9;
+  double zipf_exponent = 1.0;    // zipf: rank-k page is written ∝ 1/k^s
+  double fps = 60;               // framebuffer: frames per second
+  uint64_t framebuffer_pages = 0;  // framebuffer: pages per frame (0: from rate / fps)
+  // phased: sub-patterns run in turn for their durations, then repeat.
+  std::vector<PatternSpec> phases;
+  std::vector<double> phase_durations_s;
+  // trace: timestamped writes loaded from a text file (see docs/scenarios.md).
+  std::string trace_file;
+  std::vector<TraceWrite> trace;
+};
+
+class PageWriteGenerator;  // implemented in workload_pattern.cpp
+
+}  // namespace mdevsim::models
