@@ -42,6 +42,33 @@ struct PatternSpec {
   std::vector<TraceWrite> trace;
 };
 
-class PageWriteGenerator;  // implemented in workload_pattern.cpp
+// Turns a PatternSpec into "write number n goes to page p at time t".
+// Immutable after construction; cheap to copy the spec, O(1) per page for
+// every kind except phased and trace (O(log n)).
+class PageWriteGenerator {
+ public:
+  // Throws std::invalid_argument naming the offending field.
+  PageWriteGenerator(const PatternSpec& spec, uint64_t memory_pages, uint32_t page_size,
+                     uint64_t seed);
+  ~PageWriteGenerator();
+  PageWriteGenerator(PageWriteGenerator&&) noexcept;
+  PageWriteGenerator& operator=(PageWriteGenerator&&) noexcept;
+
+  // Total page writes due in [0, t): monotone, exact over any interval.
+  uint64_t writes_until(double t_s) const;
+  // Page index of write number n (0-based over the whole run).
+  uint64_t page_of(uint64_t n) const;
+  // Configured page writes per second (long-run average).
+  double pages_per_second() const;
+  const PatternSpec& spec() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Loads a trace file: lines "TIME_S PAGE [COUNT]", '#' comments, blank lines
+// allowed, times non-decreasing. Throws std::runtime_error "file:line: why".
+std::vector<TraceWrite> load_trace_file(const std::string& path);
 
 }  // namespace mdevsim::models
