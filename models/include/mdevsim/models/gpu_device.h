@@ -1,0 +1,93 @@
+// The GPU-like device: top module binding registers, VRAM, engines, command
+// processor and interrupt controller, and the device's side of migration.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <systemc>
+
+#include "mdevsim/models/bar0_registers.h"
+#include "mdevsim/models/command.h"
+#include "mdevsim/models/device_config.h"
+#include "mdevsim/models/engines.h"
+#include "mdevsim/models/guest_memory.h"
+#include "mdevsim/models/migration_port.h"
+#include "mdevsim/models/vram.h"
+
+namespace mdevsim::models {
+
+// Everything that migrates except VRAM content.
+struct DeviceState {
+  RegisterState registers;
+  std::vector<RingState> rings;
+  std::vector<EngineState> engines;  // compute, copy, dma
+  uint32_t next_context = 0;         // command processor round-robin position
+  bool operator==(const DeviceState&) const = default;
+};
+
+struct DeviceDiff {
+  uint64_t vram_pages = 0;               // pages whose content differs
+  uint64_t fields = 0;                   // internal-state fields that differ
+  std::vector<std::string> differences;  // the first few, named ("ctx[3].RPTR", "vram page 17")
+  bool equal() const { return vram_pages == 0 && fields == 0; }
+};
+
+class GpuDevice : public sc_core::sc_module, public MigratableDevice {
+ public:
+  GpuDevice(sc_core::sc_module_name name, const DeviceConfig& config);
+  ~GpuDevice() override;
+
+  const DeviceConfig& config() const { return config_; }
+
+  // Parts (public so tests and the simulator can observe them).
+  RunControl run;
+  Bar0Registers registers;
+  Vram vram;
+  InterruptController interrupts;
+  ComputeEngine compute;
+  CopyEngine copy;
+  DmaEngine dma;
+  std::vector<RingState> rings;
+  CommandProcessor command_processor;
+
+  void attach_guest_memory(GuestMemory* memory) { dma.attach(memory); }
+  // Ring memory slot the driver fills before ringing the doorbell.
+  Command& ring_slot(uint32_t ctx, uint32_t slot) { return rings[ctx].entries[slot]; }
+  bool engines_idle() const;
+
+  // MigratableDevice
+  void set_running(bool running) override;
+  bool running() const override { return run.running; }
+  void set_p2p_quiesced(bool q) override { p2p_quiesced_ = q; }
+  bool p2p_quiesced() const override { return p2p_quiesced_; }
+  std::unique_ptr<SaveStream> open_save_stream() override;
+  std::unique_ptr<ResumeStream> open_resume_stream() override;
+  void reset() override;
+  std::vector<GuestPageRange> pinned_guest_pages() const override;
+  bool dma_logging_supported() const override { return true; }
+  void dma_logging_start(uint64_t page_size) override;
+  void dma_logging_stop() override;
+  bool dma_logging_active() const override { return dma.logging(); }
+  std::vector<uint64_t> dma_logging_report(uint64_t iova, uint64_t length,
+                                           uint64_t page_size) override;
+  std::string compatibility_string() const override;
+
+  // State access for save/restore, verification and tests.
+  DeviceState capture_state() const;
+  std::vector<uint8_t> serialize_state() const;
+  DeviceState parse_state(std::span<const uint8_t> blob) const;  // throws StateFormatError
+  void apply_state(const DeviceState& s);
+  // Hash of everything that migrates (internal state and VRAM content).
+  uint64_t state_hash() const;
+
+ private:
+  DeviceConfig config_;
+  bool p2p_quiesced_ = false;
+};
+
+// Field-by-field and page-by-page comparison (what verification reports).
+DeviceDiff compare_devices(const GpuDevice& a, const GpuDevice& b, size_t max_listed = 16);
+
+}  // namespace mdevsim::models

@@ -1,0 +1,484 @@
+// The device's migration stream: what SaveStream produces and ResumeStream
+// consumes. Serialisation of each block lives beside its state; this file
+// only frames it.
+//
+// Stream = records. Each record: u32 type, u32 zero, u64 payload length, then
+// the payload:
+//   HEADER  magic "MDEVGPU\0", u32 version, u32 flags, u64 vram bytes,
+//           u32 page size, u32 contexts, u32 ring entries, u32 zero
+//   PAGE    u64 page index, page_size bytes of content (PageStore::fill_payload)
+//   STATE   the internal-state blob (GpuDevice::serialize_state)
+//   END     u64 stream bytes before this record, u64 checksum
+// The checksum folds every record header, every non-page payload byte, and
+// (page, token) for each page record — the page payload itself is verified
+// byte for byte against its token, so no flipped bit goes unnoticed, while
+// the in-process chunk path need not materialise page bytes.
+#include <algorithm>
+#include <cstring>
+
+#include "mdevsim/models/gpu_device.h"
+#include "mdevsim/models/rng.h"
+
+namespace mdevsim::models {
+
+namespace {
+
+constexpr uint32_t kRecHeader = 1, kRecPage = 2, kRecState = 3, kRecEnd = 4;
+constexpr uint64_t kRecordHeaderBytes = 16;
+constexpr uint64_t kHeaderPayload = 40;
+constexpr uint64_t kEndPayload = 16;
+constexpr uint32_t kStreamVersion = 1;
+constexpr char kMagic[8] = {'M', 'D', 'E', 'V', 'G', 'P', 'U', '\0'};
+constexpr uint32_t kChunkPage = 1, kChunkBytes = 2;
+
+class Checksum {
+ public:
+  void word(uint64_t w) { h_ = mix64(h_ ^ w) + 0x632be59bd9b4e019ULL; }
+  void bytes(const uint8_t* p, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      acc_ |= uint64_t{p[i]} << (8 * fill_);
+      if (++fill_ == 8) flush();
+    }
+  }
+  void flush() {
+    if (fill_ != 0 || acc_ != 0) word(acc_ ^ (uint64_t{fill_} << 56));
+    acc_ = 0;
+    fill_ = 0;
+  }
+  uint64_t value() {
+    flush();
+    return h_;
+  }
+
+ private:
+  uint64_t h_ = 0x6d64657673696d31ULL, acc_ = 0;
+  unsigned fill_ = 0;
+};
+
+void put_record_header(uint8_t* out, uint32_t type, uint64_t len) {
+  const uint32_t zero = 0;
+  std::memcpy(out, &type, 4);
+  std::memcpy(out + 4, &zero, 4);
+  std::memcpy(out + 8, &len, 8);
+}
+
+std::vector<uint8_t> header_payload(const DeviceConfig& c) {
+  StateWriter w;
+  for (char ch : kMagic) w.u8(static_cast<uint8_t>(ch));
+  w.u32(kStreamVersion);
+  w.u32(0);
+  w.u64(c.vram_bytes);
+  w.u32(c.page_size);
+  w.u32(c.contexts);
+  w.u32(kRingEntries);
+  w.u32(0);
+  return w.take();
+}
+
+// ---------------------------------------------------------------- saving
+
+class GpuSaveStream final : public SaveStream {
+ public:
+  explicit GpuSaveStream(GpuDevice& dev) : dev_(dev), store_(dev.vram.store()) {
+    page_record_ = kRecordHeaderBytes + 8 + store_.page_size();
+    initial_.resize(store_.page_count());
+    store_.for_each_touched([&](uint64_t p, uint64_t) { initial_.set(p); });
+    store_.dirty().clear_all();
+    store_.start_tracking();
+  }
+  ~GpuSaveStream() override { store_.stop_tracking(); }
+
+  uint64_t initial_bytes() const override {
+    return initial_.count() * page_record_ + (header_sent_ ? 0 : kRecordHeaderBytes + kHeaderPayload) +
+           pending_rest();
+  }
+  uint64_t dirty_bytes() const override { return dirty_only_pages() * page_record_; }
+  uint64_t stop_copy_bytes() const override {
+    return initial_bytes() + dirty_bytes() + (state_sent_ ? 0 : state_record_bytes()) +
+           (end_sent_ ? 0 : kRecordHeaderBytes + kEndPayload);
+  }
+
+  void finalize() override { finalized_ = true; }
+  bool finalized() const override { return finalized_; }
+  bool at_end() const override { return end_sent_ && cur_.off == cur_.size; }
+  uint64_t bytes_produced() const override { return produced_; }
+  void corrupt_at(uint64_t offset) override { corrupt_at_ = offset; }
+
+  size_t read(std::span<uint8_t> out) override {
+    size_t done = 0;
+    while (done < out.size()) {
+      if (cur_.off == cur_.size && !next_record()) break;
+      materialise();
+      const size_t n = std::min<size_t>(out.size() - done, cur_.size - cur_.off);
+      std::memcpy(out.data() + done, cur_.bytes.data() + cur_.off, n);
+      apply_corruption(out.data() + done, n);
+      cur_.off += n;
+      produced_ += n;
+      done += n;
+    }
+    return done;
+  }
+
+  uint64_t read_chunks(uint64_t max_bytes, std::vector<StreamChunk>& out) override {
+    uint64_t done = 0;
+    while (done < max_bytes) {
+      if (cur_.off == cur_.size && !next_record()) break;
+      const bool whole_page = cur_.type == kRecPage && cur_.off == 0 && !corrupt_at_ &&
+                              cur_.size <= max_bytes - done;
+      if (whole_page) {
+        out.push_back(StreamChunk{cur_.size, kChunkPage, cur_.page, cur_.token, {}});
+        cur_.off = cur_.size;
+        produced_ += cur_.size;
+        done += cur_.size;
+        continue;
+      }
+      materialise();
+      const size_t n = std::min<uint64_t>(max_bytes - done, cur_.size - cur_.off);
+      StreamChunk c{n, kChunkBytes, 0, 0, {}};
+      c.bytes.assign(cur_.bytes.begin() + static_cast<long>(cur_.off),
+                     cur_.bytes.begin() + static_cast<long>(cur_.off + n));
+      apply_corruption(c.bytes.data(), n);
+      out.push_back(std::move(c));
+      cur_.off += n;
+      produced_ += n;
+      done += n;
+    }
+    return done;
+  }
+
+ private:
+  struct Record {
+    uint32_t type = 0;
+    uint64_t size = 0, off = 0;
+    uint64_t page = 0, token = 0;
+    bool materialised = false;
+    std::vector<uint8_t> bytes;
+  };
+
+  uint64_t pending_rest() const { return cur_.size - cur_.off; }
+  uint64_t state_record_bytes() const { return kRecordHeaderBytes + dev_.serialize_state().size(); }
+
+  // Pages dirtied after the stream opened that are not still waiting in the
+  // initial pass (those will be sent once, with their newest content).
+  uint64_t dirty_only_pages() const {
+    const auto& d = store_.dirty().words();
+    const auto& i = initial_.words();
+    uint64_t n = 0;
+    for (size_t w = 0; w < d.size(); ++w) n += static_cast<uint64_t>(std::popcount(d[w] & ~i[w]));
+    return n;
+  }
+
+  // Next set bit at or after `from` (wrapping once), or none.
+  static bool next_set(const DirtyBitmap& b, uint64_t from, uint64_t& found) {
+    if (b.count() == 0) return false;
+    const auto& words = b.words();
+    const size_t nw = words.size();
+    size_t wi = from / 64;
+    uint64_t w = wi < nw ? words[wi] & (~uint64_t{0} << (from % 64)) : 0;
+    for (size_t step = 0; step <= nw; ++step) {
+      if (w != 0) {
+        found = wi * 64 + static_cast<uint64_t>(std::countr_zero(w));
+        return true;
+      }
+      wi = (wi + 1) % nw;
+      w = words[wi];
+    }
+    return false;
+  }
+
+  void start(uint32_t type, uint64_t payload) {
+    cur_ = Record{};
+    cur_.type = type;
+    cur_.size = kRecordHeaderBytes + payload;
+  }
+
+  bool next_record() {
+    if (!header_sent_) {
+      start(kRecHeader, kHeaderPayload);
+      cur_.bytes.resize(cur_.size);
+      put_record_header(cur_.bytes.data(), kRecHeader, kHeaderPayload);
+      const auto hp = header_payload(dev_.config());
+      std::memcpy(cur_.bytes.data() + kRecordHeaderBytes, hp.data(), hp.size());
+      cur_.materialised = true;
+      sum_.bytes(cur_.bytes.data(), cur_.bytes.size());
+      header_sent_ = true;
+      return true;
+    }
+    uint64_t page;
+    if (next_set(initial_, initial_cursor_, page)) {
+      initial_cursor_ = page + 1;
+      return page_record(page);
+    }
+    if (next_set(store_.dirty(), dirty_cursor_, page)) {
+      dirty_cursor_ = page + 1;
+      return page_record(page);
+    }
+    if (!finalized_ || end_sent_) return false;
+    if (!state_sent_) {
+      const auto blob = dev_.serialize_state();
+      start(kRecState, blob.size());
+      cur_.bytes.resize(cur_.size);
+      put_record_header(cur_.bytes.data(), kRecState, blob.size());
+      std::memcpy(cur_.bytes.data() + kRecordHeaderBytes, blob.data(), blob.size());
+      cur_.materialised = true;
+      sum_.bytes(cur_.bytes.data(), cur_.bytes.size());
+      state_sent_ = true;
+      return true;
+    }
+    start(kRecEnd, kEndPayload);
+    cur_.bytes.resize(cur_.size);
+    put_record_header(cur_.bytes.data(), kRecEnd, kEndPayload);
+    const uint64_t before = produced_;
+    const uint64_t sum = sum_.value();
+    std::memcpy(cur_.bytes.data() + 16, &before, 8);
+    std::memcpy(cur_.bytes.data() + 24, &sum, 8);
+    cur_.materialised = true;
+    end_sent_ = true;
+    return true;
+  }
+
+  bool page_record(uint64_t page) {
+    start(kRecPage, 8 + store_.page_size());
+    cur_.page = page;
+    cur_.token = store_.token(page);
+    initial_.clear(page);
+    store_.dirty().clear(page);  // the content sent now is the newest
+    uint8_t hdr[16];
+    put_record_header(hdr, kRecPage, 8 + store_.page_size());
+    sum_.bytes(hdr, 16);
+    sum_.flush();
+    sum_.word(page);
+    sum_.word(cur_.token);
+    return true;
+  }
+
+  void materialise() {
+    if (cur_.materialised) return;
+    cur_.bytes.resize(cur_.size);
+    put_record_header(cur_.bytes.data(), kRecPage, cur_.size - kRecordHeaderBytes);
+    std::memcpy(cur_.bytes.data() + 16, &cur_.page, 8);
+    PageStore::fill_payload(cur_.page, cur_.token,
+                            std::span<uint8_t>(cur_.bytes.data() + 24, store_.page_size()));
+    cur_.materialised = true;
+  }
+
+  void apply_corruption(uint8_t* data, size_t n) {
+    if (corrupt_at_ && *corrupt_at_ >= produced_ && *corrupt_at_ < produced_ + n)
+      data[*corrupt_at_ - produced_] ^= 0x01;
+  }
+
+  GpuDevice& dev_;
+  PageStore& store_;
+  uint64_t page_record_;
+  DirtyBitmap initial_;
+  uint64_t initial_cursor_ = 0, dirty_cursor_ = 0;
+  bool header_sent_ = false, finalized_ = false, state_sent_ = false, end_sent_ = false;
+  Record cur_;
+  uint64_t produced_ = 0;
+  Checksum sum_;
+  std::optional<uint64_t> corrupt_at_;
+};
+
+// ---------------------------------------------------------------- resuming
+
+class GpuResumeStream final : public ResumeStream {
+ public:
+  explicit GpuResumeStream(GpuDevice& dev) : dev_(dev), store_(dev.vram.store()) {}
+
+  uint64_t bytes_consumed() const override { return consumed_; }
+
+  StreamStatus write(std::span<const uint8_t> in) override {
+    if (!status_.ok()) return status_;
+    size_t pos = 0;
+    while (pos < in.size() && status_.ok()) {
+      if (ended_) return fail(StreamError::kTooLong, "bytes after the end record");
+      if (hdr_fill_ < kRecordHeaderBytes) {
+        const size_t n = std::min<size_t>(kRecordHeaderBytes - hdr_fill_, in.size() - pos);
+        std::memcpy(hdr_ + hdr_fill_, in.data() + pos, n);
+        hdr_fill_ += n;
+        pos += n;
+        consumed_ += n;
+        if (hdr_fill_ == kRecordHeaderBytes) begin_record();
+        continue;
+      }
+      const size_t n = std::min<size_t>(payload_len_ - payload_.size(), in.size() - pos);
+      payload_.insert(payload_.end(), in.begin() + static_cast<long>(pos),
+                      in.begin() + static_cast<long>(pos + n));
+      pos += n;
+      consumed_ += n;
+      if (payload_.size() == payload_len_) end_record();
+    }
+    return status_;
+  }
+
+  StreamStatus write_chunks(const std::vector<StreamChunk>& chunks) override {
+    for (const auto& c : chunks) {
+      if (!status_.ok()) return status_;
+      if (c.kind == kChunkBytes) {
+        write(c.bytes);
+      } else if (c.kind == kChunkPage) {
+        if (hdr_fill_ != 0 || ended_)
+          return fail(StreamError::kCorrupt, "page chunk arrived inside another record");
+        if (!header_seen_) return fail(StreamError::kBadHeader, "page before the header record");
+        if (c.a >= store_.page_count()) return fail(StreamError::kCorrupt, "page index beyond VRAM");
+        uint8_t hdr[16];
+        put_record_header(hdr, kRecPage, 8 + store_.page_size());
+        sum_.bytes(hdr, 16);
+        sum_.flush();
+        sum_.word(c.a);
+        sum_.word(c.b);
+        staged_.emplace_back(c.a, c.b);
+        consumed_ += c.size_bytes;
+      } else {
+        return fail(StreamError::kCorrupt, "unknown chunk kind");
+      }
+    }
+    return status_;
+  }
+
+  StreamStatus commit() override {
+    if (!status_.ok()) return status_;
+    if (!ended_) {
+      return fail(StreamError::kIncomplete,
+                  "stream ended after " + std::to_string(consumed_) +
+                      " bytes without its end record (truncated image)");
+    }
+    DeviceState state;
+    try {
+      state = dev_.parse_state(state_blob_);
+    } catch (const StateFormatError& e) {
+      return fail(StreamError::kCorrupt, std::string("device state record: ") + e.what());
+    }
+    // Everything validated: apply atomically.
+    store_.clear();
+    for (const auto& [page, tok] : staged_) store_.set_token(page, tok);
+    dev_.apply_state(state);
+    return status_;
+  }
+
+ private:
+  StreamStatus fail(StreamError e, std::string why) {
+    if (status_.ok()) status_ = StreamStatus{e, "at stream byte " + std::to_string(consumed_) + ": " + why};
+    return status_;
+  }
+
+  void begin_record() {
+    std::memcpy(&type_, hdr_, 4);
+    uint32_t zero;
+    std::memcpy(&zero, hdr_ + 4, 4);
+    std::memcpy(&payload_len_, hdr_ + 8, 8);
+    uint64_t expect = 0;
+    switch (type_) {
+      case kRecHeader: expect = kHeaderPayload; break;
+      case kRecPage: expect = 8 + store_.page_size(); break;
+      case kRecEnd: expect = kEndPayload; break;
+      case kRecState: expect = payload_len_ <= (64u << 20) ? payload_len_ : ~uint64_t{0}; break;
+      default:
+        fail(StreamError::kCorrupt, "unknown record type " + std::to_string(type_));
+        return;
+    }
+    if (zero != 0 || payload_len_ != expect) {
+      fail(StreamError::kCorrupt, "record type " + std::to_string(type_) + " has length " +
+                                      std::to_string(payload_len_));
+      return;
+    }
+    if (type_ != kRecHeader && !header_seen_) {
+      fail(StreamError::kBadHeader, "stream does not start with a header record");
+      return;
+    }
+    if (type_ == kRecHeader && header_seen_) {
+      fail(StreamError::kCorrupt, "second header record");
+      return;
+    }
+    if (type_ != kRecEnd) sum_.bytes(hdr_, kRecordHeaderBytes);
+    payload_.clear();
+    payload_.reserve(payload_len_);
+    if (payload_len_ == 0) end_record();
+  }
+
+  void end_record() {
+    switch (type_) {
+      case kRecHeader: {
+        sum_.bytes(payload_.data(), payload_.size());
+        const auto mine = header_payload(dev_.config());
+        if (std::memcmp(payload_.data(), kMagic, 8) != 0) {
+          fail(StreamError::kBadHeader, "not an mdevsim GPU stream (bad magic)");
+        } else if (payload_ != mine) {
+          fail(StreamError::kBadHeader, "stream is from an incompatible device (this one: " +
+                                            dev_.compatibility_string() + ")");
+        }
+        header_seen_ = true;
+        break;
+      }
+      case kRecPage: {
+        uint64_t page, tok;
+        std::memcpy(&page, payload_.data(), 8);
+        if (page >= store_.page_count()) {
+          fail(StreamError::kCorrupt, "page index " + std::to_string(page) + " beyond VRAM");
+          break;
+        }
+        if (!PageStore::token_from_payload(
+                page, std::span<const uint8_t>(payload_.data() + 8, store_.page_size()), tok)) {
+          fail(StreamError::kCorrupt, "content of page " + std::to_string(page) + " is corrupt");
+          break;
+        }
+        sum_.flush();
+        sum_.word(page);
+        sum_.word(tok);
+        staged_.emplace_back(page, tok);
+        break;
+      }
+      case kRecState:
+        sum_.bytes(payload_.data(), payload_.size());
+        if (state_seen_) {
+          fail(StreamError::kCorrupt, "second device-state record");
+          break;
+        }
+        state_blob_ = payload_;
+        state_seen_ = true;
+        break;
+      case kRecEnd: {
+        uint64_t before, sum;
+        std::memcpy(&before, payload_.data(), 8);
+        std::memcpy(&sum, payload_.data() + 8, 8);
+        if (before != consumed_ - kRecordHeaderBytes - kEndPayload) {
+          fail(StreamError::kCorrupt, "end record counts a different stream length");
+        } else if (sum != sum_.value()) {
+          fail(StreamError::kCorrupt, "checksum mismatch: the stream was altered");
+        } else if (!state_seen_) {
+          fail(StreamError::kCorrupt, "stream ended without the device-state record");
+        }
+        ended_ = true;
+        break;
+      }
+    }
+    hdr_fill_ = 0;
+    payload_.clear();
+  }
+
+  GpuDevice& dev_;
+  PageStore& store_;
+  StreamStatus status_;
+  uint8_t hdr_[kRecordHeaderBytes]{};
+  size_t hdr_fill_ = 0;
+  uint32_t type_ = 0;
+  uint64_t payload_len_ = 0;
+  std::vector<uint8_t> payload_;
+  uint64_t consumed_ = 0;
+  bool header_seen_ = false, state_seen_ = false, ended_ = false;
+  std::vector<std::pair<uint64_t, uint64_t>> staged_;
+  std::vector<uint8_t> state_blob_;
+  Checksum sum_;
+};
+
+}  // namespace
+
+std::unique_ptr<SaveStream> GpuDevice::open_save_stream() {
+  return std::make_unique<GpuSaveStream>(*this);
+}
+
+std::unique_ptr<ResumeStream> GpuDevice::open_resume_stream() {
+  return std::make_unique<GpuResumeStream>(*this);
+}
+
+}  // namespace mdevsim::models

@@ -1,0 +1,160 @@
+#include "mdevsim/models/engines.h"
+
+#include "mdevsim/models/rng.h"
+
+namespace mdevsim::models {
+
+void EngineState::save(StateWriter& w) const {
+  w.u8(busy);
+  cmd.save(w);
+  w.u32(progress);
+  w.u64(commands_done);
+  w.u64(pages_done);
+  w.u64(dma_cursor);
+}
+
+EngineState EngineState::load(StateReader& r, uint64_t vram_pages) {
+  EngineState s;
+  s.busy = r.u8("engine busy") != 0;
+  s.cmd = Command::load(r, vram_pages);
+  s.progress = r.u32("engine progress");
+  if (s.progress > s.cmd.count) throw StateFormatError("engine progress beyond its command");
+  s.commands_done = r.u64("engine commands done");
+  s.pages_done = r.u64("engine pages done");
+  s.dma_cursor = r.u64("dma cursor");
+  return s;
+}
+
+Engine::Engine(sc_core::sc_module_name name, EngineId id, RunControl& run, Bar0Registers& regs,
+               InterruptController& irq, Vram& vram, double bytes_per_s, uint32_t page_size)
+    : sc_core::sc_module(name), vram_(vram), id_(id), run_(run), regs_(regs), irq_(irq),
+      page_time_(sc_core::sc_time::from_seconds(page_size / bytes_per_s)) {
+  SC_THREAD(thread);
+}
+
+void Engine::start(const Command& cmd) {
+  state_.busy = true;
+  state_.cmd = cmd;
+  state_.progress = 0;
+  kick_.notify(sc_core::SC_ZERO_TIME);
+}
+
+void Engine::thread() {
+  qk_.reset();
+  for (;;) {
+    if (!state_.busy) {
+      qk_.sync();
+      wait(kick_);
+      continue;
+    }
+    if (!run_.running) {
+      // Stop means stop: nothing more happens until the device runs again.
+      qk_.sync();
+      wait(run_.resumed);
+      continue;
+    }
+    do_page(state_.cmd, state_.progress);
+    ++state_.progress;
+    ++state_.pages_done;
+    qk_.inc(page_time_);
+    if (state_.progress == state_.cmd.count) {
+      state_.busy = false;
+      ++state_.commands_done;
+      regs_.set(kFenceCompleted, regs_.get(kFenceCompleted) + 1);
+      irq_.raise(id_);
+      run_.work.notify(sc_core::SC_ZERO_TIME);
+    }
+    if (qk_.need_sync()) qk_.sync();
+  }
+}
+
+void ComputeEngine::do_page(const Command& cmd, uint32_t i) {
+  vram_.write_page(cmd.pages[i], stream_value(cmd.key, i));
+}
+
+void CopyEngine::do_page(const Command& cmd, uint32_t i) {
+  const uint64_t src = cmd.pages[(i + 1) % cmd.count];
+  vram_.write_page(cmd.pages[i], vram_.token(src) ^ cmd.key);
+}
+
+DmaEngine::DmaEngine(sc_core::sc_module_name name, RunControl& run, Bar0Registers& regs,
+                     InterruptController& irq, Vram& vram, double bytes_per_s,
+                     uint32_t guest_page_size, uint64_t buffer_first_page, uint64_t buffer_pages)
+    : Engine(name, EngineId::kDma, run, regs, irq, vram, bytes_per_s, guest_page_size),
+      first_page_(buffer_first_page), pages_(buffer_pages), log_(buffer_pages) {}
+
+void DmaEngine::do_page(const Command& cmd, uint32_t i) {
+  if (pages_ == 0) return;
+  const uint64_t offset = state_.dma_cursor;
+  state_.dma_cursor = (state_.dma_cursor + 1) % pages_;
+  const uint64_t value = mix64(vram_.token(cmd.pages[i]) ^ cmd.key);
+  if (memory_ != nullptr) memory_->dma_write_page(first_page_ + offset, value);
+  if (logging_) log_.set(offset);
+}
+
+std::vector<uint64_t> DmaEngine::take_logged(uint64_t first, uint64_t count) {
+  std::vector<uint64_t> out;
+  const uint64_t lo = first > first_page_ ? first - first_page_ : 0;
+  const uint64_t end = first + count;
+  if (end <= first_page_) return out;
+  const uint64_t hi = std::min(pages_, end - first_page_);
+  for (uint64_t p = lo; p < hi; ++p) {
+    if (log_.test(p)) {
+      out.push_back(first_page_ + p);
+      log_.clear(p);
+    }
+  }
+  return out;
+}
+
+CommandProcessor::CommandProcessor(sc_core::sc_module_name name, RunControl& run,
+                                   Bar0Registers& regs, std::vector<RingState>& rings,
+                                   std::vector<Engine*> engines)
+    : sc_core::sc_module(name), run_(run), regs_(regs), rings_(rings), engines_(std::move(engines)) {
+  SC_THREAD(thread);
+}
+
+// Highest PRIORITY first; among equals, round robin from rr_. A context whose
+// head command targets a busy engine is skipped, not blocked on.
+bool CommandProcessor::dispatch_one() {
+  const uint32_t n = regs_.contexts();
+  int best = -1;
+  uint32_t best_prio = 0;
+  for (uint32_t k = 0; k < n; ++k) {
+    const uint32_t c = (rr_ + k) % n;
+    const uint32_t rptr = regs_.ctx(c, kRptr), wptr = regs_.ctx(c, kWptr);
+    if (rptr == wptr) continue;
+    const Command& head = rings_[c].entries[rptr];
+    if (!engines_[static_cast<size_t>(head.engine)]->idle()) continue;
+    const uint32_t prio = regs_.ctx(c, kPriority);
+    if (best < 0 || prio > best_prio) {
+      best = static_cast<int>(c);
+      best_prio = prio;
+    }
+  }
+  if (best < 0) return false;
+  const auto c = static_cast<uint32_t>(best);
+  const uint32_t rptr = regs_.ctx(c, kRptr);
+  Command& slot = rings_[c].entries[rptr];
+  engines_[static_cast<size_t>(slot.engine)]->start(slot);
+  slot = Command{};  // consumed slots are blank, so ring state compares exactly
+  regs_.set_ctx(c, kRptr, (rptr + 1) % kRingEntries);
+  rr_ = (c + 1) % n;
+  return true;
+}
+
+void CommandProcessor::thread() {
+  for (;;) {
+    if (!run_.running) {
+      wait(run_.resumed);
+      continue;
+    }
+    bool busy = false;
+    for (Engine* e : engines_) busy |= !e->idle();
+    regs_.set(kStatus, 1u | (busy ? 2u : 0u));
+    if (!dispatch_one()) wait(run_.work | run_.resumed);
+    else wait(sc_core::SC_ZERO_TIME);
+  }
+}
+
+}  // namespace mdevsim::models
