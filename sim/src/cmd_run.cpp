@@ -1,13 +1,131 @@
-// mdevsim run — placeholder until the command lands; says so instead of pretending.
+// mdevsim run SCENARIO [--set PATH=VALUE]... [--json FILE|-] [...]
+#include <fstream>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "mdevsim/sim/commands.h"
+#include "mdevsim/sim/device_run.h"
+#include "mdevsim/sim/result.h"
+#include "mdevsim/sim/scenario.h"
+#include "mdevsim/sim/units.h"
 
 namespace mdevsim::sim {
 
-int cmd_run(int, char**) {
-  std::cerr << "mdevsim run: not implemented yet\n";
-  return 2;
+namespace {
+
+constexpr const char* kRunHelp = R"(Usage: mdevsim run SCENARIO [options]
+
+Runs one scenario and prints a short summary. A scenario is a JSON file
+(comments allowed); see docs/scenarios.md for every key.
+
+Options:
+  --set PATH=VALUE   override a scenario value, e.g. --set device.vram=8GiB
+                     or --set workload.dirty_rate=1GiB/s (validated like the file)
+  --json FILE|-      write the result JSON (schema mdevsim.result/1) to FILE,
+                     or to stdout with '-' (the summary then goes to stderr)
+  --trace FILE       annotated ABI trace            (not implemented yet)
+  --timeline FILE    Chrome/Perfetto timeline       (not implemented yet)
+  --vcd FILE         VCD waveform                   (not implemented yet)
+  --report FILE      self-contained HTML report     (not implemented yet)
+  --help             this text
+
+Exit codes: 0 success; 1 the migration failed or verification found a
+difference; 2 bad input.
+)";
+
+void print_summary(std::ostream& out, const Scenario& s, const Result& r) {
+  out << "scenario   " << s.name << " (seed " << s.seed << ")\n";
+  if (r.device_run) {
+    const auto& d = *r.device_run;
+    const double configured = s.workload.vram.rate_bytes_per_s;
+    out << "simulated  " << format_duration(s.duration_s) << " of a "
+        << format_bytes(static_cast<double>(s.device.config.vram_bytes)) << " device, "
+        << format_bytes(s.device.config.page_size) << " pages\n";
+    out << "writes     " << d.page_writes << " page writes, " << d.unique_pages << " distinct pages ("
+        << format_bytes(static_cast<double>(d.unique_pages) * s.device.config.page_size) << ")\n";
+    out << "rate       " << format_rate(d.achieved_rate) << " achieved";
+    if (configured > 0) out << " (configured " << format_rate(configured) << ")";
+    out << "\n";
+  }
+  out << "outcome    " << r.outcome << (r.reason.empty() ? "" : ": " + r.reason) << "\n";
+}
+
+}  // namespace
+
+int cmd_run(int argc, char** argv) {
+  std::string scenario_path, json_out;
+  std::vector<std::string> overrides;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&](const char* opt) -> std::string {
+      if (i + 1 >= argc) {
+        std::cerr << "mdevsim run: " << opt << " needs a value (see mdevsim run --help)\n";
+        throw 2;
+      }
+      return argv[++i];
+    };
+    try {
+      if (a == "--help" || a == "-h") {
+        std::cout << kRunHelp;
+        return 0;
+      } else if (a == "--set") {
+        overrides.push_back(value("--set"));
+      } else if (a == "--json") {
+        json_out = value("--json");
+      } else if (a == "--trace" || a == "--timeline" || a == "--vcd" || a == "--report") {
+        value(a.c_str());
+        std::cerr << "mdevsim run: " << a << " is not implemented yet; ignoring it\n";
+      } else if (!a.empty() && a[0] == '-') {
+        std::cerr << "mdevsim run: unknown option '" << a << "' (see mdevsim run --help)\n";
+        return 2;
+      } else if (scenario_path.empty()) {
+        scenario_path = a;
+      } else {
+        std::cerr << "mdevsim run: only one SCENARIO may be given (got '" << scenario_path << "' and '" << a << "')\n";
+        return 2;
+      }
+    } catch (int code) {
+      return code;
+    }
+  }
+  if (scenario_path.empty()) {
+    std::cerr << "mdevsim run: missing SCENARIO (see mdevsim run --help)\n";
+    return 2;
+  }
+  Scenario s;
+  try {
+    s = load_scenario(scenario_path, overrides);
+  } catch (const InputError& e) {
+    std::cerr << "mdevsim: " << e.what() << "\n";
+    return 2;
+  }
+  if (s.migrates) {
+    std::cerr << "mdevsim run: " << scenario_path
+              << ": this scenario migrates, and the migration driver is not implemented yet; "
+                 "remove the `migration` section to simulate the device alone\n";
+    return 2;
+  }
+  Result r;
+  try {
+    r = run_device_only(s);
+  } catch (const std::exception& e) {
+    std::cerr << "mdevsim: " << scenario_path << ": " << e.what() << "\n";
+    return 2;
+  }
+  const std::string text = to_json(r).dump(2) + "\n";
+  std::ostream& summary = json_out == "-" ? std::cerr : std::cout;
+  print_summary(summary, s, r);
+  if (json_out == "-") {
+    std::cout << text;
+  } else if (!json_out.empty()) {
+    std::ofstream f(json_out);
+    if (!(f << text)) {
+      std::cerr << "mdevsim run: cannot write " << json_out << "\n";
+      return 2;
+    }
+  }
+  return exit_code_for(r);
 }
 
 }  // namespace mdevsim::sim

@@ -94,6 +94,8 @@ struct Scenario {
   LinkSection link;
   MigrationSection migration;
   std::vector<Fault> faults;
+  bool migrates = false;       // has a `migration` section
+  std::string expect;          // `expect` section as JSON text (scenario's own test expectation)
 };
 
 // Loads, applies `overrides` ("PATH=VALUE", PATH like device.vram), and

@@ -1,0 +1,419 @@
+// Scenario loading: strict JSON (comments allowed), units, --set overrides,
+// and errors that name the file, the JSON pointer and what is wrong.
+#include "mdevsim/sim/scenario.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "mdevsim/models/workload_pattern.h"
+#include "mdevsim/sim/units.h"
+
+namespace mdevsim::sim {
+
+namespace {
+
+using nlohmann::json;
+
+bool power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+// A JSON object being read: remembers which keys were consumed so that
+// unknown keys can be reported by name.
+class Obj {
+ public:
+  Obj(const std::string& file, const json& j, std::string path) : file_(file), j_(j), path_(std::move(path)) {
+    if (!j_.is_object()) fail("", "must be an object, got " + std::string(j_.type_name()));
+  }
+
+  [[noreturn]] void fail(const std::string& key, const std::string& why) const {
+    throw InputError(file_, key.empty() ? (path_.empty() ? "/" : path_) : path_ + "/" + key, why);
+  }
+  std::string at(const std::string& key) const { return path_ + "/" + key; }
+  bool has(const std::string& key) {
+    seen_.insert(key);
+    return j_.contains(key);
+  }
+  const json& get(const std::string& key) {
+    seen_.insert(key);
+    return j_.at(key);
+  }
+
+  std::string str(const std::string& key, std::string def) {
+    if (!has(key)) return def;
+    const auto& v = get(key);
+    if (!v.is_string()) fail(key, "must be a string, got " + std::string(v.type_name()));
+    return v.get<std::string>();
+  }
+  bool boolean(const std::string& key, bool def) {
+    if (!has(key)) return def;
+    const auto& v = get(key);
+    if (!v.is_boolean()) fail(key, "must be true or false, got " + v.dump());
+    return v.get<bool>();
+  }
+  double number(const std::string& key, double def, double lo, double hi) {
+    if (!has(key)) return def;
+    const auto& v = get(key);
+    if (!v.is_number()) fail(key, "must be a number, got " + v.dump());
+    const double d = v.get<double>();
+    if (!(d >= lo && d <= hi))
+      fail(key, "must be between " + fmt(lo) + " and " + fmt(hi) + ", got " + v.dump());
+    return d;
+  }
+  uint64_t integer(const std::string& key, uint64_t def, uint64_t lo, uint64_t hi) {
+    if (!has(key)) return def;
+    const auto& v = get(key);
+    if (!v.is_number_integer() || (v.is_number_integer() && v.get<int64_t>() < 0 && !v.is_number_unsigned()))
+      fail(key, "must be a whole number >= 0, got " + v.dump());
+    const auto u = v.get<uint64_t>();
+    if (u < lo || u > hi) fail(key, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + v.dump());
+    return u;
+  }
+  template <typename F>
+  auto unit(const std::string& key, F parse) -> decltype(parse(std::string())) {
+    const auto& v = get(key);
+    if (!v.is_string()) fail(key, "must be a string with a unit, e.g. \"4GiB\", \"10Gbit/s\" or \"300ms\"; got " + v.dump());
+    try {
+      return parse(v.get<std::string>());
+    } catch (const UnitError& e) {
+      fail(key, e.what());
+    }
+  }
+  uint64_t size(const std::string& key, uint64_t def) { return has(key) ? unit(key, parse_size) : def; }
+  double rate(const std::string& key, double def) {
+    if (!has(key)) return def;
+    const double r = unit(key, parse_rate);
+    return r;
+  }
+  double duration(const std::string& key, double def) { return has(key) ? unit(key, parse_duration) : def; }
+
+  // Call once every key has been read: anything left is a typo or unsupported.
+  void finish() const {
+    for (auto it = j_.begin(); it != j_.end(); ++it) {
+      if (!seen_.count(it.key())) {
+        std::string known;
+        for (const auto& k : seen_) known += (known.empty() ? "" : ", ") + k;
+        fail(it.key(), "unknown key (known here: " + known + ")");
+      }
+    }
+  }
+  const std::string& path() const { return path_; }
+  const std::string& file() const { return file_; }
+
+ private:
+  static std::string fmt(double d) {
+    std::ostringstream o;
+    o << d;
+    return o.str();
+  }
+  const std::string& file_;
+  const json& j_;
+  std::string path_;
+  std::set<std::string> seen_;
+};
+
+// Keys every pattern object may have; the caller lists its own extras.
+const std::set<std::string> kPatternKeys = {"kind", "dirty_rate", "region", "hot_fraction",
+                                            "hot_probability", "exponent", "fps", "frame_size",
+                                            "phases", "trace_file"};
+
+models::PatternSpec read_pattern(Obj& o, uint64_t memory_bytes, uint32_t page_size,
+                                 const std::filesystem::path& base_dir, bool allow_phases) {
+  models::PatternSpec p;
+  const std::string kind = o.str("kind", "uniform");
+  static const std::map<std::string, models::PatternKind> kinds = {
+      {"uniform", models::PatternKind::kUniform},   {"hotset", models::PatternKind::kHotset},
+      {"zipf", models::PatternKind::kZipf},         {"streaming", models::PatternKind::kStreaming},
+      {"framebuffer", models::PatternKind::kFramebuffer}, {"phased", models::PatternKind::kPhased},
+      {"trace", models::PatternKind::kTrace}};
+  const auto k = kinds.find(kind);
+  if (k == kinds.end())
+    o.fail("kind", "unknown pattern '" + kind +
+                       "' (one of uniform, hotset, zipf, streaming, framebuffer, phased, trace)");
+  p.kind = k->second;
+  p.rate_bytes_per_s = o.rate("dirty_rate", 0);
+  if (o.has("region")) {
+    Obj r(o.file(), o.get("region"), o.at("region"));
+    const uint64_t off = r.size("offset", 0);
+    const uint64_t size = r.size("size", memory_bytes - std::min(off, memory_bytes));
+    r.finish();
+    if (off % page_size || size % page_size) r.fail("", "offset and size must be multiples of the page size");
+    if (off + size > memory_bytes || size == 0) r.fail("", "region must be non-empty and inside the memory");
+    p.region_first_page = off / page_size;
+    p.region_pages = size / page_size;
+  }
+  p.hot_fraction = o.number("hot_fraction", 0.1, 0, 1);
+  if (p.kind == models::PatternKind::kHotset && p.hot_fraction <= 0)
+    o.fail("hot_fraction", "must be > 0");
+  p.hot_probability = o.number("hot_probability", 0.9, 0, 1);
+  p.zipf_exponent = o.number("exponent", 1.0, 1e-6, 100);
+  p.fps = o.number("fps", 60, 1e-3, 1e6);
+  if (o.has("frame_size")) {
+    const uint64_t fb = o.size("frame_size", 0);
+    if (fb == 0 || fb % page_size) o.fail("frame_size", "must be a non-zero multiple of the page size");
+    p.framebuffer_pages = fb / page_size;
+  }
+  if (o.has("trace_file")) {
+    std::filesystem::path tf = o.str("trace_file", "");
+    if (tf.is_relative()) tf = base_dir / tf;
+    p.trace_file = tf.string();
+    try {
+      p.trace = models::load_trace_file(p.trace_file);
+    } catch (const std::exception& e) {
+      o.fail("trace_file", e.what());
+    }
+  }
+  if (o.has("phases")) {
+    if (!allow_phases) o.fail("phases", "phases cannot nest");
+    const auto& arr = o.get("phases");
+    if (!arr.is_array() || arr.empty()) o.fail("phases", "must be a non-empty list of phases");
+    for (size_t i = 0; i < arr.size(); ++i) {
+      Obj ph(o.file(), arr[i], o.at("phases") + "/" + std::to_string(i));
+      if (!ph.has("duration")) ph.fail("duration", "every phase needs a duration");
+      const double d = ph.duration("duration", 0);
+      if (!(d > 0)) ph.fail("duration", "must be > 0");
+      p.phase_durations_s.push_back(d);
+      p.phases.push_back(read_pattern(ph, memory_bytes, page_size, base_dir, false));
+      ph.finish();
+    }
+  }
+  if (p.kind == models::PatternKind::kPhased && p.phases.empty()) o.fail("phases", "a phased pattern needs phases");
+  if (p.kind == models::PatternKind::kTrace && p.trace.empty()) o.fail("trace_file", "a trace pattern needs a trace_file with writes");
+  // The generator is the final judge (e.g. region vs frame size).
+  try {
+    models::PageWriteGenerator check(p, memory_bytes / page_size, page_size, 1);
+  } catch (const std::invalid_argument& e) {
+    std::string msg = e.what();
+    const auto colon = msg.find(':');
+    o.fail(colon == std::string::npos ? "" : msg.substr(0, colon),
+           colon == std::string::npos ? msg : msg.substr(colon + 2));
+  }
+  return p;
+}
+
+void read_device(Obj& o, Scenario& s) {
+  auto& d = s.device;
+  auto& c = d.config;
+  c.page_size = static_cast<uint32_t>(std::min<uint64_t>(o.size("page_size", c.page_size), 1u << 30));
+  if (!power_of_two(c.page_size) || c.page_size < 4096 || c.page_size > (2u << 20))
+    o.fail("page_size", "must be a power of two between 4KiB and 2MiB");
+  c.vram_bytes = o.size("vram", c.vram_bytes);
+  if (c.vram_bytes < c.page_size || c.vram_bytes > (uint64_t{64} << 30))
+    o.fail("vram", "must be between one page and 64GiB");
+  if (c.vram_bytes % c.page_size) o.fail("vram", "must be a multiple of page_size");
+  c.contexts = static_cast<uint32_t>(o.integer("contexts", c.contexts, 1, 256));
+  c.engine_bandwidth = o.rate("engine_bandwidth", c.engine_bandwidth);
+  if (!(c.engine_bandwidth > 0)) o.fail("engine_bandwidth", "must be > 0");
+  c.stop_latency_s = o.duration("stop_latency", c.stop_latency_s);
+  c.dma_buffer_bytes = o.size("dma_buffer", c.dma_buffer_bytes);
+  d.protocol = o.str("protocol", d.protocol);
+  if (d.protocol != "v1" && d.protocol != "v2")
+    o.fail("protocol", "must be \"v1\" or \"v2\" (protocol files are not supported yet)");
+  if (o.has("features")) {
+    const auto& f = o.get("features");
+    if (!f.is_array()) o.fail("features", "must be a list such as [\"stop_copy\", \"p2p\", \"pre_copy\"]");
+    d.features.clear();
+    for (size_t i = 0; i < f.size(); ++i) {
+      if (!f[i].is_string() || (f[i] != "stop_copy" && f[i] != "p2p" && f[i] != "pre_copy"))
+        o.fail("features/" + std::to_string(i), "must be one of stop_copy, p2p, pre_copy; got " + f[i].dump());
+      d.features.push_back(f[i].get<std::string>());
+    }
+    if (std::find(d.features.begin(), d.features.end(), "stop_copy") == d.features.end())
+      o.fail("features", "stop_copy is mandatory for protocol v2");
+  }
+  d.v1_strict = o.boolean("v1_strict", d.v1_strict);
+  const std::string empty = o.str("precopy_empty", d.precopy_enomsg ? "enomsg" : "zero");
+  if (empty != "enomsg" && empty != "zero") o.fail("precopy_empty", "must be \"enomsg\" or \"zero\"");
+  d.precopy_enomsg = empty == "enomsg";
+  d.resume_bandwidth = o.rate("resume_bandwidth", d.resume_bandwidth);
+  if (!(d.resume_bandwidth > 0)) o.fail("resume_bandwidth", "must be > 0");
+  if (o.has("fail_arc")) {
+    const auto& a = o.get("fail_arc");
+    if (!a.is_array() || a.size() != 2 || !a[0].is_string() || !a[1].is_string())
+      o.fail("fail_arc", "must be [\"FROM\", \"TO\"] state names");
+    d.fail_arc = std::make_pair(a[0].get<std::string>(), a[1].get<std::string>());
+  }
+  if (o.has("corrupt_stream_at")) d.corrupt_stream_at = o.integer("corrupt_stream_at", 0, 0, UINT64_MAX);
+  d.reject_stream = o.boolean("reject_stream", d.reject_stream);
+  o.finish();
+}
+
+Scenario build(const std::string& file, const json& root) {
+  Scenario s;
+  s.file = file;
+  const auto base_dir = std::filesystem::path(file).parent_path();
+  Obj top(file, root, "");
+  s.name = top.str("name", std::filesystem::path(file).stem().string());
+  s.description = top.str("description", "");
+  s.seed = top.integer("seed", 1, 0, UINT64_MAX);
+  s.duration_s = top.duration("duration", s.duration_s);
+  if (!(s.duration_s > 0) || s.duration_s > 86400) top.fail("duration", "must be between 0 and 24h");
+  if (top.has("device")) {
+    Obj d(file, top.get("device"), "/device");
+    read_device(d, s);
+  }
+  if (top.has("vm")) {
+    Obj v(file, top.get("vm"), "/vm");
+    s.vm.page_size = static_cast<uint32_t>(std::min<uint64_t>(v.size("page_size", s.vm.page_size), 1u << 30));
+    if (!power_of_two(s.vm.page_size) || s.vm.page_size < 4096 || s.vm.page_size > (2u << 20))
+      v.fail("page_size", "must be a power of two between 4KiB and 2MiB");
+    s.vm.ram_bytes = v.size("ram", s.vm.ram_bytes);
+    if (s.vm.ram_bytes < s.vm.page_size || s.vm.ram_bytes > (uint64_t{1} << 40) || s.vm.ram_bytes % s.vm.page_size)
+      v.fail("ram", "must be a multiple of page_size between one page and 1TiB");
+    s.vm.vcpus = static_cast<uint32_t>(v.integer("vcpus", s.vm.vcpus, 1, 1024));
+    s.vm.dma_dirty_tracking = v.boolean("dma_dirty_tracking", true);
+    v.finish();
+  }
+  s.device.config.guest_page_size = s.vm.page_size;
+  if (s.device.config.dma_buffer_bytes > s.vm.ram_bytes)
+    throw InputError(file, "/device/dma_buffer", "is larger than the VM's RAM");
+  if (top.has("workload")) {
+    Obj w(file, top.get("workload"), "/workload");
+    s.workload.dma_rate_bytes_per_s = w.rate("dma_rate", 0);
+    s.workload.submit_interval_s = w.duration("submit_interval", s.workload.submit_interval_s);
+    if (!(s.workload.submit_interval_s > 0)) w.fail("submit_interval", "must be > 0");
+    s.workload.vram = read_pattern(w, s.device.config.vram_bytes, s.device.config.page_size, base_dir, true);
+    w.finish();
+  }
+  if (top.has("guest")) {
+    Obj g(file, top.get("guest"), "/guest");
+    s.guest = read_pattern(g, s.vm.ram_bytes, s.vm.page_size, base_dir, true);
+    g.finish();
+  }
+  if (top.has("link")) {
+    Obj l(file, top.get("link"), "/link");
+    s.link.bandwidth = l.rate("bandwidth", s.link.bandwidth);
+    if (!(s.link.bandwidth > 0)) l.fail("bandwidth", "must be > 0");
+    s.link.latency_s = l.duration("latency", s.link.latency_s);
+    if (l.has("rate_limit")) {
+      s.link.rate_limit = l.rate("rate_limit", 0);
+      if (!(*s.link.rate_limit > 0)) l.fail("rate_limit", "must be > 0");
+    }
+    l.finish();
+  }
+  if (top.has("migration")) {
+    s.migrates = true;
+    Obj m(file, top.get("migration"), "/migration");
+    auto& mg = s.migration;
+    mg.start_at_s = m.duration("start_at", mg.start_at_s);
+    const std::string mode = m.str("mode", "precopy");
+    if (mode == "precopy") mg.mode = MigrationMode::kPrecopy;
+    else if (mode == "postcopy") mg.mode = MigrationMode::kPostcopy;
+    else if (mode == "hybrid") mg.mode = MigrationMode::kHybrid;
+    else m.fail("mode", "must be precopy, postcopy or hybrid");
+    mg.downtime_limit_s = m.duration("downtime_limit", mg.downtime_limit_s);
+    if (!(mg.downtime_limit_s > 0)) m.fail("downtime_limit", "must be > 0");
+    mg.auto_converge = m.boolean("auto_converge", mg.auto_converge);
+    mg.max_iterations = static_cast<uint32_t>(m.integer("max_iterations", mg.max_iterations, 0, 100000));
+    mg.timeout_s = m.duration("timeout", mg.timeout_s);
+    const std::string onc = m.str("on_no_convergence", "cancel");
+    if (onc == "cancel") mg.on_no_convergence = OnNoConvergence::kCancel;
+    else if (onc == "force") mg.on_no_convergence = OnNoConvergence::kForce;
+    else m.fail("on_no_convergence", "must be cancel or force");
+    mg.link_timeout_s = m.duration("link_timeout", mg.link_timeout_s);
+    mg.postcopy_after_iterations = static_cast<uint32_t>(m.integer("postcopy_after_iterations", mg.postcopy_after_iterations, 0, 100000));
+    mg.run_after_s = m.duration("run_after", mg.run_after_s);
+    mg.exact = m.boolean("exact", mg.exact);
+    m.finish();
+  }
+  if (top.has("faults")) {
+    const auto& arr = top.get("faults");
+    if (!arr.is_array()) top.fail("faults", "must be a list");
+    for (size_t i = 0; i < arr.size(); ++i) {
+      Obj f(file, arr[i], "/faults/" + std::to_string(i));
+      Fault fault;
+      if (!f.has("at")) f.fail("at", "every fault needs a time");
+      fault.at_s = f.duration("at", 0);
+      const std::string kind = f.str("kind", "");
+      if (kind == "link_down") fault.kind = FaultKind::kLinkDown;
+      else if (kind == "degrade") fault.kind = FaultKind::kDegrade;
+      else if (kind == "device_error") fault.kind = FaultKind::kDeviceError;
+      else f.fail("kind", "must be link_down, degrade or device_error");
+      fault.duration_s = f.duration("duration", 0);
+      fault.bandwidth = f.rate("bandwidth", 0);
+      if (fault.kind == FaultKind::kDegrade && !(fault.bandwidth > 0)) f.fail("bandwidth", "degrade needs a bandwidth > 0");
+      f.finish();
+      s.faults.push_back(fault);
+    }
+  }
+  if (top.has("expect")) s.expect = top.get("expect").dump();
+  top.finish();
+  return s;
+}
+
+// "device.vram=8GiB" → sets /device/vram in the document.
+void apply_override(json& root, const std::string& ov, const std::string& file) {
+  const auto eq = ov.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw InputError("--set " + ov, "", "expected PATH=VALUE, e.g. --set device.vram=8GiB");
+  const std::string path = ov.substr(0, eq), value = ov.substr(eq + 1);
+  json parsed;
+  try {
+    parsed = json::parse(value);
+  } catch (const json::exception&) {
+    parsed = value;  // plain strings such as 8GiB need no quotes
+  }
+  json* node = &root;
+  std::stringstream ss(path);
+  std::string part;
+  std::vector<std::string> parts;
+  while (std::getline(ss, part, '.')) parts.push_back(part);
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const bool last = i + 1 == parts.size();
+    if (node->is_array()) {
+      size_t idx = 0;
+      try {
+        idx = std::stoul(parts[i]);
+      } catch (const std::exception&) {
+        throw InputError("--set " + ov, "", "'" + parts[i] + "' is not a list index");
+      }
+      if (idx >= node->size()) throw InputError("--set " + ov, "", "index " + parts[i] + " is beyond the list");
+      node = &(*node)[idx];
+    } else {
+      if (node->is_null()) *node = json::object();  // --set may create a section
+      if (!node->is_object()) throw InputError("--set " + ov, "", "'" + parts[i] + "' is inside a value that is not an object");
+      node = &(*node)[parts[i]];
+    }
+    if (last) *node = parsed;
+  }
+  (void)file;
+}
+
+}  // namespace
+
+Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path, "", "cannot open the scenario file");
+  std::stringstream buf;
+  buf << in.rdbuf();
+  json root;
+  try {
+    root = json::parse(buf.str(), nullptr, true, /*ignore_comments=*/true);
+  } catch (const json::parse_error& e) {
+    std::string what = e.what();
+    // nlohmann reports "parse error at line L, column C: ..."
+    const auto at = what.find("at line");
+    throw InputError(path, "", "malformed JSON " + (at == std::string::npos ? what : what.substr(at)));
+  }
+  std::vector<std::string> set_paths;
+  for (const auto& ov : overrides) {
+    apply_override(root, ov, path);
+    std::string p = "/" + ov.substr(0, ov.find('='));
+    std::replace(p.begin(), p.end(), '.', '/');
+    set_paths.push_back(p);
+  }
+  try {
+    return build(path, root);
+  } catch (const InputError& e) {
+    // Name the override when it is what introduced the problem.
+    for (size_t i = 0; i < set_paths.size(); ++i)
+      if (e.json_path() == set_paths[i] || e.json_path().rfind(set_paths[i] + "/", 0) == 0)
+        throw InputError(path + " (--set " + overrides[i] + ")", e.json_path(), e.reason());
+    throw;
+  }
+}
+
+}  // namespace mdevsim::sim

@@ -1,0 +1,85 @@
+// Runs the built mdevsim binary as a user would.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace {
+
+struct Outcome {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+Outcome mdevsim(const std::string& args) {
+  const std::string err_file = ::testing::TempDir() + "/stderr.txt";
+  const std::string cmd = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim " + args + " 2>" + err_file;
+  Outcome r{};
+  FILE* p = popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  r.code = WEXITSTATUS(pclose(p));
+  std::ifstream e(err_file);
+  r.err.assign(std::istreambuf_iterator<char>(e), {});
+  return r;
+}
+
+std::string scenario(const std::string& name) { return std::string(MDEVSIM_SOURCE_DIR) + "/scenarios/" + name; }
+
+std::string write_bad(const std::string& text) {
+  const std::string path = ::testing::TempDir() + "/bad.json";
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(CmdRun, QuickstartRunsAndWritesTheResultSchema) {
+  const Outcome r = mdevsim("run " + scenario("quickstart.json") + " --json -");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["schema"], "mdevsim.result/1");
+  EXPECT_EQ(j["outcome"], "completed");
+  EXPECT_GT(j["device_run"]["page_writes"].get<uint64_t>(), 0u);
+  EXPECT_NE(r.err.find("distinct pages"), std::string::npos) << "summary goes to stderr with --json -";
+}
+
+TEST(CmdRun, SameScenarioAndSeedGiveByteIdenticalJson) {
+  const Outcome a = mdevsim("run " + scenario("quickstart.json") + " --json -");
+  const Outcome b = mdevsim("run " + scenario("quickstart.json") + " --json -");
+  ASSERT_EQ(a.code, 0);
+  EXPECT_EQ(a.out, b.out);
+  const Outcome c = mdevsim("run " + scenario("quickstart.json") + " --set seed=2 --json -");
+  EXPECT_NE(a.out, c.out) << "the seed matters";
+}
+
+TEST(CmdRun, BadInputExitsTwoWithFileAndJsonPath) {
+  struct Case { const char* text; const char* expect; };
+  for (const Case c : {Case{"{ \"name\": ", "malformed JSON"},
+                       Case{R"({"device": {"vram": "4GiB", "ram": "1GiB"}})", "/device/ram: unknown key"},
+                       Case{R"({"device": {"vram": "4 parsecs"}})", "/device/vram"},
+                       Case{R"({"device": {"vram": "-1GiB"}})", "negative"},
+                       Case{R"({"workload": {"kind": "hotset", "hot_fraction": 2}})", "/workload/hot_fraction"}}) {
+    const std::string path = write_bad(c.text);
+    const Outcome r = mdevsim("run " + path);
+    EXPECT_EQ(r.code, 2) << c.text;
+    EXPECT_NE(r.err.find(path), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
+  }
+}
+
+TEST(CmdRun, BadOptionsExitTwo) {
+  EXPECT_EQ(mdevsim("run").code, 2);
+  EXPECT_EQ(mdevsim("run " + scenario("quickstart.json") + " --frobnicate").code, 2);
+  EXPECT_EQ(mdevsim("run " + scenario("quickstart.json") + " --set").code, 2);
+  EXPECT_EQ(mdevsim("run /no/such/file.json").code, 2);
+  EXPECT_EQ(mdevsim("teleport").code, 2);
+  const Outcome help = mdevsim("run --help");
+  EXPECT_EQ(help.code, 0);
+  EXPECT_NE(help.out.find("--set PATH=VALUE"), std::string::npos);
+}
+
+}  // namespace

@@ -1,0 +1,121 @@
+#include "mdevsim/sim/scenario.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace mdevsim::sim {
+namespace {
+
+std::string write_scenario(const std::string& name, const std::string& text) {
+  const std::string path = ::testing::TempDir() + "/" + name + ".json";
+  std::ofstream(path) << text;
+  return path;
+}
+
+// Loads `text` and returns the error ("" if it loaded).
+std::string load_error(const std::string& text, std::vector<std::string> overrides = {}) {
+  try {
+    load_scenario(write_scenario("bad", text), overrides);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Scenario, EverySectionIsRead) {
+  const auto path = write_scenario("full", R"({
+    // comments are allowed
+    "name": "full", "seed": 9, "duration": "3s",
+    "device": {"vram": "16GiB", "page_size": "64KiB", "contexts": 8, "protocol": "v1",
+               "features": ["stop_copy", "p2p"], "stop_latency": "1ms", "precopy_empty": "zero"},
+    "workload": {"kind": "zipf", "dirty_rate": "2GiB/s", "exponent": 1.2, "dma_rate": "64MiB/s",
+                 "region": {"offset": "1GiB", "size": "2GiB"}},
+    "vm": {"ram": "16GiB", "page_size": "4KiB", "vcpus": 8, "dma_dirty_tracking": false},
+    "guest": {"kind": "hotset", "dirty_rate": "200MiB/s", "hot_fraction": 0.05},
+    "link": {"bandwidth": "25Gbit/s", "latency": "50us", "rate_limit": "1GiB/s"},
+    "migration": {"start_at": "100ms", "mode": "precopy", "downtime_limit": "300ms",
+                  "auto_converge": true, "max_iterations": 20, "on_no_convergence": "force"},
+    "faults": [{"at": "2s", "kind": "link_down", "duration": "500ms"}]
+  })");
+  const Scenario s = load_scenario(path);
+  EXPECT_EQ(s.name, "full");
+  EXPECT_EQ(s.seed, 9u);
+  EXPECT_DOUBLE_EQ(s.duration_s, 3.0);
+  EXPECT_EQ(s.device.config.vram_bytes, uint64_t{16} << 30);
+  EXPECT_EQ(s.device.config.contexts, 8u);
+  EXPECT_EQ(s.device.protocol, "v1");
+  EXPECT_FALSE(s.device.precopy_enomsg);
+  EXPECT_DOUBLE_EQ(s.device.config.stop_latency_s, 1e-3);
+  EXPECT_EQ(s.workload.vram.kind, models::PatternKind::kZipf);
+  EXPECT_EQ(s.workload.vram.region_first_page, 16384u);
+  EXPECT_EQ(s.workload.vram.region_pages, 32768u);
+  EXPECT_DOUBLE_EQ(s.workload.dma_rate_bytes_per_s, 64.0 * 1048576);
+  EXPECT_FALSE(s.vm.dma_dirty_tracking);
+  EXPECT_EQ(s.guest.kind, models::PatternKind::kHotset);
+  EXPECT_DOUBLE_EQ(s.link.bandwidth, 25e9 / 8);
+  ASSERT_TRUE(s.link.rate_limit.has_value());
+  EXPECT_TRUE(s.migrates);
+  EXPECT_TRUE(s.migration.auto_converge);
+  EXPECT_EQ(s.migration.on_no_convergence, OnNoConvergence::kForce);
+  ASSERT_EQ(s.faults.size(), 1u);
+  EXPECT_EQ(s.faults[0].kind, FaultKind::kLinkDown);
+}
+
+TEST(Scenario, MalformedJsonNamesLineAndColumn) {
+  const std::string e = load_error("{\n  \"name\": \"x\",\n  oops\n}");
+  EXPECT_NE(e.find("malformed JSON"), std::string::npos) << e;
+  EXPECT_NE(e.find("line 3"), std::string::npos) << e;
+}
+
+TEST(Scenario, UnknownKeyIsNamedWithItsPath) {
+  const std::string e = load_error(R"({"device": {"vram": "1GiB", "vrma": "2GiB"}})");
+  EXPECT_NE(e.find("/device/vrma: unknown key"), std::string::npos) << e;
+  EXPECT_NE(load_error(R"({"devcie": {}})").find("/devcie: unknown key"), std::string::npos);
+}
+
+TEST(Scenario, BadUnitNegativeSizeAndRangeErrorsNameThePath) {
+  std::string e = load_error(R"({"device": {"vram": "4GB/s"}})");
+  EXPECT_NE(e.find("/device/vram: '4GB/s' is not a size"), std::string::npos) << e;
+  e = load_error(R"({"device": {"vram": "-4GiB"}})");
+  EXPECT_NE(e.find("/device/vram"), std::string::npos) << e;
+  EXPECT_NE(e.find("negative"), std::string::npos) << e;
+  e = load_error(R"({"workload": {"kind": "hotset", "dirty_rate": "1GiB/s", "hot_fraction": 1.5}})");
+  EXPECT_NE(e.find("/workload/hot_fraction: must be between 0 and 1"), std::string::npos) << e;
+  e = load_error(R"({"device": {"page_size": "3KiB"}})");
+  EXPECT_NE(e.find("/device/page_size: must be a power of two"), std::string::npos) << e;
+  e = load_error(R"({"device": {"vram": "128GiB"}})");
+  EXPECT_NE(e.find("/device/vram: must be between one page and 64GiB"), std::string::npos) << e;
+  e = load_error(R"({"workload": {"kind": "spiral"}})");
+  EXPECT_NE(e.find("/workload/kind: unknown pattern 'spiral'"), std::string::npos) << e;
+  e = load_error(R"({"device": {"contexts": "many"}})");
+  EXPECT_NE(e.find("/device/contexts: must be a whole number"), std::string::npos) << e;
+  e = load_error(R"({"migration": {"mode": "teleport"}})");
+  EXPECT_NE(e.find("/migration/mode"), std::string::npos) << e;
+  e = load_error(R"({"faults": [{"at": "1s", "kind": "meteor"}]})");
+  EXPECT_NE(e.find("/faults/0/kind"), std::string::npos) << e;
+  e = load_error(R"({"workload": {"kind": "phased", "phases": [{"kind": "uniform"}]}})");
+  EXPECT_NE(e.find("/workload/phases/0/duration"), std::string::npos) << e;
+  e = load_error(R"({"device": {"features": ["p2p"]}})");
+  EXPECT_NE(e.find("stop_copy is mandatory"), std::string::npos) << e;
+}
+
+TEST(Scenario, OverridesAreValidatedLikeTheFileAndNamed) {
+  const auto path = write_scenario("ov", R"({"device": {"vram": "1GiB"}})");
+  EXPECT_EQ(load_scenario(path, {"device.vram=2GiB"}).device.config.vram_bytes, uint64_t{2} << 30);
+  EXPECT_EQ(load_scenario(path, {"seed=77"}).seed, 77u);
+  std::string e = load_error(R"({"device": {"vram": "1GiB"}})", {"device.vram=lots"});
+  EXPECT_NE(e.find("--set device.vram=lots"), std::string::npos) << e;
+  EXPECT_NE(e.find("/device/vram"), std::string::npos) << e;
+  e = load_error("{}", {"device.colour=blue"});
+  EXPECT_NE(e.find("/device/colour: unknown key"), std::string::npos) << e;
+  e = load_error("{}", {"novalue"});
+  EXPECT_NE(e.find("PATH=VALUE"), std::string::npos) << e;
+}
+
+TEST(Scenario, MissingFileIsAnInputError) {
+  EXPECT_THROW(load_scenario("/nonexistent/scenario.json"), InputError);
+}
+
+}  // namespace
+}  // namespace mdevsim::sim
