@@ -1,0 +1,117 @@
+// Device-model speed and memory (issue 3 goals). Run:
+//   cmake --build build --target bench_models && ./build/tests/bench/bench_models
+// Each figure is reported beside a baseline measured in the same run.
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "mdevsim/models/dirty_bitmap.h"
+#include "mdevsim/models/gpu_device.h"
+#include "mdevsim/models/page_store.h"
+#include "mdevsim/models/workload_driver.h"
+#include "mdevsim/models/workload_pattern.h"
+
+namespace {
+
+using namespace mdevsim::models;
+
+uint64_t peak_rss_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  return 0;
+}
+
+uint64_t current_rss_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  return 0;
+}
+
+constexpr uint64_t kPages4K = uint64_t{16} << 18;  // 16 GiB of 4 KiB pages
+
+// Baseline: the bare minimum one page write could cost — a bitmap set.
+void BM_Baseline_BitmapSet(benchmark::State& state) {
+  DirtyBitmap bits(kPages4K);
+  uint64_t n = 0;
+  for (auto _ : state) {
+    for (int i = 0; i < 1 << 20; ++i) bits.set((n++ * 0x9e3779b97f4a7c15ULL) >> 42);
+    benchmark::DoNotOptimize(bits.count());
+  }
+  state.SetItemsProcessed(state.iterations() * (1 << 20));
+}
+BENCHMARK(BM_Baseline_BitmapSet);
+
+// The model's per-page work: pick the page (hotset pattern), fold the value
+// into its content token, mark it dirty.
+void BM_ModelPageWrite4K(benchmark::State& state) {
+  PageStore vram(kPages4K * 4096, 4096);
+  vram.start_tracking();
+  PatternSpec spec;
+  spec.kind = PatternKind::kHotset;
+  spec.rate_bytes_per_s = 2.0 * (1ull << 30);
+  PageWriteGenerator gen(spec, kPages4K, 4096, 1);
+  uint64_t n = 0;
+  for (auto _ : state) {
+    for (int i = 0; i < 1 << 20; ++i, ++n) vram.write(gen.page_of(n), n);
+    benchmark::DoNotOptimize(vram.touched_pages());
+  }
+  state.SetItemsProcessed(state.iterations() * (1 << 20));
+}
+BENCHMARK(BM_ModelPageWrite4K);
+
+// 64 GiB VRAM with 1 GiB touched, spread over the whole range.
+void BM_SparseVramMemory(benchmark::State& state) {
+  for (auto _ : state) {
+    const uint64_t before = current_rss_bytes();
+    PageStore vram(uint64_t{64} << 30, 4096);
+    const uint64_t touched = (uint64_t{1} << 30) / 4096;
+    const uint64_t stride = vram.page_count() / touched;
+    for (uint64_t k = 0; k < touched; ++k) vram.write(k * stride, k);
+    const uint64_t after = current_rss_bytes();
+    state.counters["touched_MiB"] = 1024;
+    state.counters["store_MiB"] = static_cast<double>(vram.memory_bytes()) / (1 << 20);
+    state.counters["rss_delta_MiB"] = static_cast<double>(after - before) / (1 << 20);
+    state.counters["store_over_touched"] = static_cast<double>(vram.memory_bytes()) / (uint64_t{1} << 30);
+  }
+}
+BENCHMARK(BM_SparseVramMemory)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+// 10 simulated seconds of a 16 GiB / 64 KiB-page device under a 2 GiB/s
+// hotset workload. SystemC elaborates once per process, so the device is
+// built on first use and every iteration simulates 10 more seconds.
+void BM_Simulate16GiBHotset10s(benchmark::State& state) {
+  static GpuDevice* dev = [] {
+    DeviceConfig c;
+    c.vram_bytes = uint64_t{16} << 30;
+    c.page_size = 64 * 1024;
+    return new GpuDevice("dev", c);
+  }();
+  static WorkloadDriver* drv = [] {
+    WorkloadSpec w;
+    w.vram.kind = PatternKind::kHotset;
+    w.vram.rate_bytes_per_s = 2.0 * (1ull << 30);
+    w.dma_rate_bytes_per_s = 32 << 20;
+    return new WorkloadDriver("drv", *dev, w, 1);
+  }();
+  double sim_s = 0, wall_s = 0;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    sc_core::sc_start(sc_core::sc_time(10, sc_core::SC_SEC));
+    wall_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    sim_s += 10;
+  }
+  benchmark::DoNotOptimize(drv->state());
+  state.counters["sim_s_per_wall_s"] = sim_s / wall_s;
+  state.counters["peak_rss_MiB"] = static_cast<double>(peak_rss_bytes()) / (1 << 20);
+  state.counters["page_writes"] = static_cast<double>(dev->vram.store().writes());
+}
+BENCHMARK(BM_Simulate16GiBHotset10s)->Iterations(3)->Unit(benchmark::kMillisecond);
+
+}  // namespace
