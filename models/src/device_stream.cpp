@@ -477,6 +477,13 @@ std::unique_ptr<SaveStream> GpuDevice::open_save_stream() {
   return std::make_unique<GpuSaveStream>(*this);
 }
 
+uint64_t GpuDevice::full_image_bytes() const {
+  const auto& store = vram.store();
+  return kRecordHeaderBytes + kHeaderPayload +
+         store.touched_pages() * (kRecordHeaderBytes + 8 + store.page_size()) +
+         kRecordHeaderBytes + serialize_state().size() + kRecordHeaderBytes + kEndPayload;
+}
+
 std::unique_ptr<ResumeStream> GpuDevice::open_resume_stream() {
   return std::make_unique<GpuResumeStream>(*this);
 }

@@ -64,6 +64,7 @@ class GpuDevice : public sc_core::sc_module, public MigratableDevice {
   bool p2p_quiesced() const override { return p2p_quiesced_; }
   std::unique_ptr<SaveStream> open_save_stream() override;
   std::unique_ptr<ResumeStream> open_resume_stream() override;
+  uint64_t full_image_bytes() const override;
   void reset() override;
   std::vector<GuestPageRange> pinned_guest_pages() const override;
   bool dma_logging_supported() const override { return true; }

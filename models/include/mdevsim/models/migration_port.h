@@ -111,6 +111,9 @@ class MigratableDevice {
   virtual bool p2p_quiesced() const = 0;
 
   virtual std::unique_ptr<SaveStream> open_save_stream() = 0;
+  // Size of a complete image if one were taken now, without starting a
+  // session (VFIO_DEVICE_FEATURE_MIG_DATA_SIZE outside the saving states).
+  virtual uint64_t full_image_bytes() const = 0;
   // Prepares the device to receive state (its content is replaced on commit).
   virtual std::unique_ptr<ResumeStream> open_resume_stream() = 0;
 
