@@ -367,6 +367,10 @@ class GpuResumeStream final : public ResumeStream {
     uint32_t zero;
     std::memcpy(&zero, hdr_ + 4, 4);
     std::memcpy(&payload_len_, hdr_ + 8, 8);
+    if (!header_seen_ && (type_ != kRecHeader || payload_len_ != kHeaderPayload || zero != 0)) {
+      fail(StreamError::kBadHeader, "not an mdevsim GPU stream: it does not start with a header record");
+      return;
+    }
     uint64_t expect = 0;
     switch (type_) {
       case kRecHeader: expect = kHeaderPayload; break;
