@@ -35,6 +35,8 @@ int sc_main(int argc, char* argv[]) {
     std::cout << kUsage;
     return argc < 2 ? 2 : 0;
   }
+  // SystemC's own informational reports (e.g. at sc_stop) are noise here.
+  sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
   const std::string_view cmd = argv[1];
   if (cmd == "--version") {
     std::cout << "mdevsim 0.1.0\n";

@@ -1,13 +1,491 @@
-// mdevsim step — placeholder until the command lands; says so instead of pretending.
+// mdevsim step: drive a source and a destination device by hand through the
+// VFIO ABI, one command per line, each effect explained.
+#include <cerrno>
+#include <cstring>
+#include <deque>
 #include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
 
+#include <nlohmann/json.hpp>
+#include <systemc>
+
+#include "mdevsim/models/gpu_device.h"
+#include "mdevsim/models/workload_driver.h"
 #include "mdevsim/sim/commands.h"
+#include "mdevsim/sim/units.h"
+#include "mdevsim/vfio/frontend.h"
+#include "mdevsim/vfio/mig_fsm.h"
+#include "mdevsim/vfio/uapi.h"
 
 namespace mdevsim::sim {
 
-int cmd_step(int, char**) {
-  std::cerr << "mdevsim step: not implemented yet\n";
-  return 2;
+namespace {
+
+using nlohmann::ordered_json;
+using vfio::MigState;
+
+constexpr const char* kStepHelp = R"(Usage: mdevsim step [--protocol v1|v2] [--features LIST] [--json]
+
+Drives two identical devices, src and dst, through the VFIO migration ABI.
+Commands come from stdin, one per line ('#' starts a comment). The src
+device runs a small workload (64 MiB VRAM, 64 KiB pages) so 'run' dirties it.
+
+  device src|dst            choose the device the next commands act on
+  state get                 read the migration state
+  state set NAME            v2: STOP RUNNING STOP_COPY RESUMING RUNNING_P2P PRE_COPY PRE_COPY_P2P
+                            v1: 011b, 3, or RUNNING|SAVING (writes device_state)
+  read FD N                 read up to N bytes from a data fd into the transfer buffer
+  write FD N|all            write the next N (or all) buffered bytes to a data fd
+  close FD                  close a data fd
+  precopy-info FD           VFIO_MIG_GET_PRECOPY_INFO on a save fd
+  data-size                 VFIO_DEVICE_FEATURE_MIG_DATA_SIZE
+  feature get migration     the MIGRATION feature flags
+  reset                     VFIO_DEVICE_RESET
+  run DURATION              let simulated time pass (e.g. 10ms); src's workload runs
+  dirty                     dirty VRAM pages and bytes of the current device
+  compare                   are src and dst state-equal? which pages/fields differ?
+  rd32 OFF | rd64 OFF       v1: read a migration-region field (decimal or 0x hex)
+  wr32 OFF V | wr64 OFF V   v1: write a migration-region field
+  pread OFF N               v1: read N region bytes into the transfer buffer
+  pwrite OFF N|all          v1: write the next N (or all) buffered bytes at a region offset
+  region info               v1: VFIO_DEVICE_GET_REGION_INFO of the migration region
+  help                      this list
+A number may be written 'last': the previous command's return value, e.g.
+'rd64 24' (data_size) then 'pread 4096 last'.
+
+Options:
+  --protocol v1|v2   protocol (default v2)
+  --features LIST    v2 features: stop_copy[,p2p][,pre_copy] (default: all three)
+  --json             one JSON object per command on stdout: cmd, ok, errno, ret,
+                     state (and path, data_fd for 'state set')
+)";
+
+struct Session {
+  Session(vfio::FrontendOptions opt, bool json_out)
+      : cfg(config()), src_dev("src", cfg), dst_dev("dst", cfg),
+        driver("driver", src_dev, workload(), 1), src(src_dev, opt), dst(dst_dev, opt), json(json_out), v1(opt.protocol == vfio::Protocol::kV1) {
+    dst_dev.set_running(true);
+  }
+
+  static models::DeviceConfig config() {
+    models::DeviceConfig c;
+    c.vram_bytes = 64 << 20;
+    c.page_size = 64 * 1024;
+    c.contexts = 4;
+    c.dma_buffer_bytes = 1 << 20;
+    c.stop_latency_s = 0;
+    return c;
+  }
+  static models::WorkloadSpec workload() {
+    models::WorkloadSpec w;
+    w.vram.kind = models::PatternKind::kHotset;
+    w.vram.rate_bytes_per_s = 256.0 * (1 << 20);
+    w.vram.hot_fraction = 0.25;
+    return w;
+  }
+
+  models::DeviceConfig cfg;
+  models::GpuDevice src_dev, dst_dev;
+  models::WorkloadDriver driver;
+  vfio::Frontend src, dst;
+  bool json;
+  bool v1;
+  bool on_src = true;
+  std::deque<uint8_t> buffer;  // the transfer buffer between reads and writes
+  long last_ret = 0;           // what the previous command returned: the word `last`
+
+  vfio::Frontend& fe() { return on_src ? src : dst; }
+  models::GpuDevice& dev() { return on_src ? src_dev : dst_dev; }
+  const char* name() const { return on_src ? "src" : "dst"; }
+};
+
+// Captures the frontend's own account of each call.
+class Recorder : public vfio::CallObserver {
+ public:
+  void on_call(const vfio::CallRecord& r) override { calls.push_back(r); }
+  std::vector<vfio::CallRecord> calls;
+};
+
+struct Reply {
+  bool ok = true;
+  long ret = 0;
+  std::string message;  // plain words
+  ordered_json extra = ordered_json::object();
+};
+
+constexpr uint64_t kRegion = uint64_t{VFIO_PCI_NUM_REGIONS} << 40;
+
+bool parse_u64(const std::string& s, uint64_t& v) {
+  try {
+    size_t used = 0;
+    v = std::stoull(s, &used, 0);
+    return used == s.size() && s[0] != '-';
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+std::string g_command;  // the command being executed, for failure messages
+
+Reply from_ret(long r, const std::string& what) {
+  Reply rep;
+  rep.ret = r;
+  rep.ok = r >= 0;
+  rep.message = r >= 0 ? what
+                       : "'" + g_command + "' failed: " + vfio::errno_name(static_cast<int>(-r)) + " (" +
+                             std::strerror(static_cast<int>(-r)) + ")";
+  return rep;
+}
+
+template <typename Payload>
+struct Feature {
+  alignas(8) uint8_t raw[8 + sizeof(Payload)] = {};
+  vfio_device_feature& hdr = *reinterpret_cast<vfio_device_feature*>(raw);
+  Payload& p = *reinterpret_cast<Payload*>(raw + 8);
+  explicit Feature(uint32_t flags) {
+    hdr.argsz = sizeof(raw);
+    hdr.flags = flags;
+  }
+};
+
+Reply execute(Session& s, std::vector<std::string> w) {
+  auto& fe = s.fe();
+  g_command = w[0];
+  // `last` stands for the previous command's return value (e.g. data_size);
+  // `all` as a byte count means the whole transfer buffer.
+  for (size_t i = 1; i < w.size(); ++i) {
+    if (w[i] == "last") w[i] = std::to_string(s.last_ret);
+    if (w[i] == "all" && (w[0] == "write" || w[0] == "pwrite")) w[i] = std::to_string(s.buffer.size());
+  }
+  auto need = [&](size_t n) {
+    if (w.size() != n) throw std::invalid_argument("'" + w[0] + "' takes " + std::to_string(n - 1) + " argument(s); try 'help'");
+  };
+  auto num = [&](size_t i) {
+    uint64_t v;
+    if (!parse_u64(w[i], v)) throw std::invalid_argument("'" + w[i] + "' is not a number (decimal or 0x hex)");
+    return v;
+  };
+  auto v1_only = [&] {
+    if (!s.v1) throw std::invalid_argument("'" + w[0] + "' is a protocol v1 command (start with --protocol v1)");
+  };
+  const std::string& c = w[0];
+  if (c == "help") {
+    Reply r;
+    r.message = kStepHelp;
+    return r;
+  }
+  if (c == "device") {
+    need(2);
+    if (w[1] != "src" && w[1] != "dst") throw std::invalid_argument("device is src or dst");
+    s.on_src = w[1] == "src";
+    Reply r;
+    r.message = std::string("now acting on ") + s.name();
+    return r;
+  }
+  if (c == "state" && w.size() >= 2 && w[1] == "get") {
+    need(2);
+    if (s.v1) {
+      uint32_t v = 0;
+      const long r = fe.pread(fe.device_fd(), &v, 4, kRegion);
+      auto rep = from_ret(r, "device_state reads " + vfio::v1::bits(v) + ": " + vfio::v1::meaning(v));
+      rep.ret = r < 0 ? r : v;
+      return rep;
+    }
+    Feature<vfio_device_feature_mig_state> f(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
+    const long r = fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, f.raw);
+    auto rep = from_ret(r, std::string("the device is in ") + vfio::state_name(static_cast<MigState>(f.p.device_state)));
+    return rep;
+  }
+  if (c == "state" && w.size() >= 2 && w[1] == "set") {
+    need(3);
+    if (s.v1) {
+      const auto v = vfio::v1::parse(w[2]);
+      if (!v) throw std::invalid_argument("'" + w[2] + "' is not a v1 state (011b, 3, RUNNING|SAVING)");
+      const uint32_t val = *v;
+      const uint32_t before = fe.state_value() & 7;
+      const long r = fe.pwrite(fe.device_fd(), &val, 4, kRegion);
+      auto rep = from_ret(r, "device_state written: " + vfio::v1::bits(val));
+      // v1 has no combination paths: one write, one transition (or none).
+      rep.extra["path"] = r >= 0 ? ordered_json::array({before, fe.state_value() & 7}) : ordered_json::array({before});
+      return rep;
+    }
+    const auto st = vfio::parse_state(w[2]);
+    if (!st) throw std::invalid_argument("'" + w[2] + "' is not a v2 state");
+    Feature<vfio_device_feature_mig_state> f(VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
+    f.p.device_state = static_cast<uint32_t>(*st);
+    const long r = fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, f.raw);
+    auto rep = from_ret(r, std::string("SET ") + vfio::state_name(*st));
+    rep.extra["data_fd"] = f.p.data_fd;
+    if (f.p.data_fd >= 0) rep.message += "; new data fd " + std::to_string(f.p.data_fd);
+    return rep;
+  }
+  if (c == "read" || c == "write") {
+    need(3);
+    const int fd = static_cast<int>(num(1));
+    const uint64_t n = num(2);
+    if (n > (64u << 20)) throw std::invalid_argument("at most 64 MiB per command");
+    if (c == "read") {
+      std::vector<uint8_t> b(n);
+      const long r = fe.read(fd, b.data(), n);
+      if (r > 0) s.buffer.insert(s.buffer.end(), b.begin(), b.begin() + r);
+      auto rep = from_ret(r, "read " + std::to_string(r) + " bytes (transfer buffer now " + std::to_string(s.buffer.size()) + ")");
+      if (r == 0) rep.message = "read 0 bytes: end of stream" ;
+      return rep;
+    }
+    if (n > s.buffer.size()) throw std::invalid_argument("the transfer buffer holds only " + std::to_string(s.buffer.size()) + " bytes");
+    std::vector<uint8_t> b(s.buffer.begin(), s.buffer.begin() + static_cast<long>(n));
+    const long r = fe.write(fd, b.data(), n);
+    if (r > 0) s.buffer.erase(s.buffer.begin(), s.buffer.begin() + r);
+    return from_ret(r, "wrote " + std::to_string(r) + " bytes");
+  }
+  if (c == "close") {
+    need(2);
+    return from_ret(fe.close(static_cast<int>(num(1))), "closed");
+  }
+  if (c == "precopy-info") {
+    need(2);
+    vfio_precopy_info info{};
+    info.argsz = sizeof(info);
+    const long r = fe.ioctl(static_cast<int>(num(1)), VFIO_MIG_GET_PRECOPY_INFO, &info);
+    auto rep = from_ret(r, "initial_bytes " + std::to_string(info.initial_bytes) + ", dirty_bytes " + std::to_string(info.dirty_bytes));
+    if (r == 0) rep.extra["initial_bytes"] = info.initial_bytes, rep.extra["dirty_bytes"] = info.dirty_bytes;
+    return rep;
+  }
+  if (c == "data-size") {
+    need(1);
+    Feature<vfio_device_feature_mig_data_size> f(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DATA_SIZE);
+    const long r = fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, f.raw);
+    auto rep = from_ret(r, "stop_copy_length " + std::to_string(f.p.stop_copy_length) + " bytes");
+    if (r == 0) rep.extra["stop_copy_length"] = f.p.stop_copy_length;
+    return rep;
+  }
+  if (c == "feature") {
+    need(3);
+    if (w[1] != "get" || w[2] != "migration") throw std::invalid_argument("only 'feature get migration' is supported");
+    Feature<vfio_device_feature_migration> f(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIGRATION);
+    const long r = fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, f.raw);
+    auto rep = from_ret(r, "migration flags: " + vfio::features_name(f.p.flags));
+    if (r == 0) rep.extra["flags"] = vfio::features_name(f.p.flags);
+    return rep;
+  }
+  if (c == "reset") {
+    need(1);
+    return from_ret(fe.ioctl(fe.device_fd(), VFIO_DEVICE_RESET, nullptr), "device reset");
+  }
+  if (c == "run") {
+    need(2);
+    double t;
+    try {
+      t = parse_duration(w[1]);
+    } catch (const UnitError& e) {
+      throw std::invalid_argument(e.what());
+    }
+    sc_core::wait(sc_core::sc_time::from_seconds(t));
+    Reply r;
+    r.message = "simulated " + format_duration(t) + "; now t=" + format_duration(sc_core::sc_time_stamp().to_seconds());
+    return r;
+  }
+  if (c == "dirty") {
+    need(1);
+    const auto& store = s.dev().vram.store();
+    Reply r;
+    r.extra["dirty_pages"] = store.dirty().count();
+    r.extra["dirty_bytes"] = store.dirty().count() * store.page_size();
+    r.extra["tracking"] = store.tracking();
+    r.message = std::to_string(store.dirty().count()) + " dirty VRAM pages (" +
+                format_bytes(static_cast<double>(store.dirty().count() * store.page_size())) + ")" +
+                (store.tracking() ? "" : "; dirty tracking is off (it runs while a save session is open)");
+    return r;
+  }
+  if (c == "compare") {
+    need(1);
+    const auto d = models::compare_devices(s.src_dev, s.dst_dev);
+    Reply r;
+    r.extra["equal"] = d.equal();
+    r.extra["vram_pages_differing"] = d.vram_pages;
+    r.extra["fields_differing"] = d.fields;
+    r.extra["differences"] = d.differences;
+    r.message = d.equal() ? "src and dst are equal: every VRAM page and every state field"
+                          : std::to_string(d.vram_pages) + " VRAM pages and " + std::to_string(d.fields) + " fields differ";
+    for (const auto& x : d.differences) r.message += "\n    " + x;
+    return r;
+  }
+  if (c == "rd32" || c == "rd64") {
+    v1_only();
+    need(2);
+    uint64_t v = 0;
+    const long r = fe.pread(fe.device_fd(), &v, c == "rd32" ? 4 : 8, kRegion + num(1));
+    auto rep = from_ret(r, "read " + std::to_string(v));
+    rep.ret = r < 0 ? r : static_cast<long>(v);
+    return rep;
+  }
+  if (c == "wr32" || c == "wr64") {
+    v1_only();
+    need(3);
+    const uint64_t v = num(2);
+    const long r = fe.pwrite(fe.device_fd(), &v, c == "wr32" ? 4 : 8, kRegion + num(1));
+    return from_ret(r, "wrote " + std::to_string(v));
+  }
+  if (c == "pread") {
+    v1_only();
+    need(3);
+    std::vector<uint8_t> b(num(2));
+    const long r = fe.pread(fe.device_fd(), b.data(), b.size(), kRegion + num(1));
+    if (r > 0) s.buffer.insert(s.buffer.end(), b.begin(), b.begin() + r);
+    return from_ret(r, "read " + std::to_string(r) + " region bytes into the transfer buffer (now " + std::to_string(s.buffer.size()) + ")");
+  }
+  if (c == "pwrite") {
+    v1_only();
+    need(3);
+    const uint64_t n = num(2);
+    if (n > s.buffer.size()) throw std::invalid_argument("the transfer buffer holds only " + std::to_string(s.buffer.size()) + " bytes");
+    std::vector<uint8_t> b(s.buffer.begin(), s.buffer.begin() + static_cast<long>(n));
+    const long r = fe.pwrite(fe.device_fd(), b.data(), n, kRegion + num(1));
+    if (r > 0) s.buffer.erase(s.buffer.begin(), s.buffer.begin() + r);
+    return from_ret(r, "wrote " + std::to_string(r) + " bytes into the region");
+  }
+  if (c == "region" && w.size() == 2 && w[1] == "info") {
+    v1_only();
+    alignas(8) uint8_t buf[80] = {};
+    auto* info = reinterpret_cast<vfio_region_info*>(buf);
+    info->argsz = sizeof(buf);
+    info->index = VFIO_PCI_NUM_REGIONS;
+    const long r = fe.ioctl(fe.device_fd(), VFIO_DEVICE_GET_REGION_INFO, buf);
+    auto* sparse = reinterpret_cast<vfio_region_info_cap_sparse_mmap*>(buf + 48);
+    auto rep = from_ret(r, "migration region index " + std::to_string(info->index) + ", size " + std::to_string(info->size) +
+                               ", offset 0x" + [&] { std::ostringstream o; o << std::hex << info->offset; return o.str(); }() +
+                               "; header (struct vfio_device_migration_info) at 0, data section mmap-able at " +
+                               std::to_string(sparse->areas[0].offset) + " (" + std::to_string(sparse->areas[0].size) + " bytes)");
+    rep.extra["size"] = info->size;
+    rep.extra["data_section"] = {{"offset", sparse->areas[0].offset}, {"size", sparse->areas[0].size}};
+    return rep;
+  }
+  throw std::invalid_argument("unknown command '" + c + "' (try 'help')");
+}
+
+std::vector<std::string> split(const std::string& line) {
+  std::vector<std::string> w;
+  std::istringstream in(line.substr(0, line.find('#')));
+  std::string x;
+  while (in >> x) w.push_back(x);
+  return w;
+}
+
+class StepModule : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(StepModule);
+  StepModule(sc_core::sc_module_name n, Session& s) : sc_core::sc_module(n), s_(s) { SC_THREAD(thread); }
+
+ private:
+  void thread() {
+    Recorder rec;
+    s_.src.set_observer(&rec);
+    s_.dst.set_observer(&rec);
+    const bool tty = isatty(0) && !s_.json;
+    std::string line;
+    for (;;) {
+      if (tty) std::cout << s_.name() << "> " << std::flush;
+      if (!std::getline(std::cin, line)) break;
+      const auto words = split(line);
+      if (words.empty()) continue;
+      rec.calls.clear();
+      Reply r;
+      std::string error;
+      try {
+        r = execute(s_, words);
+        s_.last_ret = r.ret;
+      } catch (const std::invalid_argument& e) {
+        r.ok = false;
+        r.ret = 0;
+        error = e.what();
+      }
+      const auto& fe = s_.fe();
+      std::string errno_str;
+      for (const auto& c : rec.calls)
+        if (c.ret < 0) errno_str = vfio::errno_name(static_cast<int>(-c.ret));
+      if (!r.ok && error.empty() && r.ret < 0) errno_str = vfio::errno_name(static_cast<int>(-r.ret));
+      std::vector<std::string> path;
+      for (const auto& c : rec.calls)
+        if (!c.path.empty()) path = c.path;
+      const std::string cmd = line.substr(0, line.find('#'));
+      if (s_.json) {
+        ordered_json j;
+        j["cmd"] = cmd.substr(0, cmd.find_last_not_of(" \t") + 1);
+        j["device"] = s_.name();
+        j["ok"] = r.ok;
+        j["errno"] = errno_str.empty() ? ordered_json(nullptr) : ordered_json(errno_str);
+        j["ret"] = r.ret;
+        if (s_.v1) j["state"] = fe.state_value() & 7;
+        else j["state"] = fe.state_name();
+        if (words[0] == "state" && words.size() > 1 && words[1] == "set") {
+          if (!s_.v1) j["path"] = path;
+          if (!j.contains("data_fd") && !r.extra.contains("data_fd")) j["data_fd"] = -1;
+        }
+        for (auto it = r.extra.begin(); it != r.extra.end(); ++it) j[it.key()] = it.value();
+        if (!error.empty()) j["message"] = error;
+        std::cout << j.dump() << std::endl;
+      } else {
+        std::cout << s_.name() << ": " << (error.empty() ? r.message : "error: " + error) << "\n";
+        for (const auto& c : rec.calls) {
+          if (!c.path.empty() && c.path.size() > 1) {
+            std::cout << "    path:";
+            for (size_t i = 0; i < c.path.size(); ++i) std::cout << (i ? " -> " : " ") << c.path[i];
+            std::cout << "\n";
+          } else if (c.state_before != c.state_after) {
+            std::cout << "    state: " << c.state_before << " -> " << c.state_after << "\n";
+          }
+          for (const auto& n : c.notes) std::cout << "    " << n << "\n";
+        }
+        std::cout << std::flush;
+      }
+    }
+    sc_core::sc_stop();
+  }
+  Session& s_;
+};
+
+}  // namespace
+
+int cmd_step(int argc, char** argv) {
+  vfio::FrontendOptions opt;
+  bool json = false;
+  std::string features = "stop_copy,p2p,pre_copy";
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::cout << kStepHelp;
+      return 0;
+    } else if (a == "--json") {
+      json = true;
+    } else if (a == "--protocol" && i + 1 < argc) {
+      const std::string p = argv[++i];
+      if (p == "v1") opt.protocol = vfio::Protocol::kV1;
+      else if (p == "v2") opt.protocol = vfio::Protocol::kV2;
+      else {
+        std::cerr << "mdevsim step: --protocol is v1 or v2, not '" << p << "' (protocol files are not supported yet)\n";
+        return 2;
+      }
+    } else if (a == "--features" && i + 1 < argc) {
+      features = argv[++i];
+    } else {
+      std::cerr << "mdevsim step: unexpected argument '" << a << "' (see mdevsim step --help)\n";
+      return 2;
+    }
+  }
+  const auto flags = vfio::parse_features(features);
+  if (!flags || !(*flags & 1)) {
+    std::cerr << "mdevsim step: --features must list stop_copy and optionally p2p, pre_copy\n";
+    return 2;
+  }
+  opt.migration_flags = *flags;
+  opt.v1_data_section_size = 4 << 20;
+  opt.guest_ram_bytes = 64 << 20;
+  Session session(opt, json);
+  StepModule step("step", session);
+  sc_core::sc_start();
+  return 0;
 }
 
 }  // namespace mdevsim::sim

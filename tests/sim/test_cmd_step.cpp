@@ -1,0 +1,113 @@
+// Runs the step scripts in tests/step_scripts through the built binary and
+// checks every JSON line against what the kernel ABI says must happen.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace {
+
+using nlohmann::json;
+
+std::vector<json> run_script(const std::string& script, const std::string& opts = "") {
+  const std::string cmd = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim step --json " + opts + " < " +
+                          MDEVSIM_SOURCE_DIR + "/tests/step_scripts/" + script;
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  EXPECT_EQ(WEXITSTATUS(pclose(p)), 0);
+  std::vector<json> lines;
+  size_t start = 0, nl;
+  while ((nl = out.find('\n', start)) != std::string::npos) {
+    lines.push_back(json::parse(out.substr(start, nl - start)));  // every line is one JSON object
+    start = nl + 1;
+  }
+  return lines;
+}
+
+const json& find(const std::vector<json>& lines, const std::string& cmd, int nth = 0) {
+  for (const auto& l : lines)
+    if (l["cmd"] == cmd && nth-- == 0) return l;
+  static const json none;
+  ADD_FAILURE() << "no line for '" << cmd << "'";
+  return none;
+}
+
+TEST(CmdStep, V2MigrationByHandEndsEqual) {
+  const auto lines = run_script("v2_migration.txt");
+  ASSERT_EQ(lines.size(), 16u) << "one JSON object per command";
+  const auto& pre = find(lines, "state set PRE_COPY");
+  EXPECT_EQ(pre["path"], json({"RUNNING", "PRE_COPY"}));
+  EXPECT_GE(pre["data_fd"].get<int>(), 0);
+  EXPECT_GT(find(lines, "precopy-info 5")["initial_bytes"].get<uint64_t>(), 0u);
+  EXPECT_EQ(find(lines, "read 5 67108864", 1)["errno"], "ENOMSG");
+  const auto& sc = find(lines, "state set STOP_COPY");
+  EXPECT_EQ(sc["path"], json({"PRE_COPY", "PRE_COPY_P2P", "STOP_COPY"}));
+  EXPECT_EQ(sc["data_fd"], -1) << "the saving group keeps its fd";
+  EXPECT_EQ(find(lines, "read 5 67108864", 3)["ret"], 0) << "EOF";
+  EXPECT_EQ(find(lines, "state set RESUMING")["path"], json({"RUNNING", "RUNNING_P2P", "STOP", "RESUMING"}));
+  EXPECT_EQ(find(lines, "state set RUNNING")["path"], json({"RESUMING", "STOP", "RUNNING_P2P", "RUNNING"}));
+  EXPECT_EQ(lines.back()["cmd"], "compare");
+  EXPECT_EQ(lines.back()["equal"], true);
+}
+
+TEST(CmdStep, V1MigrationByHandEndsEqual) {
+  const auto lines = run_script("v1_migration.txt", "--protocol v1");
+  EXPECT_EQ(find(lines, "state set 011b")["state"], 3);
+  EXPECT_EQ(find(lines, "rd64 16")["ret"], 4096) << "data_offset";
+  EXPECT_EQ(find(lines, "state set 010b")["state"], 2);
+  EXPECT_EQ(find(lines, "rd64 8", 3)["ret"], 0) << "pending_bytes 0 ends stop-and-copy";
+  EXPECT_EQ(find(lines, "state set 000b")["state"], 0);
+  EXPECT_EQ(find(lines, "state set 001b")["state"], 1);
+  for (const auto& l : lines) EXPECT_TRUE(l["ok"].get<bool>()) << l.dump();
+  EXPECT_EQ(lines.back()["equal"], true);
+}
+
+TEST(CmdStep, ErrnosAndBadLinesDoNotEndTheSession) {
+  const auto lines = run_script("v2_errors.txt");
+  ASSERT_EQ(lines.size(), 10u);
+  EXPECT_EQ(lines[0]["errno"], "EINVAL");
+  EXPECT_EQ(lines[2]["errno"], "EINVAL") << "blocked arc";
+  EXPECT_EQ(lines[2]["state"], "STOP_COPY");
+  EXPECT_EQ(lines[3]["errno"], "EBADF");
+  EXPECT_EQ(lines[4]["errno"], "EINVAL");
+  EXPECT_EQ(lines[5]["errno"], "EBADF");
+  EXPECT_EQ(lines[7]["errno"], "ENODEV");
+  EXPECT_EQ(lines[8]["ok"], false);
+  EXPECT_TRUE(lines[8].contains("message"));
+  EXPECT_EQ(lines[9]["ok"], true) << "the session went on";
+}
+
+TEST(CmdFsm, PathsAndJson) {
+  auto out = [](const std::string& args) {
+    FILE* p = popen((std::string(MDEVSIM_BINARY_DIR) + "/mdevsim fsm " + args).c_str(), "r");
+    std::string s;
+    std::array<char, 4096> buf{};
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) s.append(buf.data(), n);
+    pclose(p);
+    return s;
+  };
+  auto j = json::parse(out("v2 --path PRE_COPY STOP --json"));
+  EXPECT_EQ(j["path"], json({"PRE_COPY", "RUNNING", "RUNNING_P2P", "STOP"}));
+  j = json::parse(out("v2 --features stop_copy,pre_copy --path PRE_COPY STOP --json"));
+  EXPECT_EQ(j["path"], json({"PRE_COPY", "RUNNING", "STOP"}));
+  j = json::parse(out("v2 --path STOP_COPY PRE_COPY_P2P --json"));
+  EXPECT_EQ(j["errno"], "EINVAL");
+  j = json::parse(out("v2 --table --json"));
+  EXPECT_EQ(j["RUNNING"]["STOP_COPY"], "RUNNING_P2P");
+  EXPECT_EQ(j["STOP_COPY"]["PRE_COPY"], "EINVAL");
+  j = json::parse(out("v2 --features stop_copy --json"));
+  EXPECT_EQ(j["arcs"].size(), 6u);
+  EXPECT_NE(out("v2 --dot").find("digraph"), std::string::npos);
+  EXPECT_EQ(json::parse(out("v1 --json")).size(), 8u);
+  EXPECT_EQ(WEXITSTATUS(system((std::string(MDEVSIM_BINARY_DIR) + "/mdevsim fsm v3 2>/dev/null").c_str())), 2);
+  EXPECT_EQ(WEXITSTATUS(system((std::string(MDEVSIM_BINARY_DIR) + "/mdevsim fsm v2 --features p2p 2>/dev/null").c_str())), 2);
+}
+
+}  // namespace
