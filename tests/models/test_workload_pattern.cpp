@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <unistd.h>
 #include <unordered_set>
 #include <vector>
 
@@ -140,7 +141,7 @@ TEST(PageWriteGenerator, PhasedWritesFollowEachPhasesRate) {
 }
 
 TEST(PageWriteGenerator, TraceReplaysExactlyAndRejectsBadFiles) {
-  const std::string path = ::testing::TempDir() + "/trace.txt";
+  const std::string path = ::testing::TempDir() + "/trace." + std::to_string(getpid()) + ".txt";
   std::ofstream(path) << "# time page count\n0.0 5\n0.1 7 3\n\n0.5 1 # comment\n";
   PatternSpec s = spec_of(PatternKind::kTrace, 0);
   s.trace_file = path;

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <unistd.h>
 
 namespace {
 
@@ -16,7 +17,7 @@ struct Outcome {
 };
 
 Outcome mdevsim(const std::string& args) {
-  const std::string err_file = ::testing::TempDir() + "/stderr.txt";
+  const std::string err_file = ::testing::TempDir() + "/stderr." + std::to_string(getpid()) + ".txt";
   const std::string cmd = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim " + args + " 2>" + err_file;
   Outcome r{};
   FILE* p = popen(cmd.c_str(), "r");
@@ -32,7 +33,7 @@ Outcome mdevsim(const std::string& args) {
 std::string scenario(const std::string& name) { return std::string(MDEVSIM_SOURCE_DIR) + "/scenarios/" + name; }
 
 std::string write_bad(const std::string& text) {
-  const std::string path = ::testing::TempDir() + "/bad.json";
+  const std::string path = ::testing::TempDir() + "/bad." + std::to_string(getpid()) + ".json";
   std::ofstream(path) << text;
   return path;
 }

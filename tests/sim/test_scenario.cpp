@@ -3,12 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <unistd.h>
 
 namespace mdevsim::sim {
 namespace {
 
 std::string write_scenario(const std::string& name, const std::string& text) {
-  const std::string path = ::testing::TempDir() + "/" + name + ".json";
+  const std::string path = ::testing::TempDir() + "/" + name + "." + std::to_string(getpid()) + ".json";
   std::ofstream(path) << text;
   return path;
 }
