@@ -42,15 +42,17 @@ void Engine::start(const Command& cmd) {
 void Engine::thread() {
   qk_.reset();
   for (;;) {
+    // qk_.sync() may itself wait; work or a resume notified meanwhile would be
+    // lost if we then waited unconditionally, so re-check after syncing.
     if (!state_.busy) {
       qk_.sync();
-      wait(kick_);
+      if (!state_.busy) wait(kick_);
       continue;
     }
     if (!run_.running) {
       // Stop means stop: nothing more happens until the device runs again.
       qk_.sync();
-      wait(run_.resumed);
+      if (!run_.running) wait(run_.resumed);
       continue;
     }
     do_page(state_.cmd, state_.progress);

@@ -78,6 +78,20 @@ TEST(GpuDevice, AchievedWriteRateWithinTwoPercentOverOneSecond) {
   EXPECT_EQ(drv.backlog(), 0u);
 }
 
+// Regression: work handed to an engine while it synchronised its quantum
+// keeper used to be lost, leaving the engine busy forever and its rings stuck.
+TEST(GpuDevice, EveryRingDrainsUnderHeavyLoad) {
+  GpuDevice dev("dev", small_device());
+  WorkloadDriver drv("drv", dev, hotset_workload(8.0 * (1ull << 30)), 5);
+  sc_core::sc_start(sc_time(300, SC_MS));
+  drv.set_guest_running(false);
+  sc_core::sc_start(sc_time(50, SC_MS));
+  EXPECT_TRUE(dev.engines_idle());
+  for (uint32_t c = 0; c < dev.config().contexts; ++c)
+    EXPECT_EQ(dev.registers.ctx(c, kRptr), dev.registers.ctx(c, kWptr)) << "ctx " << c;
+  EXPECT_EQ(dev.registers.get(kFenceCompleted), drv.state().commands);
+}
+
 TEST(GpuDevice, StreamingWorkloadRateWithinTwoPercent) {
   WorkloadSpec w;
   w.vram.kind = PatternKind::kStreaming;
