@@ -6,6 +6,7 @@
 
 #include "mdevsim/sim/commands.h"
 #include "mdevsim/sim/device_run.h"
+#include "mdevsim/sim/migration.h"
 #include "mdevsim/sim/result.h"
 #include "mdevsim/sim/scenario.h"
 #include "mdevsim/sim/units.h"
@@ -24,6 +25,8 @@ Options:
                      or --set workload.dirty_rate=1GiB/s (validated like the file)
   --json FILE|-      write the result JSON (schema mdevsim.result/1) to FILE,
                      or to stdout with '-' (the summary then goes to stderr)
+  --exact            move device state through read()/write() byte buffers
+                     instead of the in-process zero-copy path (same result)
   --trace FILE       annotated ABI trace            (not implemented yet)
   --timeline FILE    Chrome/Perfetto timeline       (not implemented yet)
   --vcd FILE         VCD waveform                   (not implemented yet)
@@ -48,6 +51,24 @@ void print_summary(std::ostream& out, const Scenario& s, const Result& r) {
     if (configured > 0) out << " (configured " << format_rate(configured) << ")";
     out << "\n";
   }
+  if (s.migrates) {
+    out << "migration  " << s.device.protocol << " (" << (s.device.protocol == "v1" ? "region" : [&] {
+      std::string f;
+      for (const auto& x : s.device.features) f += (f.empty() ? "" : ",") + x;
+      return f;
+    }()) << "), " << format_bytes(static_cast<double>(s.device.config.vram_bytes)) << " VRAM, "
+        << format_bytes(static_cast<double>(s.vm.ram_bytes)) << " RAM, link " << format_rate(s.link.bandwidth) << "\n";
+    out << "iterations " << r.iterations.size() << (r.converged ? ", converged" : ", not converged") << "\n";
+    out << "downtime   " << format_duration(r.downtime_s) << " (limit " << format_duration(s.migration.downtime_limit_s) << ")\n";
+    out << "total      " << format_duration(r.total_time_s) << ", " << format_bytes(static_cast<double>(r.ram_bytes)) << " RAM + "
+        << format_bytes(static_cast<double>(r.device_bytes)) << " device sent\n";
+    if (r.verification.checked)
+      out << "verify     " << (r.verification.passed ? "passed: destination equals source, and continues identically"
+                                                     : "FAILED: " + std::to_string(r.verification.vram_pages_mismatched) + " VRAM pages, " +
+                                                           std::to_string(r.verification.ram_pages_mismatched) + " RAM pages, " +
+                                                           std::to_string(r.verification.device_fields_mismatched) + " device fields differ")
+          << "\n";
+  }
   out << "outcome    " << r.outcome << (r.reason.empty() ? "" : ": " + r.reason) << "\n";
 }
 
@@ -55,6 +76,7 @@ void print_summary(std::ostream& out, const Scenario& s, const Result& r) {
 
 int cmd_run(int argc, char** argv) {
   std::string scenario_path, json_out;
+  bool exact = false;
   std::vector<std::string> overrides;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -71,6 +93,8 @@ int cmd_run(int argc, char** argv) {
         return 0;
       } else if (a == "--set") {
         overrides.push_back(value("--set"));
+      } else if (a == "--exact") {
+        exact = true;
       } else if (a == "--json") {
         json_out = value("--json");
       } else if (a == "--trace" || a == "--timeline" || a == "--vcd" || a == "--report") {
@@ -100,15 +124,9 @@ int cmd_run(int argc, char** argv) {
     std::cerr << "mdevsim: " << e.what() << "\n";
     return 2;
   }
-  if (s.migrates) {
-    std::cerr << "mdevsim run: " << scenario_path
-              << ": this scenario migrates, and the migration driver is not implemented yet; "
-                 "remove the `migration` section to simulate the device alone\n";
-    return 2;
-  }
   Result r;
   try {
-    r = run_device_only(s);
+    r = s.migrates ? run_migration(s, RunOptions{exact}) : run_device_only(s);
   } catch (const std::exception& e) {
     std::cerr << "mdevsim: " << scenario_path << ": " << e.what() << "\n";
     return 2;

@@ -49,6 +49,16 @@ class PageStore {
     ++writes_;
   }
 
+  // A write the dirty log does not see (device DMA into guest RAM: KVM's
+  // dirty logging misses it, which is why VFIO reports DMA-dirty pages).
+  void write_untracked(uint64_t page, uint64_t value) {
+    uint64_t& t = slot(page);
+    touched_ += (t == 0);
+    uint64_t next = mix64(t ^ value);
+    t = next | (next == 0);
+    ++writes_;
+  }
+
   // Restore path: set content without counting a write or dirtying the page.
   void set_token(uint64_t page, uint64_t tok) {
     if (tok == 0) {

@@ -1,0 +1,77 @@
+// One host of the simulated pair: a VM (guest RAM and vCPUs that dirty it),
+// the GPU-like device with its guest driver, and the device's VFIO frontend.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <systemc>
+
+#include "mdevsim/models/gpu_device.h"
+#include "mdevsim/models/guest_memory.h"
+#include "mdevsim/models/page_store.h"
+#include "mdevsim/models/workload_driver.h"
+#include "mdevsim/models/workload_pattern.h"
+#include "mdevsim/sim/scenario.h"
+#include "mdevsim/vfio/frontend.h"
+
+namespace mdevsim::sim {
+
+// Guest RAM. vCPU writes go through the dirty log (KVM dirty logging); device
+// DMA writes do not — the VMM learns of those only through VFIO.
+class GuestRam : public models::GuestMemory {
+ public:
+  GuestRam(uint64_t bytes, uint32_t page_size) : store(bytes, page_size) {}
+  void dma_write_page(uint64_t gpa_page, uint64_t value) override {
+    if (gpa_page < store.page_count()) store.write_untracked(gpa_page, value);
+  }
+  models::PageStore store;
+};
+
+// The vCPUs' memory writes: a page-write pattern advanced by guest running
+// time, slowed by the auto-converge throttle.
+struct VcpuState {
+  double active_s = 0;        // guest time the vCPUs have run
+  uint64_t submitted = 0;     // page writes done
+  bool operator==(const VcpuState&) const = default;
+};
+
+class Vcpus : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(Vcpus);
+  Vcpus(sc_core::sc_module_name name, GuestRam& ram, const models::PatternSpec& spec, uint64_t seed);
+  void set_running(bool r) { running_ = r; }
+  bool running() const { return running_; }
+  void set_throttle(double p) { throttle_ = p; }
+  double throttle() const { return throttle_; }
+  const VcpuState& state() const { return state_; }
+  void load_state(const VcpuState& s) { state_ = s; }
+
+ private:
+  void thread();
+  GuestRam& ram_;
+  models::PageWriteGenerator gen_;
+  uint64_t seed_;
+  bool running_ = true;
+  double throttle_ = 0;
+  VcpuState state_;
+};
+
+struct Host {
+  Host(const std::string& name, const Scenario& s, bool source);
+  GuestRam ram;
+  models::GpuDevice device;
+  models::WorkloadDriver driver;
+  Vcpus vcpus;
+  vfio::Frontend frontend;
+
+  // The whole VM runs or pauses (vCPUs and the guest driver).
+  void set_vm_running(bool r) {
+    vcpus.set_running(r);
+    driver.set_guest_running(r);
+  }
+};
+
+vfio::FrontendOptions frontend_options(const Scenario& s, bool source);
+
+}  // namespace mdevsim::sim

@@ -1,0 +1,64 @@
+#include "mdevsim/sim/host.h"
+
+#include "mdevsim/models/rng.h"
+#include "mdevsim/vfio/mig_fsm.h"
+
+namespace mdevsim::sim {
+
+namespace {
+constexpr double kVcpuSlice = 0.001;  // vCPU writes are issued per 1 ms slice
+}
+
+Vcpus::Vcpus(sc_core::sc_module_name name, GuestRam& ram, const models::PatternSpec& spec, uint64_t seed)
+    : sc_core::sc_module(name), ram_(ram), gen_(spec, ram.store.page_count(), ram.store.page_size(), seed),
+      seed_(models::mix64(seed ^ 0xc0ffeeULL)) {
+  SC_THREAD(thread);
+}
+
+void Vcpus::thread() {
+  for (;;) {
+    wait(sc_core::sc_time::from_seconds(kVcpuSlice));
+    if (!running_) continue;
+    // A throttled guest runs (1 - p) of each slice (QEMU's CPU throttle).
+    state_.active_s += kVcpuSlice * (1.0 - throttle_);
+    const uint64_t due = gen_.writes_until(state_.active_s);
+    for (; state_.submitted < due; ++state_.submitted)
+      ram_.store.write(gen_.page_of(state_.submitted), models::stream_value(seed_, state_.submitted));
+  }
+}
+
+vfio::FrontendOptions frontend_options(const Scenario& s, bool source) {
+  vfio::FrontendOptions o;
+  o.protocol = s.device.protocol == "v1" ? vfio::Protocol::kV1 : vfio::Protocol::kV2;
+  std::string list;
+  for (const auto& f : s.device.features) list += (list.empty() ? "" : ",") + f;
+  o.migration_flags = vfio::parse_features(list).value_or(1);
+  o.v1_strict = s.device.v1_strict;
+  o.precopy_empty_enomsg = s.device.precopy_enomsg;
+  o.guest_ram_bytes = s.vm.ram_bytes;
+  o.guest_page_size = s.vm.page_size;
+  o.v1_data_section_size = 1 << 20;
+  if (source && s.device.corrupt_stream_at) o.corrupt_save_stream_at = s.device.corrupt_stream_at;
+  if (source && s.device.fail_arc) {
+    const auto& [a, b] = *s.device.fail_arc;
+    if (o.protocol == vfio::Protocol::kV1) {
+      const auto x = vfio::v1::parse(a), y = vfio::v1::parse(b);
+      if (x && y) o.fail_arc = std::make_pair(*x, *y);
+    } else {
+      const auto x = vfio::parse_state(a), y = vfio::parse_state(b);
+      if (x && y) o.fail_arc = std::make_pair(static_cast<uint32_t>(*x), static_cast<uint32_t>(*y));
+    }
+  }
+  return o;
+}
+
+Host::Host(const std::string& name, const Scenario& s, bool source)
+    : ram(s.vm.ram_bytes, s.vm.page_size),
+      device((name + "_device").c_str(), s.device.config),
+      driver((name + "_driver").c_str(), device, s.workload, s.seed),
+      vcpus((name + "_vcpus").c_str(), ram, s.guest, s.seed),
+      frontend(device, frontend_options(s, source)) {
+  device.attach_guest_memory(&ram);
+}
+
+}  // namespace mdevsim::sim

@@ -1,0 +1,561 @@
+// The migration driver: a QEMU-like VMM that moves a running VM with the
+// GPU-like device from a source host to a destination host. It talks to the
+// devices only through the VFIO ABI (vfio::Frontend), moves guest RAM pages
+// and device bytes over a simulated link, decides switchover with QEMU's rule
+// (remaining bytes / measured bandwidth < downtime limit), and verifies that
+// nothing was lost.
+#include "mdevsim/sim/migration.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <optional>
+#include <set>
+
+#include <systemc>
+
+#include "mdevsim/models/gpu_device.h"
+#include "mdevsim/sim/host.h"
+#include "mdevsim/vfio/mig_fsm.h"
+#include "mdevsim/vfio/uapi.h"
+
+namespace mdevsim::sim {
+
+namespace {
+
+using sc_core::sc_time;
+using sc_core::sc_time_stamp;
+using vfio::MigState;
+
+constexpr double kSlice = 0.01;           // link transfers advance in slices of at most 10 ms
+constexpr uint64_t kZeroPageBytes = 8;    // a zero page goes as a header only (QEMU's zero-page flag)
+constexpr uint64_t kPageHeaderBytes = 8;  // per-page header on the wire
+constexpr uint64_t kReadChunk = 1 << 20;  // QEMU reads device data 1 MiB at a time
+constexpr uint64_t kV1Region = uint64_t{VFIO_PCI_NUM_REGIONS} << 40;
+
+double now() { return sc_time_stamp().to_seconds(); }
+void wait_s(double s) {
+  if (s > 0) sc_core::wait(sc_time::from_seconds(s));
+}
+
+// The migration network: bandwidth, latency, an optional migration rate
+// limit (lifted at switchover, as QEMU does), and scheduled faults.
+class Link {
+ public:
+  Link(const LinkSection& l, const std::vector<Fault>& faults, double link_timeout)
+      : cfg_(l), link_timeout_(link_timeout) {
+    for (const auto& f : faults)
+      if (f.kind == FaultKind::kLinkDown || f.kind == FaultKind::kDegrade) faults_.push_back(f);
+  }
+
+  // Moves `bytes` (waits their transfer time). False: the link stayed down
+  // longer than the link timeout.
+  bool transfer(uint64_t bytes, bool limited) {
+    double remaining = static_cast<double>(bytes);
+    while (remaining > 0) {
+      const double t = now();
+      if (const Fault* down = active(t, FaultKind::kLinkDown)) {
+        if (t >= down->at_s + link_timeout_) return false;
+        wait_s(std::min(down->at_s + down->duration_s, down->at_s + link_timeout_) - t);
+        continue;
+      }
+      const double bw = bandwidth(t, limited);
+      double dt = std::min(remaining / bw, kSlice);
+      for (const auto& f : faults_)  // stop at the next fault boundary
+        for (double edge : {f.at_s, f.at_s + f.duration_s})
+          if (edge > t && edge < t + dt) dt = edge - t;
+      wait_s(dt);
+      remaining -= dt * bw;
+      if (remaining < 1e-6) remaining = 0;
+    }
+    return true;
+  }
+
+  void latency() { wait_s(cfg_.latency_s); }
+
+  double bandwidth(double t, bool limited) const {
+    double bw = cfg_.bandwidth;
+    if (const Fault* d = active(t, FaultKind::kDegrade)) bw = std::min(bw, d->bandwidth);
+    if (limited && cfg_.rate_limit) bw = std::min(bw, *cfg_.rate_limit);
+    return bw;
+  }
+
+ private:
+  const Fault* active(double t, FaultKind k) const {
+    for (const auto& f : faults_)
+      if (f.kind == k && t >= f.at_s && t < f.at_s + f.duration_s) return &f;
+    return nullptr;
+  }
+  LinkSection cfg_;
+  double link_timeout_;
+  std::vector<Fault> faults_;
+};
+
+template <typename Payload>
+struct Feature {
+  alignas(8) uint8_t raw[8 + sizeof(Payload)] = {};
+  vfio_device_feature& hdr = *reinterpret_cast<vfio_device_feature*>(raw);
+  Payload& p = *reinterpret_cast<Payload*>(raw + 8);
+  explicit Feature(uint32_t flags) {
+    hdr.argsz = sizeof(raw);
+    hdr.flags = flags;
+  }
+};
+
+class MigrationDriver : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(MigrationDriver);
+  MigrationDriver(sc_core::sc_module_name n, const Scenario& s, const RunOptions& o, Host& src, Host& dst)
+      : sc_core::sc_module(n), s_(s), opt_(o), src_(src), dst_(dst),
+        link_(s.link, s.faults, s.migration.link_timeout_s),
+        v1_(s.device.protocol == "v1"), page_(s.vm.page_size), dma_pending_(src.ram.store.page_count()) {
+    SC_THREAD(run);
+  }
+
+  Result result;
+
+ private:
+  // ------------------------------------------------------------ ABI helpers
+  long set_state(Host& h, MigState st, int* fd = nullptr) {
+    Feature<vfio_device_feature_mig_state> f(VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
+    f.p.device_state = static_cast<uint32_t>(st);
+    const long r = h.frontend.ioctl(h.frontend.device_fd(), VFIO_DEVICE_FEATURE, f.raw);
+    if (fd) *fd = f.p.data_fd;
+    return r;
+  }
+  long v1_write_state(Host& h, uint32_t v) { return h.frontend.pwrite(h.frontend.device_fd(), &v, 4, kV1Region); }
+  uint64_t v1_rd64(Host& h, uint64_t off, long* err = nullptr) {
+    uint64_t v = 0;
+    const long r = h.frontend.pread(h.frontend.device_fd(), &v, 8, kV1Region + off);
+    if (err) *err = r < 0 ? r : 0;
+    return r < 0 ? 0 : v;
+  }
+  uint64_t data_size() {
+    if (v1_) return v1_rd64(src_, 8);  // QEMU v1: pending_bytes is the device's contribution
+    Feature<vfio_device_feature_mig_data_size> f(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DATA_SIZE);
+    // A device without the size ioctl makes QEMU assume 100 GiB.
+    if (src_.frontend.ioctl(src_.frontend.device_fd(), VFIO_DEVICE_FEATURE, f.raw) < 0) return uint64_t{100} << 30;
+    return f.p.stop_copy_length;
+  }
+  bool precopy_info(uint64_t& initial, uint64_t& dirty) {
+    vfio_precopy_info info{};
+    info.argsz = sizeof(info);
+    if (src_.frontend.ioctl(save_fd_, VFIO_MIG_GET_PRECOPY_INFO, &info) < 0) return false;
+    initial = info.initial_bytes;
+    dirty = info.dirty_bytes;
+    return true;
+  }
+
+  // ------------------------------------------------------------ dirty RAM
+  void start_dma_tracking() {
+    if (!s_.vm.dma_dirty_tracking) return;
+    if (!v1_) {
+      vfio_device_feature_dma_logging_range range{0, s_.vm.ram_bytes};
+      Feature<vfio_device_feature_dma_logging_control> f(VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START);
+      f.p.page_size = page_;
+      f.p.num_ranges = 1;
+      f.p.ranges = reinterpret_cast<uint64_t>(&range);
+      if (src_.frontend.ioctl(src_.frontend.device_fd(), VFIO_DEVICE_FEATURE, f.raw) == 0) {
+        dma_logging_ = true;
+        return;
+      }
+    }
+    alignas(8) uint8_t raw[8] = {};
+    auto* d = reinterpret_cast<vfio_iommu_type1_dirty_bitmap*>(raw);
+    d->argsz = 8;
+    d->flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_START;
+    type1_ = src_.frontend.ioctl(src_.frontend.container_fd(), VFIO_IOMMU_DIRTY_PAGES, raw) == 0;
+  }
+
+  // Pulls the pages device DMA wrote (or pinned) into dma_pending_.
+  void sync_dma_dirty() {
+    if (!dma_logging_ && !type1_) return;
+    const uint64_t pages = src_.ram.store.page_count();
+    std::vector<uint64_t> bitmap((pages * (page_ / 4096) + 63) / 64 + 1);
+    if (dma_logging_) {
+      Feature<vfio_device_feature_dma_logging_report> f(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT);
+      f.p.iova = 0;
+      f.p.length = s_.vm.ram_bytes;
+      f.p.page_size = page_;
+      f.p.bitmap = reinterpret_cast<uint64_t>(bitmap.data());
+      if (src_.frontend.ioctl(src_.frontend.device_fd(), VFIO_DEVICE_FEATURE, f.raw) < 0) return;
+      for (uint64_t p = 0; p < pages; ++p)
+        if (bitmap[p / 64] >> (p % 64) & 1) dma_pending_.set(p);
+      return;
+    }
+    alignas(8) uint8_t raw[48] = {};
+    auto* d = reinterpret_cast<vfio_iommu_type1_dirty_bitmap*>(raw);
+    auto* g = reinterpret_cast<vfio_iommu_type1_dirty_bitmap_get*>(raw + 8);
+    d->argsz = 48;
+    d->flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
+    g->iova = 0;
+    g->size = s_.vm.ram_bytes;
+    g->bitmap.pgsize = 4096;
+    g->bitmap.size = bitmap.size() * 8;
+    g->bitmap.data = reinterpret_cast<__u64*>(bitmap.data());
+    if (src_.frontend.ioctl(src_.frontend.container_fd(), VFIO_IOMMU_DIRTY_PAGES, raw) < 0) return;
+    const uint64_t per = page_ / 4096;
+    for (uint64_t k = 0; k < pages * per; ++k)
+      if (bitmap[k / 64] >> (k % 64) & 1) dma_pending_.set(k / per);
+  }
+
+  // The RAM pages to send now: dirty-logged vCPU writes plus DMA-dirty pages.
+  std::vector<uint64_t> collect_ram_dirty() {
+    sync_dma_dirty();
+    auto& dirty = src_.ram.store.dirty();
+    dma_pending_.for_each_set([&](uint64_t p) { dirty.set(p); });
+    dma_pending_.clear_all();
+    return dirty.collect_and_clear();
+  }
+
+  uint64_t wire_bytes(uint64_t page) const {
+    return src_.ram.store.token(page) == 0 ? kZeroPageBytes : page_ + kPageHeaderBytes;
+  }
+
+  // Sends RAM pages; the content captured when a slice leaves arrives after it.
+  bool send_ram(const std::vector<uint64_t>& pages, bool limited, uint64_t& bytes) {
+    size_t i = 0;
+    while (i < pages.size()) {
+      const double budget = link_.bandwidth(now(), limited) * kSlice;
+      std::vector<std::pair<uint64_t, uint64_t>> slice;
+      uint64_t n = 0;
+      while (i < pages.size() && (n < budget || slice.empty())) {
+        n += wire_bytes(pages[i]);
+        slice.emplace_back(pages[i], src_.ram.store.token(pages[i]));
+        ++i;
+      }
+      if (!link_.transfer(n, limited)) return false;
+      for (const auto& [p, t] : slice) dst_.ram.store.set_token(p, t);
+      bytes += n;
+    }
+    return true;
+  }
+
+  // Moves up to `limit` device bytes (v2 data fd or the v1 region). Returns
+  // false on a link or ABI failure (reason set).
+  bool send_device(uint64_t limit, bool limited, bool until_end, uint64_t& bytes) {
+    if (v1_) return send_device_v1(limit, limited, until_end, bytes);
+    std::vector<uint8_t> buf;
+    while (until_end || bytes < limit) {
+      const uint64_t want = std::min<uint64_t>(
+          std::max<uint64_t>(kReadChunk, static_cast<uint64_t>(link_.bandwidth(now(), limited) * kSlice)),
+          until_end ? UINT64_MAX : limit - bytes);
+      long n;
+      if (opt_.exact) {
+        buf.resize(want);
+        n = src_.frontend.read(save_fd_, buf.data(), want);
+        if (n > 0) {
+          const long w = dst_.frontend.write(resume_fd_, buf.data(), static_cast<size_t>(n));
+          if (w != n) return fail_reason("the destination device refused the stream (" + vfio::errno_name(static_cast<int>(-w)) + ")");
+        }
+      } else {
+        n = src_.frontend.splice_to(save_fd_, dst_.frontend, resume_fd_, want);
+        if (n < 0 && n != -ENOMSG)
+          return fail_reason("the destination device refused the stream (" + vfio::errno_name(static_cast<int>(-n)) + ")");
+      }
+      if (n == -ENOMSG || n == 0) return true;  // nothing more now / end of stream
+      if (n < 0) return fail_reason("reading the device state failed (" + vfio::errno_name(static_cast<int>(-n)) + ")");
+      if (!link_.transfer(static_cast<uint64_t>(n), limited)) return fail_reason("the link was down longer than the link timeout");
+      bytes += static_cast<uint64_t>(n);
+    }
+    return true;
+  }
+
+  bool send_device_v1(uint64_t limit, bool limited, bool until_end, uint64_t& bytes) {
+    std::vector<uint8_t> buf;
+    while (until_end || bytes < limit) {
+      long err = 0;
+      const uint64_t pending = v1_rd64(src_, 8, &err);
+      if (err) return fail_reason("reading pending_bytes failed");
+      if (pending == 0) return true;
+      const uint64_t off = v1_rd64(src_, 16, &err);
+      const uint64_t size = v1_rd64(src_, 24, &err);
+      if (err) return fail_reason("the v1 iteration failed");
+      if (size == 0) return true;
+      buf.resize(size);
+      if (src_.frontend.pread(src_.frontend.device_fd(), buf.data(), size, kV1Region + off) != static_cast<long>(size))
+        return fail_reason("reading the v1 data section failed");
+      if (!link_.transfer(size, limited)) return fail_reason("the link was down longer than the link timeout");
+      const uint64_t doff = v1_rd64(dst_, 16);
+      dst_.frontend.pwrite(dst_.frontend.device_fd(), buf.data(), size, kV1Region + doff);
+      if (dst_.frontend.pwrite(dst_.frontend.device_fd(), &size, 8, kV1Region + 24) < 0)
+        return fail_reason("the destination device refused the stream");
+      bytes += size;
+    }
+    return true;
+  }
+
+  bool fail_reason(std::string why) {
+    if (reason_.empty()) reason_ = std::move(why);
+    return false;
+  }
+
+  // ------------------------------------------------------------ phases
+  bool setup() {
+    src_.ram.store.dirty().set_all();  // the first pass sends every page
+    src_.ram.store.start_tracking();
+    start_dma_tracking();
+    if (v1_) {
+      if (v1_write_state(src_, 3) < 0) return fail_reason("the source device refused pre-copy (011b)");
+      if (v1_write_state(dst_, 4) < 0) return fail_reason("the destination device refused resuming (100b)");
+      precopy_ = true;
+      return true;
+    }
+    Feature<vfio_device_feature_migration> mig(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIGRATION);
+    if (src_.frontend.ioctl(src_.frontend.device_fd(), VFIO_DEVICE_FEATURE, mig.raw) < 0 ||
+        !(mig.p.flags & VFIO_MIGRATION_STOP_COPY))
+      return fail_reason("the device does not support migration (VFIO_DEVICE_FEATURE_MIGRATION)");
+    flags_ = mig.p.flags;
+    if (flags_ & VFIO_MIGRATION_PRE_COPY) {
+      if (set_state(src_, MigState::kPreCopy, &save_fd_) < 0) return fail_reason("the source device refused PRE_COPY");
+      precopy_ = true;
+    }
+    if (set_state(dst_, MigState::kResuming, &resume_fd_) < 0) return fail_reason("the destination device refused RESUMING");
+    return true;
+  }
+
+  // One pre-copy iteration. Returns false when the migration must stop.
+  bool iterate(IterationResult& it) {
+    it.start_s = now();
+    const auto pages = collect_ram_dirty();
+    it.ram_dirty_pages = pages.size();
+    uint64_t device_avail = 0;
+    if (precopy_ && !v1_) {
+      uint64_t init = 0, dirty = 0;
+      precopy_info(init, dirty);
+      device_avail = init + dirty;
+      it.device_dirty_bytes = dirty;
+    } else if (v1_) {
+      device_avail = v1_pending_hint_;
+    }
+    link_.latency();
+    if (!send_ram(pages, true, it.ram_bytes)) return fail_reason("the link was down longer than the link timeout");
+    if (precopy_ && !send_device(device_avail, true, false, it.device_bytes)) return false;
+    it.duration_s = now() - it.start_s;
+    it.bandwidth = it.duration_s > 0 ? static_cast<double>(it.ram_bytes + it.device_bytes) / it.duration_s
+                                     : link_.bandwidth(now(), true);
+    return true;
+  }
+
+  bool switchover(bool forced) {
+    const double t_stop = now();
+    src_.set_vm_running(false);
+    StopCopyResult sc;
+    // Stop the device: through the P2P states where advertised (the kernel
+    // walks them), into STOP_COPY.
+    long r;
+    if (v1_) {
+      r = v1_write_state(src_, 2);
+    } else if (precopy_) {
+      r = set_state(src_, MigState::kStopCopy);
+    } else {
+      r = set_state(src_, MigState::kStop);
+      if (r == 0) r = set_state(src_, MigState::kStopCopy, &save_fd_);
+    }
+    if (r < 0) return fail_reason("the source device failed to stop (" + vfio::errno_name(static_cast<int>(-r)) + ")");
+    sc.device_stop_s = now() - t_stop;
+    const double t_xfer = now();
+    link_.latency();
+    const auto pages = collect_ram_dirty();
+    if (!send_ram(pages, false, sc.ram_bytes)) return fail_reason("the link was down longer than the link timeout");
+    if (!send_device(0, false, true, sc.device_bytes)) return false;
+    sc.transfer_s = now() - t_xfer;
+    // The destination applies the state, then runs.
+    const double t_resume = now();
+    wait_s(static_cast<double>(sc.device_bytes) / s_.device.resume_bandwidth);
+    r = v1_ ? v1_write_state(dst_, 1) : set_state(dst_, MigState::kRunning);
+    if (r < 0) return fail_reason("the destination device rejected the device state (" + vfio::errno_name(static_cast<int>(-r)) + ")");
+    sc.resume_s = now() - t_resume;
+    // The guest's CPU state moves with the VM: the guest driver and vCPUs
+    // carry on from where the source stopped.
+    dst_.driver.load_state(src_.driver.state());
+    dst_.vcpus.load_state(src_.vcpus.state());
+    dst_.vcpus.set_throttle(0);
+    dst_.set_vm_running(true);
+    result.downtime_s = now() - t_stop;
+    result.stop_copy = sc;
+    result.ram_bytes += sc.ram_bytes;
+    result.device_bytes += sc.device_bytes;
+    result.converged = !forced;
+    // Source cleanup after downtime (QEMU defers STOP_COPY -> STOP).
+    if (v1_) v1_write_state(src_, 0);
+    else set_state(src_, MigState::kStop);
+    return true;
+  }
+
+  // Source back to running, destination torn down: nothing lost.
+  void cancel(const std::string& why, const std::string& outcome = "cancelled") {
+    result.outcome = outcome;
+    result.reason = why;
+    long r = v1_ ? v1_write_state(src_, 1) : set_state(src_, MigState::kRunning);
+    if (r < 0) src_.frontend.ioctl(src_.frontend.device_fd(), VFIO_DEVICE_RESET, nullptr);
+    dst_.frontend.ioctl(dst_.frontend.device_fd(), VFIO_DEVICE_RESET, nullptr);
+    src_.vcpus.set_throttle(0);
+    src_.set_vm_running(true);
+  }
+
+  void verify() {
+    auto& v = result.verification;
+    v.checked = true;
+    // 1. At the start of the destination: equal to the source at its stop.
+    const auto diff = models::compare_devices(src_.device, dst_.device);
+    v.vram_pages_mismatched = diff.vram_pages;
+    v.device_fields_mismatched = diff.fields;
+    for (const auto& d : diff.differences) v.differences.push_back(d);
+    uint64_t ram_bad = 0;
+    const auto& a = src_.ram.store;
+    const auto& b = dst_.ram.store;
+    auto check = [&](uint64_t p) {
+      if (a.token(p) != b.token(p)) {
+        if (ram_bad < 8) v.differences.push_back("guest RAM page " + std::to_string(p));
+        ++ram_bad;
+      }
+    };
+    a.for_each_touched([&](uint64_t p, uint64_t) { check(p); });
+    b.for_each_touched([&](uint64_t p, uint64_t) {
+      if (a.token(p) == 0) check(p);
+    });
+    v.ram_pages_mismatched = ram_bad;
+    // 2. The migrated run continues like a run that never migrated: the
+    // source, resumed from the same point (the reference run), against the
+    // destination over the same simulated time.
+    src_.device.set_running(true);
+    src_.set_vm_running(true);
+    wait_s(s_.migration.run_after_s);
+    src_.set_vm_running(false);
+    dst_.set_vm_running(false);
+    src_.device.set_running(false);
+    dst_.device.set_running(false);
+    const bool same_ram = src_.ram.store.content_hash() == dst_.ram.store.content_hash();
+    const auto later = models::compare_devices(src_.device, dst_.device, 4);
+    v.continuation_matches = later.equal() && same_ram;
+    for (const auto& d : later.differences) v.differences.push_back("after " + std::to_string(s_.migration.run_after_s) + " s: " + d);
+    if (!same_ram) v.differences.push_back("after the continuation: guest RAM differs");
+    v.passed = diff.equal() && ram_bad == 0 && v.continuation_matches;
+    if (!v.continuation_matches) v.differences.push_back("the migrated run diverged from the reference run");
+  }
+
+  void run() {
+    const double t0 = s_.migration.start_at_s;
+    wait_s(t0);
+    if (!setup()) {
+      cancel(reason_);
+      finish(t0);
+      return;
+    }
+    uint32_t iteration = 0, trigger = 0;
+    double throttle = 0;
+    bool switch_now = false, forced = false;
+    for (;;) {
+      IterationResult it;
+      it.index = iteration;
+      it.throttle = throttle;
+      if (!iterate(it)) {
+        cancel(reason_);
+        finish(t0);
+        return;
+      }
+      // QEMU's rule: remaining (RAM dirty + device stop-copy size) over the
+      // bandwidth measured in this iteration, against the downtime limit.
+      sync_dma_dirty();
+      const uint64_t ram_dirty = src_.ram.store.dirty().count() + dma_pending_.count();
+      if (v1_) v1_pending_hint_ = v1_rd64(src_, 8);
+      const uint64_t remaining = ram_dirty * (page_ + kPageHeaderBytes) + data_size();
+      it.expected_downtime_s = static_cast<double>(remaining) / it.bandwidth;
+      result.iterations.push_back(it);
+      result.ram_bytes += it.ram_bytes;
+      result.device_bytes += it.device_bytes;
+      ++iteration;
+      if (it.expected_downtime_s <= s_.migration.downtime_limit_s) {
+        switch_now = true;
+      } else if ((s_.migration.max_iterations && iteration >= s_.migration.max_iterations) ||
+                 (s_.migration.timeout_s > 0 && now() - t0 >= s_.migration.timeout_s)) {
+        if (s_.migration.on_no_convergence == OnNoConvergence::kCancel) {
+          cancel("did not converge: after " + std::to_string(iteration) + " iterations the expected downtime is " +
+                 std::to_string(it.expected_downtime_s) + " s, above the " +
+                 std::to_string(s_.migration.downtime_limit_s) + " s limit");
+          finish(t0);
+          return;
+        }
+        switch_now = forced = true;
+      }
+      if (switch_now) break;
+      // Auto-converge (QEMU): RAM dirtied in the period above 50% of what was
+      // sent, twice in a row, raises the vCPU throttle 20%, then +10% to 99%.
+      if (s_.migration.auto_converge) {
+        const double dirtied = static_cast<double>(src_.ram.store.dirty().count()) * page_;
+        if (dirtied > 0.5 * static_cast<double>(it.ram_bytes + it.device_bytes)) {
+          if (++trigger >= 2) {
+            throttle = throttle == 0 ? 0.2 : std::min(0.99, throttle + 0.1);
+            src_.vcpus.set_throttle(throttle);
+            trigger = 0;
+          }
+        } else {
+          trigger = 0;
+        }
+      }
+    }
+    if (!switchover(forced)) {
+      cancel(reason_);
+      finish(t0);
+      return;
+    }
+    result.outcome = "completed";
+    const double t_end = now();
+    verify();
+    if (!result.verification.passed) {
+      result.outcome = "failed";
+      result.reason = "verification found differences: " + std::to_string(result.verification.vram_pages_mismatched) +
+                      " VRAM pages, " + std::to_string(result.verification.ram_pages_mismatched) + " RAM pages, " +
+                      std::to_string(result.verification.device_fields_mismatched) + " device fields";
+    }
+    if (forced) result.reason = (result.reason.empty() ? "" : result.reason + "; ") +
+                                std::string("did not converge: switched over anyway (on_no_convergence: force)");
+    finish(t0, t_end);
+  }
+
+  void finish(double t0, double t_end = -1) {
+    result.total_time_s = (t_end < 0 ? now() : t_end) - t0;
+    for (auto* h : {&src_, &dst_}) {
+      const std::string who = h == &src_ ? "src " : "dst ";
+      for (const auto& [k, n] : h->frontend.call_counts()) result.abi_calls[who + k] += n;
+      for (const auto& [k, n] : h->frontend.errno_counts()) result.abi_errors[k] += n;
+    }
+    sc_core::sc_stop();
+  }
+
+  const Scenario& s_;
+  RunOptions opt_;
+  Host& src_;
+  Host& dst_;
+  Link link_;
+  bool v1_;
+  uint32_t page_;
+  models::DirtyBitmap dma_pending_;
+  bool dma_logging_ = false, type1_ = false, precopy_ = false;
+  uint64_t flags_ = 0;
+  int save_fd_ = -1, resume_fd_ = -1;
+  uint64_t v1_pending_hint_ = 0;
+  std::string reason_;
+};
+
+}  // namespace
+
+Result run_migration(const Scenario& s, const RunOptions& options) {
+  Scenario dst_scenario = s;
+  // A destination that rejects the stream: a device of another configuration.
+  if (s.device.reject_stream) dst_scenario.device.config.contexts = s.device.config.contexts == 256 ? 255 : s.device.config.contexts + 1;
+  Host src("src", s, true);
+  Host dst("dst", dst_scenario, false);
+  dst.set_vm_running(false);  // the destination VM waits for the incoming migration
+  RunOptions o = options;
+  o.exact = o.exact || s.migration.exact;
+  MigrationDriver driver("migration", s, o, src, dst);
+  sc_core::sc_start();
+  Result r = driver.result;
+  r.scenario = s.name;
+  r.seed = s.seed;
+  return r;
+}
+
+}  // namespace mdevsim::sim
