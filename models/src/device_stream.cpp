@@ -79,23 +79,31 @@ std::vector<uint8_t> header_payload(const DeviceConfig& c) {
 
 class GpuSaveStream final : public SaveStream {
  public:
+  // Passes work like QEMU's RAM passes: a pass sends the pages that were
+  // dirty when it began (the first pass: every touched page); pages written
+  // during a pass stay dirty for the next one, even if the pass already sent
+  // them, as with dirty-bit hardware that is sampled once per pass.
   explicit GpuSaveStream(GpuDevice& dev) : dev_(dev), store_(dev.vram.store()) {
     page_record_ = kRecordHeaderBytes + 8 + store_.page_size();
-    initial_.resize(store_.page_count());
-    store_.for_each_touched([&](uint64_t p, uint64_t) { initial_.set(p); });
+    pass_.resize(store_.page_count());
+    store_.for_each_touched([&](uint64_t p, uint64_t) { pass_.set(p); });
     store_.dirty().clear_all();
     store_.start_tracking();
   }
   ~GpuSaveStream() override { store_.stop_tracking(); }
 
   uint64_t initial_bytes() const override {
-    return initial_.count() * page_record_ + (header_sent_ ? 0 : kRecordHeaderBytes + kHeaderPayload) +
-           pending_rest();
+    if (!initial_pass_) return 0;
+    return pass_.count() * page_record_ + (header_sent_ ? 0 : kRecordHeaderBytes + kHeaderPayload) + pending_rest();
   }
-  uint64_t dirty_bytes() const override { return dirty_only_pages() * page_record_; }
+  uint64_t dirty_bytes() const override {
+    return (store_.dirty().count() + (initial_pass_ ? 0 : pass_.count())) * page_record_ +
+           (initial_pass_ ? 0 : pending_rest());
+  }
   uint64_t stop_copy_bytes() const override {
-    return initial_bytes() + dirty_bytes() + (state_sent_ ? 0 : state_record_bytes()) +
-           (end_sent_ ? 0 : kRecordHeaderBytes + kEndPayload);
+    const uint64_t pages = union_pages();
+    return pages * page_record_ + pending_rest() + (header_sent_ ? 0 : kRecordHeaderBytes + kHeaderPayload) +
+           (state_sent_ ? 0 : state_record_bytes()) + (end_sent_ ? 0 : kRecordHeaderBytes + kEndPayload);
   }
 
   void finalize() override { finalized_ = true; }
@@ -158,13 +166,12 @@ class GpuSaveStream final : public SaveStream {
   uint64_t pending_rest() const { return cur_.size - cur_.off; }
   uint64_t state_record_bytes() const { return kRecordHeaderBytes + dev_.serialize_state().size(); }
 
-  // Pages dirtied after the stream opened that are not still waiting in the
-  // initial pass (those will be sent once, with their newest content).
-  uint64_t dirty_only_pages() const {
+  // Distinct pages still to send: in the current pass or dirty since.
+  uint64_t union_pages() const {
     const auto& d = store_.dirty().words();
-    const auto& i = initial_.words();
+    const auto& p = pass_.words();
     uint64_t n = 0;
-    for (size_t w = 0; w < d.size(); ++w) n += static_cast<uint64_t>(std::popcount(d[w] & ~i[w]));
+    for (size_t w = 0; w < d.size(); ++w) n += static_cast<uint64_t>(std::popcount(d[w] | p[w]));
     return n;
   }
 
@@ -205,12 +212,15 @@ class GpuSaveStream final : public SaveStream {
       return true;
     }
     uint64_t page;
-    if (next_set(initial_, initial_cursor_, page)) {
-      initial_cursor_ = page + 1;
-      return page_record(page);
+    if (!next_set(pass_, cursor_, page) && store_.dirty().count() > 0) {
+      // The pass is done: the pages dirty now form the next one.
+      std::swap(pass_, store_.dirty());
+      store_.dirty().clear_all();
+      initial_pass_ = false;
+      cursor_ = 0;
     }
-    if (next_set(store_.dirty(), dirty_cursor_, page)) {
-      dirty_cursor_ = page + 1;
+    if (next_set(pass_, cursor_, page)) {
+      cursor_ = page + 1;
       return page_record(page);
     }
     if (!finalized_ || end_sent_) return false;
@@ -241,8 +251,9 @@ class GpuSaveStream final : public SaveStream {
     start(kRecPage, 8 + store_.page_size());
     cur_.page = page;
     cur_.token = store_.token(page);
-    initial_.clear(page);
-    store_.dirty().clear(page);  // the content sent now is the newest
+    pass_.clear(page);
+    // Once the device is stopped the content sent is final: no second copy.
+    if (finalized_) store_.dirty().clear(page);
     uint8_t hdr[16];
     put_record_header(hdr, kRecPage, 8 + store_.page_size());
     sum_.bytes(hdr, 16);
@@ -270,8 +281,9 @@ class GpuSaveStream final : public SaveStream {
   GpuDevice& dev_;
   PageStore& store_;
   uint64_t page_record_;
-  DirtyBitmap initial_;
-  uint64_t initial_cursor_ = 0, dirty_cursor_ = 0;
+  DirtyBitmap pass_;         // pages of the current pass not yet sent
+  bool initial_pass_ = true;
+  uint64_t cursor_ = 0;
   bool header_sent_ = false, finalized_ = false, state_sent_ = false, end_sent_ = false;
   Record cur_;
   uint64_t produced_ = 0;

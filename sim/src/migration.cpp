@@ -370,7 +370,10 @@ class MigrationDriver : public sc_core::sc_module {
     // carry on from where the source stopped.
     dst_.driver.load_state(src_.driver.state());
     dst_.vcpus.load_state(src_.vcpus.state());
+    // QEMU stops throttling when the migration completes (both sides, so the
+    // reference run continues unthrottled too).
     dst_.vcpus.set_throttle(0);
+    src_.vcpus.set_throttle(0);
     dst_.set_vm_running(true);
     result.downtime_s = now() - t_stop;
     result.stop_copy = sc;
@@ -387,11 +390,21 @@ class MigrationDriver : public sc_core::sc_module {
   void cancel(const std::string& why, const std::string& outcome = "cancelled") {
     result.outcome = outcome;
     result.reason = why;
+    const uint64_t before = src_.device.state_hash();
     long r = v1_ ? v1_write_state(src_, 1) : set_state(src_, MigState::kRunning);
-    if (r < 0) src_.frontend.ioctl(src_.frontend.device_fd(), VFIO_DEVICE_RESET, nullptr);
+    bool reset = false;
+    if (r < 0) {
+      src_.frontend.ioctl(src_.frontend.device_fd(), VFIO_DEVICE_RESET, nullptr);
+      reset = true;
+    }
     dst_.frontend.ioctl(dst_.frontend.device_fd(), VFIO_DEVICE_RESET, nullptr);
     src_.vcpus.set_throttle(0);
     src_.set_vm_running(true);
+    // Nothing lost: the source runs again with the state it had (a reset,
+    // needed only after a device error, keeps VRAM but not the registers).
+    const bool running = src_.device.running() && src_.vcpus.running() &&
+                         (v1_ ? (src_.frontend.state_value() & 7) == 1 : src_.frontend.state_name() == "RUNNING");
+    result.verification.source_intact = running && (reset || src_.device.state_hash() == before);
   }
 
   void verify() {

@@ -51,6 +51,7 @@ nlohmann::ordered_json to_json(const Result& r) {
                        {"ram_pages_mismatched", v.ram_pages_mismatched},
                        {"device_fields_mismatched", v.device_fields_mismatched},
                        {"continuation_matches", v.continuation_matches},
+                       {"source_intact", v.source_intact},
                        {"differences", v.differences}};
   nlohmann::ordered_json calls = nlohmann::ordered_json::object(), errs = nlohmann::ordered_json::object();
   for (const auto& [k, n] : r.abi_calls) calls[k] = n;

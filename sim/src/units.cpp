@@ -65,7 +65,7 @@ double parse_rate(const std::string& text) {
   static const std::vector<Unit> units = {
       {"bit/s", 1.0 / 8}, {"Kbit/s", 1e3 / 8}, {"Mbit/s", 1e6 / 8}, {"Gbit/s", 1e9 / 8},
       {"Tbit/s", 1e12 / 8}, {"B/s", 1}, {"KiB/s", 1024.0}, {"MiB/s", 1048576.0},
-      {"GiB/s", 1073741824.0}, {"KB/s", 1e3}, {"MB/s", 1e6}, {"GB/s", 1e9}};
+      {"GiB/s", 1073741824.0}, {"TiB/s", 1099511627776.0}, {"KB/s", 1e3}, {"MB/s", 1e6}, {"GB/s", 1e9}, {"TB/s", 1e12}};
   const auto [v, unit] = split(text, "rate", "10Gbit/s");
   return v * lookup(text, unit, units, "rate", "10Gbit/s");
 }

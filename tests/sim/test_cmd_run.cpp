@@ -38,22 +38,33 @@ std::string write_bad(const std::string& text) {
   return path;
 }
 
-TEST(CmdRun, QuickstartRunsAndWritesTheResultSchema) {
-  const Outcome r = mdevsim("run " + scenario("quickstart.json") + " --json -");
+TEST(CmdRun, DeviceOnlyRunReportsWritesAndTheResultSchema) {
+  const Outcome r = mdevsim("run " + scenario("device-only.json") + " --json -");
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["schema"], "mdevsim.result/1");
   EXPECT_EQ(j["outcome"], "completed");
-  EXPECT_GT(j["device_run"]["page_writes"].get<uint64_t>(), 0u);
+  const double rate = j["device_run"]["achieved_rate"].get<double>();
+  EXPECT_NEAR(rate, 1073741824.0, 0.02 * 1073741824.0) << "1GiB/s configured";
   EXPECT_NE(r.err.find("distinct pages"), std::string::npos) << "summary goes to stderr with --json -";
 }
 
+TEST(CmdRun, QuickstartMigratesAndVerifies) {
+  const Outcome r = mdevsim("run " + scenario("quickstart.json") + " --json -");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["outcome"], "completed");
+  EXPECT_TRUE(j["converged"].get<bool>());
+  EXPECT_TRUE(j["verification"]["passed"].get<bool>());
+  EXPECT_NE(r.err.find("verify     passed"), std::string::npos) << r.err;
+}
+
 TEST(CmdRun, SameScenarioAndSeedGiveByteIdenticalJson) {
-  const Outcome a = mdevsim("run " + scenario("quickstart.json") + " --json -");
-  const Outcome b = mdevsim("run " + scenario("quickstart.json") + " --json -");
+  const Outcome a = mdevsim("run " + scenario("device-only.json") + " --json -");
+  const Outcome b = mdevsim("run " + scenario("device-only.json") + " --json -");
   ASSERT_EQ(a.code, 0);
   EXPECT_EQ(a.out, b.out);
-  const Outcome c = mdevsim("run " + scenario("quickstart.json") + " --set seed=2 --json -");
+  const Outcome c = mdevsim("run " + scenario("device-only.json") + " --set seed=2 --json -");
   EXPECT_NE(a.out, c.out) << "the seed matters";
 }
 

@@ -40,6 +40,7 @@ struct VerificationResult {
   uint64_t ram_pages_mismatched = 0;
   uint64_t device_fields_mismatched = 0;
   bool continuation_matches = false;   // migrated run continued like the reference run
+  bool source_intact = false;          // cancelled: source device RUNNING again, VM running, state kept
   std::vector<std::string> differences;  // first few, human readable ("vram page 17", "ctx[3].rptr")
 };
 

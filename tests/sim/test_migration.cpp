@@ -1,0 +1,206 @@
+// Full-system migration through the built binary, checked against the
+// analytic pre-copy model and bit-exact verification.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <unistd.h>
+
+namespace {
+
+using nlohmann::json;
+
+struct SimRun {
+  int code = -1;
+  json result;
+  std::string out;
+};
+
+SimRun run(const std::string& scenario, const std::string& extra = "") {
+  const std::string cmd = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim run " + scenario + " --json - " + extra + " 2>/dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  SimRun r;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  r.code = WEXITSTATUS(pclose(p));
+  if (!r.out.empty()) r.result = json::parse(r.out);
+  return r;
+}
+
+std::string scenario(const std::string& name) { return std::string(MDEVSIM_SOURCE_DIR) + "/scenarios/" + name; }
+
+std::string write_scenario(const std::string& text) {
+  const std::string path = ::testing::TempDir() + "/mig." + std::to_string(getpid()) + "." +
+                           ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".json";
+  std::ofstream(path) << text;
+  return path;
+}
+
+// Every bundled scenario runs with verification passing, or fails the way
+// its `expect` section says it should.
+TEST(Migration, EveryBundledScenarioRunsAsExpected) {
+  int count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(MDEVSIM_SOURCE_DIR) + "/scenarios")) {
+    if (entry.path().extension() != ".json") continue;
+    std::ifstream in(entry.path());
+    const json file = json::parse(in, nullptr, true, true);
+    if (!file.contains("migration")) continue;
+    ++count;
+    const SimRun r = run(entry.path().string());
+    SCOPED_TRACE(entry.path().filename().string());
+    ASSERT_FALSE(r.out.empty());
+    const auto& j = r.result;
+    const std::string want = file.contains("expect") ? file["expect"]["outcome"].get<std::string>() : "completed";
+    EXPECT_EQ(j["outcome"], want) << j["reason"];
+    if (file.contains("expect") && file["expect"].contains("reason"))
+      EXPECT_NE(j["reason"].get<std::string>().find(file["expect"]["reason"].get<std::string>()), std::string::npos) << j["reason"];
+    if (want == "completed") {
+      EXPECT_EQ(r.code, 0);
+      EXPECT_TRUE(j["verification"]["passed"].get<bool>()) << j["verification"].dump();
+      EXPECT_TRUE(j["verification"]["continuation_matches"].get<bool>());
+      if (j["converged"].get<bool>())
+        EXPECT_LE(j["downtime_s"].get<double>(), 1.5 * 0.3) << "converged runs stay within 1.5x the limit";
+    } else {
+      EXPECT_EQ(r.code, 1);
+    }
+    if (want == "cancelled") EXPECT_TRUE(j["verification"]["source_intact"].get<bool>()) << "nothing lost";
+  }
+  EXPECT_GE(count, 10);
+}
+
+TEST(Migration, SameScenarioAndSeedGiveByteIdenticalResults) {
+  const SimRun a = run(scenario("quickstart.json")), b = run(scenario("quickstart.json"));
+  EXPECT_EQ(a.out, b.out);
+}
+
+TEST(Migration, ZeroCopyAndByteCopyPathsGiveTheSameMigration) {
+  json a = run(scenario("quickstart.json")).result;
+  json b = run(scenario("quickstart.json"), "--exact").result;
+  ASSERT_TRUE(a.is_object() && b.is_object());
+  // The ABI call mix differs (splice vs read/write); everything else must not.
+  a.erase("abi");
+  b.erase("abi");
+  EXPECT_EQ(a.dump(), b.dump());
+}
+
+// Uniform device dirtying dominates: iteration i+1 sends the distinct pages
+// written during iteration i, N(1 - e^(-r t / N)) with t its duration.
+TEST(Migration, IterationBytesFollowTheUniformDirtyingRecurrence) {
+  const std::string path = write_scenario(R"({
+    "device": { "vram": "1GiB", "page_size": "64KiB" },
+    "workload": { "kind": "uniform", "dirty_rate": "1.25GiB/s" },
+    "vm": { "ram": "64MiB" },
+    "link": { "bandwidth": "10Gbit/s" },
+    "migration": { "start_at": "500ms", "downtime_limit": "1ms", "max_iterations": 5, "on_no_convergence": "force" }
+  })");
+  const SimRun r = run(path);
+  const auto& it = r.result["iterations"];
+  ASSERT_EQ(it.size(), 5u);
+  const double N = 16384, rate = 1.25 * 1073741824.0 / 65536, record = 16 + 8 + 65536;
+  for (size_t i = 0; i + 1 < 4; ++i) {
+    const double t = it[i]["duration_s"].get<double>();
+    const double expected = N * (1 - std::exp(-rate * t / N)) * record;
+    EXPECT_NEAR(it[i + 1]["device_bytes"].get<double>(), expected, 0.10 * expected) << "iteration " << i + 1;
+  }
+  // Everything touched went at least once.
+  const double touched0 = N * (1 - std::exp(-rate * 0.5 / N)) * 65536;
+  EXPECT_GE(r.result["bytes"]["total"].get<double>(), touched0);
+  EXPECT_TRUE(r.result["verification"]["passed"].get<bool>());
+}
+
+// A hot set larger than bandwidth x downtime limit never converges; with
+// cancel the source keeps running; auto-converge rescues a RAM-bound case.
+TEST(Migration, RamBoundHotSetNeedsAutoConverge) {
+  const std::string path = write_scenario(R"({
+    "device": { "vram": "256MiB", "page_size": "64KiB" },
+    "vm": { "ram": "4GiB" },
+    "guest": { "kind": "hotset", "dirty_rate": "2GiB/s", "hot_fraction": 0.25, "hot_probability": 1.0 },
+    "link": { "bandwidth": "10Gbit/s" },
+    "migration": { "start_at": "1s", "max_iterations": 25 }
+  })");
+  const SimRun plain = run(path);
+  EXPECT_EQ(plain.result["outcome"], "cancelled");
+  EXPECT_FALSE(plain.result["converged"].get<bool>());
+  EXPECT_TRUE(plain.result["verification"]["source_intact"].get<bool>());
+  const SimRun ac = run(path, "--set migration.auto_converge=true");
+  EXPECT_EQ(ac.result["outcome"], "completed") << ac.result["reason"];
+  EXPECT_TRUE(ac.result["converged"].get<bool>());
+  EXPECT_TRUE(ac.result["verification"]["passed"].get<bool>());
+  // QEMU's ladder: 20%, then +10% per trigger.
+  double last = 0;
+  bool saw20 = false;
+  for (const auto& i : ac.result["iterations"]) {
+    const double t = i["throttle"].get<double>();
+    EXPECT_GE(t, last);
+    if (t > last && last > 0) EXPECT_NEAR(t - last, 0.1, 1e-9);
+    saw20 |= std::abs(t - 0.2) < 1e-9;
+    last = t;
+  }
+  EXPECT_TRUE(saw20);
+  EXPECT_GE(last, 0.3);
+}
+
+// A STOP_COPY-only device sends all touched VRAM during the downtime: the
+// downtime grows linearly with VRAM in use, slope 1 / bandwidth.
+TEST(Migration, StopCopyOnlyDowntimeIsLinearInVramWithSlopeOneOverBandwidth) {
+  const std::string path = write_scenario(R"({
+    "device": { "vram": "8GiB", "page_size": "64KiB", "features": ["stop_copy", "p2p"],
+                "resume_bandwidth": "1TiB/s", "stop_latency": "0s" },
+    "workload": { "kind": "phased",
+                  "phases": [ { "duration": "1s", "kind": "streaming", "dirty_rate": "1GiB/s" },
+                              { "duration": "100s", "kind": "uniform", "dirty_rate": "0B/s" } ] },
+    "vm": { "ram": "64MiB" },
+    "link": { "bandwidth": "25Gbit/s", "latency": "0s" },
+    "migration": { "start_at": "1s", "max_iterations": 1, "on_no_convergence": "force" }
+  })");
+  std::vector<double> gib, down;
+  for (int used : {1, 2, 4}) {
+    const SimRun r = run(path, "--set workload.phases.0.dirty_rate=" + std::to_string(used) + "GiB/s");
+    ASSERT_EQ(r.result["outcome"], "completed") << r.result["reason"];
+    EXPECT_TRUE(r.result["verification"]["passed"].get<bool>());
+    gib.push_back(used * 1073741824.0);
+    down.push_back(r.result["downtime_s"].get<double>());
+  }
+  // Least-squares slope (seconds per byte) against 1 / bandwidth.
+  double mx = 0, my = 0;
+  for (size_t i = 0; i < gib.size(); ++i) mx += gib[i] / gib.size(), my += down[i] / gib.size();
+  double sxy = 0, sxx = 0;
+  for (size_t i = 0; i < gib.size(); ++i) sxy += (gib[i] - mx) * (down[i] - my), sxx += (gib[i] - mx) * (gib[i] - mx);
+  const double slope = sxy / sxx, expected = 1.0 / (25e9 / 8);
+  EXPECT_NEAR(slope, expected, 0.05 * expected);
+}
+
+TEST(Migration, LinkFailureDuringPrecopyCancelsSafely) {
+  const SimRun r = run(scenario("link-failure.json"));
+  EXPECT_EQ(r.result["outcome"], "cancelled");
+  EXPECT_TRUE(r.result["verification"]["source_intact"].get<bool>());
+  EXPECT_EQ(r.code, 1);
+}
+
+TEST(Migration, InjectedDeviceFaultCancelsAndResetsTheSource) {
+  const SimRun r = run(scenario("quickstart.json"), "--set 'device.fail_arc=[\"PRE_COPY_P2P\",\"STOP_COPY\"]'");
+  EXPECT_EQ(r.result["outcome"], "cancelled");
+  EXPECT_NE(r.result["reason"].get<std::string>().find("EIO"), std::string::npos) << r.result["reason"];
+  EXPECT_TRUE(r.result["verification"]["source_intact"].get<bool>());
+  EXPECT_GE(r.result["abi"]["errors"]["EIO"].get<int>(), 1);
+}
+
+TEST(Migration, BadScenarioInputExitsTwoWithThePath) {
+  const std::string path = write_scenario(R"({"migration": {"downtime_limit": "fast"}})");
+  const std::string cmd = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim run " + path + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  EXPECT_EQ(WEXITSTATUS(pclose(p)), 2);
+  EXPECT_NE(out.find("/migration/downtime_limit"), std::string::npos) << out;
+}
+
+}  // namespace
