@@ -179,8 +179,7 @@ class MigrationDriver : public sc_core::sc_module {
       f.p.page_size = page_;
       f.p.bitmap = reinterpret_cast<uint64_t>(bitmap.data());
       if (src_.frontend.ioctl(src_.frontend.device_fd(), VFIO_DEVICE_FEATURE, f.raw) < 0) return;
-      for (uint64_t p = 0; p < pages; ++p)
-        if (bitmap[p / 64] >> (p % 64) & 1) dma_pending_.set(p);
+      mark_from_bitmap(bitmap, 1, pages);
       return;
     }
     alignas(8) uint8_t raw[48] = {};
@@ -194,9 +193,17 @@ class MigrationDriver : public sc_core::sc_module {
     g->bitmap.size = bitmap.size() * 8;
     g->bitmap.data = reinterpret_cast<__u64*>(bitmap.data());
     if (src_.frontend.ioctl(src_.frontend.container_fd(), VFIO_IOMMU_DIRTY_PAGES, raw) < 0) return;
-    const uint64_t per = page_ / 4096;
-    for (uint64_t k = 0; k < pages * per; ++k)
-      if (bitmap[k / 64] >> (k % 64) & 1) dma_pending_.set(k / per);
+    mark_from_bitmap(bitmap, page_ / 4096, pages);
+  }
+
+  // Bit k of a VFIO bitmap is page k / per (word by word: most words are 0).
+  void mark_from_bitmap(const std::vector<uint64_t>& bitmap, uint64_t per, uint64_t pages) {
+    for (uint64_t w = 0; w < bitmap.size(); ++w) {
+      for (uint64_t bits = bitmap[w]; bits != 0; bits &= bits - 1) {
+        const uint64_t page = (w * 64 + static_cast<uint64_t>(__builtin_ctzll(bits))) / per;
+        if (page < pages) dma_pending_.set(page);
+      }
+    }
   }
 
   // The RAM pages to send now: dirty-logged vCPU writes plus DMA-dirty pages.
@@ -212,20 +219,28 @@ class MigrationDriver : public sc_core::sc_module {
     return src_.ram.store.token(page) == 0 ? kZeroPageBytes : page_ + kPageHeaderBytes;
   }
 
-  // Sends RAM pages; the content captured when a slice leaves arrives after it.
+  // Sends RAM pages; the content captured when a slice leaves arrives after
+  // it. Zero pages go as a header only and need no copy: the destination
+  // starts zeroed and a written page never returns to zero.
   bool send_ram(const std::vector<uint64_t>& pages, bool limited, uint64_t& bytes) {
+    const auto& store = src_.ram.store;
     size_t i = 0;
     while (i < pages.size()) {
       const double budget = link_.bandwidth(now(), limited) * kSlice;
-      std::vector<std::pair<uint64_t, uint64_t>> slice;
+      slice_.clear();
       uint64_t n = 0;
-      while (i < pages.size() && (n < budget || slice.empty())) {
-        n += wire_bytes(pages[i]);
-        slice.emplace_back(pages[i], src_.ram.store.token(pages[i]));
+      while (i < pages.size() && (n < budget || (slice_.empty() && n == 0))) {
+        const uint64_t tok = store.token(pages[i]);
+        if (tok == 0) {
+          n += kZeroPageBytes;
+        } else {
+          n += page_ + kPageHeaderBytes;
+          slice_.emplace_back(pages[i], tok);
+        }
         ++i;
       }
       if (!link_.transfer(n, limited)) return false;
-      for (const auto& [p, t] : slice) dst_.ram.store.set_token(p, t);
+      for (const auto& [p, t] : slice_) dst_.ram.store.set_token(p, t);
       bytes += n;
     }
     return true;
@@ -545,6 +560,7 @@ class MigrationDriver : public sc_core::sc_module {
   bool v1_;
   uint32_t page_;
   models::DirtyBitmap dma_pending_;
+  std::vector<std::pair<uint64_t, uint64_t>> slice_;  // reused between RAM slices
   bool dma_logging_ = false, type1_ = false, precopy_ = false;
   uint64_t flags_ = 0;
   int save_fd_ = -1, resume_fd_ = -1;
