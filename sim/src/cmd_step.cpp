@@ -15,6 +15,7 @@
 #include "mdevsim/models/workload_driver.h"
 #include "mdevsim/sim/commands.h"
 #include "mdevsim/sim/units.h"
+#include "mdevsim/vfio/feature_buf.h"
 #include "mdevsim/vfio/frontend.h"
 #include "mdevsim/vfio/mig_fsm.h"
 #include "mdevsim/vfio/uapi.h"
@@ -140,15 +141,7 @@ Reply from_ret(long r, const std::string& what) {
 }
 
 template <typename Payload>
-struct Feature {
-  alignas(8) uint8_t raw[8 + sizeof(Payload)] = {};
-  vfio_device_feature& hdr = *reinterpret_cast<vfio_device_feature*>(raw);
-  Payload& p = *reinterpret_cast<Payload*>(raw + 8);
-  explicit Feature(uint32_t flags) {
-    hdr.argsz = sizeof(raw);
-    hdr.flags = flags;
-  }
-};
+using Feature = vfio::FeatureBuf<Payload>;
 
 Reply execute(Session& s, std::vector<std::string> w) {
   auto& fe = s.fe();
@@ -195,7 +188,7 @@ Reply execute(Session& s, std::vector<std::string> w) {
     }
     Feature<vfio_device_feature_mig_state> f(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
     const long r = fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, f.raw);
-    auto rep = from_ret(r, std::string("the device is in ") + vfio::state_name(static_cast<MigState>(f.p.device_state)));
+    auto rep = from_ret(r, std::string("the device is in ") + vfio::state_name(static_cast<MigState>(f.payload.device_state)));
     return rep;
   }
   if (c == "state" && w.size() >= 2 && w[1] == "set") {
@@ -214,11 +207,11 @@ Reply execute(Session& s, std::vector<std::string> w) {
     const auto st = vfio::parse_state(w[2]);
     if (!st) throw std::invalid_argument("'" + w[2] + "' is not a v2 state");
     Feature<vfio_device_feature_mig_state> f(VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
-    f.p.device_state = static_cast<uint32_t>(*st);
+    f.payload.device_state = static_cast<uint32_t>(*st);
     const long r = fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, f.raw);
     auto rep = from_ret(r, std::string("SET ") + vfio::state_name(*st));
-    rep.extra["data_fd"] = f.p.data_fd;
-    if (f.p.data_fd >= 0) rep.message += "; new data fd " + std::to_string(f.p.data_fd);
+    rep.extra["data_fd"] = f.payload.data_fd;
+    if (f.payload.data_fd >= 0) rep.message += "; new data fd " + std::to_string(f.payload.data_fd);
     return rep;
   }
   if (c == "read" || c == "write") {
@@ -257,8 +250,8 @@ Reply execute(Session& s, std::vector<std::string> w) {
     need(1);
     Feature<vfio_device_feature_mig_data_size> f(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DATA_SIZE);
     const long r = fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, f.raw);
-    auto rep = from_ret(r, "stop_copy_length " + std::to_string(f.p.stop_copy_length) + " bytes");
-    if (r == 0) rep.extra["stop_copy_length"] = f.p.stop_copy_length;
+    auto rep = from_ret(r, "stop_copy_length " + std::to_string(f.payload.stop_copy_length) + " bytes");
+    if (r == 0) rep.extra["stop_copy_length"] = f.payload.stop_copy_length;
     return rep;
   }
   if (c == "feature") {
@@ -266,8 +259,8 @@ Reply execute(Session& s, std::vector<std::string> w) {
     if (w[1] != "get" || w[2] != "migration") throw std::invalid_argument("only 'feature get migration' is supported");
     Feature<vfio_device_feature_migration> f(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIGRATION);
     const long r = fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, f.raw);
-    auto rep = from_ret(r, "migration flags: " + vfio::features_name(f.p.flags));
-    if (r == 0) rep.extra["flags"] = vfio::features_name(f.p.flags);
+    auto rep = from_ret(r, "migration flags: " + vfio::features_name(f.payload.flags));
+    if (r == 0) rep.extra["flags"] = vfio::features_name(f.payload.flags);
     return rep;
   }
   if (c == "reset") {

@@ -16,6 +16,7 @@
 
 #include "mdevsim/models/gpu_device.h"
 #include "mdevsim/sim/host.h"
+#include "mdevsim/vfio/feature_buf.h"
 #include "mdevsim/vfio/mig_fsm.h"
 #include "mdevsim/vfio/uapi.h"
 
@@ -92,15 +93,7 @@ class Link {
 };
 
 template <typename Payload>
-struct Feature {
-  alignas(8) uint8_t raw[8 + sizeof(Payload)] = {};
-  vfio_device_feature& hdr = *reinterpret_cast<vfio_device_feature*>(raw);
-  Payload& p = *reinterpret_cast<Payload*>(raw + 8);
-  explicit Feature(uint32_t flags) {
-    hdr.argsz = sizeof(raw);
-    hdr.flags = flags;
-  }
-};
+using Feature = vfio::FeatureBuf<Payload>;
 
 class MigrationDriver : public sc_core::sc_module {
  public:
@@ -118,9 +111,9 @@ class MigrationDriver : public sc_core::sc_module {
   // ------------------------------------------------------------ ABI helpers
   long set_state(Host& h, MigState st, int* fd = nullptr) {
     Feature<vfio_device_feature_mig_state> f(VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
-    f.p.device_state = static_cast<uint32_t>(st);
+    f.payload.device_state = static_cast<uint32_t>(st);
     const long r = h.frontend.ioctl(h.frontend.device_fd(), VFIO_DEVICE_FEATURE, f.raw);
-    if (fd) *fd = f.p.data_fd;
+    if (fd) *fd = f.payload.data_fd;
     return r;
   }
   long v1_write_state(Host& h, uint32_t v) { return h.frontend.pwrite(h.frontend.device_fd(), &v, 4, kV1Region); }
@@ -135,7 +128,7 @@ class MigrationDriver : public sc_core::sc_module {
     Feature<vfio_device_feature_mig_data_size> f(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DATA_SIZE);
     // A device without the size ioctl makes QEMU assume 100 GiB.
     if (src_.frontend.ioctl(src_.frontend.device_fd(), VFIO_DEVICE_FEATURE, f.raw) < 0) return uint64_t{100} << 30;
-    return f.p.stop_copy_length;
+    return f.payload.stop_copy_length;
   }
   bool precopy_info(uint64_t& initial, uint64_t& dirty) {
     vfio_precopy_info info{};
@@ -152,9 +145,9 @@ class MigrationDriver : public sc_core::sc_module {
     if (!v1_) {
       vfio_device_feature_dma_logging_range range{0, s_.vm.ram_bytes};
       Feature<vfio_device_feature_dma_logging_control> f(VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START);
-      f.p.page_size = page_;
-      f.p.num_ranges = 1;
-      f.p.ranges = reinterpret_cast<uint64_t>(&range);
+      f.payload.page_size = page_;
+      f.payload.num_ranges = 1;
+      f.payload.ranges = reinterpret_cast<uint64_t>(&range);
       if (src_.frontend.ioctl(src_.frontend.device_fd(), VFIO_DEVICE_FEATURE, f.raw) == 0) {
         dma_logging_ = true;
         return;
@@ -174,10 +167,10 @@ class MigrationDriver : public sc_core::sc_module {
     std::vector<uint64_t> bitmap((pages * (page_ / 4096) + 63) / 64 + 1);
     if (dma_logging_) {
       Feature<vfio_device_feature_dma_logging_report> f(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT);
-      f.p.iova = 0;
-      f.p.length = s_.vm.ram_bytes;
-      f.p.page_size = page_;
-      f.p.bitmap = reinterpret_cast<uint64_t>(bitmap.data());
+      f.payload.iova = 0;
+      f.payload.length = s_.vm.ram_bytes;
+      f.payload.page_size = page_;
+      f.payload.bitmap = reinterpret_cast<uint64_t>(bitmap.data());
       if (src_.frontend.ioctl(src_.frontend.device_fd(), VFIO_DEVICE_FEATURE, f.raw) < 0) return;
       mark_from_bitmap(bitmap, 1, pages);
       return;
@@ -318,9 +311,9 @@ class MigrationDriver : public sc_core::sc_module {
     }
     Feature<vfio_device_feature_migration> mig(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIGRATION);
     if (src_.frontend.ioctl(src_.frontend.device_fd(), VFIO_DEVICE_FEATURE, mig.raw) < 0 ||
-        !(mig.p.flags & VFIO_MIGRATION_STOP_COPY))
+        !(mig.payload.flags & VFIO_MIGRATION_STOP_COPY))
       return fail_reason("the device does not support migration (VFIO_DEVICE_FEATURE_MIGRATION)");
-    flags_ = mig.p.flags;
+    flags_ = mig.payload.flags;
     if (flags_ & VFIO_MIGRATION_PRE_COPY) {
       if (set_state(src_, MigState::kPreCopy, &save_fd_) < 0) return fail_reason("the source device refused PRE_COPY");
       precopy_ = true;

@@ -301,8 +301,8 @@ Scenario build(const std::string& file, const json& root) {
     mg.start_at_s = m.duration("start_at", mg.start_at_s);
     const std::string mode = m.str("mode", "precopy");
     if (mode == "precopy") mg.mode = MigrationMode::kPrecopy;
-    else if (mode == "postcopy") mg.mode = MigrationMode::kPostcopy;
-    else if (mode == "hybrid") mg.mode = MigrationMode::kHybrid;
+    else if (mode == "postcopy" || mode == "hybrid")
+      m.fail("mode", mode + " is not implemented yet; only precopy runs today");
     else m.fail("mode", "must be precopy, postcopy or hybrid");
     mg.downtime_limit_s = m.duration("downtime_limit", mg.downtime_limit_s);
     if (!(mg.downtime_limit_s > 0)) m.fail("downtime_limit", "must be > 0");
@@ -330,7 +330,7 @@ Scenario build(const std::string& file, const json& root) {
       const std::string kind = f.str("kind", "");
       if (kind == "link_down") fault.kind = FaultKind::kLinkDown;
       else if (kind == "degrade") fault.kind = FaultKind::kDegrade;
-      else if (kind == "device_error") fault.kind = FaultKind::kDeviceError;
+      else if (kind == "device_error") f.fail("kind", "device_error is not implemented yet; inject device faults with device.fail_arc");
       else f.fail("kind", "must be link_down, degrade or device_error");
       fault.duration_s = f.duration("duration", 0);
       fault.bandwidth = f.rate("bandwidth", 0);

@@ -4,6 +4,8 @@
 //   cmake --build build --target bench_migration && ./build/tests/bench/bench_migration
 #include <benchmark/benchmark.h>
 
+#include "bench_util.h"
+
 #include <chrono>
 #include <fstream>
 #include <string>
@@ -13,13 +15,9 @@
 
 namespace {
 
-uint64_t peak_rss_bytes() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
-  return 0;
-}
+using mdevsim::bench::current_rss_bytes;
+using mdevsim::bench::peak_rss_bytes;
+
 
 // One migration per process (the SystemC kernel elaborates once).
 void BM_Migrate16GiB25Gbit(benchmark::State& state) {

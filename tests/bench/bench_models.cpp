@@ -3,6 +3,8 @@
 // Each figure is reported beside a baseline measured in the same run.
 #include <benchmark/benchmark.h>
 
+#include "bench_util.h"
+
 #include <chrono>
 #include <fstream>
 #include <memory>
@@ -16,23 +18,12 @@
 
 namespace {
 
+using mdevsim::bench::current_rss_bytes;
+using mdevsim::bench::peak_rss_bytes;
+
 using namespace mdevsim::models;
 
-uint64_t peak_rss_bytes() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
-  return 0;
-}
 
-uint64_t current_rss_bytes() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
-  return 0;
-}
 
 constexpr uint64_t kPages4K = uint64_t{16} << 18;  // 16 GiB of 4 KiB pages
 

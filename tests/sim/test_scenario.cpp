@@ -93,6 +93,8 @@ TEST(Scenario, BadUnitNegativeSizeAndRangeErrorsNameThePath) {
   EXPECT_NE(e.find("/device/contexts: must be a whole number"), std::string::npos) << e;
   e = load_error(R"({"migration": {"mode": "teleport"}})");
   EXPECT_NE(e.find("/migration/mode"), std::string::npos) << e;
+  e = load_error(R"({"migration": {"mode": "postcopy"}})");
+  EXPECT_NE(e.find("/migration/mode: postcopy is not implemented yet"), std::string::npos) << e;
   e = load_error(R"({"faults": [{"at": "1s", "kind": "meteor"}]})");
   EXPECT_NE(e.find("/faults/0/kind"), std::string::npos) << e;
   e = load_error(R"({"workload": {"kind": "phased", "phases": [{"kind": "uniform"}]}})");

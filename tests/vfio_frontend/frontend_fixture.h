@@ -10,6 +10,7 @@
 
 #include "mdevsim/models/gpu_device.h"
 #include "mdevsim/models/workload_driver.h"
+#include "mdevsim/vfio/feature_buf.h"
 #include "mdevsim/vfio/frontend.h"
 #include "mdevsim/vfio/mig_fsm.h"
 #include "mdevsim/vfio/uapi.h"
@@ -33,20 +34,7 @@ inline models::WorkloadSpec test_workload() {
   return w;
 }
 
-// A VFIO_DEVICE_FEATURE buffer: header + payload in one block (the header's
-// data[] is a flexible array, so the payload lives in raw bytes after it).
-// Pass &buf to ioctl: raw is the first member.
-template <typename Payload>
-struct FeatureBuf {
-  alignas(8) uint8_t raw[sizeof(vfio_device_feature) + sizeof(Payload)] = {};
-  vfio_device_feature& hdr = *reinterpret_cast<vfio_device_feature*>(raw);
-  Payload& payload = *reinterpret_cast<Payload*>(raw + sizeof(vfio_device_feature));
-  explicit FeatureBuf(uint32_t flags, uint32_t argsz = sizeof(vfio_device_feature) + sizeof(Payload)) {
-    hdr.argsz = argsz;
-    hdr.flags = flags;
-  }
-  FeatureBuf(const FeatureBuf&) = delete;
-};
+using vfio::FeatureBuf;
 
 inline long set_state(Frontend& fe, MigState s, int* data_fd = nullptr) {
   FeatureBuf<vfio_device_feature_mig_state> b(VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
