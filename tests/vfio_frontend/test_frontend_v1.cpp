@@ -105,6 +105,13 @@ TEST(FrontendV1, InvalidCombinationsAndTheErrorState) {
   EXPECT_EQ(wr32(p.src, 0, 2), -EIO);
   EXPECT_EQ(rd32(p.src, 0), 6u) << "a failed transition lands in 110b";
   EXPECT_EQ(wr32(p.src, 0, 1), -EINVAL) << "nothing leaves 110b but reset";
+  // 110b has both _SAVING and _RESUMING set, but no data session (found by fuzzing).
+  long r;
+  rd64(p.src, 16, &r);
+  EXPECT_EQ(r, -EINVAL) << "data_offset in the error state";
+  EXPECT_EQ(wr64(p.src, 24, 16), -EINVAL) << "data_size in the error state";
+  EXPECT_EQ(rd64(p.src, 8, &r), 0xdeadbeefdeadbeefu);
+  EXPECT_EQ(r, -EINVAL) << "pending_bytes in the error state";
   ASSERT_EQ(p.src.ioctl(p.src.device_fd(), VFIO_DEVICE_RESET, nullptr), 0);
   EXPECT_EQ(rd32(p.src, 0), 1u);
 }

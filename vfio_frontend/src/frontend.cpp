@@ -594,6 +594,13 @@ struct Frontend::Impl {
     return 0;
   }
 
+  // The data fields follow the session, not raw bits: 110b (the error state)
+  // has both _SAVING and _RESUMING set and no session at all.
+  bool v1_saving() const { return !v1::is_error(v1_state) && (v1_state & VFIO_DEVICE_STATE_V1_SAVING) && v1_saver; }
+  bool v1_resuming() const {
+    return (v1_state & VFIO_DEVICE_STATE_MASK) == VFIO_DEVICE_STATE_V1_RESUMING && v1_resumer;
+  }
+
   uint64_t v1_pending() const {
     if (!v1_saver) return 0;
     return v1_saver->finalized() ? v1_saver->stop_copy_bytes() - (v1_saver->at_end() ? 0 : 0)
@@ -601,7 +608,8 @@ struct Frontend::Impl {
   }
 
   long v1_read_field(uint64_t off, void* buf) {
-    const uint32_t st = v1_state & VFIO_DEVICE_STATE_MASK;
+    if (off != kOffState && off != kOffReserved && v1::is_error(v1_state))
+      return fail(EINVAL, "the device is in the error state 110b: no data session");
     switch (off) {
       case kOffState: {
         const uint32_t v = v1_state;
@@ -615,7 +623,7 @@ struct Frontend::Impl {
       }
       case kOffPending: {
         uint64_t v = 0;
-        if (st & VFIO_DEVICE_STATE_V1_SAVING) {
+        if (v1_saving()) {
           if (v1_phase == V1Phase::kStaged) note("reading pending_bytes acknowledges the previous buffer");
           v = v1_saver->at_end() ? 0 : v1_pending();
           v1_phase = v > 0 ? V1Phase::kStarted : V1Phase::kIdle;
@@ -627,13 +635,13 @@ struct Frontend::Impl {
         return 8;
       }
       case kOffDataOffset: {
-        if (st & VFIO_DEVICE_STATE_V1_SAVING) {
+        if (v1_saving()) {
           if (v1_phase != V1Phase::kStaged) {
             v1_data_size = v1_saver->read(std::span<uint8_t>(data_section.data(), data_section.size()));
             v1_phase = V1Phase::kStaged;
             note("reading data_offset stages the next buffer (" + std::to_string(v1_data_size) + " bytes)");
           }
-        } else if (!(st & VFIO_DEVICE_STATE_V1_RESUMING)) {
+        } else if (!v1_resuming()) {
           return fail(EINVAL, "data_offset is only meaningful while _SAVING or _RESUMING");
         }
         const uint64_t v = kV1DataOffset;
@@ -641,9 +649,9 @@ struct Frontend::Impl {
         return 8;
       }
       case kOffDataSize: {
-        if (st & VFIO_DEVICE_STATE_V1_SAVING) {
+        if (v1_saving()) {
           if (v1_phase != V1Phase::kStaged) return fail(EINVAL, "read data_offset first: no buffer is staged");
-        } else if (!(st & VFIO_DEVICE_STATE_V1_RESUMING)) {
+        } else if (!v1_resuming()) {
           return fail(EINVAL, "data_size is only meaningful while _SAVING or _RESUMING");
         }
         std::memcpy(buf, &v1_data_size, 8);
@@ -668,8 +676,7 @@ struct Frontend::Impl {
       case kOffDataOffset:
         return fail(EINVAL, v1_field_name(off) + " is read-only");
       case kOffDataSize: {
-        const uint32_t st = v1_state & VFIO_DEVICE_STATE_MASK;
-        if (!(st & VFIO_DEVICE_STATE_V1_RESUMING)) return fail(EINVAL, "data_size is written only while _RESUMING");
+        if (!v1_resuming()) return fail(EINVAL, "data_size is written only while _RESUMING");
         uint64_t n;
         std::memcpy(&n, buf, 8);
         rec.args = "data_size=" + std::to_string(n);
