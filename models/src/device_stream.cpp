@@ -116,6 +116,15 @@ class GpuSaveStream final : public SaveStream {
     size_t done = 0;
     while (done < out.size()) {
       if (cur_.off == cur_.size && !next_record()) break;
+      if (cur_.type == kRecPage && cur_.off == 0 && !cur_.materialised && out.size() - done >= cur_.size) {
+        // A whole page record fits: build it in the caller's buffer directly.
+        write_page_record(out.data() + done);
+        apply_corruption(out.data() + done, cur_.size);
+        cur_.off = cur_.size;
+        produced_ += cur_.size;
+        done += cur_.size;
+        continue;
+      }
       materialise();
       const size_t n = std::min<size_t>(out.size() - done, cur_.size - cur_.off);
       std::memcpy(out.data() + done, cur_.bytes.data() + cur_.off, n);
@@ -263,13 +272,16 @@ class GpuSaveStream final : public SaveStream {
     return true;
   }
 
+  void write_page_record(uint8_t* out) const {
+    put_record_header(out, kRecPage, cur_.size - kRecordHeaderBytes);
+    std::memcpy(out + 16, &cur_.page, 8);
+    PageStore::fill_payload(cur_.page, cur_.token, std::span<uint8_t>(out + 24, store_.page_size()));
+  }
+
   void materialise() {
     if (cur_.materialised) return;
     cur_.bytes.resize(cur_.size);
-    put_record_header(cur_.bytes.data(), kRecPage, cur_.size - kRecordHeaderBytes);
-    std::memcpy(cur_.bytes.data() + 16, &cur_.page, 8);
-    PageStore::fill_payload(cur_.page, cur_.token,
-                            std::span<uint8_t>(cur_.bytes.data() + 24, store_.page_size()));
+    write_page_record(cur_.bytes.data());
     cur_.materialised = true;
   }
 
@@ -310,7 +322,16 @@ class GpuResumeStream final : public ResumeStream {
         hdr_fill_ += n;
         pos += n;
         consumed_ += n;
-        if (hdr_fill_ == kRecordHeaderBytes) begin_record();
+        if (hdr_fill_ == kRecordHeaderBytes) {
+          begin_record();
+          if (status_.ok() && type_ == kRecPage && in.size() - pos >= payload_len_) {
+            // The whole page payload is here: check it in place, no copy.
+            consumed_ += payload_len_;
+            accept_page(in.data() + pos);
+            pos += payload_len_;
+            hdr_fill_ = 0;
+          }
+        }
         continue;
       }
       const size_t n = std::min<size_t>(payload_len_ - payload_.size(), in.size() - pos);
@@ -412,6 +433,24 @@ class GpuResumeStream final : public ResumeStream {
     if (payload_len_ == 0) end_record();
   }
 
+  // A complete page-record payload (u64 index, page bytes).
+  void accept_page(const uint8_t* payload) {
+    uint64_t page, tok;
+    std::memcpy(&page, payload, 8);
+    if (page >= store_.page_count()) {
+      fail(StreamError::kCorrupt, "page index " + std::to_string(page) + " beyond VRAM");
+      return;
+    }
+    if (!PageStore::token_from_payload(page, std::span<const uint8_t>(payload + 8, store_.page_size()), tok)) {
+      fail(StreamError::kCorrupt, "content of page " + std::to_string(page) + " is corrupt");
+      return;
+    }
+    sum_.flush();
+    sum_.word(page);
+    sum_.word(tok);
+    staged_.emplace_back(page, tok);
+  }
+
   void end_record() {
     switch (type_) {
       case kRecHeader: {
@@ -426,24 +465,9 @@ class GpuResumeStream final : public ResumeStream {
         header_seen_ = true;
         break;
       }
-      case kRecPage: {
-        uint64_t page, tok;
-        std::memcpy(&page, payload_.data(), 8);
-        if (page >= store_.page_count()) {
-          fail(StreamError::kCorrupt, "page index " + std::to_string(page) + " beyond VRAM");
-          break;
-        }
-        if (!PageStore::token_from_payload(
-                page, std::span<const uint8_t>(payload_.data() + 8, store_.page_size()), tok)) {
-          fail(StreamError::kCorrupt, "content of page " + std::to_string(page) + " is corrupt");
-          break;
-        }
-        sum_.flush();
-        sum_.word(page);
-        sum_.word(tok);
-        staged_.emplace_back(page, tok);
+      case kRecPage:
+        accept_page(payload_.data());
         break;
-      }
       case kRecState:
         sum_.bytes(payload_.data(), payload_.size());
         if (state_seen_) {

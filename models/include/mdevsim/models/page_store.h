@@ -116,8 +116,11 @@ class PageStore {
     return n;
   }
 
-  // The page's bytes: word 0 is the token, word 1 the page index, the rest a
-  // keyed stream. Zero token → all-zero page. `out` must be page_size bytes.
+  // The page's bytes: word 0 is the token, word 1 the page index, word i
+  // (i >= 2) a simple keyed sequence. Any changed byte breaks the sequence,
+  // so a payload maps back to its token or is detected as corrupt; the
+  // sequence is cheap because every migrated page is expanded and checked.
+  // Zero token -> all-zero page. `out` must be page_size bytes.
   static void fill_payload(uint64_t page, uint64_t tok, std::span<uint8_t> out) {
     if (tok == 0) {
       std::memset(out.data(), 0, out.size());
@@ -126,12 +129,10 @@ class PageStore {
     const size_t words = out.size() / 8;
     uint64_t w[2] = {tok, page};
     std::memcpy(out.data(), w, 16);
-    uint64_t s = tok ^ (page * 0xd1b54a32d192ed03ULL);
+    uint64_t v = payload_seed(page, tok);
     for (size_t i = 2; i < words; ++i) {
-      s += 0x9e3779b97f4a7c15ULL;
-      uint64_t z = (s ^ (s >> 31)) * 0xbf58476d1ce4e5b9ULL;
-      z ^= z >> 29;
-      std::memcpy(out.data() + i * 8, &z, 8);
+      v += kPayloadStep;
+      std::memcpy(out.data() + i * 8, &v, 8);
     }
   }
 
@@ -149,20 +150,23 @@ class PageStore {
     }
     if (w[1] != page) return false;
     const size_t words = in.size() / 8;
-    uint64_t s = w[0] ^ (page * 0xd1b54a32d192ed03ULL);
+    uint64_t v = payload_seed(page, w[0]);
+    uint64_t diff = 0;
     for (size_t i = 2; i < words; ++i) {
-      s += 0x9e3779b97f4a7c15ULL;
-      uint64_t z = (s ^ (s >> 31)) * 0xbf58476d1ce4e5b9ULL;
-      z ^= z >> 29;
+      v += kPayloadStep;
       uint64_t got;
       std::memcpy(&got, in.data() + i * 8, 8);
-      if (got != z) return false;
+      diff |= got ^ v;
     }
+    if (diff != 0) return false;
     tok = w[0];
     return true;
   }
 
  private:
+  static constexpr uint64_t kPayloadStep = 0x9e3779b97f4a7c15ULL;
+  static uint64_t payload_seed(uint64_t page, uint64_t tok) { return mix64(tok ^ (page * 0xd1b54a32d192ed03ULL)); }
+
   void reset_geometry(uint64_t size_bytes, uint32_t page_size) {
     if (page_size < 16 || (page_size & (page_size - 1)) != 0)
       throw std::invalid_argument("page size must be a power of two >= 16 bytes");
