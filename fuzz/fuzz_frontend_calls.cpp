@@ -26,8 +26,10 @@ models::DeviceConfig config() {
 
 struct Pair {
   explicit Pair(vfio::Protocol p)
-      : a(p == vfio::Protocol::kV1 ? "fa1" : "fa2", config()), b(p == vfio::Protocol::kV1 ? "fb1" : "fb2", config()),
-        fa(a, options(p)), fb(b, options(p)) {
+      : a(p == vfio::Protocol::kV1 ? "fa1" : "fa2", config()),
+        b(p == vfio::Protocol::kV1 ? "fb1" : "fb2", config()),
+        fa(a, options(p)),
+        fb(b, options(p)) {
     for (uint64_t i = 0; i < 32; ++i) a.vram.write_page(i * 3, i);
   }
   static vfio::FrontendOptions options(vfio::Protocol p) {
@@ -44,8 +46,19 @@ struct Pair {
 void check(long r) {
   if (r >= 0) return;
   switch (-r) {
-    case EINVAL: case EBADF: case ENODEV: case ENOTTY: case ESPIPE: case ENOMSG: case EFAULT:
-    case ENOMEM: case EIO: case E2BIG: case EOVERFLOW: case EACCES: case EEXIST:
+    case EINVAL:
+    case EBADF:
+    case ENODEV:
+    case ENOTTY:
+    case ESPIPE:
+    case ENOMSG:
+    case EFAULT:
+    case ENOMEM:
+    case EIO:
+    case E2BIG:
+    case EOVERFLOW:
+    case EACCES:
+    case EEXIST:
       return;
   }
   abort();  // an errno the kernel would not give
@@ -62,21 +75,32 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint8_t> buf(70000);
   size_t i = 1;
   auto byte = [&]() -> uint8_t { return i < size ? data[i++] : 0; };
-  auto u64 = [&]() { uint64_t v = 0; for (int k = 0; k < 8; ++k) v = v << 8 | byte(); return v; };
+  auto u64 = [&]() {
+    uint64_t v = 0;
+    for (int k = 0; k < 8; ++k) v = v << 8 | byte();
+    return v;
+  };
   while (i < size) {
     vfio::Frontend& fe = byte() & 1 ? p.fb : p.fa;
     const uint8_t op = byte() % 10;
     const int fd = 3 + byte() % 6;
     switch (op) {
       case 0: {
-        vfio::FeatureBuf<vfio_device_feature_mig_state> f(VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
+        vfio::FeatureBuf<vfio_device_feature_mig_state> f(VFIO_DEVICE_FEATURE_SET |
+                                                          VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
         f.payload.device_state = byte() % 9;
         check(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, f.raw));
         break;
       }
-      case 1: check(fe.read(fd, buf.data(), u64() % buf.size())); break;
-      case 2: check(fe.write(fd, buf.data(), u64() % buf.size())); break;
-      case 3: check(fe.pread(fe.device_fd(), buf.data(), byte() % 16, region + u64() % 70000)); break;
+      case 1:
+        check(fe.read(fd, buf.data(), u64() % buf.size()));
+        break;
+      case 2:
+        check(fe.write(fd, buf.data(), u64() % buf.size()));
+        break;
+      case 3:
+        check(fe.pread(fe.device_fd(), buf.data(), byte() % 16, region + u64() % 70000));
+        break;
       case 4: {
         const uint32_t st = byte();
         check(fe.pwrite(fe.device_fd(), &st, 4, region));
@@ -87,14 +111,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         check(fe.pwrite(fe.device_fd(), &v, 8, region + (byte() % 4) * 8));
         break;
       }
-      case 6: check(fe.ioctl(fe.device_fd(), VFIO_DEVICE_RESET, nullptr)); break;
+      case 6:
+        check(fe.ioctl(fe.device_fd(), VFIO_DEVICE_RESET, nullptr));
+        break;
       case 7: {
         vfio::FeatureBuf<uint64_t> f(static_cast<uint32_t>(u64()), byte());
         check(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, f.raw));
         break;
       }
-      case 8: check(fe.close(fd)); break;
-      case 9: check(p.fa.splice_to(fd, p.fb, 3 + byte() % 6, u64() % (1 << 20))); break;
+      case 8:
+        check(fe.close(fd));
+        break;
+      case 9:
+        check(p.fa.splice_to(fd, p.fb, 3 + byte() % 6, u64() % (1 << 20)));
+        break;
     }
   }
   return 0;

@@ -2,6 +2,7 @@
 #include <cstring>
 #include <iostream>
 #include <string_view>
+
 #include <systemc>
 
 #include "mdevsim/sim/commands.h"
@@ -9,7 +10,8 @@
 
 namespace {
 
-constexpr const char* kUsage = R"(mdevsim - full-system simulator of a migratable GPU-like VFIO mediated device
+constexpr const char* kUsage =
+    R"(mdevsim - full-system simulator of a migratable GPU-like VFIO mediated device
 
 Usage:
   mdevsim run SCENARIO [--set PATH=VALUE]... [--json FILE|-] [--trace FILE]

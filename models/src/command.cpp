@@ -4,9 +4,12 @@ namespace mdevsim::models {
 
 const char* engine_name(EngineId e) {
   switch (e) {
-    case EngineId::kCompute: return "compute";
-    case EngineId::kCopy: return "copy";
-    case EngineId::kDma: return "dma";
+    case EngineId::kCompute:
+      return "compute";
+    case EngineId::kCopy:
+      return "copy";
+    case EngineId::kDma:
+      return "dma";
   }
   return "?";
 }
@@ -21,7 +24,8 @@ void Command::save(StateWriter& w) const {
 Command Command::load(StateReader& r, uint64_t vram_pages) {
   Command c;
   const uint8_t e = r.u8("command engine");
-  if (e >= kEngineCount) throw StateFormatError("command names unknown engine " + std::to_string(e));
+  if (e >= kEngineCount)
+    throw StateFormatError("command names unknown engine " + std::to_string(e));
   c.engine = static_cast<EngineId>(e);
   c.count = r.u32("command page count");
   if (c.count > kMaxPages) throw StateFormatError("command lists more than 64 pages");

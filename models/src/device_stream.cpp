@@ -94,7 +94,8 @@ class GpuSaveStream final : public SaveStream {
 
   uint64_t initial_bytes() const override {
     if (!initial_pass_) return 0;
-    return pass_.count() * page_record_ + (header_sent_ ? 0 : kRecordHeaderBytes + kHeaderPayload) + pending_rest();
+    return pass_.count() * page_record_ + (header_sent_ ? 0 : kRecordHeaderBytes + kHeaderPayload) +
+           pending_rest();
   }
   uint64_t dirty_bytes() const override {
     return (store_.dirty().count() + (initial_pass_ ? 0 : pass_.count())) * page_record_ +
@@ -102,8 +103,10 @@ class GpuSaveStream final : public SaveStream {
   }
   uint64_t stop_copy_bytes() const override {
     const uint64_t pages = union_pages();
-    return pages * page_record_ + pending_rest() + (header_sent_ ? 0 : kRecordHeaderBytes + kHeaderPayload) +
-           (state_sent_ ? 0 : state_record_bytes()) + (end_sent_ ? 0 : kRecordHeaderBytes + kEndPayload);
+    return pages * page_record_ + pending_rest() +
+           (header_sent_ ? 0 : kRecordHeaderBytes + kHeaderPayload) +
+           (state_sent_ ? 0 : state_record_bytes()) +
+           (end_sent_ ? 0 : kRecordHeaderBytes + kEndPayload);
   }
 
   void finalize() override { finalized_ = true; }
@@ -116,7 +119,8 @@ class GpuSaveStream final : public SaveStream {
     size_t done = 0;
     while (done < out.size()) {
       if (cur_.off == cur_.size && !next_record()) break;
-      if (cur_.type == kRecPage && cur_.off == 0 && !cur_.materialised && out.size() - done >= cur_.size) {
+      if (cur_.type == kRecPage && cur_.off == 0 && !cur_.materialised &&
+          out.size() - done >= cur_.size) {
         // A whole page record fits: build it in the caller's buffer directly.
         write_page_record(out.data() + done);
         apply_corruption(out.data() + done, cur_.size);
@@ -140,8 +144,8 @@ class GpuSaveStream final : public SaveStream {
     uint64_t done = 0;
     while (done < max_bytes) {
       if (cur_.off == cur_.size && !next_record()) break;
-      const bool whole_page = cur_.type == kRecPage && cur_.off == 0 && !corrupt_at_ &&
-                              cur_.size <= max_bytes - done;
+      const bool whole_page =
+          cur_.type == kRecPage && cur_.off == 0 && !corrupt_at_ && cur_.size <= max_bytes - done;
       if (whole_page) {
         out.push_back(StreamChunk{cur_.size, kChunkPage, cur_.page, cur_.token, {}});
         cur_.off = cur_.size;
@@ -275,7 +279,8 @@ class GpuSaveStream final : public SaveStream {
   void write_page_record(uint8_t* out) const {
     put_record_header(out, kRecPage, cur_.size - kRecordHeaderBytes);
     std::memcpy(out + 16, &cur_.page, 8);
-    PageStore::fill_payload(cur_.page, cur_.token, std::span<uint8_t>(out + 24, store_.page_size()));
+    PageStore::fill_payload(cur_.page, cur_.token,
+                            std::span<uint8_t>(out + 24, store_.page_size()));
   }
 
   void materialise() {
@@ -293,7 +298,7 @@ class GpuSaveStream final : public SaveStream {
   GpuDevice& dev_;
   PageStore& store_;
   uint64_t page_record_;
-  DirtyBitmap pass_;         // pages of the current pass not yet sent
+  DirtyBitmap pass_;  // pages of the current pass not yet sent
   bool initial_pass_ = true;
   uint64_t cursor_ = 0;
   bool header_sent_ = false, finalized_ = false, state_sent_ = false, end_sent_ = false;
@@ -353,7 +358,8 @@ class GpuResumeStream final : public ResumeStream {
         if (hdr_fill_ != 0 || ended_)
           return fail(StreamError::kCorrupt, "page chunk arrived inside another record");
         if (!header_seen_) return fail(StreamError::kBadHeader, "page before the header record");
-        if (c.a >= store_.page_count()) return fail(StreamError::kCorrupt, "page index beyond VRAM");
+        if (c.a >= store_.page_count())
+          return fail(StreamError::kCorrupt, "page index beyond VRAM");
         uint8_t hdr[16];
         put_record_header(hdr, kRecPage, 8 + store_.page_size());
         sum_.bytes(hdr, 16);
@@ -372,9 +378,8 @@ class GpuResumeStream final : public ResumeStream {
   StreamStatus commit() override {
     if (!status_.ok()) return status_;
     if (!ended_) {
-      return fail(StreamError::kIncomplete,
-                  "stream ended after " + std::to_string(consumed_) +
-                      " bytes without its end record (truncated image)");
+      return fail(StreamError::kIncomplete, "stream ended after " + std::to_string(consumed_) +
+                                                " bytes without its end record (truncated image)");
     }
     DeviceState state;
     try {
@@ -391,7 +396,8 @@ class GpuResumeStream final : public ResumeStream {
 
  private:
   StreamStatus fail(StreamError e, std::string why) {
-    if (status_.ok()) status_ = StreamStatus{e, "at stream byte " + std::to_string(consumed_) + ": " + why};
+    if (status_.ok())
+      status_ = StreamStatus{e, "at stream byte " + std::to_string(consumed_) + ": " + why};
     return status_;
   }
 
@@ -401,22 +407,31 @@ class GpuResumeStream final : public ResumeStream {
     std::memcpy(&zero, hdr_ + 4, 4);
     std::memcpy(&payload_len_, hdr_ + 8, 8);
     if (!header_seen_ && (type_ != kRecHeader || payload_len_ != kHeaderPayload || zero != 0)) {
-      fail(StreamError::kBadHeader, "not an mdevsim GPU stream: it does not start with a header record");
+      fail(StreamError::kBadHeader,
+           "not an mdevsim GPU stream: it does not start with a header record");
       return;
     }
     uint64_t expect = 0;
     switch (type_) {
-      case kRecHeader: expect = kHeaderPayload; break;
-      case kRecPage: expect = 8 + store_.page_size(); break;
-      case kRecEnd: expect = kEndPayload; break;
-      case kRecState: expect = payload_len_ <= (64u << 20) ? payload_len_ : ~uint64_t{0}; break;
+      case kRecHeader:
+        expect = kHeaderPayload;
+        break;
+      case kRecPage:
+        expect = 8 + store_.page_size();
+        break;
+      case kRecEnd:
+        expect = kEndPayload;
+        break;
+      case kRecState:
+        expect = payload_len_ <= (64u << 20) ? payload_len_ : ~uint64_t{0};
+        break;
       default:
         fail(StreamError::kCorrupt, "unknown record type " + std::to_string(type_));
         return;
     }
     if (zero != 0 || payload_len_ != expect) {
-      fail(StreamError::kCorrupt, "record type " + std::to_string(type_) + " has length " +
-                                      std::to_string(payload_len_));
+      fail(StreamError::kCorrupt,
+           "record type " + std::to_string(type_) + " has length " + std::to_string(payload_len_));
       return;
     }
     if (type_ != kRecHeader && !header_seen_) {
@@ -441,7 +456,8 @@ class GpuResumeStream final : public ResumeStream {
       fail(StreamError::kCorrupt, "page index " + std::to_string(page) + " beyond VRAM");
       return;
     }
-    if (!PageStore::token_from_payload(page, std::span<const uint8_t>(payload + 8, store_.page_size()), tok)) {
+    if (!PageStore::token_from_payload(
+            page, std::span<const uint8_t>(payload + 8, store_.page_size()), tok)) {
       fail(StreamError::kCorrupt, "content of page " + std::to_string(page) + " is corrupt");
       return;
     }
@@ -520,8 +536,8 @@ std::unique_ptr<SaveStream> GpuDevice::open_save_stream() {
 uint64_t GpuDevice::full_image_bytes() const {
   const auto& store = vram.store();
   return kRecordHeaderBytes + kHeaderPayload +
-         store.touched_pages() * (kRecordHeaderBytes + 8 + store.page_size()) +
-         kRecordHeaderBytes + serialize_state().size() + kRecordHeaderBytes + kEndPayload;
+         store.touched_pages() * (kRecordHeaderBytes + 8 + store.page_size()) + kRecordHeaderBytes +
+         serialize_state().size() + kRecordHeaderBytes + kEndPayload;
 }
 
 std::unique_ptr<ResumeStream> GpuDevice::open_resume_stream() {

@@ -27,7 +27,12 @@ EngineState EngineState::load(StateReader& r, uint64_t vram_pages) {
 
 Engine::Engine(sc_core::sc_module_name name, EngineId id, RunControl& run, Bar0Registers& regs,
                InterruptController& irq, Vram& vram, double bytes_per_s, uint32_t page_size)
-    : sc_core::sc_module(name), vram_(vram), id_(id), run_(run), regs_(regs), irq_(irq),
+    : sc_core::sc_module(name),
+      vram_(vram),
+      id_(id),
+      run_(run),
+      regs_(regs),
+      irq_(irq),
       page_time_(sc_core::sc_time::from_seconds(page_size / bytes_per_s)) {
   SC_THREAD(thread);
 }
@@ -83,7 +88,9 @@ DmaEngine::DmaEngine(sc_core::sc_module_name name, RunControl& run, Bar0Register
                      InterruptController& irq, Vram& vram, double bytes_per_s,
                      uint32_t guest_page_size, uint64_t buffer_first_page, uint64_t buffer_pages)
     : Engine(name, EngineId::kDma, run, regs, irq, vram, bytes_per_s, guest_page_size),
-      first_page_(buffer_first_page), pages_(buffer_pages), log_(buffer_pages) {}
+      first_page_(buffer_first_page),
+      pages_(buffer_pages),
+      log_(buffer_pages) {}
 
 void DmaEngine::do_page(const Command& cmd, uint32_t i) {
   if (pages_ == 0) return;
@@ -112,7 +119,11 @@ std::vector<uint64_t> DmaEngine::take_logged(uint64_t first, uint64_t count) {
 CommandProcessor::CommandProcessor(sc_core::sc_module_name name, RunControl& run,
                                    Bar0Registers& regs, std::vector<RingState>& rings,
                                    std::vector<Engine*> engines)
-    : sc_core::sc_module(name), run_(run), regs_(regs), rings_(rings), engines_(std::move(engines)) {
+    : sc_core::sc_module(name),
+      run_(run),
+      regs_(regs),
+      rings_(rings),
+      engines_(std::move(engines)) {
   SC_THREAD(thread);
 }
 
@@ -154,8 +165,10 @@ void CommandProcessor::thread() {
     bool busy = false;
     for (Engine* e : engines_) busy |= !e->idle();
     regs_.set(kStatus, 1u | (busy ? 2u : 0u));
-    if (!dispatch_one()) wait(run_.work | run_.resumed);
-    else wait(sc_core::SC_ZERO_TIME);
+    if (!dispatch_one())
+      wait(run_.work | run_.resumed);
+    else
+      wait(sc_core::SC_ZERO_TIME);
   }
 }
 

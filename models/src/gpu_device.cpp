@@ -92,8 +92,7 @@ std::vector<uint64_t> GpuDevice::dma_logging_report(uint64_t iova, uint64_t leng
 std::string GpuDevice::compatibility_string() const {
   return "mdevsim-gpu vram=" + std::to_string(config_.vram_bytes) +
          " page=" + std::to_string(config_.page_size) +
-         " contexts=" + std::to_string(config_.contexts) +
-         " ring=" + std::to_string(kRingEntries);
+         " contexts=" + std::to_string(config_.contexts) + " ring=" + std::to_string(kRingEntries);
 }
 
 DeviceState GpuDevice::capture_state() const {
@@ -136,7 +135,8 @@ DeviceState GpuDevice::parse_state(std::span<const uint8_t> blob) const {
     const uint32_t wptr = s.registers.values[base + c * kContextRegCount + kWptr];
     const uint32_t live = r.u32("ring live entries");
     if (live != (wptr + kRingEntries - rptr) % kRingEntries)
-      throw StateFormatError("ctx[" + std::to_string(c) + "] ring entries disagree with its pointers");
+      throw StateFormatError("ctx[" + std::to_string(c) +
+                             "] ring entries disagree with its pointers");
     for (uint32_t k = 0; k < live; ++k)
       s.rings[c].entries[(rptr + k) % kRingEntries] = Command::load(r, vram.store().page_count());
   }

@@ -9,9 +9,13 @@ namespace mdevsim::models {
 
 WorkloadDriver::WorkloadDriver(sc_core::sc_module_name name, GpuDevice& device,
                                const WorkloadSpec& spec, uint64_t seed)
-    : sc_core::sc_module(name), socket("socket"), device_(device), spec_(spec),
+    : sc_core::sc_module(name),
+      socket("socket"),
+      device_(device),
+      spec_(spec),
       gen_(spec.vram, device.vram.store().page_count(), device.config().page_size, seed),
-      seed_(mix64(seed ^ 0xd21e5ULL)), interval_s_(spec.submit_interval_s),
+      seed_(mix64(seed ^ 0xd21e5ULL)),
+      interval_s_(spec.submit_interval_s),
       dma_pages_per_s_(spec.dma_rate_bytes_per_s / device.config().guest_page_size) {
   if (!(interval_s_ > 0)) throw std::invalid_argument("submit_interval must be > 0");
   if (!(spec.dma_rate_bytes_per_s >= 0)) throw std::invalid_argument("dma_rate must be >= 0");
@@ -79,10 +83,12 @@ void WorkloadDriver::submit_due() {
 
     Command cmd;
     cmd.key = stream_value(seed_, state_.commands);
-    if (state_.submitted_dma < dma_due && (state_.commands % 8 == 7 || state_.submitted_writes >= due)) {
+    if (state_.submitted_dma < dma_due &&
+        (state_.commands % 8 == 7 || state_.submitted_writes >= due)) {
       // Readback of recently written VRAM pages into the guest's DMA buffer.
       cmd.engine = EngineId::kDma;
-      cmd.count = static_cast<uint32_t>(std::min<uint64_t>(Command::kMaxPages, dma_due - state_.submitted_dma));
+      cmd.count = static_cast<uint32_t>(
+          std::min<uint64_t>(Command::kMaxPages, dma_due - state_.submitted_dma));
       const uint64_t base = state_.submitted_writes;
       for (uint32_t i = 0; i < cmd.count; ++i)
         cmd.pages[i] = gen_.page_of(base > i ? base - 1 - i : i);
@@ -90,8 +96,10 @@ void WorkloadDriver::submit_due() {
     } else {
       // Every fourth batch of writes is a blit on the copy engine.
       cmd.engine = state_.commands % 4 == 3 ? EngineId::kCopy : EngineId::kCompute;
-      cmd.count = static_cast<uint32_t>(std::min<uint64_t>(Command::kMaxPages, due - state_.submitted_writes));
-      for (uint32_t i = 0; i < cmd.count; ++i) cmd.pages[i] = gen_.page_of(state_.submitted_writes + i);
+      cmd.count = static_cast<uint32_t>(
+          std::min<uint64_t>(Command::kMaxPages, due - state_.submitted_writes));
+      for (uint32_t i = 0; i < cmd.count; ++i)
+        cmd.pages[i] = gen_.page_of(state_.submitted_writes + i);
       state_.submitted_writes += cmd.count;
     }
     const uint32_t base = kContextBase + ctx * kContextStride;

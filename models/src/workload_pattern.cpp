@@ -37,8 +37,8 @@ class ZipfSampler {
   // Rank in [1, n]; uses as many uniforms from the keyed stream as it needs.
   uint64_t sample(uint64_t key) const {
     for (uint64_t attempt = 0;; ++attempt) {
-      const double u =
-          h_integral_n_ + unit_double(stream_value(key, attempt)) * (h_integral_x1_ - h_integral_n_);
+      const double u = h_integral_n_ +
+                       unit_double(stream_value(key, attempt)) * (h_integral_x1_ - h_integral_n_);
       const double x = h_integral_inverse(u);
       double kd = std::floor(x + 0.5);
       kd = std::clamp(kd, 1.0, static_cast<double>(n_));
@@ -92,14 +92,14 @@ struct PageWriteGenerator::Impl {
   uint64_t frame_pages = 0;
   // phased
   std::vector<PageWriteGenerator> phases;
-  std::vector<uint64_t> phase_writes;     // writes per phase per cycle
-  std::vector<uint64_t> phase_prefix;     // prefix sums of phase_writes
-  std::vector<double> phase_start;        // start time within the cycle
+  std::vector<uint64_t> phase_writes;  // writes per phase per cycle
+  std::vector<uint64_t> phase_prefix;  // prefix sums of phase_writes
+  std::vector<double> phase_start;     // start time within the cycle
   uint64_t cycle_writes = 0;
   double cycle_time = 0;
   // trace
   std::vector<TraceWrite> trace;
-  std::vector<uint64_t> trace_prefix;     // writes before entry i
+  std::vector<uint64_t> trace_prefix;  // writes before entry i
 
   void validate_and_prepare(const std::string& where);
   uint64_t writes_until(double t) const;
@@ -129,7 +129,8 @@ void PageWriteGenerator::Impl::validate_and_prepare(const std::string& where) {
       if (!(spec.hot_probability >= 0 && spec.hot_probability <= 1))
         bad(field("hot_probability"),
             "must be in [0, 1], got " + std::to_string(spec.hot_probability));
-      hot_pages = std::max<uint64_t>(1, static_cast<uint64_t>(std::llround(spec.hot_fraction * pages)));
+      hot_pages =
+          std::max<uint64_t>(1, static_cast<uint64_t>(std::llround(spec.hot_fraction * pages)));
       hot_pages = std::min(hot_pages, pages);
       break;
     }
@@ -172,8 +173,10 @@ void PageWriteGenerator::Impl::validate_and_prepare(const std::string& where) {
         const double d = spec.phase_durations_s[i];
         if (!(d > 0) || !std::isfinite(d))
           bad(where + "phases/" + std::to_string(i) + "/duration", "must be > 0");
-        if (spec.phases[i].kind == PatternKind::kPhased || spec.phases[i].kind == PatternKind::kTrace)
-          bad(where + "phases/" + std::to_string(i) + "/kind", "phases cannot nest phased or trace");
+        if (spec.phases[i].kind == PatternKind::kPhased ||
+            spec.phases[i].kind == PatternKind::kTrace)
+          bad(where + "phases/" + std::to_string(i) + "/kind",
+              "phases cannot nest phased or trace");
         phases.emplace_back(spec.phases[i], memory_pages, page_size, mix64(seed + i + 1));
         const uint64_t w = constant_rate_writes(phases.back().pages_per_second(), d);
         phase_prefix.push_back(acc);
@@ -189,13 +192,14 @@ void PageWriteGenerator::Impl::validate_and_prepare(const std::string& where) {
     }
     case PatternKind::kTrace: {
       trace = spec.trace.empty() && !spec.trace_file.empty() ? load_trace_file(spec.trace_file)
-                                                            : spec.trace;
+                                                             : spec.trace;
       if (trace.empty()) bad(field("trace"), "has no writes");
       uint64_t acc = 0;
       double last = 0;
       for (size_t i = 0; i < trace.size(); ++i) {
         const auto& w = trace[i];
-        if (w.time_s < last) bad(field("trace"), "times must not decrease (entry " + std::to_string(i) + ")");
+        if (w.time_s < last)
+          bad(field("trace"), "times must not decrease (entry " + std::to_string(i) + ")");
         if (w.count == 0 || w.page >= memory_pages || w.page + w.count > memory_pages)
           bad(field("trace"), "entry " + std::to_string(i) + " writes beyond the memory");
         last = w.time_s;
@@ -264,8 +268,9 @@ uint64_t PageWriteGenerator::Impl::page_of(uint64_t n) const {
     case PatternKind::kTrace: {
       const uint64_t total = trace_prefix.back();
       if (n >= total) n = total - 1;
-      const size_t i = static_cast<size_t>(
-          std::upper_bound(trace_prefix.begin(), trace_prefix.end() - 1, n) - trace_prefix.begin() - 1);
+      const size_t i =
+          static_cast<size_t>(std::upper_bound(trace_prefix.begin(), trace_prefix.end() - 1, n) -
+                              trace_prefix.begin() - 1);
       return trace[i].page + (n - trace_prefix[i]);
     }
   }

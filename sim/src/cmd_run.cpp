@@ -45,7 +45,8 @@ void print_summary(std::ostream& out, const Scenario& s, const Result& r) {
     out << "simulated  " << format_duration(s.duration_s) << " of a "
         << format_bytes(static_cast<double>(s.device.config.vram_bytes)) << " device, "
         << format_bytes(s.device.config.page_size) << " pages\n";
-    out << "writes     " << d.page_writes << " page writes, " << d.unique_pages << " distinct pages ("
+    out << "writes     " << d.page_writes << " page writes, " << d.unique_pages
+        << " distinct pages ("
         << format_bytes(static_cast<double>(d.unique_pages) * s.device.config.page_size) << ")\n";
     out << "rate       " << format_rate(d.achieved_rate) << " achieved";
     if (configured > 0) out << " (configured " << format_rate(configured) << ")";
@@ -58,15 +59,21 @@ void print_summary(std::ostream& out, const Scenario& s, const Result& r) {
       return f;
     }()) << "), " << format_bytes(static_cast<double>(s.device.config.vram_bytes)) << " VRAM, "
         << format_bytes(static_cast<double>(s.vm.ram_bytes)) << " RAM, link " << format_rate(s.link.bandwidth) << "\n";
-    out << "iterations " << r.iterations.size() << (r.converged ? ", converged" : ", not converged") << "\n";
-    out << "downtime   " << format_duration(r.downtime_s) << " (limit " << format_duration(s.migration.downtime_limit_s) << ")\n";
-    out << "total      " << format_duration(r.total_time_s) << ", " << format_bytes(static_cast<double>(r.ram_bytes)) << " RAM + "
+    out << "iterations " << r.iterations.size() << (r.converged ? ", converged" : ", not converged")
+        << "\n";
+    out << "downtime   " << format_duration(r.downtime_s) << " (limit "
+        << format_duration(s.migration.downtime_limit_s) << ")\n";
+    out << "total      " << format_duration(r.total_time_s) << ", "
+        << format_bytes(static_cast<double>(r.ram_bytes)) << " RAM + "
         << format_bytes(static_cast<double>(r.device_bytes)) << " device sent\n";
     if (r.verification.checked)
-      out << "verify     " << (r.verification.passed ? "passed: destination equals source, and continues identically"
-                                                     : "FAILED: " + std::to_string(r.verification.vram_pages_mismatched) + " VRAM pages, " +
-                                                           std::to_string(r.verification.ram_pages_mismatched) + " RAM pages, " +
-                                                           std::to_string(r.verification.device_fields_mismatched) + " device fields differ")
+      out << "verify     "
+          << (r.verification.passed
+                  ? "passed: destination equals source, and continues identically"
+                  : "FAILED: " + std::to_string(r.verification.vram_pages_mismatched) +
+                        " VRAM pages, " + std::to_string(r.verification.ram_pages_mismatched) +
+                        " RAM pages, " + std::to_string(r.verification.device_fields_mismatched) +
+                        " device fields differ")
           << "\n";
   }
   out << "outcome    " << r.outcome << (r.reason.empty() ? "" : ": " + r.reason) << "\n";
@@ -106,7 +113,8 @@ int cmd_run(int argc, char** argv) {
       } else if (scenario_path.empty()) {
         scenario_path = a;
       } else {
-        std::cerr << "mdevsim run: only one SCENARIO may be given (got '" << scenario_path << "' and '" << a << "')\n";
+        std::cerr << "mdevsim run: only one SCENARIO may be given (got '" << scenario_path
+                  << "' and '" << a << "')\n";
         return 2;
       }
     } catch (int code) {

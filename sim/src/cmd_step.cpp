@@ -27,7 +27,8 @@ namespace {
 using nlohmann::ordered_json;
 using vfio::MigState;
 
-constexpr const char* kStepHelp = R"(Usage: mdevsim step [--protocol v1|v2] [--features LIST] [--json]
+constexpr const char* kStepHelp =
+    R"(Usage: mdevsim step [--protocol v1|v2] [--features LIST] [--json]
 
 Drives two identical devices, src and dst, through the VFIO migration ABI.
 Commands come from stdin, one per line ('#' starts a comment). The src
@@ -65,8 +66,14 @@ Options:
 
 struct Session {
   Session(vfio::FrontendOptions opt, bool json_out)
-      : cfg(config()), src_dev("src", cfg), dst_dev("dst", cfg),
-        driver("driver", src_dev, workload(), 1), src(src_dev, opt), dst(dst_dev, opt), json(json_out), v1(opt.protocol == vfio::Protocol::kV1) {
+      : cfg(config()),
+        src_dev("src", cfg),
+        dst_dev("dst", cfg),
+        driver("driver", src_dev, workload(), 1),
+        src(src_dev, opt),
+        dst(dst_dev, opt),
+        json(json_out),
+        v1(opt.protocol == vfio::Protocol::kV1) {
     dst_dev.set_running(true);
   }
 
@@ -135,8 +142,8 @@ Reply from_ret(long r, const std::string& what) {
   rep.ret = r;
   rep.ok = r >= 0;
   rep.message = r >= 0 ? what
-                       : "'" + g_command + "' failed: " + vfio::errno_name(static_cast<int>(-r)) + " (" +
-                             std::strerror(static_cast<int>(-r)) + ")";
+                       : "'" + g_command + "' failed: " + vfio::errno_name(static_cast<int>(-r)) +
+                             " (" + std::strerror(static_cast<int>(-r)) + ")";
   return rep;
 }
 
@@ -150,18 +157,24 @@ Reply execute(Session& s, std::vector<std::string> w) {
   // `all` as a byte count means the whole transfer buffer.
   for (size_t i = 1; i < w.size(); ++i) {
     if (w[i] == "last") w[i] = std::to_string(s.last_ret);
-    if (w[i] == "all" && (w[0] == "write" || w[0] == "pwrite")) w[i] = std::to_string(s.buffer.size());
+    if (w[i] == "all" && (w[0] == "write" || w[0] == "pwrite"))
+      w[i] = std::to_string(s.buffer.size());
   }
   auto need = [&](size_t n) {
-    if (w.size() != n) throw std::invalid_argument("'" + w[0] + "' takes " + std::to_string(n - 1) + " argument(s); try 'help'");
+    if (w.size() != n)
+      throw std::invalid_argument("'" + w[0] + "' takes " + std::to_string(n - 1) +
+                                  " argument(s); try 'help'");
   };
   auto num = [&](size_t i) {
     uint64_t v;
-    if (!parse_u64(w[i], v)) throw std::invalid_argument("'" + w[i] + "' is not a number (decimal or 0x hex)");
+    if (!parse_u64(w[i], v))
+      throw std::invalid_argument("'" + w[i] + "' is not a number (decimal or 0x hex)");
     return v;
   };
   auto v1_only = [&] {
-    if (!s.v1) throw std::invalid_argument("'" + w[0] + "' is a protocol v1 command (start with --protocol v1)");
+    if (!s.v1)
+      throw std::invalid_argument("'" + w[0] +
+                                  "' is a protocol v1 command (start with --protocol v1)");
   };
   const std::string& c = w[0];
   if (c == "help") {
@@ -182,31 +195,37 @@ Reply execute(Session& s, std::vector<std::string> w) {
     if (s.v1) {
       uint32_t v = 0;
       const long r = fe.pread(fe.device_fd(), &v, 4, kRegion);
-      auto rep = from_ret(r, "device_state reads " + vfio::v1::bits(v) + ": " + vfio::v1::meaning(v));
+      auto rep =
+          from_ret(r, "device_state reads " + vfio::v1::bits(v) + ": " + vfio::v1::meaning(v));
       rep.ret = r < 0 ? r : v;
       return rep;
     }
-    Feature<vfio_device_feature_mig_state> f(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
+    Feature<vfio_device_feature_mig_state> f(VFIO_DEVICE_FEATURE_GET |
+                                             VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
     const long r = fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, f.raw);
-    auto rep = from_ret(r, std::string("the device is in ") + vfio::state_name(static_cast<MigState>(f.payload.device_state)));
+    auto rep = from_ret(r, std::string("the device is in ") +
+                               vfio::state_name(static_cast<MigState>(f.payload.device_state)));
     return rep;
   }
   if (c == "state" && w.size() >= 2 && w[1] == "set") {
     need(3);
     if (s.v1) {
       const auto v = vfio::v1::parse(w[2]);
-      if (!v) throw std::invalid_argument("'" + w[2] + "' is not a v1 state (011b, 3, RUNNING|SAVING)");
+      if (!v)
+        throw std::invalid_argument("'" + w[2] + "' is not a v1 state (011b, 3, RUNNING|SAVING)");
       const uint32_t val = *v;
       const uint32_t before = fe.state_value() & 7;
       const long r = fe.pwrite(fe.device_fd(), &val, 4, kRegion);
       auto rep = from_ret(r, "device_state written: " + vfio::v1::bits(val));
       // v1 has no combination paths: one write, one transition (or none).
-      rep.extra["path"] = r >= 0 ? ordered_json::array({before, fe.state_value() & 7}) : ordered_json::array({before});
+      rep.extra["path"] = r >= 0 ? ordered_json::array({before, fe.state_value() & 7})
+                                 : ordered_json::array({before});
       return rep;
     }
     const auto st = vfio::parse_state(w[2]);
     if (!st) throw std::invalid_argument("'" + w[2] + "' is not a v2 state");
-    Feature<vfio_device_feature_mig_state> f(VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
+    Feature<vfio_device_feature_mig_state> f(VFIO_DEVICE_FEATURE_SET |
+                                             VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
     f.payload.device_state = static_cast<uint32_t>(*st);
     const long r = fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, f.raw);
     auto rep = from_ret(r, std::string("SET ") + vfio::state_name(*st));
@@ -223,11 +242,14 @@ Reply execute(Session& s, std::vector<std::string> w) {
       std::vector<uint8_t> b(n);
       const long r = fe.read(fd, b.data(), n);
       if (r > 0) s.buffer.insert(s.buffer.end(), b.begin(), b.begin() + r);
-      auto rep = from_ret(r, "read " + std::to_string(r) + " bytes (transfer buffer now " + std::to_string(s.buffer.size()) + ")");
-      if (r == 0) rep.message = "read 0 bytes: end of stream" ;
+      auto rep = from_ret(r, "read " + std::to_string(r) + " bytes (transfer buffer now " +
+                                 std::to_string(s.buffer.size()) + ")");
+      if (r == 0) rep.message = "read 0 bytes: end of stream";
       return rep;
     }
-    if (n > s.buffer.size()) throw std::invalid_argument("the transfer buffer holds only " + std::to_string(s.buffer.size()) + " bytes");
+    if (n > s.buffer.size())
+      throw std::invalid_argument("the transfer buffer holds only " +
+                                  std::to_string(s.buffer.size()) + " bytes");
     std::vector<uint8_t> b(s.buffer.begin(), s.buffer.begin() + static_cast<long>(n));
     const long r = fe.write(fd, b.data(), n);
     if (r > 0) s.buffer.erase(s.buffer.begin(), s.buffer.begin() + r);
@@ -242,22 +264,28 @@ Reply execute(Session& s, std::vector<std::string> w) {
     vfio_precopy_info info{};
     info.argsz = sizeof(info);
     const long r = fe.ioctl(static_cast<int>(num(1)), VFIO_MIG_GET_PRECOPY_INFO, &info);
-    auto rep = from_ret(r, "initial_bytes " + std::to_string(info.initial_bytes) + ", dirty_bytes " + std::to_string(info.dirty_bytes));
-    if (r == 0) rep.extra["initial_bytes"] = info.initial_bytes, rep.extra["dirty_bytes"] = info.dirty_bytes;
+    auto rep = from_ret(r, "initial_bytes " + std::to_string(info.initial_bytes) +
+                               ", dirty_bytes " + std::to_string(info.dirty_bytes));
+    if (r == 0)
+      rep.extra["initial_bytes"] = info.initial_bytes, rep.extra["dirty_bytes"] = info.dirty_bytes;
     return rep;
   }
   if (c == "data-size") {
     need(1);
-    Feature<vfio_device_feature_mig_data_size> f(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DATA_SIZE);
+    Feature<vfio_device_feature_mig_data_size> f(VFIO_DEVICE_FEATURE_GET |
+                                                 VFIO_DEVICE_FEATURE_MIG_DATA_SIZE);
     const long r = fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, f.raw);
-    auto rep = from_ret(r, "stop_copy_length " + std::to_string(f.payload.stop_copy_length) + " bytes");
+    auto rep =
+        from_ret(r, "stop_copy_length " + std::to_string(f.payload.stop_copy_length) + " bytes");
     if (r == 0) rep.extra["stop_copy_length"] = f.payload.stop_copy_length;
     return rep;
   }
   if (c == "feature") {
     need(3);
-    if (w[1] != "get" || w[2] != "migration") throw std::invalid_argument("only 'feature get migration' is supported");
-    Feature<vfio_device_feature_migration> f(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIGRATION);
+    if (w[1] != "get" || w[2] != "migration")
+      throw std::invalid_argument("only 'feature get migration' is supported");
+    Feature<vfio_device_feature_migration> f(VFIO_DEVICE_FEATURE_GET |
+                                             VFIO_DEVICE_FEATURE_MIGRATION);
     const long r = fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, f.raw);
     auto rep = from_ret(r, "migration flags: " + vfio::features_name(f.payload.flags));
     if (r == 0) rep.extra["flags"] = vfio::features_name(f.payload.flags);
@@ -277,7 +305,8 @@ Reply execute(Session& s, std::vector<std::string> w) {
     }
     sc_core::wait(sc_core::sc_time::from_seconds(t));
     Reply r;
-    r.message = "simulated " + format_duration(t) + "; now t=" + format_duration(sc_core::sc_time_stamp().to_seconds());
+    r.message = "simulated " + format_duration(t) +
+                "; now t=" + format_duration(sc_core::sc_time_stamp().to_seconds());
     return r;
   }
   if (c == "dirty") {
@@ -287,9 +316,10 @@ Reply execute(Session& s, std::vector<std::string> w) {
     r.extra["dirty_pages"] = store.dirty().count();
     r.extra["dirty_bytes"] = store.dirty().count() * store.page_size();
     r.extra["tracking"] = store.tracking();
-    r.message = std::to_string(store.dirty().count()) + " dirty VRAM pages (" +
-                format_bytes(static_cast<double>(store.dirty().count() * store.page_size())) + ")" +
-                (store.tracking() ? "" : "; dirty tracking is off (it runs while a save session is open)");
+    r.message =
+        std::to_string(store.dirty().count()) + " dirty VRAM pages (" +
+        format_bytes(static_cast<double>(store.dirty().count() * store.page_size())) + ")" +
+        (store.tracking() ? "" : "; dirty tracking is off (it runs while a save session is open)");
     return r;
   }
   if (c == "compare") {
@@ -301,7 +331,8 @@ Reply execute(Session& s, std::vector<std::string> w) {
     r.extra["fields_differing"] = d.fields;
     r.extra["differences"] = d.differences;
     r.message = d.equal() ? "src and dst are equal: every VRAM page and every state field"
-                          : std::to_string(d.vram_pages) + " VRAM pages and " + std::to_string(d.fields) + " fields differ";
+                          : std::to_string(d.vram_pages) + " VRAM pages and " +
+                                std::to_string(d.fields) + " fields differ";
     for (const auto& x : d.differences) r.message += "\n    " + x;
     return r;
   }
@@ -327,13 +358,17 @@ Reply execute(Session& s, std::vector<std::string> w) {
     std::vector<uint8_t> b(num(2));
     const long r = fe.pread(fe.device_fd(), b.data(), b.size(), kRegion + num(1));
     if (r > 0) s.buffer.insert(s.buffer.end(), b.begin(), b.begin() + r);
-    return from_ret(r, "read " + std::to_string(r) + " region bytes into the transfer buffer (now " + std::to_string(s.buffer.size()) + ")");
+    return from_ret(r, "read " + std::to_string(r) +
+                           " region bytes into the transfer buffer (now " +
+                           std::to_string(s.buffer.size()) + ")");
   }
   if (c == "pwrite") {
     v1_only();
     need(3);
     const uint64_t n = num(2);
-    if (n > s.buffer.size()) throw std::invalid_argument("the transfer buffer holds only " + std::to_string(s.buffer.size()) + " bytes");
+    if (n > s.buffer.size())
+      throw std::invalid_argument("the transfer buffer holds only " +
+                                  std::to_string(s.buffer.size()) + " bytes");
     std::vector<uint8_t> b(s.buffer.begin(), s.buffer.begin() + static_cast<long>(n));
     const long r = fe.pwrite(fe.device_fd(), b.data(), n, kRegion + num(1));
     if (r > 0) s.buffer.erase(s.buffer.begin(), s.buffer.begin() + r);
@@ -347,12 +382,20 @@ Reply execute(Session& s, std::vector<std::string> w) {
     info->index = VFIO_PCI_NUM_REGIONS;
     const long r = fe.ioctl(fe.device_fd(), VFIO_DEVICE_GET_REGION_INFO, buf);
     auto* sparse = reinterpret_cast<vfio_region_info_cap_sparse_mmap*>(buf + 48);
-    auto rep = from_ret(r, "migration region index " + std::to_string(info->index) + ", size " + std::to_string(info->size) +
-                               ", offset 0x" + [&] { std::ostringstream o; o << std::hex << info->offset; return o.str(); }() +
-                               "; header (struct vfio_device_migration_info) at 0, data section mmap-able at " +
-                               std::to_string(sparse->areas[0].offset) + " (" + std::to_string(sparse->areas[0].size) + " bytes)");
+    auto rep = from_ret(
+        r, "migration region index " + std::to_string(info->index) + ", size " +
+               std::to_string(info->size) + ", offset 0x" +
+               [&] {
+                 std::ostringstream o;
+                 o << std::hex << info->offset;
+                 return o.str();
+               }() +
+               "; header (struct vfio_device_migration_info) at 0, data section mmap-able at " +
+               std::to_string(sparse->areas[0].offset) + " (" +
+               std::to_string(sparse->areas[0].size) + " bytes)");
     rep.extra["size"] = info->size;
-    rep.extra["data_section"] = {{"offset", sparse->areas[0].offset}, {"size", sparse->areas[0].size}};
+    rep.extra["data_section"] = {{"offset", sparse->areas[0].offset},
+                                 {"size", sparse->areas[0].size}};
     return rep;
   }
   throw std::invalid_argument("unknown command '" + c + "' (try 'help')");
@@ -369,7 +412,9 @@ std::vector<std::string> split(const std::string& line) {
 class StepModule : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(StepModule);
-  StepModule(sc_core::sc_module_name n, Session& s) : sc_core::sc_module(n), s_(s) { SC_THREAD(thread); }
+  StepModule(sc_core::sc_module_name n, Session& s) : sc_core::sc_module(n), s_(s) {
+    SC_THREAD(thread);
+  }
 
  private:
   void thread() {
@@ -398,7 +443,8 @@ class StepModule : public sc_core::sc_module {
       std::string errno_str;
       for (const auto& c : rec.calls)
         if (c.ret < 0) errno_str = vfio::errno_name(static_cast<int>(-c.ret));
-      if (!r.ok && error.empty() && r.ret < 0) errno_str = vfio::errno_name(static_cast<int>(-r.ret));
+      if (!r.ok && error.empty() && r.ret < 0)
+        errno_str = vfio::errno_name(static_cast<int>(-r.ret));
       std::vector<std::string> path;
       for (const auto& c : rec.calls)
         if (!c.path.empty()) path = c.path;
@@ -410,8 +456,10 @@ class StepModule : public sc_core::sc_module {
         j["ok"] = r.ok;
         j["errno"] = errno_str.empty() ? ordered_json(nullptr) : ordered_json(errno_str);
         j["ret"] = r.ret;
-        if (s_.v1) j["state"] = fe.state_value() & 7;
-        else j["state"] = fe.state_name();
+        if (s_.v1)
+          j["state"] = fe.state_value() & 7;
+        else
+          j["state"] = fe.state_name();
         if (words[0] == "state" && words.size() > 1 && words[1] == "set") {
           if (!s_.v1) j["path"] = path;
           if (!j.contains("data_fd") && !r.extra.contains("data_fd")) j["data_fd"] = -1;
@@ -454,10 +502,13 @@ int cmd_step(int argc, char** argv) {
       json = true;
     } else if (a == "--protocol" && i + 1 < argc) {
       const std::string p = argv[++i];
-      if (p == "v1") opt.protocol = vfio::Protocol::kV1;
-      else if (p == "v2") opt.protocol = vfio::Protocol::kV2;
+      if (p == "v1")
+        opt.protocol = vfio::Protocol::kV1;
+      else if (p == "v2")
+        opt.protocol = vfio::Protocol::kV2;
       else {
-        std::cerr << "mdevsim step: --protocol is v1 or v2, not '" << p << "' (protocol files are not supported yet)\n";
+        std::cerr << "mdevsim step: --protocol is v1 or v2, not '" << p
+                  << "' (protocol files are not supported yet)\n";
         return 2;
       }
     } else if (a == "--features" && i + 1 < argc) {

@@ -28,11 +28,13 @@ Result run_device_only(const Scenario& s) {
   constexpr int kSamples = 10;
   for (int i = 1; i <= kSamples; ++i) {
     sc_core::sc_start(sc_core::sc_time::from_seconds(s.duration_s / kSamples));
-    stats.unique_pages_over_time.emplace_back(s.duration_s * i / kSamples, dev.vram.store().dirty().count());
+    stats.unique_pages_over_time.emplace_back(s.duration_s * i / kSamples,
+                                              dev.vram.store().dirty().count());
   }
   stats.page_writes = dev.vram.store().writes();
   stats.unique_pages = dev.vram.store().dirty().count();
-  stats.achieved_rate = static_cast<double>(stats.page_writes) * s.device.config.page_size / s.duration_s;
+  stats.achieved_rate =
+      static_cast<double>(stats.page_writes) * s.device.config.page_size / s.duration_s;
 
   Result r;
   r.scenario = s.name;

@@ -9,8 +9,11 @@ namespace {
 constexpr double kVcpuSlice = 0.001;  // vCPU writes are issued per 1 ms slice
 }
 
-Vcpus::Vcpus(sc_core::sc_module_name name, GuestRam& ram, const models::PatternSpec& spec, uint64_t seed)
-    : sc_core::sc_module(name), ram_(ram), gen_(spec, ram.store.page_count(), ram.store.page_size(), seed),
+Vcpus::Vcpus(sc_core::sc_module_name name, GuestRam& ram, const models::PatternSpec& spec,
+             uint64_t seed)
+    : sc_core::sc_module(name),
+      ram_(ram),
+      gen_(spec, ram.store.page_count(), ram.store.page_size(), seed),
       seed_(models::mix64(seed ^ 0xc0ffeeULL)) {
   SC_THREAD(thread);
 }
@@ -23,7 +26,8 @@ void Vcpus::thread() {
     state_.active_s += kVcpuSlice * (1.0 - throttle_);
     const uint64_t due = gen_.writes_until(state_.active_s);
     for (; state_.submitted < due; ++state_.submitted)
-      ram_.store.write(gen_.page_of(state_.submitted), models::stream_value(seed_, state_.submitted));
+      ram_.store.write(gen_.page_of(state_.submitted),
+                       models::stream_value(seed_, state_.submitted));
   }
 }
 

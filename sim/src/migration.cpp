@@ -28,8 +28,8 @@ using sc_core::sc_time;
 using sc_core::sc_time_stamp;
 using vfio::MigState;
 
-constexpr double kSlice = 0.01;           // link transfers advance in slices of at most 10 ms
-constexpr uint64_t kZeroPageBytes = 8;    // a zero page goes as a header only (QEMU's zero-page flag)
+constexpr double kSlice = 0.01;         // link transfers advance in slices of at most 10 ms
+constexpr uint64_t kZeroPageBytes = 8;  // a zero page goes as a header only (QEMU's zero-page flag)
 constexpr uint64_t kPageHeaderBytes = 8;  // per-page header on the wire
 constexpr uint64_t kReadChunk = 1 << 20;  // QEMU reads device data 1 MiB at a time
 constexpr uint64_t kV1Region = uint64_t{VFIO_PCI_NUM_REGIONS} << 40;
@@ -98,10 +98,17 @@ using Feature = vfio::FeatureBuf<Payload>;
 class MigrationDriver : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(MigrationDriver);
-  MigrationDriver(sc_core::sc_module_name n, const Scenario& s, const RunOptions& o, Host& src, Host& dst)
-      : sc_core::sc_module(n), s_(s), opt_(o), src_(src), dst_(dst),
+  MigrationDriver(sc_core::sc_module_name n, const Scenario& s, const RunOptions& o, Host& src,
+                  Host& dst)
+      : sc_core::sc_module(n),
+        s_(s),
+        opt_(o),
+        src_(src),
+        dst_(dst),
         link_(s.link, s.faults, s.migration.link_timeout_s),
-        v1_(s.device.protocol == "v1"), page_(s.vm.page_size), dma_pending_(src.ram.store.page_count()) {
+        v1_(s.device.protocol == "v1"),
+        page_(s.vm.page_size),
+        dma_pending_(src.ram.store.page_count()) {
     SC_THREAD(run);
   }
 
@@ -110,13 +117,16 @@ class MigrationDriver : public sc_core::sc_module {
  private:
   // ------------------------------------------------------------ ABI helpers
   long set_state(Host& h, MigState st, int* fd = nullptr) {
-    Feature<vfio_device_feature_mig_state> f(VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
+    Feature<vfio_device_feature_mig_state> f(VFIO_DEVICE_FEATURE_SET |
+                                             VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
     f.payload.device_state = static_cast<uint32_t>(st);
     const long r = h.frontend.ioctl(h.frontend.device_fd(), VFIO_DEVICE_FEATURE, f.raw);
     if (fd) *fd = f.payload.data_fd;
     return r;
   }
-  long v1_write_state(Host& h, uint32_t v) { return h.frontend.pwrite(h.frontend.device_fd(), &v, 4, kV1Region); }
+  long v1_write_state(Host& h, uint32_t v) {
+    return h.frontend.pwrite(h.frontend.device_fd(), &v, 4, kV1Region);
+  }
   uint64_t v1_rd64(Host& h, uint64_t off, long* err = nullptr) {
     uint64_t v = 0;
     const long r = h.frontend.pread(h.frontend.device_fd(), &v, 8, kV1Region + off);
@@ -125,9 +135,11 @@ class MigrationDriver : public sc_core::sc_module {
   }
   uint64_t data_size() {
     if (v1_) return v1_rd64(src_, 8);  // QEMU v1: pending_bytes is the device's contribution
-    Feature<vfio_device_feature_mig_data_size> f(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DATA_SIZE);
+    Feature<vfio_device_feature_mig_data_size> f(VFIO_DEVICE_FEATURE_GET |
+                                                 VFIO_DEVICE_FEATURE_MIG_DATA_SIZE);
     // A device without the size ioctl makes QEMU assume 100 GiB.
-    if (src_.frontend.ioctl(src_.frontend.device_fd(), VFIO_DEVICE_FEATURE, f.raw) < 0) return uint64_t{100} << 30;
+    if (src_.frontend.ioctl(src_.frontend.device_fd(), VFIO_DEVICE_FEATURE, f.raw) < 0)
+      return uint64_t{100} << 30;
     return f.payload.stop_copy_length;
   }
   bool precopy_info(uint64_t& initial, uint64_t& dirty) {
@@ -144,7 +156,8 @@ class MigrationDriver : public sc_core::sc_module {
     if (!s_.vm.dma_dirty_tracking) return;
     if (!v1_) {
       vfio_device_feature_dma_logging_range range{0, s_.vm.ram_bytes};
-      Feature<vfio_device_feature_dma_logging_control> f(VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START);
+      Feature<vfio_device_feature_dma_logging_control> f(VFIO_DEVICE_FEATURE_SET |
+                                                         VFIO_DEVICE_FEATURE_DMA_LOGGING_START);
       f.payload.page_size = page_;
       f.payload.num_ranges = 1;
       f.payload.ranges = reinterpret_cast<uint64_t>(&range);
@@ -166,7 +179,8 @@ class MigrationDriver : public sc_core::sc_module {
     const uint64_t pages = src_.ram.store.page_count();
     std::vector<uint64_t> bitmap((pages * (page_ / 4096) + 63) / 64 + 1);
     if (dma_logging_) {
-      Feature<vfio_device_feature_dma_logging_report> f(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT);
+      Feature<vfio_device_feature_dma_logging_report> f(VFIO_DEVICE_FEATURE_GET |
+                                                        VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT);
       f.payload.iova = 0;
       f.payload.length = s_.vm.ram_bytes;
       f.payload.page_size = page_;
@@ -246,7 +260,8 @@ class MigrationDriver : public sc_core::sc_module {
     std::vector<uint8_t> buf;
     while (until_end || bytes < limit) {
       const uint64_t want = std::min<uint64_t>(
-          std::max<uint64_t>(kReadChunk, static_cast<uint64_t>(link_.bandwidth(now(), limited) * kSlice)),
+          std::max<uint64_t>(kReadChunk,
+                             static_cast<uint64_t>(link_.bandwidth(now(), limited) * kSlice)),
           until_end ? UINT64_MAX : limit - bytes);
       long n;
       if (opt_.exact) {
@@ -254,16 +269,22 @@ class MigrationDriver : public sc_core::sc_module {
         n = src_.frontend.read(save_fd_, buf.data(), want);
         if (n > 0) {
           const long w = dst_.frontend.write(resume_fd_, buf.data(), static_cast<size_t>(n));
-          if (w != n) return fail_reason("the destination device refused the stream (" + vfio::errno_name(static_cast<int>(-w)) + ")");
+          if (w != n)
+            return fail_reason("the destination device refused the stream (" +
+                               vfio::errno_name(static_cast<int>(-w)) + ")");
         }
       } else {
         n = src_.frontend.splice_to(save_fd_, dst_.frontend, resume_fd_, want);
         if (n < 0 && n != -ENOMSG)
-          return fail_reason("the destination device refused the stream (" + vfio::errno_name(static_cast<int>(-n)) + ")");
+          return fail_reason("the destination device refused the stream (" +
+                             vfio::errno_name(static_cast<int>(-n)) + ")");
       }
       if (n == -ENOMSG || n == 0) return true;  // nothing more now / end of stream
-      if (n < 0) return fail_reason("reading the device state failed (" + vfio::errno_name(static_cast<int>(-n)) + ")");
-      if (!link_.transfer(static_cast<uint64_t>(n), limited)) return fail_reason("the link was down longer than the link timeout");
+      if (n < 0)
+        return fail_reason("reading the device state failed (" +
+                           vfio::errno_name(static_cast<int>(-n)) + ")");
+      if (!link_.transfer(static_cast<uint64_t>(n), limited))
+        return fail_reason("the link was down longer than the link timeout");
       bytes += static_cast<uint64_t>(n);
     }
     return true;
@@ -281,9 +302,11 @@ class MigrationDriver : public sc_core::sc_module {
       if (err) return fail_reason("the v1 iteration failed");
       if (size == 0) return true;
       buf.resize(size);
-      if (src_.frontend.pread(src_.frontend.device_fd(), buf.data(), size, kV1Region + off) != static_cast<long>(size))
+      if (src_.frontend.pread(src_.frontend.device_fd(), buf.data(), size, kV1Region + off) !=
+          static_cast<long>(size))
         return fail_reason("reading the v1 data section failed");
-      if (!link_.transfer(size, limited)) return fail_reason("the link was down longer than the link timeout");
+      if (!link_.transfer(size, limited))
+        return fail_reason("the link was down longer than the link timeout");
       const uint64_t doff = v1_rd64(dst_, 16);
       dst_.frontend.pwrite(dst_.frontend.device_fd(), buf.data(), size, kV1Region + doff);
       if (dst_.frontend.pwrite(dst_.frontend.device_fd(), &size, 8, kV1Region + 24) < 0)
@@ -304,21 +327,26 @@ class MigrationDriver : public sc_core::sc_module {
     src_.ram.store.start_tracking();
     start_dma_tracking();
     if (v1_) {
-      if (v1_write_state(src_, 3) < 0) return fail_reason("the source device refused pre-copy (011b)");
-      if (v1_write_state(dst_, 4) < 0) return fail_reason("the destination device refused resuming (100b)");
+      if (v1_write_state(src_, 3) < 0)
+        return fail_reason("the source device refused pre-copy (011b)");
+      if (v1_write_state(dst_, 4) < 0)
+        return fail_reason("the destination device refused resuming (100b)");
       precopy_ = true;
       return true;
     }
-    Feature<vfio_device_feature_migration> mig(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIGRATION);
+    Feature<vfio_device_feature_migration> mig(VFIO_DEVICE_FEATURE_GET |
+                                               VFIO_DEVICE_FEATURE_MIGRATION);
     if (src_.frontend.ioctl(src_.frontend.device_fd(), VFIO_DEVICE_FEATURE, mig.raw) < 0 ||
         !(mig.payload.flags & VFIO_MIGRATION_STOP_COPY))
       return fail_reason("the device does not support migration (VFIO_DEVICE_FEATURE_MIGRATION)");
     flags_ = mig.payload.flags;
     if (flags_ & VFIO_MIGRATION_PRE_COPY) {
-      if (set_state(src_, MigState::kPreCopy, &save_fd_) < 0) return fail_reason("the source device refused PRE_COPY");
+      if (set_state(src_, MigState::kPreCopy, &save_fd_) < 0)
+        return fail_reason("the source device refused PRE_COPY");
       precopy_ = true;
     }
-    if (set_state(dst_, MigState::kResuming, &resume_fd_) < 0) return fail_reason("the destination device refused RESUMING");
+    if (set_state(dst_, MigState::kResuming, &resume_fd_) < 0)
+      return fail_reason("the destination device refused RESUMING");
     return true;
   }
 
@@ -337,11 +365,13 @@ class MigrationDriver : public sc_core::sc_module {
       device_avail = v1_pending_hint_;
     }
     link_.latency();
-    if (!send_ram(pages, true, it.ram_bytes)) return fail_reason("the link was down longer than the link timeout");
+    if (!send_ram(pages, true, it.ram_bytes))
+      return fail_reason("the link was down longer than the link timeout");
     if (precopy_ && !send_device(device_avail, true, false, it.device_bytes)) return false;
     it.duration_s = now() - it.start_s;
-    it.bandwidth = it.duration_s > 0 ? static_cast<double>(it.ram_bytes + it.device_bytes) / it.duration_s
-                                     : link_.bandwidth(now(), true);
+    it.bandwidth = it.duration_s > 0
+                       ? static_cast<double>(it.ram_bytes + it.device_bytes) / it.duration_s
+                       : link_.bandwidth(now(), true);
     return true;
   }
 
@@ -360,19 +390,24 @@ class MigrationDriver : public sc_core::sc_module {
       r = set_state(src_, MigState::kStop);
       if (r == 0) r = set_state(src_, MigState::kStopCopy, &save_fd_);
     }
-    if (r < 0) return fail_reason("the source device failed to stop (" + vfio::errno_name(static_cast<int>(-r)) + ")");
+    if (r < 0)
+      return fail_reason("the source device failed to stop (" +
+                         vfio::errno_name(static_cast<int>(-r)) + ")");
     sc.device_stop_s = now() - t_stop;
     const double t_xfer = now();
     link_.latency();
     const auto pages = collect_ram_dirty();
-    if (!send_ram(pages, false, sc.ram_bytes)) return fail_reason("the link was down longer than the link timeout");
+    if (!send_ram(pages, false, sc.ram_bytes))
+      return fail_reason("the link was down longer than the link timeout");
     if (!send_device(0, false, true, sc.device_bytes)) return false;
     sc.transfer_s = now() - t_xfer;
     // The destination applies the state, then runs.
     const double t_resume = now();
     wait_s(static_cast<double>(sc.device_bytes) / s_.device.resume_bandwidth);
     r = v1_ ? v1_write_state(dst_, 1) : set_state(dst_, MigState::kRunning);
-    if (r < 0) return fail_reason("the destination device rejected the device state (" + vfio::errno_name(static_cast<int>(-r)) + ")");
+    if (r < 0)
+      return fail_reason("the destination device rejected the device state (" +
+                         vfio::errno_name(static_cast<int>(-r)) + ")");
     sc.resume_s = now() - t_resume;
     // The guest's CPU state moves with the VM: the guest driver and vCPUs
     // carry on from where the source stopped.
@@ -389,8 +424,10 @@ class MigrationDriver : public sc_core::sc_module {
     result.device_bytes += sc.device_bytes;
     result.converged = !forced;
     // Source cleanup after downtime (QEMU defers STOP_COPY -> STOP).
-    if (v1_) v1_write_state(src_, 0);
-    else set_state(src_, MigState::kStop);
+    if (v1_)
+      v1_write_state(src_, 0);
+    else
+      set_state(src_, MigState::kStop);
     return true;
   }
 
@@ -410,8 +447,9 @@ class MigrationDriver : public sc_core::sc_module {
     src_.set_vm_running(true);
     // Nothing lost: the source runs again with the state it had (a reset,
     // needed only after a device error, keeps VRAM but not the registers).
-    const bool running = src_.device.running() && src_.vcpus.running() &&
-                         (v1_ ? (src_.frontend.state_value() & 7) == 1 : src_.frontend.state_name() == "RUNNING");
+    const bool running =
+        src_.device.running() && src_.vcpus.running() &&
+        (v1_ ? (src_.frontend.state_value() & 7) == 1 : src_.frontend.state_name() == "RUNNING");
     result.verification.source_intact = running && (reset || src_.device.state_hash() == before);
   }
 
@@ -450,10 +488,12 @@ class MigrationDriver : public sc_core::sc_module {
     const bool same_ram = src_.ram.store.content_hash() == dst_.ram.store.content_hash();
     const auto later = models::compare_devices(src_.device, dst_.device, 4);
     v.continuation_matches = later.equal() && same_ram;
-    for (const auto& d : later.differences) v.differences.push_back("after " + std::to_string(s_.migration.run_after_s) + " s: " + d);
+    for (const auto& d : later.differences)
+      v.differences.push_back("after " + std::to_string(s_.migration.run_after_s) + " s: " + d);
     if (!same_ram) v.differences.push_back("after the continuation: guest RAM differs");
     v.passed = diff.equal() && ram_bad == 0 && v.continuation_matches;
-    if (!v.continuation_matches) v.differences.push_back("the migrated run diverged from the reference run");
+    if (!v.continuation_matches)
+      v.differences.push_back("the migrated run diverged from the reference run");
   }
 
   void run() {
@@ -492,9 +532,9 @@ class MigrationDriver : public sc_core::sc_module {
       } else if ((s_.migration.max_iterations && iteration >= s_.migration.max_iterations) ||
                  (s_.migration.timeout_s > 0 && now() - t0 >= s_.migration.timeout_s)) {
         if (s_.migration.on_no_convergence == OnNoConvergence::kCancel) {
-          cancel("did not converge: after " + std::to_string(iteration) + " iterations the expected downtime is " +
-                 std::to_string(it.expected_downtime_s) + " s, above the " +
-                 std::to_string(s_.migration.downtime_limit_s) + " s limit");
+          cancel("did not converge: after " + std::to_string(iteration) +
+                 " iterations the expected downtime is " + std::to_string(it.expected_downtime_s) +
+                 " s, above the " + std::to_string(s_.migration.downtime_limit_s) + " s limit");
           finish(t0);
           return;
         }
@@ -526,12 +566,16 @@ class MigrationDriver : public sc_core::sc_module {
     verify();
     if (!result.verification.passed) {
       result.outcome = "failed";
-      result.reason = "verification found differences: " + std::to_string(result.verification.vram_pages_mismatched) +
-                      " VRAM pages, " + std::to_string(result.verification.ram_pages_mismatched) + " RAM pages, " +
-                      std::to_string(result.verification.device_fields_mismatched) + " device fields";
+      result.reason = "verification found differences: " +
+                      std::to_string(result.verification.vram_pages_mismatched) + " VRAM pages, " +
+                      std::to_string(result.verification.ram_pages_mismatched) + " RAM pages, " +
+                      std::to_string(result.verification.device_fields_mismatched) +
+                      " device fields";
     }
-    if (forced) result.reason = (result.reason.empty() ? "" : result.reason + "; ") +
-                                std::string("did not converge: switched over anyway (on_no_convergence: force)");
+    if (forced)
+      result.reason =
+          (result.reason.empty() ? "" : result.reason + "; ") +
+          std::string("did not converge: switched over anyway (on_no_convergence: force)");
     finish(t0, t_end);
   }
 
@@ -566,7 +610,9 @@ class MigrationDriver : public sc_core::sc_module {
 Result run_migration(const Scenario& s, const RunOptions& options) {
   Scenario dst_scenario = s;
   // A destination that rejects the stream: a device of another configuration.
-  if (s.device.reject_stream) dst_scenario.device.config.contexts = s.device.config.contexts == 256 ? 255 : s.device.config.contexts + 1;
+  if (s.device.reject_stream)
+    dst_scenario.device.config.contexts =
+        s.device.config.contexts == 256 ? 255 : s.device.config.contexts + 1;
   Host src("src", s, true);
   Host dst("dst", dst_scenario, false);
   dst.set_vm_running(false);  // the destination VM waits for the incoming migration

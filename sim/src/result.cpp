@@ -16,11 +16,13 @@ nlohmann::ordered_json to_json(const Result& r) {
   j["scenario"] = r.scenario;
   j["seed"] = r.seed;
   j["outcome"] = r.outcome;
-  j["reason"] = r.reason.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.reason);
+  j["reason"] =
+      r.reason.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.reason);
   j["converged"] = r.converged;
   j["total_time_s"] = r9(r.total_time_s);
   j["downtime_s"] = r9(r.downtime_s);
-  j["bytes"] = {{"ram", r.ram_bytes}, {"device", r.device_bytes}, {"total", r.ram_bytes + r.device_bytes}};
+  j["bytes"] = {
+      {"ram", r.ram_bytes}, {"device", r.device_bytes}, {"total", r.ram_bytes + r.device_bytes}};
   auto iters = nlohmann::ordered_json::array();
   for (const auto& it : r.iterations) {
     iters.push_back({{"index", it.index},
@@ -37,13 +39,16 @@ nlohmann::ordered_json to_json(const Result& r) {
   j["iterations"] = iters;
   if (r.stop_copy) {
     const auto& s = *r.stop_copy;
-    j["stop_copy"] = {{"ram_bytes", s.ram_bytes},       {"device_bytes", s.device_bytes},
-                      {"device_stop_s", r9(s.device_stop_s)}, {"transfer_s", r9(s.transfer_s)},
+    j["stop_copy"] = {{"ram_bytes", s.ram_bytes},
+                      {"device_bytes", s.device_bytes},
+                      {"device_stop_s", r9(s.device_stop_s)},
+                      {"transfer_s", r9(s.transfer_s)},
                       {"resume_s", r9(s.resume_s)}};
   } else {
     j["stop_copy"] = nullptr;
   }
-  j["postcopy"] = r.postcopy ? nlohmann::ordered_json::parse(r.postcopy->dump()) : nlohmann::ordered_json(nullptr);
+  j["postcopy"] = r.postcopy ? nlohmann::ordered_json::parse(r.postcopy->dump())
+                             : nlohmann::ordered_json(nullptr);
   const auto& v = r.verification;
   j["verification"] = {{"checked", v.checked},
                        {"passed", v.passed},
@@ -53,14 +58,16 @@ nlohmann::ordered_json to_json(const Result& r) {
                        {"continuation_matches", v.continuation_matches},
                        {"source_intact", v.source_intact},
                        {"differences", v.differences}};
-  nlohmann::ordered_json calls = nlohmann::ordered_json::object(), errs = nlohmann::ordered_json::object();
+  nlohmann::ordered_json calls = nlohmann::ordered_json::object(),
+                         errs = nlohmann::ordered_json::object();
   for (const auto& [k, n] : r.abi_calls) calls[k] = n;
   for (const auto& [k, n] : r.abi_errors) errs[k] = n;
   j["abi"] = {{"calls", calls}, {"errors", errs}};
   if (r.device_run) {
     const auto& d = *r.device_run;
     auto over = nlohmann::ordered_json::array();
-    for (const auto& [t, n] : d.unique_pages_over_time) over.push_back({{"t_s", r9(t)}, {"unique_pages", n}});
+    for (const auto& [t, n] : d.unique_pages_over_time)
+      over.push_back({{"t_s", r9(t)}, {"unique_pages", n}});
     j["device_run"] = {{"page_writes", d.page_writes},
                        {"unique_pages", d.unique_pages},
                        {"achieved_rate", r9(d.achieved_rate)},

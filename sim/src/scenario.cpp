@@ -25,7 +25,8 @@ bool power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 // unknown keys can be reported by name.
 class Obj {
  public:
-  Obj(const std::string& file, const json& j, std::string path) : file_(file), j_(j), path_(std::move(path)) {
+  Obj(const std::string& file, const json& j, std::string path)
+      : file_(file), j_(j), path_(std::move(path)) {
     if (!j_.is_object()) fail("", "must be an object, got " + std::string(j_.type_name()));
   }
 
@@ -66,29 +67,38 @@ class Obj {
   uint64_t integer(const std::string& key, uint64_t def, uint64_t lo, uint64_t hi) {
     if (!has(key)) return def;
     const auto& v = get(key);
-    if (!v.is_number_integer() || (v.is_number_integer() && v.get<int64_t>() < 0 && !v.is_number_unsigned()))
+    if (!v.is_number_integer() ||
+        (v.is_number_integer() && v.get<int64_t>() < 0 && !v.is_number_unsigned()))
       fail(key, "must be a whole number >= 0, got " + v.dump());
     const auto u = v.get<uint64_t>();
-    if (u < lo || u > hi) fail(key, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + v.dump());
+    if (u < lo || u > hi)
+      fail(key, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " +
+                    v.dump());
     return u;
   }
   template <typename F>
   auto unit(const std::string& key, F parse) -> decltype(parse(std::string())) {
     const auto& v = get(key);
-    if (!v.is_string()) fail(key, "must be a string with a unit, e.g. \"4GiB\", \"10Gbit/s\" or \"300ms\"; got " + v.dump());
+    if (!v.is_string())
+      fail(key, "must be a string with a unit, e.g. \"4GiB\", \"10Gbit/s\" or \"300ms\"; got " +
+                    v.dump());
     try {
       return parse(v.get<std::string>());
     } catch (const UnitError& e) {
       fail(key, e.what());
     }
   }
-  uint64_t size(const std::string& key, uint64_t def) { return has(key) ? unit(key, parse_size) : def; }
+  uint64_t size(const std::string& key, uint64_t def) {
+    return has(key) ? unit(key, parse_size) : def;
+  }
   double rate(const std::string& key, double def) {
     if (!has(key)) return def;
     const double r = unit(key, parse_rate);
     return r;
   }
-  double duration(const std::string& key, double def) { return has(key) ? unit(key, parse_duration) : def; }
+  double duration(const std::string& key, double def) {
+    return has(key) ? unit(key, parse_duration) : def;
+  }
 
   // Call once every key has been read: anything left is a typo or unsupported.
   void finish() const {
@@ -116,18 +126,21 @@ class Obj {
 };
 
 // Keys every pattern object may have; the caller lists its own extras.
-const std::set<std::string> kPatternKeys = {"kind", "dirty_rate", "region", "hot_fraction",
-                                            "hot_probability", "exponent", "fps", "frame_size",
-                                            "phases", "trace_file"};
+const std::set<std::string> kPatternKeys = {
+    "kind",     "dirty_rate", "region",     "hot_fraction", "hot_probability",
+    "exponent", "fps",        "frame_size", "phases",       "trace_file"};
 
 models::PatternSpec read_pattern(Obj& o, uint64_t memory_bytes, uint32_t page_size,
                                  const std::filesystem::path& base_dir, bool allow_phases) {
   models::PatternSpec p;
   const std::string kind = o.str("kind", "uniform");
   static const std::map<std::string, models::PatternKind> kinds = {
-      {"uniform", models::PatternKind::kUniform},   {"hotset", models::PatternKind::kHotset},
-      {"zipf", models::PatternKind::kZipf},         {"streaming", models::PatternKind::kStreaming},
-      {"framebuffer", models::PatternKind::kFramebuffer}, {"phased", models::PatternKind::kPhased},
+      {"uniform", models::PatternKind::kUniform},
+      {"hotset", models::PatternKind::kHotset},
+      {"zipf", models::PatternKind::kZipf},
+      {"streaming", models::PatternKind::kStreaming},
+      {"framebuffer", models::PatternKind::kFramebuffer},
+      {"phased", models::PatternKind::kPhased},
       {"trace", models::PatternKind::kTrace}};
   const auto k = kinds.find(kind);
   if (k == kinds.end())
@@ -140,8 +153,10 @@ models::PatternSpec read_pattern(Obj& o, uint64_t memory_bytes, uint32_t page_si
     const uint64_t off = r.size("offset", 0);
     const uint64_t size = r.size("size", memory_bytes - std::min(off, memory_bytes));
     r.finish();
-    if (off % page_size || size % page_size) r.fail("", "offset and size must be multiples of the page size");
-    if (off + size > memory_bytes || size == 0) r.fail("", "region must be non-empty and inside the memory");
+    if (off % page_size || size % page_size)
+      r.fail("", "offset and size must be multiples of the page size");
+    if (off + size > memory_bytes || size == 0)
+      r.fail("", "region must be non-empty and inside the memory");
     p.region_first_page = off / page_size;
     p.region_pages = size / page_size;
   }
@@ -153,7 +168,8 @@ models::PatternSpec read_pattern(Obj& o, uint64_t memory_bytes, uint32_t page_si
   p.fps = o.number("fps", 60, 1e-3, 1e6);
   if (o.has("frame_size")) {
     const uint64_t fb = o.size("frame_size", 0);
-    if (fb == 0 || fb % page_size) o.fail("frame_size", "must be a non-zero multiple of the page size");
+    if (fb == 0 || fb % page_size)
+      o.fail("frame_size", "must be a non-zero multiple of the page size");
     p.framebuffer_pages = fb / page_size;
   }
   if (o.has("trace_file")) {
@@ -180,8 +196,10 @@ models::PatternSpec read_pattern(Obj& o, uint64_t memory_bytes, uint32_t page_si
       ph.finish();
     }
   }
-  if (p.kind == models::PatternKind::kPhased && p.phases.empty()) o.fail("phases", "a phased pattern needs phases");
-  if (p.kind == models::PatternKind::kTrace && p.trace.empty()) o.fail("trace_file", "a trace pattern needs a trace_file with writes");
+  if (p.kind == models::PatternKind::kPhased && p.phases.empty())
+    o.fail("phases", "a phased pattern needs phases");
+  if (p.kind == models::PatternKind::kTrace && p.trace.empty())
+    o.fail("trace_file", "a trace pattern needs a trace_file with writes");
   // The generator is the final judge (e.g. region vs frame size).
   try {
     models::PageWriteGenerator check(p, memory_bytes / page_size, page_size, 1);
@@ -197,7 +215,8 @@ models::PatternSpec read_pattern(Obj& o, uint64_t memory_bytes, uint32_t page_si
 void read_device(Obj& o, Scenario& s) {
   auto& d = s.device;
   auto& c = d.config;
-  c.page_size = static_cast<uint32_t>(std::min<uint64_t>(o.size("page_size", c.page_size), 1u << 30));
+  c.page_size =
+      static_cast<uint32_t>(std::min<uint64_t>(o.size("page_size", c.page_size), 1u << 30));
   if (!power_of_two(c.page_size) || c.page_size < 4096 || c.page_size > (2u << 20))
     o.fail("page_size", "must be a power of two between 4KiB and 2MiB");
   c.vram_bytes = o.size("vram", c.vram_bytes);
@@ -214,11 +233,13 @@ void read_device(Obj& o, Scenario& s) {
     o.fail("protocol", "must be \"v1\" or \"v2\" (protocol files are not supported yet)");
   if (o.has("features")) {
     const auto& f = o.get("features");
-    if (!f.is_array()) o.fail("features", "must be a list such as [\"stop_copy\", \"p2p\", \"pre_copy\"]");
+    if (!f.is_array())
+      o.fail("features", "must be a list such as [\"stop_copy\", \"p2p\", \"pre_copy\"]");
     d.features.clear();
     for (size_t i = 0; i < f.size(); ++i) {
       if (!f[i].is_string() || (f[i] != "stop_copy" && f[i] != "p2p" && f[i] != "pre_copy"))
-        o.fail("features/" + std::to_string(i), "must be one of stop_copy, p2p, pre_copy; got " + f[i].dump());
+        o.fail("features/" + std::to_string(i),
+               "must be one of stop_copy, p2p, pre_copy; got " + f[i].dump());
       d.features.push_back(f[i].get<std::string>());
     }
     if (std::find(d.features.begin(), d.features.end(), "stop_copy") == d.features.end())
@@ -226,7 +247,8 @@ void read_device(Obj& o, Scenario& s) {
   }
   d.v1_strict = o.boolean("v1_strict", d.v1_strict);
   const std::string empty = o.str("precopy_empty", d.precopy_enomsg ? "enomsg" : "zero");
-  if (empty != "enomsg" && empty != "zero") o.fail("precopy_empty", "must be \"enomsg\" or \"zero\"");
+  if (empty != "enomsg" && empty != "zero")
+    o.fail("precopy_empty", "must be \"enomsg\" or \"zero\"");
   d.precopy_enomsg = empty == "enomsg";
   d.resume_bandwidth = o.rate("resume_bandwidth", d.resume_bandwidth);
   if (!(d.resume_bandwidth > 0)) o.fail("resume_bandwidth", "must be > 0");
@@ -236,7 +258,8 @@ void read_device(Obj& o, Scenario& s) {
       o.fail("fail_arc", "must be [\"FROM\", \"TO\"] state names");
     d.fail_arc = std::make_pair(a[0].get<std::string>(), a[1].get<std::string>());
   }
-  if (o.has("corrupt_stream_at")) d.corrupt_stream_at = o.integer("corrupt_stream_at", 0, 0, UINT64_MAX);
+  if (o.has("corrupt_stream_at"))
+    d.corrupt_stream_at = o.integer("corrupt_stream_at", 0, 0, UINT64_MAX);
   d.reject_stream = o.boolean("reject_stream", d.reject_stream);
   o.finish();
 }
@@ -250,18 +273,21 @@ Scenario build(const std::string& file, const json& root) {
   s.description = top.str("description", "");
   s.seed = top.integer("seed", 1, 0, UINT64_MAX);
   s.duration_s = top.duration("duration", s.duration_s);
-  if (!(s.duration_s > 0) || s.duration_s > 86400) top.fail("duration", "must be between 0 and 24h");
+  if (!(s.duration_s > 0) || s.duration_s > 86400)
+    top.fail("duration", "must be between 0 and 24h");
   if (top.has("device")) {
     Obj d(file, top.get("device"), "/device");
     read_device(d, s);
   }
   if (top.has("vm")) {
     Obj v(file, top.get("vm"), "/vm");
-    s.vm.page_size = static_cast<uint32_t>(std::min<uint64_t>(v.size("page_size", s.vm.page_size), 1u << 30));
+    s.vm.page_size =
+        static_cast<uint32_t>(std::min<uint64_t>(v.size("page_size", s.vm.page_size), 1u << 30));
     if (!power_of_two(s.vm.page_size) || s.vm.page_size < 4096 || s.vm.page_size > (2u << 20))
       v.fail("page_size", "must be a power of two between 4KiB and 2MiB");
     s.vm.ram_bytes = v.size("ram", s.vm.ram_bytes);
-    if (s.vm.ram_bytes < s.vm.page_size || s.vm.ram_bytes > (uint64_t{1} << 40) || s.vm.ram_bytes % s.vm.page_size)
+    if (s.vm.ram_bytes < s.vm.page_size || s.vm.ram_bytes > (uint64_t{1} << 40) ||
+        s.vm.ram_bytes % s.vm.page_size)
       v.fail("ram", "must be a multiple of page_size between one page and 1TiB");
     s.vm.vcpus = static_cast<uint32_t>(v.integer("vcpus", s.vm.vcpus, 1, 1024));
     s.vm.dma_dirty_tracking = v.boolean("dma_dirty_tracking", true);
@@ -275,7 +301,8 @@ Scenario build(const std::string& file, const json& root) {
     s.workload.dma_rate_bytes_per_s = w.rate("dma_rate", 0);
     s.workload.submit_interval_s = w.duration("submit_interval", s.workload.submit_interval_s);
     if (!(s.workload.submit_interval_s > 0)) w.fail("submit_interval", "must be > 0");
-    s.workload.vram = read_pattern(w, s.device.config.vram_bytes, s.device.config.page_size, base_dir, true);
+    s.workload.vram =
+        read_pattern(w, s.device.config.vram_bytes, s.device.config.page_size, base_dir, true);
     w.finish();
   }
   if (top.has("guest")) {
@@ -300,21 +327,28 @@ Scenario build(const std::string& file, const json& root) {
     auto& mg = s.migration;
     mg.start_at_s = m.duration("start_at", mg.start_at_s);
     const std::string mode = m.str("mode", "precopy");
-    if (mode == "precopy") mg.mode = MigrationMode::kPrecopy;
+    if (mode == "precopy")
+      mg.mode = MigrationMode::kPrecopy;
     else if (mode == "postcopy" || mode == "hybrid")
       m.fail("mode", mode + " is not implemented yet; only precopy runs today");
-    else m.fail("mode", "must be precopy, postcopy or hybrid");
+    else
+      m.fail("mode", "must be precopy, postcopy or hybrid");
     mg.downtime_limit_s = m.duration("downtime_limit", mg.downtime_limit_s);
     if (!(mg.downtime_limit_s > 0)) m.fail("downtime_limit", "must be > 0");
     mg.auto_converge = m.boolean("auto_converge", mg.auto_converge);
-    mg.max_iterations = static_cast<uint32_t>(m.integer("max_iterations", mg.max_iterations, 0, 100000));
+    mg.max_iterations =
+        static_cast<uint32_t>(m.integer("max_iterations", mg.max_iterations, 0, 100000));
     mg.timeout_s = m.duration("timeout", mg.timeout_s);
     const std::string onc = m.str("on_no_convergence", "cancel");
-    if (onc == "cancel") mg.on_no_convergence = OnNoConvergence::kCancel;
-    else if (onc == "force") mg.on_no_convergence = OnNoConvergence::kForce;
-    else m.fail("on_no_convergence", "must be cancel or force");
+    if (onc == "cancel")
+      mg.on_no_convergence = OnNoConvergence::kCancel;
+    else if (onc == "force")
+      mg.on_no_convergence = OnNoConvergence::kForce;
+    else
+      m.fail("on_no_convergence", "must be cancel or force");
     mg.link_timeout_s = m.duration("link_timeout", mg.link_timeout_s);
-    mg.postcopy_after_iterations = static_cast<uint32_t>(m.integer("postcopy_after_iterations", mg.postcopy_after_iterations, 0, 100000));
+    mg.postcopy_after_iterations = static_cast<uint32_t>(
+        m.integer("postcopy_after_iterations", mg.postcopy_after_iterations, 0, 100000));
     mg.run_after_s = m.duration("run_after", mg.run_after_s);
     mg.exact = m.boolean("exact", mg.exact);
     m.finish();
@@ -328,13 +362,19 @@ Scenario build(const std::string& file, const json& root) {
       if (!f.has("at")) f.fail("at", "every fault needs a time");
       fault.at_s = f.duration("at", 0);
       const std::string kind = f.str("kind", "");
-      if (kind == "link_down") fault.kind = FaultKind::kLinkDown;
-      else if (kind == "degrade") fault.kind = FaultKind::kDegrade;
-      else if (kind == "device_error") f.fail("kind", "device_error is not implemented yet; inject device faults with device.fail_arc");
-      else f.fail("kind", "must be link_down, degrade or device_error");
+      if (kind == "link_down")
+        fault.kind = FaultKind::kLinkDown;
+      else if (kind == "degrade")
+        fault.kind = FaultKind::kDegrade;
+      else if (kind == "device_error")
+        f.fail("kind",
+               "device_error is not implemented yet; inject device faults with device.fail_arc");
+      else
+        f.fail("kind", "must be link_down, degrade or device_error");
       fault.duration_s = f.duration("duration", 0);
       fault.bandwidth = f.rate("bandwidth", 0);
-      if (fault.kind == FaultKind::kDegrade && !(fault.bandwidth > 0)) f.fail("bandwidth", "degrade needs a bandwidth > 0");
+      if (fault.kind == FaultKind::kDegrade && !(fault.bandwidth > 0))
+        f.fail("bandwidth", "degrade needs a bandwidth > 0");
       f.finish();
       s.faults.push_back(fault);
     }
@@ -370,11 +410,14 @@ void apply_override(json& root, const std::string& ov, const std::string& file) 
       } catch (const std::exception&) {
         throw InputError("--set " + ov, "", "'" + parts[i] + "' is not a list index");
       }
-      if (idx >= node->size()) throw InputError("--set " + ov, "", "index " + parts[i] + " is beyond the list");
+      if (idx >= node->size())
+        throw InputError("--set " + ov, "", "index " + parts[i] + " is beyond the list");
       node = &(*node)[idx];
     } else {
       if (node->is_null()) *node = json::object();  // --set may create a section
-      if (!node->is_object()) throw InputError("--set " + ov, "", "'" + parts[i] + "' is inside a value that is not an object");
+      if (!node->is_object())
+        throw InputError("--set " + ov, "",
+                         "'" + parts[i] + "' is inside a value that is not an object");
       node = &(*node)[parts[i]];
     }
     if (last) *node = parsed;
@@ -396,7 +439,8 @@ Scenario load_scenario(const std::string& path, const std::vector<std::string>& 
     std::string what = e.what();
     // nlohmann reports "parse error at line L, column C: ..."
     const auto at = what.find("at line");
-    throw InputError(path, "", "malformed JSON " + (at == std::string::npos ? what : what.substr(at)));
+    throw InputError(path, "",
+                     "malformed JSON " + (at == std::string::npos ? what : what.substr(at)));
   }
   std::vector<std::string> set_paths;
   for (const auto& ov : overrides) {

@@ -2,14 +2,13 @@
 // (16 GiB VRAM, 16 GiB RAM, 25 Gbit/s, 2 GiB/s hot-set device workload,
 // 200 MiB/s of RAM dirtying). Run:
 //   cmake --build build --target bench_migration && ./build/tests/bench/bench_migration
-#include <benchmark/benchmark.h>
-
-#include "bench_util.h"
-
 #include <chrono>
 #include <fstream>
 #include <string>
 
+#include <benchmark/benchmark.h>
+
+#include "bench_util.h"
 #include "mdevsim/sim/migration.h"
 #include "mdevsim/sim/scenario.h"
 
@@ -18,10 +17,10 @@ namespace {
 using mdevsim::bench::current_rss_bytes;
 using mdevsim::bench::peak_rss_bytes;
 
-
 // One migration per process (the SystemC kernel elaborates once).
 void BM_Migrate16GiB25Gbit(benchmark::State& state) {
-  const auto s = mdevsim::sim::load_scenario(std::string(MDEVSIM_SOURCE_DIR) + "/scenarios/bench/16g-25gbit.json");
+  const auto s = mdevsim::sim::load_scenario(std::string(MDEVSIM_SOURCE_DIR) +
+                                             "/scenarios/bench/16g-25gbit.json");
   double sim_s = 0, wall_s = 0;
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();

@@ -1,15 +1,14 @@
 // Device-model speed and memory (issue 3 goals). Run:
 //   cmake --build build --target bench_models && ./build/tests/bench/bench_models
 // Each figure is reported beside a baseline measured in the same run.
-#include <benchmark/benchmark.h>
-
-#include "bench_util.h"
-
 #include <chrono>
 #include <fstream>
 #include <memory>
 #include <string>
 
+#include <benchmark/benchmark.h>
+
+#include "bench_util.h"
 #include "mdevsim/models/dirty_bitmap.h"
 #include "mdevsim/models/gpu_device.h"
 #include "mdevsim/models/page_store.h"
@@ -22,8 +21,6 @@ using mdevsim::bench::current_rss_bytes;
 using mdevsim::bench::peak_rss_bytes;
 
 using namespace mdevsim::models;
-
-
 
 constexpr uint64_t kPages4K = uint64_t{16} << 18;  // 16 GiB of 4 KiB pages
 
@@ -69,7 +66,8 @@ void BM_SparseVramMemory(benchmark::State& state) {
     state.counters["touched_MiB"] = 1024;
     state.counters["store_MiB"] = static_cast<double>(vram.memory_bytes()) / (1 << 20);
     state.counters["rss_delta_MiB"] = static_cast<double>(after - before) / (1 << 20);
-    state.counters["store_over_touched"] = static_cast<double>(vram.memory_bytes()) / (uint64_t{1} << 30);
+    state.counters["store_over_touched"] =
+        static_cast<double>(vram.memory_bytes()) / (uint64_t{1} << 30);
   }
 }
 BENCHMARK(BM_SparseVramMemory)->Iterations(1)->Unit(benchmark::kMillisecond);

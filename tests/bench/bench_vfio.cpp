@@ -2,10 +2,10 @@
 //   cmake --build build --target bench_vfio && ./build/tests/bench/bench_vfio
 // bytes_per_second of the stream benchmarks is compared with the memcpy
 // baseline measured in the same run (goal: ratio >= 0.5).
-#include <benchmark/benchmark.h>
-
 #include <cstring>
 #include <vector>
+
+#include <benchmark/benchmark.h>
 
 #include "mdevsim/models/gpu_device.h"
 #include "mdevsim/vfio/frontend.h"
@@ -32,8 +32,10 @@ struct Rig {
   Rig(vfio::Protocol p)
       : src(p == vfio::Protocol::kV1 ? "v1src" : "v2src", config()),
         dst(p == vfio::Protocol::kV1 ? "v1dst" : "v2dst", config()),
-        fs(src, options(p)), fd(dst, options(p)) {
-    for (uint64_t page = 0; page < src.vram.store().page_count(); ++page) src.vram.write_page(page, page);
+        fs(src, options(p)),
+        fd(dst, options(p)) {
+    for (uint64_t page = 0; page < src.vram.store().page_count(); ++page)
+      src.vram.write_page(page, page);
   }
   static vfio::FrontendOptions options(vfio::Protocol p) {
     vfio::FrontendOptions o;
@@ -45,8 +47,14 @@ struct Rig {
   vfio::Frontend fs, fd;
 };
 
-Rig& v2() { static Rig r(vfio::Protocol::kV2); return r; }
-Rig& v1() { static Rig r(vfio::Protocol::kV1); return r; }
+Rig& v2() {
+  static Rig r(vfio::Protocol::kV2);
+  return r;
+}
+Rig& v1() {
+  static Rig r(vfio::Protocol::kV1);
+  return r;
+}
 
 long set_state(vfio::Frontend& fe, vfio::MigState s, int* fd = nullptr) {
   alignas(8) uint8_t raw[16] = {};
@@ -91,7 +99,8 @@ void stream_v2(benchmark::State& state, bool splice) {
         bytes += n;
       }
     }
-    if (set_state(r.fd, vfio::MigState::kStop) != 0) state.SkipWithError("destination rejected the stream");
+    if (set_state(r.fd, vfio::MigState::kStop) != 0)
+      state.SkipWithError("destination rejected the stream");
     set_state(r.fs, vfio::MigState::kStop);
     r.fs.close(save);
     r.fd.close(resume);
@@ -130,9 +139,11 @@ void BM_V1Iterations(benchmark::State& state) {
     s = 1;
     d = 1;
     r.fs.pwrite(r.fs.device_fd(), &s, 4, region);
-    if (r.fd.pwrite(r.fd.device_fd(), &d, 4, region) != 4) state.SkipWithError("destination rejected the stream");
+    if (r.fd.pwrite(r.fd.device_fd(), &d, 4, region) != 4)
+      state.SkipWithError("destination rejected the stream");
   }
-  state.counters["v1_iterations_per_s"] = benchmark::Counter(static_cast<double>(iterations), benchmark::Counter::kIsRate);
+  state.counters["v1_iterations_per_s"] =
+      benchmark::Counter(static_cast<double>(iterations), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_V1Iterations)->Unit(benchmark::kMillisecond);
 

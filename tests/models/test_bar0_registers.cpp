@@ -1,6 +1,6 @@
-#include "mdevsim/models/bar0_registers.h"
-
 #include <gtest/gtest.h>
+
+#include "mdevsim/models/bar0_registers.h"
 
 namespace mdevsim::models {
 namespace {

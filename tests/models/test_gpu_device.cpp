@@ -1,18 +1,17 @@
-#include "mdevsim/models/gpu_device.h"
-
-#include <gtest/gtest.h>
-
 #include <memory>
 #include <random>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+#include "mdevsim/models/gpu_device.h"
 #include "mdevsim/models/workload_driver.h"
 
 namespace mdevsim::models {
 namespace {
 
-using sc_core::sc_time;
 using sc_core::SC_MS;
+using sc_core::sc_time;
 
 DeviceConfig small_device(uint64_t vram = uint64_t{1} << 30) {
   DeviceConfig c;
@@ -35,7 +34,9 @@ WorkloadSpec hotset_workload(double rate) {
 
 class RecordingGuestMemory : public GuestMemory {
  public:
-  void dma_write_page(uint64_t gpa_page, uint64_t value) override { writes.emplace_back(gpa_page, value); }
+  void dma_write_page(uint64_t gpa_page, uint64_t value) override {
+    writes.emplace_back(gpa_page, value);
+  }
   std::vector<std::pair<uint64_t, uint64_t>> writes;
 };
 
@@ -234,7 +235,8 @@ TEST(GpuDevice, BadImagesAreRejectedAndLeaveTheDestinationUntouched) {
   EXPECT_EQ(b.state_hash(), b_hash);
 
   // A flipped bit anywhere: header, page payload, state record, end record.
-  for (size_t at : {size_t{20}, size_t{100}, image.size() / 2, image.size() - 60, image.size() - 3}) {
+  for (size_t at :
+       {size_t{20}, size_t{100}, image.size() / 2, image.size() - 60, image.size() - 3}) {
     auto flipped = image;
     flipped[at] ^= 0x04;
     st = restore_image(b, flipped);

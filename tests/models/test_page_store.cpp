@@ -1,8 +1,8 @@
-#include "mdevsim/models/page_store.h"
+#include <vector>
 
 #include <gtest/gtest.h>
 
-#include <vector>
+#include "mdevsim/models/page_store.h"
 
 namespace mdevsim::models {
 namespace {

@@ -1,12 +1,13 @@
-#include "mdevsim/models/workload_pattern.h"
-
-#include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <fstream>
-#include <unistd.h>
 #include <unordered_set>
 #include <vector>
+
+#include <gtest/gtest.h>
+
+#include "mdevsim/models/workload_pattern.h"
 
 namespace mdevsim::models {
 namespace {
@@ -45,8 +46,8 @@ TEST(PageWriteGenerator, PagesStayInsideTheRegion) {
   PatternSpec s = spec_of(PatternKind::kZipf, 1e9);
   s.region_first_page = 1000;
   s.region_pages = 5000;
-  for (auto kind : {PatternKind::kUniform, PatternKind::kHotset, PatternKind::kZipf,
-                    PatternKind::kStreaming}) {
+  for (auto kind :
+       {PatternKind::kUniform, PatternKind::kHotset, PatternKind::kZipf, PatternKind::kStreaming}) {
     s.kind = kind;
     PageWriteGenerator g(s, kPages, kPage, 3);
     for (uint64_t n = 0; n < 20000; ++n) {
@@ -71,8 +72,13 @@ TEST(PageWriteGenerator, HotsetPutsConfiguredShareInHotRegion) {
 
 // Distinct pages touched by uniform writes follow N(1 - e^(-r t / N)).
 TEST(PageWriteGenerator, UniformDistinctPagesFollowOccupancyFormula) {
-  struct Case { uint64_t pages; double pages_per_s; double t; };
-  for (const Case c : {Case{65536, 65536, 1.0}, Case{262144, 100000, 2.0}, Case{16384, 40000, 0.5}}) {
+  struct Case {
+    uint64_t pages;
+    double pages_per_s;
+    double t;
+  };
+  for (const Case c :
+       {Case{65536, 65536, 1.0}, Case{262144, 100000, 2.0}, Case{16384, 40000, 0.5}}) {
     PatternSpec s = spec_of(PatternKind::kUniform, c.pages_per_s * 4096);
     PageWriteGenerator g(s, c.pages, 4096, 5);
     std::vector<bool> seen(c.pages);
@@ -80,7 +86,10 @@ TEST(PageWriteGenerator, UniformDistinctPagesFollowOccupancyFormula) {
     const uint64_t writes = g.writes_until(c.t);
     for (uint64_t i = 0; i < writes; ++i) {
       const uint64_t p = g.page_of(i);
-      if (!seen[p]) { seen[p] = true; ++distinct; }
+      if (!seen[p]) {
+        seen[p] = true;
+        ++distinct;
+      }
     }
     const double expected = c.pages * (1 - std::exp(-c.pages_per_s * c.t / c.pages));
     EXPECT_NEAR(static_cast<double>(distinct), expected, 0.02 * expected) << c.pages;
@@ -99,7 +108,8 @@ TEST(PageWriteGenerator, ZipfRankFrequenciesFollowPowerLaw) {
     for (auto& [p, c] : freq) counts.push_back(c);
     std::sort(counts.rbegin(), counts.rend());
     // rank 1 vs rank 2 ≈ 2^s; rank 1 vs rank 10 ≈ 10^s
-    EXPECT_NEAR(static_cast<double>(counts[0]) / counts[1], std::pow(2, s_exp), 0.15 * std::pow(2, s_exp));
+    EXPECT_NEAR(static_cast<double>(counts[0]) / counts[1], std::pow(2, s_exp),
+                0.15 * std::pow(2, s_exp));
     EXPECT_NEAR(std::log(static_cast<double>(counts[0]) / counts[9]) / std::log(10.0), s_exp, 0.1);
   }
 }
@@ -156,7 +166,9 @@ TEST(PageWriteGenerator, TraceReplaysExactlyAndRejectsBadFiles) {
   std::ofstream(path) << "0.0 5\n0.1 x\n";
   EXPECT_THROW(
       {
-        try { load_trace_file(path); } catch (const std::runtime_error& e) {
+        try {
+          load_trace_file(path);
+        } catch (const std::runtime_error& e) {
           EXPECT_NE(std::string(e.what()).find(":2:"), std::string::npos) << e.what();
           throw;
         }

@@ -1,12 +1,13 @@
 // Runs the built mdevsim binary as a user would.
-#include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <string>
-#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 namespace {
 
@@ -17,7 +18,8 @@ struct Outcome {
 };
 
 Outcome mdevsim(const std::string& args) {
-  const std::string err_file = ::testing::TempDir() + "/stderr." + std::to_string(getpid()) + ".txt";
+  const std::string err_file =
+      ::testing::TempDir() + "/stderr." + std::to_string(getpid()) + ".txt";
   const std::string cmd = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim " + args + " 2>" + err_file;
   Outcome r{};
   FILE* p = popen(cmd.c_str(), "r");
@@ -30,7 +32,9 @@ Outcome mdevsim(const std::string& args) {
   return r;
 }
 
-std::string scenario(const std::string& name) { return std::string(MDEVSIM_SOURCE_DIR) + "/scenarios/" + name; }
+std::string scenario(const std::string& name) {
+  return std::string(MDEVSIM_SOURCE_DIR) + "/scenarios/" + name;
+}
 
 std::string write_bad(const std::string& text) {
   const std::string path = ::testing::TempDir() + "/bad." + std::to_string(getpid()) + ".json";
@@ -46,7 +50,8 @@ TEST(CmdRun, DeviceOnlyRunReportsWritesAndTheResultSchema) {
   EXPECT_EQ(j["outcome"], "completed");
   const double rate = j["device_run"]["achieved_rate"].get<double>();
   EXPECT_NEAR(rate, 1073741824.0, 0.02 * 1073741824.0) << "1GiB/s configured";
-  EXPECT_NE(r.err.find("distinct pages"), std::string::npos) << "summary goes to stderr with --json -";
+  EXPECT_NE(r.err.find("distinct pages"), std::string::npos)
+      << "summary goes to stderr with --json -";
 }
 
 TEST(CmdRun, QuickstartMigratesAndVerifies) {
@@ -69,12 +74,16 @@ TEST(CmdRun, SameScenarioAndSeedGiveByteIdenticalJson) {
 }
 
 TEST(CmdRun, BadInputExitsTwoWithFileAndJsonPath) {
-  struct Case { const char* text; const char* expect; };
-  for (const Case c : {Case{"{ \"name\": ", "malformed JSON"},
-                       Case{R"({"device": {"vram": "4GiB", "ram": "1GiB"}})", "/device/ram: unknown key"},
-                       Case{R"({"device": {"vram": "4 parsecs"}})", "/device/vram"},
-                       Case{R"({"device": {"vram": "-1GiB"}})", "negative"},
-                       Case{R"({"workload": {"kind": "hotset", "hot_fraction": 2}})", "/workload/hot_fraction"}}) {
+  struct Case {
+    const char* text;
+    const char* expect;
+  };
+  for (const Case c :
+       {Case{"{ \"name\": ", "malformed JSON"},
+        Case{R"({"device": {"vram": "4GiB", "ram": "1GiB"}})", "/device/ram: unknown key"},
+        Case{R"({"device": {"vram": "4 parsecs"}})", "/device/vram"},
+        Case{R"({"device": {"vram": "-1GiB"}})", "negative"},
+        Case{R"({"workload": {"kind": "hotset", "hot_fraction": 2}})", "/workload/hot_fraction"}}) {
     const std::string path = write_bad(c.text);
     const Outcome r = mdevsim("run " + path);
     EXPECT_EQ(r.code, 2) << c.text;

@@ -1,12 +1,12 @@
 // Runs the step scripts in tests/step_scripts through the built binary and
 // checks every JSON line against what the kernel ABI says must happen.
-#include <gtest/gtest.h>
-
 #include <array>
 #include <cstdio>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 namespace {
 
@@ -50,8 +50,10 @@ TEST(CmdStep, V2MigrationByHandEndsEqual) {
   EXPECT_EQ(sc["path"], json({"PRE_COPY", "PRE_COPY_P2P", "STOP_COPY"}));
   EXPECT_EQ(sc["data_fd"], -1) << "the saving group keeps its fd";
   EXPECT_EQ(find(lines, "read 5 67108864", 3)["ret"], 0) << "EOF";
-  EXPECT_EQ(find(lines, "state set RESUMING")["path"], json({"RUNNING", "RUNNING_P2P", "STOP", "RESUMING"}));
-  EXPECT_EQ(find(lines, "state set RUNNING")["path"], json({"RESUMING", "STOP", "RUNNING_P2P", "RUNNING"}));
+  EXPECT_EQ(find(lines, "state set RESUMING")["path"],
+            json({"RUNNING", "RUNNING_P2P", "STOP", "RESUMING"}));
+  EXPECT_EQ(find(lines, "state set RUNNING")["path"],
+            json({"RESUMING", "STOP", "RUNNING_P2P", "RUNNING"}));
   EXPECT_EQ(lines.back()["cmd"], "compare");
   EXPECT_EQ(lines.back()["equal"], true);
 }
@@ -106,8 +108,13 @@ TEST(CmdFsm, PathsAndJson) {
   EXPECT_EQ(j["arcs"].size(), 6u);
   EXPECT_NE(out("v2 --dot").find("digraph"), std::string::npos);
   EXPECT_EQ(json::parse(out("v1 --json")).size(), 8u);
-  EXPECT_EQ(WEXITSTATUS(system((std::string(MDEVSIM_BINARY_DIR) + "/mdevsim fsm v3 2>/dev/null").c_str())), 2);
-  EXPECT_EQ(WEXITSTATUS(system((std::string(MDEVSIM_BINARY_DIR) + "/mdevsim fsm v2 --features p2p 2>/dev/null").c_str())), 2);
+  EXPECT_EQ(WEXITSTATUS(
+                system((std::string(MDEVSIM_BINARY_DIR) + "/mdevsim fsm v3 2>/dev/null").c_str())),
+            2);
+  EXPECT_EQ(WEXITSTATUS(system(
+                (std::string(MDEVSIM_BINARY_DIR) + "/mdevsim fsm v2 --features p2p 2>/dev/null")
+                    .c_str())),
+            2);
 }
 
 }  // namespace

@@ -1,15 +1,16 @@
 // Full-system migration through the built binary, checked against the
 // analytic pre-copy model and bit-exact verification.
-#include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <array>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <string>
-#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 namespace {
 
@@ -22,7 +23,8 @@ struct SimRun {
 };
 
 SimRun run(const std::string& scenario, const std::string& extra = "") {
-  const std::string cmd = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim run " + scenario + " --json - " + extra + " 2>/dev/null";
+  const std::string cmd = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim run " + scenario +
+                          " --json - " + extra + " 2>/dev/null";
   FILE* p = popen(cmd.c_str(), "r");
   SimRun r;
   std::array<char, 4096> buf{};
@@ -33,11 +35,14 @@ SimRun run(const std::string& scenario, const std::string& extra = "") {
   return r;
 }
 
-std::string scenario(const std::string& name) { return std::string(MDEVSIM_SOURCE_DIR) + "/scenarios/" + name; }
+std::string scenario(const std::string& name) {
+  return std::string(MDEVSIM_SOURCE_DIR) + "/scenarios/" + name;
+}
 
 std::string write_scenario(const std::string& text) {
   const std::string path = ::testing::TempDir() + "/mig." + std::to_string(getpid()) + "." +
-                           ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".json";
+                           ::testing::UnitTest::GetInstance()->current_test_info()->name() +
+                           ".json";
   std::ofstream(path) << text;
   return path;
 }
@@ -46,7 +51,8 @@ std::string write_scenario(const std::string& text) {
 // its `expect` section says it should.
 TEST(Migration, EveryBundledScenarioRunsAsExpected) {
   int count = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(std::string(MDEVSIM_SOURCE_DIR) + "/scenarios")) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(MDEVSIM_SOURCE_DIR) + "/scenarios")) {
     if (entry.path().extension() != ".json") continue;
     std::ifstream in(entry.path());
     const json file = json::parse(in, nullptr, true, true);
@@ -56,20 +62,25 @@ TEST(Migration, EveryBundledScenarioRunsAsExpected) {
     SCOPED_TRACE(entry.path().filename().string());
     ASSERT_FALSE(r.out.empty());
     const auto& j = r.result;
-    const std::string want = file.contains("expect") ? file["expect"]["outcome"].get<std::string>() : "completed";
+    const std::string want =
+        file.contains("expect") ? file["expect"]["outcome"].get<std::string>() : "completed";
     EXPECT_EQ(j["outcome"], want) << j["reason"];
     if (file.contains("expect") && file["expect"].contains("reason"))
-      EXPECT_NE(j["reason"].get<std::string>().find(file["expect"]["reason"].get<std::string>()), std::string::npos) << j["reason"];
+      EXPECT_NE(j["reason"].get<std::string>().find(file["expect"]["reason"].get<std::string>()),
+                std::string::npos)
+          << j["reason"];
     if (want == "completed") {
       EXPECT_EQ(r.code, 0);
       EXPECT_TRUE(j["verification"]["passed"].get<bool>()) << j["verification"].dump();
       EXPECT_TRUE(j["verification"]["continuation_matches"].get<bool>());
       if (j["converged"].get<bool>())
-        EXPECT_LE(j["downtime_s"].get<double>(), 1.5 * 0.3) << "converged runs stay within 1.5x the limit";
+        EXPECT_LE(j["downtime_s"].get<double>(), 1.5 * 0.3)
+            << "converged runs stay within 1.5x the limit";
     } else {
       EXPECT_EQ(r.code, 1);
     }
-    if (want == "cancelled") EXPECT_TRUE(j["verification"]["source_intact"].get<bool>()) << "nothing lost";
+    if (want == "cancelled")
+      EXPECT_TRUE(j["verification"]["source_intact"].get<bool>()) << "nothing lost";
   }
   EXPECT_GE(count, 10);
 }
@@ -106,7 +117,8 @@ TEST(Migration, IterationBytesFollowTheUniformDirtyingRecurrence) {
   for (size_t i = 0; i + 1 < 4; ++i) {
     const double t = it[i]["duration_s"].get<double>();
     const double expected = N * (1 - std::exp(-rate * t / N)) * record;
-    EXPECT_NEAR(it[i + 1]["device_bytes"].get<double>(), expected, 0.10 * expected) << "iteration " << i + 1;
+    EXPECT_NEAR(it[i + 1]["device_bytes"].get<double>(), expected, 0.10 * expected)
+        << "iteration " << i + 1;
   }
   // Everything touched went at least once.
   const double touched0 = N * (1 - std::exp(-rate * 0.5 / N)) * 65536;
@@ -161,7 +173,8 @@ TEST(Migration, StopCopyOnlyDowntimeIsLinearInVramWithSlopeOneOverBandwidth) {
   })");
   std::vector<double> gib, down;
   for (int used : {1, 2, 4}) {
-    const SimRun r = run(path, "--set workload.phases.0.dirty_rate=" + std::to_string(used) + "GiB/s");
+    const SimRun r =
+        run(path, "--set workload.phases.0.dirty_rate=" + std::to_string(used) + "GiB/s");
     ASSERT_EQ(r.result["outcome"], "completed") << r.result["reason"];
     EXPECT_TRUE(r.result["verification"]["passed"].get<bool>());
     gib.push_back(used * 1073741824.0);
@@ -171,7 +184,8 @@ TEST(Migration, StopCopyOnlyDowntimeIsLinearInVramWithSlopeOneOverBandwidth) {
   double mx = 0, my = 0;
   for (size_t i = 0; i < gib.size(); ++i) mx += gib[i] / gib.size(), my += down[i] / gib.size();
   double sxy = 0, sxx = 0;
-  for (size_t i = 0; i < gib.size(); ++i) sxy += (gib[i] - mx) * (down[i] - my), sxx += (gib[i] - mx) * (gib[i] - mx);
+  for (size_t i = 0; i < gib.size(); ++i)
+    sxy += (gib[i] - mx) * (down[i] - my), sxx += (gib[i] - mx) * (gib[i] - mx);
   const double slope = sxy / sxx, expected = 1.0 / (25e9 / 8);
   EXPECT_NEAR(slope, expected, 0.05 * expected);
 }
@@ -184,9 +198,11 @@ TEST(Migration, LinkFailureDuringPrecopyCancelsSafely) {
 }
 
 TEST(Migration, InjectedDeviceFaultCancelsAndResetsTheSource) {
-  const SimRun r = run(scenario("quickstart.json"), "--set 'device.fail_arc=[\"PRE_COPY_P2P\",\"STOP_COPY\"]'");
+  const SimRun r =
+      run(scenario("quickstart.json"), "--set 'device.fail_arc=[\"PRE_COPY_P2P\",\"STOP_COPY\"]'");
   EXPECT_EQ(r.result["outcome"], "cancelled");
-  EXPECT_NE(r.result["reason"].get<std::string>().find("EIO"), std::string::npos) << r.result["reason"];
+  EXPECT_NE(r.result["reason"].get<std::string>().find("EIO"), std::string::npos)
+      << r.result["reason"];
   EXPECT_TRUE(r.result["verification"]["source_intact"].get<bool>());
   EXPECT_GE(r.result["abi"]["errors"]["EIO"].get<int>(), 1);
 }

@@ -1,15 +1,17 @@
-#include "mdevsim/sim/scenario.h"
+#include <unistd.h>
+
+#include <fstream>
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <unistd.h>
+#include "mdevsim/sim/scenario.h"
 
 namespace mdevsim::sim {
 namespace {
 
 std::string write_scenario(const std::string& name, const std::string& text) {
-  const std::string path = ::testing::TempDir() + "/" + name + "." + std::to_string(getpid()) + ".json";
+  const std::string path =
+      ::testing::TempDir() + "/" + name + "." + std::to_string(getpid()) + ".json";
   std::ofstream(path) << text;
   return path;
 }
@@ -81,7 +83,8 @@ TEST(Scenario, BadUnitNegativeSizeAndRangeErrorsNameThePath) {
   e = load_error(R"({"device": {"vram": "-4GiB"}})");
   EXPECT_NE(e.find("/device/vram"), std::string::npos) << e;
   EXPECT_NE(e.find("negative"), std::string::npos) << e;
-  e = load_error(R"({"workload": {"kind": "hotset", "dirty_rate": "1GiB/s", "hot_fraction": 1.5}})");
+  e = load_error(
+      R"({"workload": {"kind": "hotset", "dirty_rate": "1GiB/s", "hot_fraction": 1.5}})");
   EXPECT_NE(e.find("/workload/hot_fraction: must be between 0 and 1"), std::string::npos) << e;
   e = load_error(R"({"device": {"page_size": "3KiB"}})");
   EXPECT_NE(e.find("/device/page_size: must be a power of two"), std::string::npos) << e;

@@ -1,6 +1,6 @@
-#include "mdevsim/sim/units.h"
-
 #include <gtest/gtest.h>
+
+#include "mdevsim/sim/units.h"
 
 namespace mdevsim::sim {
 namespace {

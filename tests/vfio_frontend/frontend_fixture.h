@@ -1,12 +1,12 @@
 // Helpers that issue frontend calls the way a VMM does, with kernel structs.
 #pragma once
 
-#include <gtest/gtest.h>
-
 #include <cerrno>
 #include <cstring>
 #include <memory>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "mdevsim/models/gpu_device.h"
 #include "mdevsim/models/workload_driver.h"
@@ -37,7 +37,8 @@ inline models::WorkloadSpec test_workload() {
 using vfio::FeatureBuf;
 
 inline long set_state(Frontend& fe, MigState s, int* data_fd = nullptr) {
-  FeatureBuf<vfio_device_feature_mig_state> b(VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
+  FeatureBuf<vfio_device_feature_mig_state> b(VFIO_DEVICE_FEATURE_SET |
+                                              VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
   b.payload.device_state = static_cast<uint32_t>(s);
   b.payload.data_fd = 12345;
   const long r = fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, &b);
@@ -46,7 +47,8 @@ inline long set_state(Frontend& fe, MigState s, int* data_fd = nullptr) {
 }
 
 inline MigState get_state(Frontend& fe) {
-  FeatureBuf<vfio_device_feature_mig_state> b(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
+  FeatureBuf<vfio_device_feature_mig_state> b(VFIO_DEVICE_FEATURE_GET |
+                                              VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
   EXPECT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, &b), 0);
   EXPECT_EQ(b.payload.data_fd, -1);
   return static_cast<MigState>(b.payload.device_state);
@@ -62,8 +64,11 @@ class PathRecorder : public CallObserver {
 // Two devices (source, destination) with frontends.
 struct Pair {
   explicit Pair(FrontendOptions opt = {}, models::DeviceConfig cfg = test_device_config())
-      : src_dev("src", cfg), dst_dev("dst", cfg), driver("drv", src_dev, test_workload(), 7),
-        src(src_dev, opt), dst(dst_dev, opt) {}
+      : src_dev("src", cfg),
+        dst_dev("dst", cfg),
+        driver("drv", src_dev, test_workload(), 7),
+        src(src_dev, opt),
+        dst(dst_dev, opt) {}
   models::GpuDevice src_dev, dst_dev;
   models::WorkloadDriver driver;
   Frontend src, dst;

@@ -8,9 +8,11 @@ namespace {
 using namespace mdevsim::vfio::testing;
 
 struct DirtyReq {
-  alignas(8) uint8_t raw[sizeof(vfio_iommu_type1_dirty_bitmap) + sizeof(vfio_iommu_type1_dirty_bitmap_get)] = {};
+  alignas(8) uint8_t
+      raw[sizeof(vfio_iommu_type1_dirty_bitmap) + sizeof(vfio_iommu_type1_dirty_bitmap_get)] = {};
   vfio_iommu_type1_dirty_bitmap& hdr = *reinterpret_cast<vfio_iommu_type1_dirty_bitmap*>(raw);
-  vfio_iommu_type1_dirty_bitmap_get& get = *reinterpret_cast<vfio_iommu_type1_dirty_bitmap_get*>(raw + 8);
+  vfio_iommu_type1_dirty_bitmap_get& get =
+      *reinterpret_cast<vfio_iommu_type1_dirty_bitmap_get*>(raw + 8);
   explicit DirtyReq(uint32_t flags, uint32_t argsz = 48) {
     hdr.argsz = argsz;
     hdr.flags = flags;
@@ -75,14 +77,17 @@ TEST(DirtyPagesType1, FlagAndArgumentChecks) {
 
 TEST(DirtyPagesType1, PlainType1ContainerIsRefused) {
   Pair p(ram_options());
-  ASSERT_EQ(p.src.ioctl(p.src.container_fd(), VFIO_SET_IOMMU, reinterpret_cast<void*>(uintptr_t{VFIO_TYPE1_IOMMU})), 0);
+  ASSERT_EQ(p.src.ioctl(p.src.container_fd(), VFIO_SET_IOMMU,
+                        reinterpret_cast<void*>(uintptr_t{VFIO_TYPE1_IOMMU})),
+            0);
   DirtyReq start(VFIO_IOMMU_DIRTY_PAGES_FLAG_START, 8);
   EXPECT_EQ(p.src.ioctl(p.src.container_fd(), VFIO_IOMMU_DIRTY_PAGES, &start), -EACCES);
 }
 
 TEST(DirtyPagesType1, IommuInfoAdvertisesTheMigrationCapability) {
   Pair p(ram_options());
-  alignas(8) uint8_t buf[sizeof(vfio_iommu_type1_info) + sizeof(vfio_iommu_type1_info_cap_migration)] = {};
+  alignas(8)
+      uint8_t buf[sizeof(vfio_iommu_type1_info) + sizeof(vfio_iommu_type1_info_cap_migration)] = {};
   auto* info = reinterpret_cast<vfio_iommu_type1_info*>(buf);
   info->argsz = sizeof(buf);
   ASSERT_EQ(p.src.ioctl(p.src.container_fd(), VFIO_IOMMU_GET_INFO, buf), 0);
@@ -173,7 +178,8 @@ TEST(DmaLogging, ReportSetsBitsForDmaWritesAndClears) {
   EXPECT_EQ(std::count(bitmap.begin(), bitmap.end(), 0u), 256) << "a report clears the log";
   alignas(8) uint8_t stop[8] = {};
   reinterpret_cast<vfio_device_feature*>(stop)->argsz = 8;
-  reinterpret_cast<vfio_device_feature*>(stop)->flags = VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP;
+  reinterpret_cast<vfio_device_feature*>(stop)->flags =
+      VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP;
   ASSERT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, stop), 0);
   EXPECT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, raw), -EINVAL) << "not started";
 }

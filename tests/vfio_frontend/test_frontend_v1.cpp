@@ -29,8 +29,12 @@ uint64_t rd64(Frontend& fe, uint64_t off, long* ret = nullptr) {
   if (ret) *ret = r;
   return v;
 }
-long wr32(Frontend& fe, uint64_t off, uint32_t v) { return fe.pwrite(fe.device_fd(), &v, 4, kRegion + off); }
-long wr64(Frontend& fe, uint64_t off, uint64_t v) { return fe.pwrite(fe.device_fd(), &v, 8, kRegion + off); }
+long wr32(Frontend& fe, uint64_t off, uint32_t v) {
+  return fe.pwrite(fe.device_fd(), &v, 4, kRegion + off);
+}
+long wr64(Frontend& fe, uint64_t off, uint64_t v) {
+  return fe.pwrite(fe.device_fd(), &v, 8, kRegion + off);
+}
 
 TEST(FrontendV1, RegionInfoMatchesTheWorkedExampleLayout) {
   Pair p(v1_options());
@@ -80,8 +84,10 @@ TEST(FrontendV1, FieldsOnlyAtNativeWidthAndAlignment) {
   EXPECT_EQ(rd32(p.src, 0, &r), 1u) << "default state 001b";
   EXPECT_EQ(r, 4);
   uint64_t v;
-  EXPECT_EQ(p.src.pread(p.src.device_fd(), &v, 8, kRegion + 0), -EINVAL) << "device_state is 4 bytes";
-  EXPECT_EQ(p.src.pread(p.src.device_fd(), &v, 4, kRegion + 8), -EINVAL) << "pending_bytes is 8 bytes";
+  EXPECT_EQ(p.src.pread(p.src.device_fd(), &v, 8, kRegion + 0), -EINVAL)
+      << "device_state is 4 bytes";
+  EXPECT_EQ(p.src.pread(p.src.device_fd(), &v, 4, kRegion + 8), -EINVAL)
+      << "pending_bytes is 8 bytes";
   EXPECT_EQ(p.src.pread(p.src.device_fd(), &v, 8, kRegion + 12), -EINVAL) << "misaligned";
   EXPECT_EQ(p.src.pread(p.src.device_fd(), &v, 4, kRegion + 100), -EINVAL) << "no field there";
   EXPECT_EQ(rd32(p.src, 4), 0u) << "reserved reads 0";
@@ -161,11 +167,13 @@ TEST(FrontendV1, CompleteMigrationThroughTheRegion) {
       auto* m = static_cast<uint8_t*>(p.src.mmap(p.src.device_fd(), kRegion + off, size));
       ASSERT_NE(m, nullptr);
       std::memcpy(seg.data(), m, half);
-      ASSERT_EQ(p.src.pread(p.src.device_fd(), seg.data() + half, size - half, kRegion + off + half),
-                static_cast<long>(size - half));
+      ASSERT_EQ(
+          p.src.pread(p.src.device_fd(), seg.data() + half, size - half, kRegion + off + half),
+          static_cast<long>(size - half));
       // Destination: same segment size.
       const uint64_t doff = rd64(p.dst, 16);
-      ASSERT_EQ(p.dst.pwrite(p.dst.device_fd(), seg.data(), size, kRegion + doff), static_cast<long>(size));
+      ASSERT_EQ(p.dst.pwrite(p.dst.device_fd(), seg.data(), size, kRegion + doff),
+                static_cast<long>(size));
       ASSERT_EQ(wr64(p.dst, 24, size), 8);
       ++iterations;
       bytes += size;

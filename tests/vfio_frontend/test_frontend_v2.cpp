@@ -12,38 +12,52 @@ TEST(FrontendV2, FeatureHeaderChecks) {
   Pair p;
   auto& fe = p.src;
   EXPECT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, nullptr), -EFAULT);
-  FeatureBuf<vfio_device_feature_migration> small(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIGRATION, 7);
+  FeatureBuf<vfio_device_feature_migration> small(
+      VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIGRATION, 7);
   EXPECT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, &small), -EINVAL) << "argsz < 8";
-  FeatureBuf<vfio_device_feature_migration> badflags(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIGRATION | (1u << 20));
-  EXPECT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, &badflags), -EINVAL) << "unknown flag bits";
+  FeatureBuf<vfio_device_feature_migration> badflags(VFIO_DEVICE_FEATURE_GET |
+                                                     VFIO_DEVICE_FEATURE_MIGRATION | (1u << 20));
+  EXPECT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, &badflags), -EINVAL)
+      << "unknown flag bits";
   FeatureBuf<vfio_device_feature_mig_state> both(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET |
-                                                VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
-  EXPECT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, &both), -EINVAL) << "GET|SET without PROBE";
+                                                 VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
+  EXPECT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, &both), -EINVAL)
+      << "GET|SET without PROBE";
   FeatureBuf<vfio_device_feature_migration> none(VFIO_DEVICE_FEATURE_MIGRATION);
   EXPECT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, &none), -EINVAL) << "neither GET nor SET";
-  FeatureBuf<vfio_device_feature_migration> setmig(VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_MIGRATION);
-  EXPECT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, &setmig), -EINVAL) << "MIGRATION is GET-only";
-  FeatureBuf<vfio_device_feature_migration> shortpl(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIGRATION, 12);
-  EXPECT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, &shortpl), -EINVAL) << "payload too small";
+  FeatureBuf<vfio_device_feature_migration> setmig(VFIO_DEVICE_FEATURE_SET |
+                                                   VFIO_DEVICE_FEATURE_MIGRATION);
+  EXPECT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, &setmig), -EINVAL)
+      << "MIGRATION is GET-only";
+  FeatureBuf<vfio_device_feature_migration> shortpl(
+      VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIGRATION, 12);
+  EXPECT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, &shortpl), -EINVAL)
+      << "payload too small";
   FeatureBuf<uint64_t> unknown(VFIO_DEVICE_FEATURE_GET | 42);
-  EXPECT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, &unknown), -EINVAL) << "mdev without device_feature op";
+  EXPECT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, &unknown), -EINVAL)
+      << "mdev without device_feature op";
   // PROBE: 0, nothing done; PROBE of an unsupported direction: EINVAL.
-  FeatureBuf<vfio_device_feature_mig_state> probe(VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_GET |
-                                                 VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, 8);
+  FeatureBuf<vfio_device_feature_mig_state> probe(
+      VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET |
+          VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
+      8);
   EXPECT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, &probe), 0);
-  FeatureBuf<vfio_device_feature_migration> probe_set(VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET |
-                                                     VFIO_DEVICE_FEATURE_MIGRATION, 8);
+  FeatureBuf<vfio_device_feature_migration> probe_set(
+      VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_MIGRATION, 8);
   EXPECT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, &probe_set), -EINVAL);
-  FeatureBuf<vfio_device_feature_migration> get(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIGRATION);
+  FeatureBuf<vfio_device_feature_migration> get(VFIO_DEVICE_FEATURE_GET |
+                                                VFIO_DEVICE_FEATURE_MIGRATION);
   ASSERT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, &get), 0);
-  EXPECT_EQ(get.payload.flags, uint64_t{VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P | VFIO_MIGRATION_PRE_COPY});
+  EXPECT_EQ(get.payload.flags,
+            uint64_t{VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P | VFIO_MIGRATION_PRE_COPY});
 }
 
 TEST(FrontendV2, V1DeviceHasNoV2MigrationOps) {
   FrontendOptions o;
   o.protocol = Protocol::kV1;
   Pair p(o);
-  FeatureBuf<vfio_device_feature_migration> get(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIGRATION);
+  FeatureBuf<vfio_device_feature_migration> get(VFIO_DEVICE_FEATURE_GET |
+                                                VFIO_DEVICE_FEATURE_MIGRATION);
   EXPECT_EQ(p.src.ioctl(p.src.device_fd(), VFIO_DEVICE_FEATURE, &get), -ENOTTY);
 }
 
@@ -55,7 +69,8 @@ TEST(FrontendV2, SetStateWalksTheKernelPathAndHandsOutFdsOnlyAtTheEnd) {
   ASSERT_EQ(set_state(p.src, MigState::kRunning, &fd), 0);
   EXPECT_EQ(fd, -1) << "SET to the current state: no-op, no fd";
   ASSERT_EQ(set_state(p.src, MigState::kStopCopy, &fd), 0);
-  EXPECT_EQ(rec.last.path, (std::vector<std::string>{"RUNNING", "RUNNING_P2P", "STOP", "STOP_COPY"}));
+  EXPECT_EQ(rec.last.path,
+            (std::vector<std::string>{"RUNNING", "RUNNING_P2P", "STOP", "STOP_COPY"}));
   EXPECT_GE(fd, 0);
   EXPECT_FALSE(p.src_dev.running());
   int again = 0;
@@ -67,7 +82,8 @@ TEST(FrontendV2, SetStateWalksTheKernelPathAndHandsOutFdsOnlyAtTheEnd) {
   EXPECT_EQ(set_state(p.src, MigState::kError), -EINVAL) << "ERROR cannot be requested";
   EXPECT_EQ(set_state(p.src, static_cast<MigState>(8)), -EINVAL);
   ASSERT_EQ(set_state(p.src, MigState::kRunning, &again), 0);
-  EXPECT_EQ(rec.last.path, (std::vector<std::string>{"STOP_COPY", "STOP", "RUNNING_P2P", "RUNNING"}));
+  EXPECT_EQ(rec.last.path,
+            (std::vector<std::string>{"STOP_COPY", "STOP", "RUNNING_P2P", "RUNNING"}));
   EXPECT_TRUE(p.src_dev.running());
   char b[8];
   EXPECT_EQ(p.src.read(fd, b, 8), -ENODEV) << "the session ended with STOP_COPY";
@@ -119,7 +135,8 @@ TEST(FrontendV2, DataFdRules) {
   ASSERT_EQ(set_state(p.src, MigState::kStopCopy, &same), 0);
   EXPECT_EQ(same, -1) << "moving inside the saving group keeps the fd";
   EXPECT_EQ(p.src.ioctl(save, VFIO_MIG_GET_PRECOPY_INFO, &info), -EINVAL);
-  while ((n = p.src.read(save, buf.data(), buf.size())) > 0) {}
+  while ((n = p.src.read(save, buf.data(), buf.size())) > 0) {
+  }
   EXPECT_EQ(n, 0);
   EXPECT_EQ(p.src.read(save, buf.data(), buf.size()), 0) << "EOF is permanent";
   // Reset: back to RUNNING and the fd is dead.
@@ -139,7 +156,8 @@ TEST(FrontendV2, PreCopyEmptyReadCanBeZeroLikeMtty) {
   ASSERT_EQ(set_state(p.src, MigState::kPreCopy, &save), 0);
   std::vector<uint8_t> buf(1 << 20);
   long n;
-  while ((n = p.src.read(save, buf.data(), buf.size())) > 0) {}
+  while ((n = p.src.read(save, buf.data(), buf.size())) > 0) {
+  }
   EXPECT_EQ(n, 0);
 }
 
@@ -152,7 +170,8 @@ TEST(FrontendV2, ResumeFdRulesAndRejectedImages) {
   EXPECT_EQ(p.dst.ioctl(resume, VFIO_MIG_GET_PRECOPY_INFO, junk), -ENOTTY);
   EXPECT_EQ(p.dst.write(resume, junk, sizeof junk), -EFAULT) << "not our stream: bad header";
   EXPECT_EQ(p.dst.write(resume, junk, 1), -EFAULT) << "a failed stream stays failed";
-  EXPECT_EQ(set_state(p.dst, MigState::kRunning), -EINVAL) << "RESUMING -> STOP validates and fails";
+  EXPECT_EQ(set_state(p.dst, MigState::kRunning), -EINVAL)
+      << "RESUMING -> STOP validates and fails";
   EXPECT_EQ(get_state(p.dst), MigState::kError);
   EXPECT_EQ(set_state(p.dst, MigState::kRunning), -EINVAL) << "only reset leaves ERROR";
   ASSERT_EQ(p.dst.ioctl(p.dst.device_fd(), VFIO_DEVICE_RESET, nullptr), 0);
@@ -171,7 +190,8 @@ TEST(FrontendV2, ResumeFdRulesAndRejectedImages) {
 
 TEST(FrontendV2, InjectedArcFailureLandsInError) {
   FrontendOptions o;
-  o.fail_arc = std::make_pair(static_cast<uint32_t>(MigState::kPreCopyP2P), static_cast<uint32_t>(MigState::kStopCopy));
+  o.fail_arc = std::make_pair(static_cast<uint32_t>(MigState::kPreCopyP2P),
+                              static_cast<uint32_t>(MigState::kStopCopy));
   Pair p(o);
   ASSERT_EQ(set_state(p.src, MigState::kPreCopy), 0);
   EXPECT_EQ(set_state(p.src, MigState::kStopCopy), -EIO);
@@ -183,7 +203,8 @@ TEST(FrontendV2, InjectedArcFailureLandsInError) {
 TEST(FrontendV2, DataSizeIsTheStopCopyLength) {
   Pair p;
   sc_core::sc_start(sc_time(20, sc_core::SC_MS));
-  FeatureBuf<vfio_device_feature_mig_data_size> ds(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DATA_SIZE);
+  FeatureBuf<vfio_device_feature_mig_data_size> ds(VFIO_DEVICE_FEATURE_GET |
+                                                   VFIO_DEVICE_FEATURE_MIG_DATA_SIZE);
   ASSERT_EQ(p.src.ioctl(p.src.device_fd(), VFIO_DEVICE_FEATURE, &ds), 0);
   int save = -1;
   ASSERT_EQ(set_state(p.src, MigState::kStopCopy, &save), 0);
@@ -191,7 +212,8 @@ TEST(FrontendV2, DataSizeIsTheStopCopyLength) {
   uint64_t total = 0;
   long n;
   while ((n = p.src.read(save, buf.data(), buf.size())) > 0) total += n;
-  EXPECT_EQ(ds.payload.stop_copy_length, total) << "the estimate before stopping is exact for a stopped device";
+  EXPECT_EQ(ds.payload.stop_copy_length, total)
+      << "the estimate before stopping is exact for a stopped device";
 }
 
 // Source: RUNNING -> PRE_COPY -> (iterate) -> STOP_COPY -> STOP;
@@ -206,7 +228,8 @@ void migrate(bool splice) {
   std::vector<uint8_t> buf(1 << 20);
   auto pump = [&]() -> long {
     for (;;) {
-      const long n = splice ? p.src.splice_to(save, p.dst, resume, buf.size()) : p.src.read(save, buf.data(), buf.size());
+      const long n = splice ? p.src.splice_to(save, p.dst, resume, buf.size())
+                            : p.src.read(save, buf.data(), buf.size());
       if (n <= 0) return n;
       if (!splice && p.dst.write(resume, buf.data(), n) != n) return -9999;
     }
@@ -221,7 +244,8 @@ void migrate(bool splice) {
   PathRecorder rec;
   p.dst.set_observer(&rec);
   ASSERT_EQ(set_state(p.dst, MigState::kRunning), 0);
-  EXPECT_EQ(rec.last.path, (std::vector<std::string>{"RESUMING", "STOP", "RUNNING_P2P", "RUNNING"}));
+  EXPECT_EQ(rec.last.path,
+            (std::vector<std::string>{"RESUMING", "STOP", "RUNNING_P2P", "RUNNING"}));
   p.dst_dev.set_running(false);
   const auto diff = models::compare_devices(p.src_dev, p.dst_dev);
   EXPECT_TRUE(diff.equal()) << (diff.differences.empty() ? "" : diff.differences[0]);

@@ -18,8 +18,8 @@ namespace mdevsim::vfio {
 namespace {
 
 constexpr uint32_t kMigrationRegionIndex = VFIO_PCI_NUM_REGIONS;  // first device-specific region
-constexpr uint64_t kRegionShift = 40;                              // vfio-pci's offset convention
-constexpr uint64_t kV1DataOffset = 4096;                           // header page, then data section
+constexpr uint64_t kRegionShift = 40;                             // vfio-pci's offset convention
+constexpr uint64_t kV1DataOffset = 4096;                          // header page, then data section
 constexpr uint64_t kIommuPage = 4096;
 constexpr uint64_t kMaxDirtyBitmap = uint64_t{256} << 20;
 constexpr uint32_t kNumIrqs = 5;
@@ -33,24 +33,37 @@ constexpr uint64_t kOffDataSize = offsetof(vfio_device_migration_info, data_size
 
 std::string v1_field_name(uint64_t off) {
   switch (off) {
-    case kOffState: return "device_state";
-    case kOffReserved: return "reserved";
-    case kOffPending: return "pending_bytes";
-    case kOffDataOffset: return "data_offset";
-    case kOffDataSize: return "data_size";
+    case kOffState:
+      return "device_state";
+    case kOffReserved:
+      return "reserved";
+    case kOffPending:
+      return "pending_bytes";
+    case kOffDataOffset:
+      return "data_offset";
+    case kOffDataSize:
+      return "data_size";
   }
-  return off >= kV1DataOffset ? "data[+" + std::to_string(off - kV1DataOffset) + "]" : "offset " + std::to_string(off);
+  return off >= kV1DataOffset ? "data[+" + std::to_string(off - kV1DataOffset) + "]"
+                              : "offset " + std::to_string(off);
 }
 
 const char* feature_name(uint32_t f) {
   switch (f) {
-    case VFIO_DEVICE_FEATURE_PCI_VF_TOKEN: return "PCI_VF_TOKEN";
-    case VFIO_DEVICE_FEATURE_MIGRATION: return "MIGRATION";
-    case VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE: return "MIG_DEVICE_STATE";
-    case VFIO_DEVICE_FEATURE_DMA_LOGGING_START: return "DMA_LOGGING_START";
-    case VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP: return "DMA_LOGGING_STOP";
-    case VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT: return "DMA_LOGGING_REPORT";
-    case VFIO_DEVICE_FEATURE_MIG_DATA_SIZE: return "MIG_DATA_SIZE";
+    case VFIO_DEVICE_FEATURE_PCI_VF_TOKEN:
+      return "PCI_VF_TOKEN";
+    case VFIO_DEVICE_FEATURE_MIGRATION:
+      return "MIGRATION";
+    case VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE:
+      return "MIG_DEVICE_STATE";
+    case VFIO_DEVICE_FEATURE_DMA_LOGGING_START:
+      return "DMA_LOGGING_START";
+    case VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP:
+      return "DMA_LOGGING_STOP";
+    case VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT:
+      return "DMA_LOGGING_REPORT";
+    case VFIO_DEVICE_FEATURE_MIG_DATA_SIZE:
+      return "MIG_DATA_SIZE";
   }
   return "feature";
 }
@@ -61,12 +74,18 @@ bool pow2(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 int stream_errno(models::StreamError e) {
   switch (e) {
-    case models::StreamError::kNone: return 0;
-    case models::StreamError::kTooLong: return ENOMEM;     // mtty: more than an image holds
-    case models::StreamError::kBadHeader: return EFAULT;   // mtty: magic/version mismatch
-    case models::StreamError::kCorrupt: return EINVAL;
-    case models::StreamError::kIncomplete: return EINVAL;  // mtty: RESUMING->STOP with short data
-    case models::StreamError::kClosed: return ENODEV;
+    case models::StreamError::kNone:
+      return 0;
+    case models::StreamError::kTooLong:
+      return ENOMEM;  // mtty: more than an image holds
+    case models::StreamError::kBadHeader:
+      return EFAULT;  // mtty: magic/version mismatch
+    case models::StreamError::kCorrupt:
+      return EINVAL;
+    case models::StreamError::kIncomplete:
+      return EINVAL;  // mtty: RESUMING->STOP with short data
+    case models::StreamError::kClosed:
+      return ENODEV;
   }
   return EIO;
 }
@@ -75,24 +94,42 @@ int stream_errno(models::StreamError e) {
 
 std::string errno_name(int err) {
   switch (err) {
-    case EPERM: return "EPERM";
-    case ENOENT: return "ENOENT";
-    case EIO: return "EIO";
-    case EBADF: return "EBADF";
-    case EAGAIN: return "EAGAIN";
-    case ENOMEM: return "ENOMEM";
-    case EACCES: return "EACCES";
-    case EFAULT: return "EFAULT";
-    case EBUSY: return "EBUSY";
-    case EEXIST: return "EEXIST";
-    case ENODEV: return "ENODEV";
-    case EINVAL: return "EINVAL";
-    case ENOTTY: return "ENOTTY";
-    case ESPIPE: return "ESPIPE";
-    case E2BIG: return "E2BIG";
-    case ENOMSG: return "ENOMSG";
-    case EOVERFLOW: return "EOVERFLOW";
-    case EOPNOTSUPP: return "EOPNOTSUPP";
+    case EPERM:
+      return "EPERM";
+    case ENOENT:
+      return "ENOENT";
+    case EIO:
+      return "EIO";
+    case EBADF:
+      return "EBADF";
+    case EAGAIN:
+      return "EAGAIN";
+    case ENOMEM:
+      return "ENOMEM";
+    case EACCES:
+      return "EACCES";
+    case EFAULT:
+      return "EFAULT";
+    case EBUSY:
+      return "EBUSY";
+    case EEXIST:
+      return "EEXIST";
+    case ENODEV:
+      return "ENODEV";
+    case EINVAL:
+      return "EINVAL";
+    case ENOTTY:
+      return "ENOTTY";
+    case ESPIPE:
+      return "ESPIPE";
+    case E2BIG:
+      return "E2BIG";
+    case ENOMSG:
+      return "ENOMSG";
+    case EOVERFLOW:
+      return "EOVERFLOW";
+    case EOPNOTSUPP:
+      return "EOPNOTSUPP";
   }
   return "E" + std::to_string(err);
 }
@@ -134,7 +171,9 @@ struct Frontend::Impl {
   // type1 container
   uint32_t iommu_type = VFIO_TYPE1v2_IOMMU;
   bool dirty_tracking = false;
-  struct Mapping { uint64_t iova, size; };
+  struct Mapping {
+    uint64_t iova, size;
+  };
   std::vector<Mapping> mappings;
 
   // DMA logging (device features 6/7/8)
@@ -163,7 +202,10 @@ struct Frontend::Impl {
     rec = CallRecord{};
     rec.call = call;
     rec.fd = fd;
-    rec.fd_kind = fd == kContainerFd ? "container" : fd == kDeviceFd ? "device" : fds.count(fd) ? "data" : "unknown";
+    rec.fd_kind = fd == kContainerFd ? "container"
+                  : fd == kDeviceFd  ? "device"
+                  : fds.count(fd)    ? "data"
+                                     : "unknown";
     rec.request = std::move(request);
     rec.state_before = state_str();
   }
@@ -204,7 +246,8 @@ struct Frontend::Impl {
       end_session();
       state = S::kError;
       return static_cast<int>(fail(EIO, std::string("injected fault: the device failed the arc ") +
-                                            mig_name(from) + " -> " + mig_name(to) + " and is in ERROR"));
+                                            mig_name(from) + " -> " + mig_name(to) +
+                                            " and is in ERROR"));
     }
     auto open_save = [&](bool stopped) {
       auto f = std::make_shared<DataFile>();
@@ -231,14 +274,17 @@ struct Frontend::Impl {
     } else if (from == S::kResuming && to == S::kStop) {
       auto& r = session->resumer;
       models::StreamStatus st;
-      if (session->latched != 0) st = {models::StreamError::kCorrupt, "the resume stream already failed"};
-      else st = r->commit();
+      if (session->latched != 0)
+        st = {models::StreamError::kCorrupt, "the resume stream already failed"};
+      else
+        st = r->commit();
       end_session();
       if (!st.ok()) {
         state = S::kError;
-        return static_cast<int>(fail(stream_errno(st.error) == EFAULT ? EINVAL : stream_errno(st.error),
-                                     "RESUMING -> STOP loads and validates the image, and it was rejected (" +
-                                         st.message + "); the device is in ERROR until reset"));
+        return static_cast<int>(
+            fail(stream_errno(st.error) == EFAULT ? EINVAL : stream_errno(st.error),
+                 "RESUMING -> STOP loads and validates the image, and it was rejected (" +
+                     st.message + "); the device is in ERROR until reset"));
       }
       note("RESUMING -> STOP loaded and validated the whole image");
     } else if ((from == S::kRunning || from == S::kRunningP2P) && to == S::kStop) {
@@ -252,9 +298,11 @@ struct Frontend::Impl {
       dev.set_p2p_quiesced(true);
     } else if (from == S::kRunningP2P && to == S::kRunning) {
       dev.set_p2p_quiesced(false);
-    } else if ((from == S::kRunning && to == S::kPreCopy) || (from == S::kRunningP2P && to == S::kPreCopyP2P)) {
+    } else if ((from == S::kRunning && to == S::kPreCopy) ||
+               (from == S::kRunningP2P && to == S::kPreCopyP2P)) {
       open_save(false);
-    } else if ((from == S::kPreCopy && to == S::kRunning) || (from == S::kPreCopyP2P && to == S::kRunningP2P)) {
+    } else if ((from == S::kPreCopy && to == S::kRunning) ||
+               (from == S::kPreCopyP2P && to == S::kRunningP2P)) {
       end_session();
       note("leaving the saving group ends the save session");
     } else if (from == S::kPreCopy && to == S::kPreCopyP2P) {
@@ -280,7 +328,8 @@ struct Frontend::Impl {
     const auto target = static_cast<MigState>(ms.device_state);
     rec.args = std::string("device_state=") + mig_name(target);
     rec.path.push_back(mig_name(state));
-    if (state == MigState::kError) return fail(EINVAL, "the device is in ERROR: only VFIO_DEVICE_RESET leaves it");
+    if (state == MigState::kError)
+      return fail(EINVAL, "the device is in ERROR: only VFIO_DEVICE_RESET leaves it");
     if (target == state) {
       note("already in " + std::string(mig_name(state)) + ": nothing to do, no new fd");
       return 0;
@@ -317,12 +366,15 @@ struct Frontend::Impl {
     if (f->flags & VFIO_DEVICE_FEATURE_SET) req << "SET ";
     req << feature_name(feature) << ")";
     rec.request = req.str();
-    if (f->argsz < sizeof(vfio_device_feature)) return fail(EINVAL, "argsz is smaller than the 8-byte header");
-    if (f->flags & ~(VFIO_DEVICE_FEATURE_MASK | VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_PROBE))
+    if (f->argsz < sizeof(vfio_device_feature))
+      return fail(EINVAL, "argsz is smaller than the 8-byte header");
+    if (f->flags & ~(VFIO_DEVICE_FEATURE_MASK | VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET |
+                     VFIO_DEVICE_FEATURE_PROBE))
       return fail(EINVAL, "unknown bits in flags");
     const bool probe = f->flags & VFIO_DEVICE_FEATURE_PROBE;
     const bool get = f->flags & VFIO_DEVICE_FEATURE_GET, set = f->flags & VFIO_DEVICE_FEATURE_SET;
-    if (get && set && !probe) return fail(EINVAL, "GET and SET together are only allowed with PROBE");
+    if (get && set && !probe)
+      return fail(EINVAL, "GET and SET together are only allowed with PROBE");
 
     uint32_t ops = 0;
     size_t minsz = 0;
@@ -331,7 +383,8 @@ struct Frontend::Impl {
         ops = VFIO_DEVICE_FEATURE_GET, minsz = sizeof(vfio_device_feature_migration);
         break;
       case VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE:
-        ops = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET, minsz = sizeof(vfio_device_feature_mig_state);
+        ops = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET,
+        minsz = sizeof(vfio_device_feature_mig_state);
         break;
       case VFIO_DEVICE_FEATURE_MIG_DATA_SIZE:
         ops = VFIO_DEVICE_FEATURE_GET, minsz = sizeof(vfio_device_feature_mig_data_size);
@@ -347,12 +400,16 @@ struct Frontend::Impl {
         break;
       default:
         // An mdev driver without a device_feature op: the core says EINVAL.
-        return fail(EINVAL, "feature " + std::to_string(feature) + " is not handled by this device");
+        return fail(EINVAL,
+                    "feature " + std::to_string(feature) + " is not handled by this device");
     }
-    const bool is_mig = feature == VFIO_DEVICE_FEATURE_MIGRATION || feature == VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE ||
+    const bool is_mig = feature == VFIO_DEVICE_FEATURE_MIGRATION ||
+                        feature == VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE ||
                         feature == VFIO_DEVICE_FEATURE_MIG_DATA_SIZE;
-    if (is_mig && v1()) return fail(ENOTTY, "this device has no v2 migration ops (it speaks protocol v1)");
-    if (!is_mig && !dev.dma_logging_supported()) return fail(ENOTTY, "this device has no DMA logging ops");
+    if (is_mig && v1())
+      return fail(ENOTTY, "this device has no v2 migration ops (it speaks protocol v1)");
+    if (!is_mig && !dev.dma_logging_supported())
+      return fail(ENOTTY, "this device has no DMA logging ops");
     // vfio_check_feature()
     if (probe) {
       if ((get && !(ops & VFIO_DEVICE_FEATURE_GET)) || (set && !(ops & VFIO_DEVICE_FEATURE_SET)))
@@ -383,8 +440,9 @@ struct Frontend::Impl {
         return set_state(*ms);
       }
       case VFIO_DEVICE_FEATURE_MIG_DATA_SIZE: {
-        const uint64_t n = session && session->save && session->saver ? session->saver->stop_copy_bytes()
-                                                                      : dev.full_image_bytes();
+        const uint64_t n = session && session->save && session->saver
+                               ? session->saver->stop_copy_bytes()
+                               : dev.full_image_bytes();
         static_cast<vfio_device_feature_mig_data_size*>(payload)->stop_copy_length = n;
         rec.args = "stop_copy_length=" + std::to_string(n);
         return 0;
@@ -402,8 +460,10 @@ struct Frontend::Impl {
   }
 
   long logging_start(vfio_device_feature_dma_logging_control& c) {
-    constexpr uint32_t kMaxRanges = 4096 / sizeof(vfio_device_feature_dma_logging_range);  // PAGE_SIZE / 16
-    rec.args = "page_size=" + std::to_string(c.page_size) + " num_ranges=" + std::to_string(c.num_ranges);
+    constexpr uint32_t kMaxRanges =
+        4096 / sizeof(vfio_device_feature_dma_logging_range);  // PAGE_SIZE / 16
+    rec.args =
+        "page_size=" + std::to_string(c.page_size) + " num_ranges=" + std::to_string(c.num_ranges);
     if (c.num_ranges == 0) return fail(EINVAL, "num_ranges is 0");
     if (c.num_ranges > kMaxRanges) return fail(E2BIG, "more than 256 ranges");
     if (!pow2(c.page_size)) return fail(EINVAL, "page_size must be a power of two");
@@ -414,25 +474,30 @@ struct Frontend::Impl {
       const auto& r = ranges[i];
       if (r.iova % c.page_size || r.length % c.page_size)
         return fail(EINVAL, "range " + std::to_string(i) + " is not aligned to page_size");
-      if (r.iova + r.length < r.iova) return fail(EOVERFLOW, "range " + std::to_string(i) + " wraps around");
+      if (r.iova + r.length < r.iova)
+        return fail(EOVERFLOW, "range " + std::to_string(i) + " wraps around");
       sorted.emplace_back(r.iova, r.length);
     }
     std::sort(sorted.begin(), sorted.end());
     for (size_t i = 1; i < sorted.size(); ++i)
-      if (sorted[i].first < sorted[i - 1].first + sorted[i - 1].second) return fail(EINVAL, "ranges overlap");
+      if (sorted[i].first < sorted[i - 1].first + sorted[i - 1].second)
+        return fail(EINVAL, "ranges overlap");
     if (logging) return fail(EINVAL, "logging already started: STOP first (one START until STOP)");
-    if (c.page_size < kIommuPage) c.page_size = kIommuPage;  // granularity actually used, copied back
+    if (c.page_size < kIommuPage)
+      c.page_size = kIommuPage;  // granularity actually used, copied back
     logging = true;
     logging_page_size = c.page_size;
     dev.dma_logging_start(c.page_size);
-    note("device DMA writes are now logged at " + std::to_string(c.page_size) + "-byte granularity");
+    note("device DMA writes are now logged at " + std::to_string(c.page_size) +
+         "-byte granularity");
     return 0;
   }
 
   long logging_report(vfio_device_feature_dma_logging_report& r) {
     rec.args = "iova=" + std::to_string(r.iova) + " length=" + std::to_string(r.length) +
                " page_size=" + std::to_string(r.page_size);
-    if (r.page_size < 4096 || !pow2(r.page_size)) return fail(EINVAL, "page_size must be a power of two >= 4096");
+    if (r.page_size < 4096 || !pow2(r.page_size))
+      return fail(EINVAL, "page_size must be a power of two >= 4096");
     if (r.iova + r.length < r.iova) return fail(EOVERFLOW, "iova + length wraps around");
     if (!logging) return fail(EINVAL, "DMA logging is not started");
     auto* bitmap = reinterpret_cast<uint64_t*>(r.bitmap);
@@ -444,7 +509,8 @@ struct Frontend::Impl {
       bitmap[k / 64] |= uint64_t{1} << (k % 64);  // only sets bits; the user zeroes the bitmap
       ++bits;
     }
-    note(std::to_string(bits) + " pages written by device DMA since the last report (the log is now clear)");
+    note(std::to_string(bits) +
+         " pages written by device DMA since the last report (the log is now clear)");
     return 0;
   }
 
@@ -474,7 +540,8 @@ struct Frontend::Impl {
         v1_phase = V1Phase::kIdle;
         state = MigState::kRunning;
         v1_state = VFIO_DEVICE_STATE_V1_RUNNING;
-        note("reset: the device runs again in its default state; any data fd now fails with ENODEV");
+        note(
+            "reset: the device runs again in its default state; any data fd now fails with ENODEV");
         return 0;
       case VFIO_DEVICE_FEATURE:
         return device_feature(arg);
@@ -500,11 +567,12 @@ struct Frontend::Impl {
       return 0;
     }
     // Migration region: TYPE capability first, then the sparse mmap of the data section.
-    const uint32_t caps = sizeof(vfio_region_info_cap_type) + sizeof(vfio_region_info_cap_sparse_mmap) +
+    const uint32_t caps = sizeof(vfio_region_info_cap_type) +
+                          sizeof(vfio_region_info_cap_sparse_mmap) +
                           sizeof(vfio_region_sparse_mmap_area);
     const uint32_t needed = sizeof(vfio_region_info) + caps;
-    info->flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE | VFIO_REGION_INFO_FLAG_MMAP |
-                  VFIO_REGION_INFO_FLAG_CAPS;
+    info->flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE |
+                  VFIO_REGION_INFO_FLAG_MMAP | VFIO_REGION_INFO_FLAG_CAPS;
     info->size = v1_region_size();
     if (info->argsz < needed) {
       info->argsz = needed;  // too small: succeed, ask for more room
@@ -536,11 +604,15 @@ struct Frontend::Impl {
     const uint32_t cur = v1_state & VFIO_DEVICE_STATE_MASK;
     const uint32_t target = value & VFIO_DEVICE_STATE_MASK;
     rec.args = "device_state=" + v1::bits(target);
-    if (v1::is_error(cur)) return fail(EINVAL, "the device is in the error state 110b: only VFIO_DEVICE_RESET leaves it");
+    if (v1::is_error(cur))
+      return fail(EINVAL,
+                  "the device is in the error state 110b: only VFIO_DEVICE_RESET leaves it");
     if (v1::check_transition(cur, target, opt.v1_strict) != 0) {
       if (!v1::valid(target) || v1::is_error(target))
-        return fail(EINVAL, v1::bits(target) + " is " + v1::meaning(target) + " and cannot be entered");
-      return fail(EINVAL, v1::bits(cur) + " -> " + v1::bits(target) + " is not allowed in strict mode");
+        return fail(EINVAL,
+                    v1::bits(target) + " is " + v1::meaning(target) + " and cannot be entered");
+      return fail(EINVAL,
+                  v1::bits(cur) + " -> " + v1::bits(target) + " is not allowed in strict mode");
     }
     if (target == cur) {
       note("same state: no side effects");
@@ -550,11 +622,15 @@ struct Frontend::Impl {
       v1_state = v1::set_error(v1_state);
       v1_saver.reset();
       v1_resumer.reset();
-      return fail(EIO, "injected fault: the transition failed and the device entered the error state 110b");
+      return fail(
+          EIO, "injected fault: the transition failed and the device entered the error state 110b");
     }
-    const bool run0 = cur & VFIO_DEVICE_STATE_V1_RUNNING, run1 = target & VFIO_DEVICE_STATE_V1_RUNNING;
-    const bool sav0 = cur & VFIO_DEVICE_STATE_V1_SAVING, sav1 = target & VFIO_DEVICE_STATE_V1_SAVING;
-    const bool res0 = cur & VFIO_DEVICE_STATE_V1_RESUMING, res1 = target & VFIO_DEVICE_STATE_V1_RESUMING;
+    const bool run0 = cur & VFIO_DEVICE_STATE_V1_RUNNING,
+               run1 = target & VFIO_DEVICE_STATE_V1_RUNNING;
+    const bool sav0 = cur & VFIO_DEVICE_STATE_V1_SAVING,
+               sav1 = target & VFIO_DEVICE_STATE_V1_SAVING;
+    const bool res0 = cur & VFIO_DEVICE_STATE_V1_RESUMING,
+               res1 = target & VFIO_DEVICE_STATE_V1_RESUMING;
     if (run0 && !run1) {
       dev.set_running(false);
       note("_RUNNING cleared: the device stopped before this write returned");
@@ -564,8 +640,10 @@ struct Frontend::Impl {
       v1_resumer.reset();
       if (!st.ok()) {
         v1_state = v1::set_error(v1_state);
-        return fail(EINVAL, "_RESUMING cleared: the device loads and validates the image, and it was rejected (" +
-                                st.message + "); the device is in the error state 110b");
+        return fail(
+            EINVAL,
+            "_RESUMING cleared: the device loads and validates the image, and it was rejected (" +
+                st.message + "); the device is in the error state 110b");
       }
       note("_RESUMING cleared: the written image was applied");
     }
@@ -582,7 +660,9 @@ struct Frontend::Impl {
     }
     if (sav1 && !run1 && v1_saver && !v1_saver->finalized()) {
       v1_saver->finalize();
-      note("stop-and-copy: the stream now carries the final device state; iterate until pending_bytes reads 0");
+      note(
+          "stop-and-copy: the stream now carries the final device state; iterate until "
+          "pending_bytes reads 0");
     }
     if (!res0 && res1) {
       v1_resumer = dev.open_resume_stream();
@@ -596,7 +676,9 @@ struct Frontend::Impl {
 
   // The data fields follow the session, not raw bits: 110b (the error state)
   // has both _SAVING and _RESUMING set and no session at all.
-  bool v1_saving() const { return !v1::is_error(v1_state) && (v1_state & VFIO_DEVICE_STATE_V1_SAVING) && v1_saver; }
+  bool v1_saving() const {
+    return !v1::is_error(v1_state) && (v1_state & VFIO_DEVICE_STATE_V1_SAVING) && v1_saver;
+  }
   bool v1_resuming() const {
     return (v1_state & VFIO_DEVICE_STATE_MASK) == VFIO_DEVICE_STATE_V1_RESUMING && v1_resumer;
   }
@@ -624,11 +706,13 @@ struct Frontend::Impl {
       case kOffPending: {
         uint64_t v = 0;
         if (v1_saving()) {
-          if (v1_phase == V1Phase::kStaged) note("reading pending_bytes acknowledges the previous buffer");
+          if (v1_phase == V1Phase::kStaged)
+            note("reading pending_bytes acknowledges the previous buffer");
           v = v1_saver->at_end() ? 0 : v1_pending();
           v1_phase = v > 0 ? V1Phase::kStarted : V1Phase::kIdle;
-          note(v == 0 ? (v1_saver->finalized() ? "pending_bytes is 0 in stop-and-copy: the stream is complete"
-                                               : "pending_bytes is 0: nothing to send now")
+          note(v == 0 ? (v1_saver->finalized()
+                             ? "pending_bytes is 0 in stop-and-copy: the stream is complete"
+                             : "pending_bytes is 0: nothing to send now")
                       : "reading pending_bytes starts an iteration");
         }
         std::memcpy(buf, &v, 8);
@@ -637,9 +721,11 @@ struct Frontend::Impl {
       case kOffDataOffset: {
         if (v1_saving()) {
           if (v1_phase != V1Phase::kStaged) {
-            v1_data_size = v1_saver->read(std::span<uint8_t>(data_section.data(), data_section.size()));
+            v1_data_size =
+                v1_saver->read(std::span<uint8_t>(data_section.data(), data_section.size()));
             v1_phase = V1Phase::kStaged;
-            note("reading data_offset stages the next buffer (" + std::to_string(v1_data_size) + " bytes)");
+            note("reading data_offset stages the next buffer (" + std::to_string(v1_data_size) +
+                 " bytes)");
           }
         } else if (!v1_resuming()) {
           return fail(EINVAL, "data_offset is only meaningful while _SAVING or _RESUMING");
@@ -650,7 +736,8 @@ struct Frontend::Impl {
       }
       case kOffDataSize: {
         if (v1_saving()) {
-          if (v1_phase != V1Phase::kStaged) return fail(EINVAL, "read data_offset first: no buffer is staged");
+          if (v1_phase != V1Phase::kStaged)
+            return fail(EINVAL, "read data_offset first: no buffer is staged");
         } else if (!v1_resuming()) {
           return fail(EINVAL, "data_size is only meaningful while _SAVING or _RESUMING");
         }
@@ -682,9 +769,11 @@ struct Frontend::Impl {
         rec.args = "data_size=" + std::to_string(n);
         if (n > data_section.size()) return fail(EINVAL, "data_size exceeds the data section");
         const auto s = v1_resumer->write(std::span<const uint8_t>(data_section.data(), n));
-        if (!s.ok()) return fail(stream_errno(s.error), "the device rejected the segment: " + s.message);
+        if (!s.ok())
+          return fail(stream_errno(s.error), "the device rejected the segment: " + s.message);
         v1_data_size = n;
-        note("writing data_size makes the device consume the " + std::to_string(n) + " bytes at data_offset");
+        note("writing data_size makes the device consume the " + std::to_string(n) +
+             " bytes at data_offset");
         return 8;
       }
     }
@@ -692,23 +781,30 @@ struct Frontend::Impl {
   }
 
   long region_access(bool write, void* buf, size_t len, uint64_t offset) {
-    const uint64_t index = offset >> kRegionShift, off = offset & ((uint64_t{1} << kRegionShift) - 1);
+    const uint64_t index = offset >> kRegionShift,
+                   off = offset & ((uint64_t{1} << kRegionShift) - 1);
     rec.request = v1_field_name(off);
     rec.args = "offset=" + std::to_string(off) + " len=" + std::to_string(len);
-    if (!v1() || index != kMigrationRegionIndex) return fail(EINVAL, "no readable region at this offset");
+    if (!v1() || index != kMigrationRegionIndex)
+      return fail(EINVAL, "no readable region at this offset");
     if (buf == nullptr) return fail(EFAULT, "no buffer");
     if (off >= kV1DataOffset) {
-      if (off + len > v1_region_size() || off + len < off) return fail(EINVAL, "beyond the data section");
+      if (off + len > v1_region_size() || off + len < off)
+        return fail(EINVAL, "beyond the data section");
       uint8_t* data = data_section.data() + (off - kV1DataOffset);
-      if (write) std::memcpy(data, buf, len);
-      else std::memcpy(buf, data, len);
+      if (write)
+        std::memcpy(data, buf, len);
+      else
+        std::memcpy(buf, data, len);
       return static_cast<long>(len);
     }
     // Header: each field only at its native width and alignment.
     const bool u32_field = (off == kOffState || off == kOffReserved) && len == 4;
-    const bool u64_field = (off == kOffPending || off == kOffDataOffset || off == kOffDataSize) && len == 8;
+    const bool u64_field =
+        (off == kOffPending || off == kOffDataOffset || off == kOffDataSize) && len == 8;
     if (!u32_field && !u64_field)
-      return fail(EINVAL, "migration-info fields are accessed only at their native width and alignment");
+      return fail(EINVAL,
+                  "migration-info fields are accessed only at their native width and alignment");
     return write ? v1_write_field(off, buf) : v1_read_field(off, buf);
   }
 
@@ -726,7 +822,8 @@ struct Frontend::Impl {
       case VFIO_SET_IOMMU: {
         rec.request = "VFIO_SET_IOMMU";
         const auto type = reinterpret_cast<uintptr_t>(arg);
-        if (type != VFIO_TYPE1_IOMMU && type != VFIO_TYPE1v2_IOMMU) return fail(EINVAL, "unsupported IOMMU type");
+        if (type != VFIO_TYPE1_IOMMU && type != VFIO_TYPE1v2_IOMMU)
+          return fail(EINVAL, "unsupported IOMMU type");
         iommu_type = static_cast<uint32_t>(type);
         return 0;
       }
@@ -735,11 +832,14 @@ struct Frontend::Impl {
         if (!arg) return fail(EFAULT, "no argument buffer");
         auto* m = static_cast<vfio_iommu_type1_dma_map*>(arg);
         if (m->argsz < sizeof(*m)) return fail(EINVAL, "argsz too small");
-        if (m->size == 0 || m->iova % kIommuPage || m->size % kIommuPage) return fail(EINVAL, "iova and size must be page aligned");
+        if (m->size == 0 || m->iova % kIommuPage || m->size % kIommuPage)
+          return fail(EINVAL, "iova and size must be page aligned");
         for (const auto& x : mappings)
-          if (m->iova < x.iova + x.size && x.iova < m->iova + m->size) return fail(EEXIST, "overlaps an existing mapping");
+          if (m->iova < x.iova + x.size && x.iova < m->iova + m->size)
+            return fail(EEXIST, "overlaps an existing mapping");
         mappings.push_back({m->iova, m->size});
-        std::sort(mappings.begin(), mappings.end(), [](auto& a, auto& b) { return a.iova < b.iova; });
+        std::sort(mappings.begin(), mappings.end(),
+                  [](auto& a, auto& b) { return a.iova < b.iova; });
         return 0;
       }
       case VFIO_IOMMU_UNMAP_DMA: {
@@ -747,8 +847,9 @@ struct Frontend::Impl {
         if (!arg) return fail(EFAULT, "no argument buffer");
         auto* u = static_cast<vfio_iommu_type1_dma_unmap*>(arg);
         if (u->argsz < sizeof(*u)) return fail(EINVAL, "argsz too small");
-        const auto it = std::find_if(mappings.begin(), mappings.end(),
-                                     [&](auto& x) { return x.iova == u->iova && x.size == u->size; });
+        const auto it = std::find_if(mappings.begin(), mappings.end(), [&](auto& x) {
+          return x.iova == u->iova && x.size == u->size;
+        });
         if (it == mappings.end()) return fail(EINVAL, "no mapping exactly at this range");
         mappings.erase(it);
         return 0;
@@ -766,10 +867,12 @@ struct Frontend::Impl {
   long iommu_info(void* arg) {
     if (!arg) return fail(EFAULT, "no argument buffer");
     auto* info = static_cast<vfio_iommu_type1_info*>(arg);
-    if (info->argsz < offsetof(vfio_iommu_type1_info, iova_pgsizes) + 8) return fail(EINVAL, "argsz too small");
+    if (info->argsz < offsetof(vfio_iommu_type1_info, iova_pgsizes) + 8)
+      return fail(EINVAL, "argsz too small");
     info->flags = VFIO_IOMMU_INFO_PGSIZES;
     info->iova_pgsizes = kIommuPage;
-    const uint32_t needed = sizeof(vfio_iommu_type1_info) + sizeof(vfio_iommu_type1_info_cap_migration);
+    const uint32_t needed =
+        sizeof(vfio_iommu_type1_info) + sizeof(vfio_iommu_type1_info_cap_migration);
     if (info->argsz < sizeof(vfio_iommu_type1_info)) return 0;
     info->flags |= VFIO_IOMMU_INFO_CAPS;
     if (info->argsz < needed) {
@@ -777,7 +880,8 @@ struct Frontend::Impl {
       info->argsz = needed;
       return 0;
     }
-    auto* cap = reinterpret_cast<vfio_iommu_type1_info_cap_migration*>(static_cast<uint8_t*>(arg) + sizeof(vfio_iommu_type1_info));
+    auto* cap = reinterpret_cast<vfio_iommu_type1_info_cap_migration*>(
+        static_cast<uint8_t*>(arg) + sizeof(vfio_iommu_type1_info));
     cap->header = {VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, 1, 0};
     cap->flags = 0;
     cap->pgsize_bitmap = kIommuPage;
@@ -791,7 +895,8 @@ struct Frontend::Impl {
     rec.request = "VFIO_IOMMU_DIRTY_PAGES";
     if (!arg) return fail(EFAULT, "no argument buffer");
     auto* d = static_cast<vfio_iommu_type1_dirty_bitmap*>(arg);
-    if (iommu_type == VFIO_TYPE1_IOMMU) return fail(EACCES, "dirty tracking needs a TYPE1v2 container");
+    if (iommu_type == VFIO_TYPE1_IOMMU)
+      return fail(EACCES, "dirty tracking needs a TYPE1v2 container");
     if (d->argsz < sizeof(*d)) return fail(EINVAL, "argsz is smaller than 8");
     const uint32_t all = VFIO_IOMMU_DIRTY_PAGES_FLAG_START | VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP |
                          VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
@@ -813,28 +918,38 @@ struct Frontend::Impl {
     auto* g = reinterpret_cast<vfio_iommu_type1_dirty_bitmap_get*>(d->data);
     rec.args = "iova=" + std::to_string(g->iova) + " size=" + std::to_string(g->size);
     if (g->iova + g->size < g->iova) return fail(EINVAL, "iova + size wraps around");
-    if (g->bitmap.pgsize != kIommuPage) return fail(EINVAL, "bitmap.pgsize must be the IOMMU page size (4096)");
-    if (g->size == 0 || g->iova % kIommuPage || g->size % kIommuPage) return fail(EINVAL, "iova and size must be page aligned and non-zero");
+    if (g->bitmap.pgsize != kIommuPage)
+      return fail(EINVAL, "bitmap.pgsize must be the IOMMU page size (4096)");
+    if (g->size == 0 || g->iova % kIommuPage || g->size % kIommuPage)
+      return fail(EINVAL, "iova and size must be page aligned and non-zero");
     const uint64_t npages = g->size / kIommuPage;
     const uint64_t need = (npages + 63) / 64 * 8;
     if (g->bitmap.size == 0 || g->bitmap.size > kMaxDirtyBitmap || g->bitmap.size < need)
-      return fail(EINVAL, "bitmap.size must hold " + std::to_string(need) + " bytes (and at most 256 MiB)");
+      return fail(EINVAL,
+                  "bitmap.size must hold " + std::to_string(need) + " bytes (and at most 256 MiB)");
     if (g->bitmap.data == nullptr) return fail(EINVAL, "bitmap.data is not accessible");
     if (!dirty_tracking) return fail(EINVAL, "dirty tracking is not started");
-    const bool begins = std::any_of(mappings.begin(), mappings.end(), [&](auto& m) { return m.iova == g->iova; });
-    const bool ends = std::any_of(mappings.begin(), mappings.end(), [&](auto& m) { return m.iova + m.size == g->iova + g->size; });
-    if (!begins || !ends) return fail(EINVAL, "the range must begin and end on DMA mapping boundaries");
+    const bool begins =
+        std::any_of(mappings.begin(), mappings.end(), [&](auto& m) { return m.iova == g->iova; });
+    const bool ends = std::any_of(mappings.begin(), mappings.end(),
+                                  [&](auto& m) { return m.iova + m.size == g->iova + g->size; });
+    if (!begins || !ends)
+      return fail(EINVAL, "the range must begin and end on DMA mapping boundaries");
     // Pinned pages are reported dirty in every report.
     uint64_t marked = 0;
     for (const auto& r : dev.pinned_guest_pages()) {
-      const uint64_t first = r.first_page * opt.guest_page_size, end = (r.first_page + r.count) * opt.guest_page_size;
-      for (uint64_t a = std::max<uint64_t>(first, g->iova); a < std::min<uint64_t>(end, g->iova + g->size); a += kIommuPage) {
+      const uint64_t first = r.first_page * opt.guest_page_size,
+                     end = (r.first_page + r.count) * opt.guest_page_size;
+      for (uint64_t a = std::max<uint64_t>(first, g->iova);
+           a < std::min<uint64_t>(end, g->iova + g->size); a += kIommuPage) {
         const uint64_t k = (a - g->iova) / kIommuPage;
         g->bitmap.data[k / 64] |= uint64_t{1} << (k % 64);
         ++marked;
       }
     }
-    note(std::to_string(marked) + " pages pinned by the device are reported dirty (type1 reports pinned pages in every report)");
+    note(std::to_string(marked) +
+         " pages pinned by the device are reported dirty (type1 reports pinned pages in every "
+         "report)");
     return 0;
   }
 
@@ -851,10 +966,13 @@ struct Frontend::Impl {
     if (info->argsz < sizeof(vfio_precopy_info)) return fail(EINVAL, "argsz is smaller than 24");
     if (!f.active) return fail(ENODEV, "the save session has ended");
     if (state != MigState::kPreCopy && state != MigState::kPreCopyP2P)
-      return fail(EINVAL, std::string("PRECOPY_INFO is valid only in PRE_COPY or PRE_COPY_P2P, not ") + mig_name(state));
+      return fail(EINVAL,
+                  std::string("PRECOPY_INFO is valid only in PRE_COPY or PRE_COPY_P2P, not ") +
+                      mig_name(state));
     info->initial_bytes = f.saver->initial_bytes();
     info->dirty_bytes = f.saver->dirty_bytes();
-    rec.args = "initial_bytes=" + std::to_string(info->initial_bytes) + " dirty_bytes=" + std::to_string(info->dirty_bytes);
+    rec.args = "initial_bytes=" + std::to_string(info->initial_bytes) +
+               " dirty_bytes=" + std::to_string(info->dirty_bytes);
     return 0;
   }
 
@@ -865,7 +983,8 @@ struct Frontend::Impl {
     const size_t n = f.saver->read(std::span<uint8_t>(static_cast<uint8_t*>(buf), len));
     if (n == 0 && len > 0) {
       if (!f.saver->finalized()) {
-        if (opt.precopy_empty_enomsg) return fail(ENOMSG, "nothing to read in PRE_COPY now: a temporary end of stream");
+        if (opt.precopy_empty_enomsg)
+          return fail(ENOMSG, "nothing to read in PRE_COPY now: a temporary end of stream");
         note("nothing to read in PRE_COPY now (this device returns 0 rather than ENOMSG)");
       } else {
         note("end of stream: STOP_COPY data is complete");
@@ -879,7 +998,8 @@ struct Frontend::Impl {
     if (!f.active) return fail(ENODEV, "the resume session has ended");
     if (f.latched) return fail(f.latched, "the resume stream already failed");
     if (buf == nullptr && len > 0) return fail(EFAULT, "no buffer");
-    const auto st = f.resumer->write(std::span<const uint8_t>(static_cast<const uint8_t*>(buf), len));
+    const auto st =
+        f.resumer->write(std::span<const uint8_t>(static_cast<const uint8_t*>(buf), len));
     if (!st.ok()) {
       f.latched = stream_errno(st.error);
       return fail(f.latched, "the device rejected the stream: " + st.message);
@@ -909,7 +1029,8 @@ ssize_t Frontend::pread(int fd, void* buf, size_t len, uint64_t offset) {
   auto& m = *impl_;
   m.begin("pread", fd, "");
   if (m.fds.count(fd)) return m.finish(m.fail(ESPIPE, "data fds are streams: no positioned I/O"));
-  if (fd != Impl::kDeviceFd) return m.finish(m.fail(fd == Impl::kContainerFd ? EINVAL : EBADF, "not a device fd"));
+  if (fd != Impl::kDeviceFd)
+    return m.finish(m.fail(fd == Impl::kContainerFd ? EINVAL : EBADF, "not a device fd"));
   return m.finish(m.region_access(false, buf, len, offset));
 }
 
@@ -917,7 +1038,8 @@ ssize_t Frontend::pwrite(int fd, const void* buf, size_t len, uint64_t offset) {
   auto& m = *impl_;
   m.begin("pwrite", fd, "");
   if (m.fds.count(fd)) return m.finish(m.fail(ESPIPE, "data fds are streams: no positioned I/O"));
-  if (fd != Impl::kDeviceFd) return m.finish(m.fail(fd == Impl::kContainerFd ? EINVAL : EBADF, "not a device fd"));
+  if (fd != Impl::kDeviceFd)
+    return m.finish(m.fail(fd == Impl::kContainerFd ? EINVAL : EBADF, "not a device fd"));
   return m.finish(m.region_access(true, const_cast<void*>(buf), len, offset));
 }
 
@@ -926,7 +1048,8 @@ ssize_t Frontend::read(int fd, void* buf, size_t len) {
   m.begin("read", fd, "data");
   const auto it = m.fds.find(fd);
   if (it == m.fds.end())
-    return m.finish(m.fail(fd == Impl::kDeviceFd || fd == Impl::kContainerFd ? EINVAL : EBADF, "not a data fd"));
+    return m.finish(m.fail(fd == Impl::kDeviceFd || fd == Impl::kContainerFd ? EINVAL : EBADF,
+                           "not a data fd"));
   return m.finish(m.data_read(*it->second, buf, len));
 }
 
@@ -935,7 +1058,8 @@ ssize_t Frontend::write(int fd, const void* buf, size_t len) {
   m.begin("write", fd, "data");
   const auto it = m.fds.find(fd);
   if (it == m.fds.end())
-    return m.finish(m.fail(fd == Impl::kDeviceFd || fd == Impl::kContainerFd ? EINVAL : EBADF, "not a data fd"));
+    return m.finish(m.fail(fd == Impl::kDeviceFd || fd == Impl::kContainerFd ? EINVAL : EBADF,
+                           "not a data fd"));
   return m.finish(m.data_write(*it->second, buf, len));
 }
 
@@ -953,7 +1077,8 @@ void* Frontend::mmap(int fd, uint64_t offset, size_t len) {
   auto& m = *impl_;
   if (fd != Impl::kDeviceFd || !m.v1()) return nullptr;
   const uint64_t index = offset >> kRegionShift, off = offset & ((uint64_t{1} << kRegionShift) - 1);
-  if (index != kMigrationRegionIndex || off < kV1DataOffset || off + len > m.v1_region_size()) return nullptr;
+  if (index != kMigrationRegionIndex || off < kV1DataOffset || off + len > m.v1_region_size())
+    return nullptr;
   return m.data_section.data() + (off - kV1DataOffset);
 }
 
@@ -966,7 +1091,8 @@ ssize_t Frontend::splice_to(int save_fd, Frontend& dst, int resume_fd, size_t le
   if (si == m.fds.end() || ri == d.fds.end()) return m.finish(m.fail(EBADF, "not a data fd"));
   DataFile& s = *si->second;
   DataFile& r = *ri->second;
-  if (!s.save || r.save) return m.finish(m.fail(EBADF, "splice goes from a save fd to a resume fd"));
+  if (!s.save || r.save)
+    return m.finish(m.fail(EBADF, "splice goes from a save fd to a resume fd"));
   if (!s.active || !r.active) return m.finish(m.fail(ENODEV, "a session has ended"));
   if (r.latched) return m.finish(m.fail(r.latched, "the resume stream already failed"));
   std::vector<models::StreamChunk> chunks;
@@ -987,7 +1113,11 @@ uint32_t Frontend::state_value() const {
   return impl_->v1() ? impl_->v1_state : static_cast<uint32_t>(impl_->state);
 }
 const FrontendOptions& Frontend::options() const { return impl_->opt; }
-const std::vector<std::pair<std::string, uint64_t>>& Frontend::call_counts() const { return impl_->call_counts; }
-const std::vector<std::pair<std::string, uint64_t>>& Frontend::errno_counts() const { return impl_->errno_counts; }
+const std::vector<std::pair<std::string, uint64_t>>& Frontend::call_counts() const {
+  return impl_->call_counts;
+}
+const std::vector<std::pair<std::string, uint64_t>>& Frontend::errno_counts() const {
+  return impl_->errno_counts;
+}
 
 }  // namespace mdevsim::vfio

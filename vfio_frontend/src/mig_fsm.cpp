@@ -18,20 +18,25 @@ constexpr S E = S::kError, ST = S::kStop, RU = S::kRunning, SC = S::kStopCopy, R
 // vfio_from_fsm_table of drivers/vfio/vfio_main.c: next[cur][target] on the
 // shortest path that never passes through a saving-group state or RESUMING.
 constexpr S kNext[kMigStateCount][kMigStateCount] = {
-    /* ERROR */        {E, E, E, E, E, E, E, E},
-    /* STOP */         {E, ST, RP, SC, RE, RP, RP, RP},
-    /* RUNNING */      {E, RP, RU, RP, RP, RP, PC, RP},
-    /* STOP_COPY */    {E, ST, ST, SC, ST, ST, E, E},
-    /* RESUMING */     {E, ST, ST, ST, RE, ST, ST, ST},
-    /* RUNNING_P2P */  {E, ST, RU, ST, ST, RP, RU, PP},
-    /* PRE_COPY */     {E, RU, RU, PP, RU, RU, PC, PP},
+    /* ERROR */ {E, E, E, E, E, E, E, E},
+    /* STOP */ {E, ST, RP, SC, RE, RP, RP, RP},
+    /* RUNNING */ {E, RP, RU, RP, RP, RP, PC, RP},
+    /* STOP_COPY */ {E, ST, ST, SC, ST, ST, E, E},
+    /* RESUMING */ {E, ST, ST, ST, RE, ST, ST, ST},
+    /* RUNNING_P2P */ {E, ST, RU, ST, ST, RP, RU, PP},
+    /* PRE_COPY */ {E, RU, RU, PP, RU, RU, PC, PP},
     /* PRE_COPY_P2P */ {E, RP, RP, SC, RP, RP, PC, PP},
 };
 
 // state_flags_table: the features each state needs (ERROR: never supported).
-constexpr uint64_t kStateFlags[kMigStateCount] = {
-    ~uint64_t{0}, kStopCopy, kStopCopy, kStopCopy, kStopCopy, kStopCopy | kP2P,
-    kStopCopy | kPreCopy, kStopCopy | kP2P | kPreCopy};
+constexpr uint64_t kStateFlags[kMigStateCount] = {~uint64_t{0},
+                                                  kStopCopy,
+                                                  kStopCopy,
+                                                  kStopCopy,
+                                                  kStopCopy,
+                                                  kStopCopy | kP2P,
+                                                  kStopCopy | kPreCopy,
+                                                  kStopCopy | kP2P | kPreCopy};
 
 std::string upper(std::string_view t) {
   std::string s(t);
@@ -53,7 +58,9 @@ std::optional<MigState> parse_state(std::string_view text) {
   if (s.rfind("VFIO_DEVICE_STATE_", 0) == 0) s = s.substr(18);
   for (uint32_t i = 0; i < kMigStateCount; ++i)
     if (s == state_name(static_cast<MigState>(i))) return static_cast<MigState>(i);
-  if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+  if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c));
+      })) {
     const unsigned long v = std::stoul(s);
     if (v < kMigStateCount) return static_cast<MigState>(v);
   }
@@ -65,10 +72,14 @@ std::optional<uint64_t> parse_features(std::string_view list) {
   std::stringstream ss{std::string(list)};
   std::string item;
   while (std::getline(ss, item, ',')) {
-    if (item == "stop_copy") flags |= kStopCopy;
-    else if (item == "p2p") flags |= kP2P;
-    else if (item == "pre_copy") flags |= kPreCopy;
-    else if (!item.empty()) return std::nullopt;
+    if (item == "stop_copy")
+      flags |= kStopCopy;
+    else if (item == "p2p")
+      flags |= kP2P;
+    else if (item == "pre_copy")
+      flags |= kPreCopy;
+    else if (!item.empty())
+      return std::nullopt;
   }
   return flags;
 }
@@ -87,12 +98,15 @@ bool state_supported(MigState s, uint64_t flags) {
   return (kStateFlags[i] & flags) == kStateFlags[i];
 }
 
-bool in_saving_group(MigState s) { return s == S::kPreCopy || s == S::kPreCopyP2P || s == S::kStopCopy; }
+bool in_saving_group(MigState s) {
+  return s == S::kPreCopy || s == S::kPreCopyP2P || s == S::kStopCopy;
+}
 
 int next_state(MigState cur, MigState target, uint64_t flags, MigState& next) {
   if (!state_supported(cur, flags) && cur != MigState::kError) return -EINVAL;
   if (cur == MigState::kError) return -EINVAL;  // the kernel WARNs: only reset leaves ERROR
-  if (static_cast<uint32_t>(target) >= kMigStateCount || !state_supported(target, flags)) return -EINVAL;
+  if (static_cast<uint32_t>(target) >= kMigStateCount || !state_supported(target, flags))
+    return -EINVAL;
   next = kNext[static_cast<uint32_t>(cur)][static_cast<uint32_t>(target)];
   // Skip optional states the device lacks; stop at ERROR (blocked arc).
   while (next != MigState::kError && !state_supported(next, flags))
@@ -122,12 +136,18 @@ MigPath find_path(MigState cur, MigState target, uint64_t flags) {
 
 const char* session_effect_name(SessionEffect e) {
   switch (e) {
-    case SessionEffect::kNone: return "none";
-    case SessionEffect::kOpensSave: return "opens a save data fd";
-    case SessionEffect::kOpensResume: return "opens a resume data fd";
-    case SessionEffect::kKeepsSave: return "keeps the save data fd";
-    case SessionEffect::kEndsSave: return "ends the save session";
-    case SessionEffect::kEndsResume: return "ends the resume session (loads and validates)";
+    case SessionEffect::kNone:
+      return "none";
+    case SessionEffect::kOpensSave:
+      return "opens a save data fd";
+    case SessionEffect::kOpensResume:
+      return "opens a resume data fd";
+    case SessionEffect::kKeepsSave:
+      return "keeps the save data fd";
+    case SessionEffect::kEndsSave:
+      return "ends the save session";
+    case SessionEffect::kEndsResume:
+      return "ends the resume session (loads and validates)";
   }
   return "?";
 }
@@ -186,14 +206,22 @@ std::string bits(uint32_t s) {
 
 std::string meaning(uint32_t s) {
   switch (s & kMask) {
-    case 0: return "stopped (_STOP)";
-    case 1: return "running (_RUNNING), the default";
-    case 2: return "stop-and-copy (_SAVING)";
-    case 3: return "pre-copy (_SAVING|_RUNNING)";
-    case 4: return "resuming (_RESUMING)";
-    case 5: return "invalid: reserved (_RESUMING|_RUNNING, once proposed for post-copy)";
-    case 6: return "error state (_SAVING|_RESUMING)";
-    default: return "invalid (all bits)";
+    case 0:
+      return "stopped (_STOP)";
+    case 1:
+      return "running (_RUNNING), the default";
+    case 2:
+      return "stop-and-copy (_SAVING)";
+    case 3:
+      return "pre-copy (_SAVING|_RUNNING)";
+    case 4:
+      return "resuming (_RESUMING)";
+    case 5:
+      return "invalid: reserved (_RESUMING|_RUNNING, once proposed for post-copy)";
+    case 6:
+      return "error state (_SAVING|_RESUMING)";
+    default:
+      return "invalid (all bits)";
   }
 }
 
@@ -209,11 +237,15 @@ std::optional<uint32_t> parse(std::string_view text) {
     std::stringstream ss(u);
     std::string part;
     while (std::getline(ss, part, '|')) {
-      if (part == "RUNNING" || part == "_RUNNING") v |= kRun;
-      else if (part == "SAVING" || part == "_SAVING") v |= kSave;
-      else if (part == "RESUMING" || part == "_RESUMING") v |= kRes;
-      else if (part == "STOP" || part == "_STOP") {}
-      else return std::nullopt;
+      if (part == "RUNNING" || part == "_RUNNING")
+        v |= kRun;
+      else if (part == "SAVING" || part == "_SAVING")
+        v |= kSave;
+      else if (part == "RESUMING" || part == "_RESUMING")
+        v |= kRes;
+      else if (part == "STOP" || part == "_STOP") {
+      } else
+        return std::nullopt;
     }
     return v;
   }
@@ -230,14 +262,16 @@ std::optional<uint32_t> parse(std::string_view text) {
 int check_transition(uint32_t cur, uint32_t target, bool strict) {
   cur &= kMask;
   target &= kMask;
-  if (is_error(cur)) return -EINVAL;          // only VFIO_DEVICE_RESET leaves 110b
+  if (is_error(cur)) return -EINVAL;                       // only VFIO_DEVICE_RESET leaves 110b
   if (!valid(target) || is_error(target)) return -EINVAL;  // 101b, 110b, 111b
   if (target == 5 || target == 7) return -EINVAL;
   if (!strict) return 0;
   // libvfio-user's migr_states[] (read as intended, without its 011->001 slip).
-  static const uint8_t allowed[8] = {
-      /*000*/ 0b00000011, /*001*/ 0b01011111, /*010*/ 0b01000111, /*011*/ 0b01001101,
-      /*100*/ 0b01010010, 0, 0, 0};
+  static const uint8_t allowed[8] = {/*000*/ 0b00000011,
+                                     /*001*/ 0b01011111,
+                                     /*010*/ 0b01000111,
+                                     /*011*/ 0b01001101,
+                                     /*100*/ 0b01010010, 0, 0, 0};
   return (allowed[cur] >> target) & 1 ? 0 : -EINVAL;
 }
 

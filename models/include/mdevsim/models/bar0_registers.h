@@ -32,20 +32,34 @@ struct RegisterSpec {
 
 // Global register indices (position in kGlobalRegisters).
 enum GlobalReg : uint32_t {
-  kDeviceId, kRevision, kControl, kStatus, kIntrStatus, kIntrMask, kFenceCompleted, kIrqCount,
+  kDeviceId,
+  kRevision,
+  kControl,
+  kStatus,
+  kIntrStatus,
+  kIntrMask,
+  kFenceCompleted,
+  kIrqCount,
   kGlobalRegCount
 };
 // Per-context register indices (position in kContextRegisters).
 enum ContextReg : uint32_t {
-  kRingBaseLo, kRingBaseHi, kRingSize, kRptr, kWptr, kPtBaseLo, kPtBaseHi, kPriority,
+  kRingBaseLo,
+  kRingBaseHi,
+  kRingSize,
+  kRptr,
+  kWptr,
+  kPtBaseLo,
+  kPtBaseHi,
+  kPriority,
   kContextRegCount
 };
 
 inline constexpr std::array<RegisterSpec, kGlobalRegCount> kGlobalRegisters{{
     {0x000, "DEVICE_ID", 0x4d445631, Access::kRO},  // "MDV1"
     {0x004, "REVISION", 0x00010000, Access::kRO},
-    {0x008, "CONTROL", 0x00000001, Access::kRW},    // bit 0: engines enabled
-    {0x00c, "STATUS", 0x00000000, Access::kRO},     // bit 0: running, bit 1: busy
+    {0x008, "CONTROL", 0x00000001, Access::kRW},       // bit 0: engines enabled
+    {0x00c, "STATUS", 0x00000000, Access::kRO},        // bit 0: running, bit 1: busy
     {0x010, "INTR_STATUS", 0x00000000, Access::kW1C},  // bit e: engine e completed work
     {0x014, "INTR_MASK", 0x00000007, Access::kRW},
     {0x018, "FENCE_COMPLETED", 0x00000000, Access::kRO},
@@ -60,11 +74,11 @@ inline constexpr std::array<RegisterSpec, kContextRegCount> kContextRegisters{{
     {0x00, "RING_BASE_LO", 0, Access::kRW},
     {0x04, "RING_BASE_HI", 0, Access::kRW},
     {0x08, "RING_SIZE", kRingEntries, Access::kRO},
-    {0x0c, "RPTR", 0, Access::kRO},       // advanced by the command processor
-    {0x10, "WPTR", 0, Access::kRW},       // doorbell: the driver's write pointer
+    {0x0c, "RPTR", 0, Access::kRO},  // advanced by the command processor
+    {0x10, "WPTR", 0, Access::kRW},  // doorbell: the driver's write pointer
     {0x14, "PT_BASE_LO", 0, Access::kRW},
     {0x18, "PT_BASE_HI", 0, Access::kRW},
-    {0x1c, "PRIORITY", 0, Access::kRW},   // higher is served first
+    {0x1c, "PRIORITY", 0, Access::kRW},  // higher is served first
 }};
 
 struct RegisterState {
@@ -111,7 +125,9 @@ class Bar0Registers : public sc_core::sc_module {
 
  private:
   static uint32_t index_global(GlobalReg r) { return r; }
-  uint32_t index(uint32_t c, ContextReg r) const { return kGlobalRegCount + c * kContextRegCount + r; }
+  uint32_t index(uint32_t c, ContextReg r) const {
+    return kGlobalRegCount + c * kContextRegCount + r;
+  }
   std::optional<uint32_t> decode(uint32_t offset, const RegisterSpec*& spec) const;
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
 

@@ -19,8 +19,8 @@ const char* engine_name(EngineId e);
 struct Command {
   static constexpr uint32_t kMaxPages = 64;
   EngineId engine = EngineId::kCompute;
-  uint32_t count = 0;         // pages listed
-  uint64_t key = 0;           // value stream the writes fold in
+  uint32_t count = 0;  // pages listed
+  uint64_t key = 0;    // value stream the writes fold in
   std::array<uint64_t, kMaxPages> pages{};
 
   bool operator==(const Command&) const = default;

@@ -25,8 +25,8 @@ struct DeviceConfig {
 // The guest driver's use of the device: VRAM writes plus DMA into guest RAM.
 struct WorkloadSpec {
   PatternSpec vram;
-  double dma_rate_bytes_per_s = 0;  // device writes into guest RAM (within the DMA buffer)
-  double submit_interval_s = 0.001; // how often the driver rings a doorbell
+  double dma_rate_bytes_per_s = 0;   // device writes into guest RAM (within the DMA buffer)
+  double submit_interval_s = 0.001;  // how often the driver rings a doorbell
 };
 
 }  // namespace mdevsim::models

@@ -49,10 +49,10 @@ class InterruptController : public sc_core::sc_module {
 struct EngineState {
   bool busy = false;
   Command cmd;
-  uint32_t progress = 0;     // pages of cmd already done
+  uint32_t progress = 0;  // pages of cmd already done
   uint64_t commands_done = 0;
   uint64_t pages_done = 0;
-  uint64_t dma_cursor = 0;   // DMA engine: next page within the DMA buffer
+  uint64_t dma_cursor = 0;  // DMA engine: next page within the DMA buffer
   bool operator==(const EngineState&) const = default;
   void save(StateWriter& w) const;
   static EngineState load(StateReader& r, uint64_t vram_pages);
@@ -70,7 +70,10 @@ class Engine : public sc_core::sc_module {
   bool idle() const { return !state_.busy; }
   void start(const Command& cmd);
   const EngineState& state() const { return state_; }
-  void load_state(const EngineState& s) { state_ = s; if (s.busy) kick_.notify(sc_core::SC_ZERO_TIME); }
+  void load_state(const EngineState& s) {
+    state_ = s;
+    if (s.busy) kick_.notify(sc_core::SC_ZERO_TIME);
+  }
   void reset() { state_ = EngineState{}; }
 
  protected:
@@ -118,8 +121,14 @@ class DmaEngine : public Engine {
   uint64_t buffer_pages() const { return pages_; }
 
   // DMA write logging (device-side dirty tracking of guest RAM).
-  void start_logging() { log_.clear_all(); logging_ = true; }
-  void stop_logging() { logging_ = false; log_.clear_all(); }
+  void start_logging() {
+    log_.clear_all();
+    logging_ = true;
+  }
+  void stop_logging() {
+    logging_ = false;
+    log_.clear_all();
+  }
   bool logging() const { return logging_; }
   // Guest pages (guest page units) written since the last report within
   // [first, first+count); clears what it returns.

@@ -21,11 +21,11 @@ namespace mdevsim::models {
 // What a device stream failure was, so the frontend can pick the kernel's errno.
 enum class StreamError {
   kNone = 0,
-  kTooLong,       // more bytes than any valid image could hold (mtty: ENOMEM)
-  kBadHeader,     // magic/version/configuration mismatch (mtty: EFAULT)
-  kCorrupt,       // checksum or record structure broken
-  kIncomplete,    // commit before the end record arrived (mtty: EINVAL)
-  kClosed,        // session ended (reset, state left): frontend says ENODEV
+  kTooLong,     // more bytes than any valid image could hold (mtty: ENOMEM)
+  kBadHeader,   // magic/version/configuration mismatch (mtty: EFAULT)
+  kCorrupt,     // checksum or record structure broken
+  kIncomplete,  // commit before the end record arrived (mtty: EINVAL)
+  kClosed,      // session ended (reset, state left): frontend says ENODEV
 };
 
 struct StreamStatus {
@@ -41,8 +41,8 @@ struct StreamStatus {
 struct StreamChunk {
   uint64_t size_bytes = 0;
   uint32_t kind = 0;
-  uint64_t a = 0, b = 0;          // meaning depends on kind (page index, token, ...)
-  std::vector<uint8_t> bytes;     // literal bytes for kinds that carry them
+  uint64_t a = 0, b = 0;       // meaning depends on kind (page index, token, ...)
+  std::vector<uint8_t> bytes;  // literal bytes for kinds that carry them
 };
 
 // Device state leaving the device. Created when saving starts (v1 SAVING bit,

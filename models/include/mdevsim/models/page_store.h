@@ -165,7 +165,9 @@ class PageStore {
 
  private:
   static constexpr uint64_t kPayloadStep = 0x9e3779b97f4a7c15ULL;
-  static uint64_t payload_seed(uint64_t page, uint64_t tok) { return mix64(tok ^ (page * 0xd1b54a32d192ed03ULL)); }
+  static uint64_t payload_seed(uint64_t page, uint64_t tok) {
+    return mix64(tok ^ (page * 0xd1b54a32d192ed03ULL));
+  }
 
   void reset_geometry(uint64_t size_bytes, uint32_t page_size) {
     if (page_size < 16 || (page_size & (page_size - 1)) != 0)

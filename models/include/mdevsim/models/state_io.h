@@ -37,9 +37,21 @@ class StateWriter {
 class StateReader {
  public:
   explicit StateReader(std::span<const uint8_t> in) : in_(in) {}
-  uint8_t u8(const char* what) { uint8_t v; get(&v, 1, what); return v; }
-  uint32_t u32(const char* what) { uint32_t v; get(&v, 4, what); return v; }
-  uint64_t u64(const char* what) { uint64_t v; get(&v, 8, what); return v; }
+  uint8_t u8(const char* what) {
+    uint8_t v;
+    get(&v, 1, what);
+    return v;
+  }
+  uint32_t u32(const char* what) {
+    uint32_t v;
+    get(&v, 4, what);
+    return v;
+  }
+  uint64_t u64(const char* what) {
+    uint64_t v;
+    get(&v, 8, what);
+    return v;
+  }
   // A count that must not exceed `limit` (guards allocations on corrupt input).
   uint64_t count(const char* what, uint64_t limit) {
     const uint64_t n = u64(what);

@@ -24,15 +24,15 @@ struct TraceWrite {
 
 struct PatternSpec {
   PatternKind kind = PatternKind::kUniform;
-  double rate_bytes_per_s = 0;   // page writes per second × page size
+  double rate_bytes_per_s = 0;  // page writes per second × page size
   uint64_t region_first_page = 0;
-  uint64_t region_pages = 0;     // 0 = the whole memory
+  uint64_t region_pages = 0;  // 0 = the whole memory
   // hotset: a contiguous hot region of hot_fraction × region receives
   // hot_probability of the writes; the rest go uniformly to the cold pages.
   double hot_fraction = 0.1;
   double hot_probability = 0.9;
-  double zipf_exponent = 1.0;    // zipf: rank-k page is written ∝ 1/k^s
-  double fps = 60;               // framebuffer: frames per second
+  double zipf_exponent = 1.0;      // zipf: rank-k page is written ∝ 1/k^s
+  double fps = 60;                 // framebuffer: frames per second
   uint64_t framebuffer_pages = 0;  // framebuffer: pages per frame (0: from rate / fps)
   // phased: sub-patterns run in turn for their durations, then repeat.
   std::vector<PatternSpec> phases;

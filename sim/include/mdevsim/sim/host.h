@@ -31,15 +31,16 @@ class GuestRam : public models::GuestMemory {
 // The vCPUs' memory writes: a page-write pattern advanced by guest running
 // time, slowed by the auto-converge throttle.
 struct VcpuState {
-  double active_s = 0;        // guest time the vCPUs have run
-  uint64_t submitted = 0;     // page writes done
+  double active_s = 0;     // guest time the vCPUs have run
+  uint64_t submitted = 0;  // page writes done
   bool operator==(const VcpuState&) const = default;
 };
 
 class Vcpus : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(Vcpus);
-  Vcpus(sc_core::sc_module_name name, GuestRam& ram, const models::PatternSpec& spec, uint64_t seed);
+  Vcpus(sc_core::sc_module_name name, GuestRam& ram, const models::PatternSpec& spec,
+        uint64_t seed);
   void set_running(bool r) { running_ = r; }
   bool running() const { return running_; }
   void set_throttle(double p) { throttle_ = p; }

@@ -18,19 +18,19 @@ struct IterationResult {
   double duration_s = 0;
   uint64_t ram_bytes = 0;
   uint64_t device_bytes = 0;
-  uint64_t ram_dirty_pages = 0;      // RAM pages found dirty at the sync that started it
-  uint64_t device_dirty_bytes = 0;   // device dirty bytes reported when it started
-  double bandwidth = 0;              // bytes/s measured for this iteration
-  double expected_downtime_s = 0;    // remaining / bandwidth when it ended
-  double throttle = 0;               // auto-converge vCPU throttle in force (0..0.99)
+  uint64_t ram_dirty_pages = 0;     // RAM pages found dirty at the sync that started it
+  uint64_t device_dirty_bytes = 0;  // device dirty bytes reported when it started
+  double bandwidth = 0;             // bytes/s measured for this iteration
+  double expected_downtime_s = 0;   // remaining / bandwidth when it ended
+  double throttle = 0;              // auto-converge vCPU throttle in force (0..0.99)
 };
 
 struct StopCopyResult {
   uint64_t ram_bytes = 0;
   uint64_t device_bytes = 0;
-  double device_stop_s = 0;      // stopping the device (P2P + STOP arcs)
-  double transfer_s = 0;         // moving the residual over the link
-  double resume_s = 0;           // destination applying device state + arcs to RUNNING
+  double device_stop_s = 0;  // stopping the device (P2P + STOP arcs)
+  double transfer_s = 0;     // moving the residual over the link
+  double resume_s = 0;       // destination applying device state + arcs to RUNNING
 };
 
 struct VerificationResult {
@@ -39,23 +39,24 @@ struct VerificationResult {
   uint64_t vram_pages_mismatched = 0;
   uint64_t ram_pages_mismatched = 0;
   uint64_t device_fields_mismatched = 0;
-  bool continuation_matches = false;   // migrated run continued like the reference run
-  bool source_intact = false;          // cancelled: source device RUNNING again, VM running, state kept
-  std::vector<std::string> differences;  // first few, human readable ("vram page 17", "ctx[3].rptr")
+  bool continuation_matches = false;  // migrated run continued like the reference run
+  bool source_intact = false;  // cancelled: source device RUNNING again, VM running, state kept
+  std::vector<std::string>
+      differences;  // first few, human readable ("vram page 17", "ctx[3].rptr")
 };
 
-struct DeviceRunStats {             // device-only runs (no migration section)
+struct DeviceRunStats {  // device-only runs (no migration section)
   uint64_t page_writes = 0;
   uint64_t unique_pages = 0;
-  double achieved_rate = 0;         // bytes/s of page writes
+  double achieved_rate = 0;                                         // bytes/s of page writes
   std::vector<std::pair<double, uint64_t>> unique_pages_over_time;  // (t, distinct pages)
 };
 
 struct Result {
   std::string scenario;
   uint64_t seed = 0;
-  std::string outcome = "completed";   // completed | failed | cancelled | vm_lost
-  std::string reason;                  // why, when not completed
+  std::string outcome = "completed";  // completed | failed | cancelled | vm_lost
+  std::string reason;                 // why, when not completed
   bool converged = false;
   double total_time_s = 0;
   double downtime_s = 0;
@@ -64,8 +65,8 @@ struct Result {
   std::optional<StopCopyResult> stop_copy;
   std::optional<nlohmann::json> postcopy;
   VerificationResult verification;
-  std::map<std::string, uint64_t> abi_calls;    // "ioctl VFIO_DEVICE_FEATURE" → count
-  std::map<std::string, uint64_t> abi_errors;   // "EINVAL" → count
+  std::map<std::string, uint64_t> abi_calls;   // "ioctl VFIO_DEVICE_FEATURE" → count
+  std::map<std::string, uint64_t> abi_errors;  // "EINVAL" → count
   std::optional<DeviceRunStats> device_run;
 };
 

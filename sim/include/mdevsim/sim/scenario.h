@@ -20,7 +20,9 @@ class InputError : public std::runtime_error {
  public:
   InputError(std::string file, std::string json_path, std::string reason)
       : std::runtime_error(file + ": " + (json_path.empty() ? "" : json_path + ": ") + reason),
-        file_(std::move(file)), json_path_(std::move(json_path)), reason_(std::move(reason)) {}
+        file_(std::move(file)),
+        json_path_(std::move(json_path)),
+        reason_(std::move(reason)) {}
   const std::string& file() const { return file_; }
   const std::string& json_path() const { return json_path_; }
   const std::string& reason() const { return reason_; }
@@ -31,15 +33,15 @@ class InputError : public std::runtime_error {
 
 struct DeviceSection {
   models::DeviceConfig config;
-  std::string protocol = "v2";              // "v1", "v2" or a protocol file path
+  std::string protocol = "v2";  // "v1", "v2" or a protocol file path
   std::vector<std::string> features = {"stop_copy", "p2p", "pre_copy"};  // v2
   bool v1_strict = false;
-  bool precopy_enomsg = true;               // PRE_COPY empty read: ENOMSG (true) or 0
+  bool precopy_enomsg = true;                     // PRE_COPY empty read: ENOMSG (true) or 0
   double resume_bandwidth = 64.0 * (1ull << 30);  // bytes/s the destination applies state
   // fault injection (device options)
   std::optional<std::pair<std::string, std::string>> fail_arc;  // state names
   std::optional<uint64_t> corrupt_stream_at;
-  bool reject_stream = false;               // destination refuses the stream
+  bool reject_stream = false;  // destination refuses the stream
 };
 
 struct VmSection {
@@ -50,9 +52,9 @@ struct VmSection {
 };
 
 struct LinkSection {
-  double bandwidth = 10e9 / 8;               // bytes/s
+  double bandwidth = 10e9 / 8;  // bytes/s
   double latency_s = 0.0001;
-  std::optional<double> rate_limit;          // bytes/s, migration max-bandwidth
+  std::optional<double> rate_limit;  // bytes/s, migration max-bandwidth
 };
 
 enum class MigrationMode { kPrecopy, kPostcopy, kHybrid };
@@ -63,13 +65,13 @@ struct MigrationSection {
   MigrationMode mode = MigrationMode::kPrecopy;
   double downtime_limit_s = 0.3;
   bool auto_converge = false;
-  uint32_t max_iterations = 30;     // 0: no limit
-  double timeout_s = 60;            // 0: no limit
+  uint32_t max_iterations = 30;  // 0: no limit
+  double timeout_s = 60;         // 0: no limit
   OnNoConvergence on_no_convergence = OnNoConvergence::kCancel;
-  double link_timeout_s = 1.0;      // link down longer than this cancels
+  double link_timeout_s = 1.0;             // link down longer than this cancels
   uint32_t postcopy_after_iterations = 2;  // hybrid
-  double run_after_s = 0.1;         // destination keeps running this long, then compared
-  bool exact = false;               // byte-copying stream path instead of zero-copy
+  double run_after_s = 0.1;                // destination keeps running this long, then compared
+  bool exact = false;                      // byte-copying stream path instead of zero-copy
 };
 
 enum class FaultKind { kLinkDown, kDegrade, kDeviceError };
@@ -77,25 +79,25 @@ enum class FaultKind { kLinkDown, kDegrade, kDeviceError };
 struct Fault {
   double at_s = 0;
   FaultKind kind = FaultKind::kLinkDown;
-  double duration_s = 0;       // link_down, degrade
-  double bandwidth = 0;        // degrade: bytes/s while degraded
+  double duration_s = 0;  // link_down, degrade
+  double bandwidth = 0;   // degrade: bytes/s while degraded
 };
 
 struct Scenario {
-  std::string file;            // where it came from ("" for built-in)
+  std::string file;  // where it came from ("" for built-in)
   std::string name;
   std::string description;
   uint64_t seed = 1;
-  double duration_s = 1.0;     // device-only runs: simulated time
+  double duration_s = 1.0;  // device-only runs: simulated time
   DeviceSection device;
-  models::WorkloadSpec workload;   // device workload (VRAM + DMA)
+  models::WorkloadSpec workload;  // device workload (VRAM + DMA)
   VmSection vm;
-  models::PatternSpec guest;       // vCPU dirtying of guest RAM
+  models::PatternSpec guest;  // vCPU dirtying of guest RAM
   LinkSection link;
   MigrationSection migration;
   std::vector<Fault> faults;
-  bool migrates = false;       // has a `migration` section
-  std::string expect;          // `expect` section as JSON text (scenario's own test expectation)
+  bool migrates = false;  // has a `migration` section
+  std::string expect;     // `expect` section as JSON text (scenario's own test expectation)
 };
 
 // Loads, applies `overrides` ("PATH=VALUE", PATH like device.vram), and

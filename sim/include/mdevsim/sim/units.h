@@ -1,7 +1,7 @@
 // Strict parsing of quantities with units, as scenario files write them.
 //
-//   sizes  "4GiB" "64KiB" "512MiB" "1.5GB" "4096B"   IEC (Ki, Mi, Gi, Ti: ×1024) or SI (K, M, G, T: ×1000)
-//   rates  "10Gbit/s" "500Mbit/s"                     bits per second, SI prefixes
+//   sizes  "4GiB" "64KiB" "512MiB" "1.5GB" "4096B"   IEC (Ki, Mi, Gi, Ti: ×1024) or SI (K, M, G, T:
+//   ×1000) rates  "10Gbit/s" "500Mbit/s"                     bits per second, SI prefixes
 //          "500MiB/s" "2GiB/s" "1GB/s" "100B/s"        bytes per second, IEC or SI
 //   times  "300ms" "2s" "50us" "1.5min" "100ns"
 //
@@ -21,9 +21,9 @@ class UnitError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-uint64_t parse_size(const std::string& text);     // bytes
-double parse_rate(const std::string& text);       // bytes per second
-double parse_duration(const std::string& text);   // seconds
+uint64_t parse_size(const std::string& text);    // bytes
+double parse_rate(const std::string& text);      // bytes per second
+double parse_duration(const std::string& text);  // seconds
 
 // Human renderings for summaries ("4.00 GiB", "3.13 GB/s", "312.5 ms").
 std::string format_bytes(double bytes);

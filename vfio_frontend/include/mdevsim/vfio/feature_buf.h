@@ -15,7 +15,8 @@ struct FeatureBuf {
   vfio_device_feature& hdr = *reinterpret_cast<vfio_device_feature*>(raw);
   Payload& payload = *reinterpret_cast<Payload*>(raw + sizeof(vfio_device_feature));
 
-  explicit FeatureBuf(uint32_t flags, uint32_t argsz = sizeof(vfio_device_feature) + sizeof(Payload)) {
+  explicit FeatureBuf(uint32_t flags,
+                      uint32_t argsz = sizeof(vfio_device_feature) + sizeof(Payload)) {
     hdr.argsz = argsz;
     hdr.flags = flags;
   }

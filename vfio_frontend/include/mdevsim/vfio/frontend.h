@@ -58,13 +58,13 @@ struct FrontendOptions {
 
 // One frontend call, as the ABI trace, `mdevsim step` and reports show it.
 struct CallRecord {
-  std::string call;            // "ioctl", "pread", "read", ...
+  std::string call;  // "ioctl", "pread", "read", ...
   int fd = -1;
-  std::string fd_kind;         // "container", "device", "data"
-  std::string request;         // decoded: "VFIO_DEVICE_FEATURE(SET MIG_DEVICE_STATE)", field name, ...
-  std::string args;            // decoded arguments
-  long ret = 0;                // return value (bytes, 0, or -errno)
-  std::string state_before;    // protocol state names ("PRE_COPY", "011b")
+  std::string fd_kind;  // "container", "device", "data"
+  std::string request;  // decoded: "VFIO_DEVICE_FEATURE(SET MIG_DEVICE_STATE)", field name, ...
+  std::string args;     // decoded arguments
+  long ret = 0;         // return value (bytes, 0, or -errno)
+  std::string state_before;  // protocol state names ("PRE_COPY", "011b")
   std::string state_after;
   std::vector<std::string> path;   // v2 SET: states walked, first = before
   std::vector<std::string> notes;  // the rules that decided the outcome, in plain words

@@ -13,8 +13,14 @@ namespace mdevsim::vfio {
 
 // enum vfio_device_mig_state (values are the uAPI's).
 enum class MigState : uint32_t {
-  kError = 0, kStop = 1, kRunning = 2, kStopCopy = 3, kResuming = 4,
-  kRunningP2P = 5, kPreCopy = 6, kPreCopyP2P = 7,
+  kError = 0,
+  kStop = 1,
+  kRunning = 2,
+  kStopCopy = 3,
+  kResuming = 4,
+  kRunningP2P = 5,
+  kPreCopy = 6,
+  kPreCopyP2P = 7,
 };
 inline constexpr uint32_t kMigStateCount = 8;
 
@@ -64,11 +70,11 @@ std::optional<Arc> find_arc(MigState from, MigState to, uint64_t flags);
 
 // ---- protocol v1 (device_state bits: _RUNNING 1, _SAVING 2, _RESUMING 4) ----
 namespace v1 {
-bool valid(uint32_t state);     // VFIO_DEVICE_STATE_VALID
-bool is_error(uint32_t state);  // VFIO_DEVICE_STATE_IS_ERROR (110b)
-uint32_t set_error(uint32_t state);  // VFIO_DEVICE_STATE_SET_ERROR
-std::string bits(uint32_t state);    // "011b" from the low 3 bits
-std::string meaning(uint32_t state); // "pre-copy (_SAVING|_RUNNING)"
+bool valid(uint32_t state);           // VFIO_DEVICE_STATE_VALID
+bool is_error(uint32_t state);        // VFIO_DEVICE_STATE_IS_ERROR (110b)
+uint32_t set_error(uint32_t state);   // VFIO_DEVICE_STATE_SET_ERROR
+std::string bits(uint32_t state);     // "011b" from the low 3 bits
+std::string meaning(uint32_t state);  // "pre-copy (_SAVING|_RUNNING)"
 // Parses "011b", "3", "0x3" or names like "RUNNING|SAVING".
 std::optional<uint32_t> parse(std::string_view text);
 // Acceptance of a device_state write from `cur` to `target` (low 3 bits):

@@ -82,7 +82,8 @@ MDEVSIM_CHECK_FIELD(vfio_device_migration_info, data_size, 24);
 static_assert(VFIO_DEVICE_STATE_V1_STOP == 0 && VFIO_DEVICE_STATE_V1_RUNNING == 1 &&
               VFIO_DEVICE_STATE_V1_SAVING == 2 && VFIO_DEVICE_STATE_V1_RESUMING == 4 &&
               VFIO_DEVICE_STATE_MASK == 7);
-static_assert(VFIO_REGION_TYPE_MIGRATION_DEPRECATED == 3 && VFIO_REGION_SUBTYPE_MIGRATION_DEPRECATED == 1);
+static_assert(VFIO_REGION_TYPE_MIGRATION_DEPRECATED == 3 &&
+              VFIO_REGION_SUBTYPE_MIGRATION_DEPRECATED == 1);
 
 static_assert(sizeof(struct vfio_device_feature) == 8);
 MDEVSIM_CHECK_FIELD(vfio_device_feature, argsz, 0);
@@ -91,7 +92,8 @@ MDEVSIM_CHECK_FIELD(vfio_device_feature, data, 8);
 static_assert(VFIO_DEVICE_FEATURE_GET == 0x10000 && VFIO_DEVICE_FEATURE_SET == 0x20000 &&
               VFIO_DEVICE_FEATURE_PROBE == 0x40000 && VFIO_DEVICE_FEATURE_MASK == 0xffff);
 static_assert(sizeof(struct vfio_device_feature_migration) == 8);
-static_assert(VFIO_MIGRATION_STOP_COPY == 1 && VFIO_MIGRATION_P2P == 2 && VFIO_MIGRATION_PRE_COPY == 4);
+static_assert(VFIO_MIGRATION_STOP_COPY == 1 && VFIO_MIGRATION_P2P == 2 &&
+              VFIO_MIGRATION_PRE_COPY == 4);
 static_assert(sizeof(struct vfio_device_feature_mig_state) == 8);
 MDEVSIM_CHECK_FIELD(vfio_device_feature_mig_state, device_state, 0);
 MDEVSIM_CHECK_FIELD(vfio_device_feature_mig_state, data_fd, 4);
