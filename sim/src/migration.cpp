@@ -177,7 +177,9 @@ class MigrationDriver : public sc_core::sc_module {
   void sync_dma_dirty() {
     if (!dma_logging_ && !type1_) return;
     const uint64_t pages = src_.ram.store.page_count();
-    std::vector<uint64_t> bitmap((pages * (page_ / 4096) + 63) / 64 + 1);
+    // One buffer for every report: the user zeroes it, the kernel only sets bits.
+    auto& bitmap = report_bitmap_;
+    bitmap.assign((pages * (page_ / 4096) + 63) / 64 + 1, 0);
     if (dma_logging_) {
       Feature<vfio_device_feature_dma_logging_report> f(VFIO_DEVICE_FEATURE_GET |
                                                         VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT);
@@ -323,8 +325,13 @@ class MigrationDriver : public sc_core::sc_module {
 
   // ------------------------------------------------------------ phases
   bool setup() {
-    src_.ram.store.dirty().set_all();  // the first pass sends every page
-    src_.ram.store.start_tracking();
+    // The first pass sends every page. Pages never written go as zero-page
+    // headers, counted in bulk; the rest are marked dirty.
+    auto& ram = src_.ram.store;
+    ram.dirty().clear_all();
+    ram.for_each_touched([&](uint64_t p, uint64_t) { ram.dirty().set(p); });
+    initial_zero_pages_ = ram.page_count() - ram.touched_pages();
+    ram.start_tracking();
     start_dma_tracking();
     if (v1_) {
       if (v1_write_state(src_, 3) < 0)
@@ -365,6 +372,13 @@ class MigrationDriver : public sc_core::sc_module {
       device_avail = v1_pending_hint_;
     }
     link_.latency();
+    if (initial_zero_pages_ > 0) {
+      const uint64_t zero_bytes = initial_zero_pages_ * kZeroPageBytes;
+      initial_zero_pages_ = 0;
+      if (!link_.transfer(zero_bytes, true))
+        return fail_reason("the link was down longer than the link timeout");
+      it.ram_bytes += zero_bytes;
+    }
     if (!send_ram(pages, true, it.ram_bytes))
       return fail_reason("the link was down longer than the link timeout");
     if (precopy_ && !send_device(device_avail, true, false, it.device_bytes)) return false;
@@ -597,7 +611,10 @@ class MigrationDriver : public sc_core::sc_module {
   bool v1_;
   uint32_t page_;
   models::DirtyBitmap dma_pending_;
-  std::vector<std::pair<uint64_t, uint64_t>> slice_;  // reused between RAM slices
+  std::vector<std::pair<uint64_t, uint64_t>> slice_;
+  uint64_t initial_zero_pages_ = 0;  // first pass: never-written pages, sent as headers
+  std::vector<uint64_t>
+      report_bitmap_;  // dirty-page report buffer, reused  // reused between RAM slices
   bool dma_logging_ = false, type1_ = false, precopy_ = false;
   uint64_t flags_ = 0;
   int save_fd_ = -1, resume_fd_ = -1;
