@@ -1,5 +1,7 @@
 #include "mdevsim/vfio/mig_fsm.h"
 
+#include "mdevsim/vfio/protocol.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -10,33 +12,15 @@ namespace mdevsim::vfio {
 namespace {
 
 constexpr uint64_t kStopCopy = 1, kP2P = 2, kPreCopy = 4;
-
 using S = MigState;
-constexpr S E = S::kError, ST = S::kStop, RU = S::kRunning, SC = S::kStopCopy, RE = S::kResuming,
-            RP = S::kRunningP2P, PC = S::kPreCopy, PP = S::kPreCopyP2P;
 
-// vfio_from_fsm_table of drivers/vfio/vfio_main.c: next[cur][target] on the
-// shortest path that never passes through a saving-group state or RESUMING.
-constexpr S kNext[kMigStateCount][kMigStateCount] = {
-    /* ERROR */ {E, E, E, E, E, E, E, E},
-    /* STOP */ {E, ST, RP, SC, RE, RP, RP, RP},
-    /* RUNNING */ {E, RP, RU, RP, RP, RP, PC, RP},
-    /* STOP_COPY */ {E, ST, ST, SC, ST, ST, E, E},
-    /* RESUMING */ {E, ST, ST, ST, RE, ST, ST, ST},
-    /* RUNNING_P2P */ {E, ST, RU, ST, ST, RP, RU, PP},
-    /* PRE_COPY */ {E, RU, RU, PP, RU, RU, PC, PP},
-    /* PRE_COPY_P2P */ {E, RP, RP, SC, RP, RP, PC, PP},
-};
-
-// state_flags_table: the features each state needs (ERROR: never supported).
-constexpr uint64_t kStateFlags[kMigStateCount] = {~uint64_t{0},
-                                                  kStopCopy,
-                                                  kStopCopy,
-                                                  kStopCopy,
-                                                  kStopCopy,
-                                                  kStopCopy | kP2P,
-                                                  kStopCopy | kPreCopy,
-                                                  kStopCopy | kP2P | kPreCopy};
+// The v2 state at enum value v in scenarios/protocols/v2.json.
+std::optional<size_t> v2_index(MigState s) {
+  return builtin_protocol_v2().by_value(static_cast<uint32_t>(s));
+}
+MigState v2_state(size_t index) {
+  return static_cast<MigState>(builtin_protocol_v2().states[index].value);
+}
 
 std::string upper(std::string_view t) {
   std::string s(t);
@@ -93,44 +77,43 @@ std::string features_name(uint64_t flags) {
 }
 
 bool state_supported(MigState s, uint64_t flags) {
-  const auto i = static_cast<uint32_t>(s);
-  if (i >= kMigStateCount || s == MigState::kError) return false;
-  return (kStateFlags[i] & flags) == kStateFlags[i];
+  const auto i = v2_index(s);
+  return i && builtin_protocol_v2().supported(*i, flags);
 }
 
 bool in_saving_group(MigState s) {
   return s == S::kPreCopy || s == S::kPreCopyP2P || s == S::kStopCopy;
 }
 
+// The kernel's next-step rule, derived from v2.json's arcs (shortest path,
+// sessions never interior unless carried, blocked pairs refused); the test
+// compares it with the kernel's hard-coded table for every feature set.
 int next_state(MigState cur, MigState target, uint64_t flags, MigState& next) {
-  if (!state_supported(cur, flags) && cur != MigState::kError) return -EINVAL;
-  if (cur == MigState::kError) return -EINVAL;  // the kernel WARNs: only reset leaves ERROR
-  if (static_cast<uint32_t>(target) >= kMigStateCount || !state_supported(target, flags))
-    return -EINVAL;
-  next = kNext[static_cast<uint32_t>(cur)][static_cast<uint32_t>(target)];
-  // Skip optional states the device lacks; stop at ERROR (blocked arc).
-  while (next != MigState::kError && !state_supported(next, flags))
-    next = kNext[static_cast<uint32_t>(next)][static_cast<uint32_t>(target)];
-  return next == MigState::kError ? -EINVAL : 0;
+  const auto c = v2_index(cur), t = v2_index(target);
+  if (!c || !t || !state_supported(cur, flags) || !state_supported(target, flags)) return -EINVAL;
+  size_t n = *c;
+  const int err = builtin_protocol_v2().next_step(*c, *t, flags, n);
+  if (err) return err;
+  next = v2_state(n);
+  return 0;
 }
 
 MigPath find_path(MigState cur, MigState target, uint64_t flags) {
   MigPath p;
-  p.states.push_back(cur);
-  while (cur != target) {
-    MigState next;
-    const int err = next_state(cur, target, flags, next);
-    if (err != 0) {
-      p.err = err;
-      return p;
-    }
-    p.states.push_back(next);
-    cur = next;
-    if (p.states.size() > kMigStateCount + 1) {  // cannot happen with the kernel table
-      p.err = -EINVAL;
-      return p;
-    }
+  const auto c = v2_index(cur), t = v2_index(target);
+  if (!c || !t) {
+    p.states.push_back(cur);
+    p.err = -EINVAL;
+    return p;
   }
+  if (cur != target && (!state_supported(cur, flags) || !state_supported(target, flags))) {
+    p.states.push_back(cur);
+    p.err = -EINVAL;
+    return p;
+  }
+  const auto path = builtin_protocol_v2().path(*c, *t, flags);
+  for (size_t i : path.states) p.states.push_back(v2_state(i));
+  p.err = path.err;
   return p;
 }
 
@@ -153,27 +136,23 @@ const char* session_effect_name(SessionEffect e) {
 }
 
 const std::vector<Arc>& all_arcs() {
-  using F = SessionEffect;
-  static const std::vector<Arc> arcs = {
-      {ST, SC, F::kOpensSave, kStopCopy, 0},
-      {SC, ST, F::kEndsSave, kStopCopy, 0},
-      {ST, RE, F::kOpensResume, kStopCopy, 0},
-      {RE, ST, F::kEndsResume, kStopCopy, 0},
-      {RU, ST, F::kNone, kStopCopy, kP2P},
-      {ST, RU, F::kNone, kStopCopy, kP2P},
-      {RU, RP, F::kNone, kStopCopy | kP2P, 0},
-      {RP, RU, F::kNone, kStopCopy | kP2P, 0},
-      {RP, ST, F::kNone, kStopCopy | kP2P, 0},
-      {ST, RP, F::kNone, kStopCopy | kP2P, 0},
-      {RU, PC, F::kOpensSave, kStopCopy | kPreCopy, 0},
-      {PC, RU, F::kEndsSave, kStopCopy | kPreCopy, 0},
-      {PC, SC, F::kKeepsSave, kStopCopy | kPreCopy, kP2P},
-      {PC, PP, F::kKeepsSave, kStopCopy | kPreCopy | kP2P, 0},
-      {PP, PC, F::kKeepsSave, kStopCopy | kPreCopy | kP2P, 0},
-      {PP, RP, F::kEndsSave, kStopCopy | kPreCopy | kP2P, 0},
-      {PP, SC, F::kKeepsSave, kStopCopy | kPreCopy | kP2P, 0},
-      {RP, PP, F::kOpensSave, kStopCopy | kPreCopy | kP2P, 0},
-  };
+  static const std::vector<Arc> arcs = [] {
+    std::vector<Arc> out;
+    const auto& p = builtin_protocol_v2();
+    for (const auto& a : p.arcs) {
+      SessionEffect e = SessionEffect::kNone;
+      switch (a.session) {
+        case ArcSession::kOpenSave: e = SessionEffect::kOpensSave; break;
+        case ArcSession::kOpenResume: e = SessionEffect::kOpensResume; break;
+        case ArcSession::kKeep: e = SessionEffect::kKeepsSave; break;
+        case ArcSession::kEndSave: e = SessionEffect::kEndsSave; break;
+        case ArcSession::kEndResume: e = SessionEffect::kEndsResume; break;
+        default: break;
+      }
+      out.push_back({v2_state(a.from), v2_state(a.to), e, a.needs, a.unless});
+    }
+    return out;
+  }();
   return arcs;
 }
 
@@ -194,8 +173,16 @@ namespace v1 {
 
 constexpr uint32_t kRun = 1, kSave = 2, kRes = 4, kMask = 7;
 
-bool valid(uint32_t s) { return (s & kRes) ? (s & kMask) == kRes : true; }
-bool is_error(uint32_t s) { return (s & kMask) == (kSave | kRes); }
+// Which patterns exist, and which is the error state, come from v1.json.
+bool valid(uint32_t s) {
+  const auto& p = builtin_protocol_v1();
+  const auto i = p.by_value(s & kMask);
+  return i && !(p.states[*i].attrs & kAttrError);
+}
+bool is_error(uint32_t s) {
+  const auto& p = builtin_protocol_v1();
+  return p.error_state && p.states[*p.error_state].value == (s & kMask);
+}
 uint32_t set_error(uint32_t s) { return (s & ~kMask) | kSave | kRes; }
 
 std::string bits(uint32_t s) {
@@ -264,15 +251,11 @@ int check_transition(uint32_t cur, uint32_t target, bool strict) {
   target &= kMask;
   if (is_error(cur)) return -EINVAL;                       // only VFIO_DEVICE_RESET leaves 110b
   if (!valid(target) || is_error(target)) return -EINVAL;  // 101b, 110b, 111b
-  if (target == 5 || target == 7) return -EINVAL;
-  if (!strict) return 0;
-  // libvfio-user's migr_states[] (read as intended, without its 011->001 slip).
-  static const uint8_t allowed[8] = {/*000*/ 0b00000011,
-                                     /*001*/ 0b01011111,
-                                     /*010*/ 0b01000111,
-                                     /*011*/ 0b01001101,
-                                     /*100*/ 0b01010010, 0, 0, 0};
-  return (allowed[cur] >> target) & 1 ? 0 : -EINVAL;
+  if (cur == target) return 0;
+  const auto& p = builtin_protocol_v1();
+  const auto* arc = p.arc(*p.by_value(cur), *p.by_value(target), 0);
+  if (!arc) return -EINVAL;
+  return !strict || arc->strict ? 0 : -EINVAL;
 }
 
 }  // namespace v1
