@@ -19,7 +19,7 @@ Usage:
       Run one scenario (a live migration of a VM with the device) and print a summary.
   mdevsim sweep SCENARIO --vary PATH=V1,V2,... [--vary ...] [--jobs N] [--out DIR]
       Run the cross product of parameter values, one process per point.
-  mdevsim step [--protocol v1|v2|FILE] [--features LIST] [--json]
+  mdevsim step [--protocol v1|v2|FILE] [--features LIST] [--json] [--echo]
       Drive a source and a destination device by hand through the VFIO ABI,
       one command per line on stdin; each effect is explained.
   mdevsim fsm PROTOCOL [--features LIST] [--table] [--path FROM TO] [--dot] [--json]

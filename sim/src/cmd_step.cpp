@@ -28,7 +28,7 @@ using nlohmann::ordered_json;
 using vfio::MigState;
 
 constexpr const char* kStepHelp =
-    R"(Usage: mdevsim step [--protocol v1|v2] [--features LIST] [--json]
+    R"(Usage: mdevsim step [--protocol v1|v2] [--features LIST] [--json] [--echo]
 
 Drives two identical devices, src and dst, through the VFIO migration ABI.
 Commands come from stdin, one per line ('#' starts a comment). The src
@@ -62,6 +62,8 @@ Options:
   --features LIST    v2 features: stop_copy[,p2p][,pre_copy] (default: all three)
   --json             one JSON object per command on stdout: cmd, ok, errno, ret,
                      state (and path, data_fd for 'state set')
+  --echo             print each command after its prompt ('src> state get'), so
+                     output from a script reads like a terminal session
 )";
 
 struct Session {
@@ -99,6 +101,7 @@ struct Session {
   models::WorkloadDriver driver;
   vfio::Frontend src, dst;
   bool json;
+  bool echo = false;  // print "src> CMD" before each answer, as a terminal shows it
   bool v1;
   bool on_src = true;
   std::deque<uint8_t> buffer;  // the transfer buffer between reads and writes
@@ -150,9 +153,28 @@ Reply from_ret(long r, const std::string& what) {
 template <typename Payload>
 using Feature = vfio::FeatureBuf<Payload>;
 
+// The v1 header field at a region offset, for messages.
+std::string v1_field(uint64_t off) {
+  switch (off) {
+    case 0:
+      return "device_state";
+    case 4:
+      return "reserved";
+    case 8:
+      return "pending_bytes";
+    case 16:
+      return "data_offset";
+    case 24:
+      return "data_size";
+  }
+  return "region offset " + std::to_string(off);
+}
+
 Reply execute(Session& s, std::vector<std::string> w) {
   auto& fe = s.fe();
+  // Failure messages quote the whole command as typed.
   g_command = w[0];
+  for (size_t i = 1; i < w.size(); ++i) g_command += " " + w[i];
   // `last` stands for the previous command's return value (e.g. data_size);
   // `all` as a byte count means the whole transfer buffer.
   for (size_t i = 1; i < w.size(); ++i) {
@@ -341,7 +363,7 @@ Reply execute(Session& s, std::vector<std::string> w) {
     need(2);
     uint64_t v = 0;
     const long r = fe.pread(fe.device_fd(), &v, c == "rd32" ? 4 : 8, kRegion + num(1));
-    auto rep = from_ret(r, "read " + std::to_string(v));
+    auto rep = from_ret(r, v1_field(num(1)) + " reads " + std::to_string(v));
     rep.ret = r < 0 ? r : static_cast<long>(v);
     return rep;
   }
@@ -350,7 +372,7 @@ Reply execute(Session& s, std::vector<std::string> w) {
     need(3);
     const uint64_t v = num(2);
     const long r = fe.pwrite(fe.device_fd(), &v, c == "wr32" ? 4 : 8, kRegion + num(1));
-    return from_ret(r, "wrote " + std::to_string(v));
+    return from_ret(r, v1_field(num(1)) + " written: " + std::to_string(v));
   }
   if (c == "pread") {
     v1_only();
@@ -428,6 +450,8 @@ class StepModule : public sc_core::sc_module {
       if (!std::getline(std::cin, line)) break;
       const auto words = split(line);
       if (words.empty()) continue;
+      if (s_.echo && !s_.json && !tty)  // a terminal already shows what was typed
+        std::cout << s_.name() << "> " << line.substr(0, line.find_last_not_of(" \t") + 1) << "\n";
       rec.calls.clear();
       Reply r;
       std::string error;
@@ -491,7 +515,7 @@ class StepModule : public sc_core::sc_module {
 
 int cmd_step(int argc, char** argv) {
   vfio::FrontendOptions opt;
-  bool json = false;
+  bool json = false, echo = false;
   std::string features = "stop_copy,p2p,pre_copy";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -500,6 +524,8 @@ int cmd_step(int argc, char** argv) {
       return 0;
     } else if (a == "--json") {
       json = true;
+    } else if (a == "--echo") {
+      echo = true;
     } else if (a == "--protocol" && i + 1 < argc) {
       const std::string p = argv[++i];
       if (p == "v1")
@@ -527,6 +553,7 @@ int cmd_step(int argc, char** argv) {
   opt.v1_data_section_size = 4 << 20;
   opt.guest_ram_bytes = 64 << 20;
   Session session(opt, json);
+  session.echo = echo;
   StepModule step("step", session);
   sc_core::sc_start();
   return 0;

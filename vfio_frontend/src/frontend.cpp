@@ -257,7 +257,8 @@ struct Frontend::Impl {
       if (stopped) f->saver->finalize();
       session = f;
       new_fd_out = new_fd(f);
-      note("a new save data fd " + std::to_string(new_fd_out) + " streams the device state");
+      note("a new save data fd " + std::to_string(new_fd_out) + " streams the device state" +
+           (stopped ? "" : " while the device keeps running (pre-copy)"));
     };
     if (from == S::kStop && to == S::kStopCopy) {
       open_save(true);
@@ -294,10 +295,14 @@ struct Frontend::Impl {
     } else if (from == S::kStop && (to == S::kRunning || to == S::kRunningP2P)) {
       dev.set_p2p_quiesced(to == S::kRunningP2P);
       dev.set_running(true);
+      note(to == S::kRunning ? "the device runs again"
+                             : "the device runs again, still without starting peer-to-peer DMA");
     } else if (from == S::kRunning && to == S::kRunningP2P) {
       dev.set_p2p_quiesced(true);
+      note("RUNNING_P2P: the device still runs but starts no new peer-to-peer DMA");
     } else if (from == S::kRunningP2P && to == S::kRunning) {
       dev.set_p2p_quiesced(false);
+      note("RUNNING_P2P -> RUNNING: peer-to-peer DMA is allowed again");
     } else if ((from == S::kRunning && to == S::kPreCopy) ||
                (from == S::kRunningP2P && to == S::kPreCopyP2P)) {
       open_save(false);
@@ -307,8 +312,10 @@ struct Frontend::Impl {
       note("leaving the saving group ends the save session");
     } else if (from == S::kPreCopy && to == S::kPreCopyP2P) {
       dev.set_p2p_quiesced(true);
+      note("PRE_COPY_P2P: still pre-copying on the same fd, no new peer-to-peer DMA");
     } else if (from == S::kPreCopyP2P && to == S::kPreCopy) {
       dev.set_p2p_quiesced(false);
+      note("PRE_COPY_P2P -> PRE_COPY: peer-to-peer DMA is allowed again; same fd");
     } else if ((from == S::kPreCopy || from == S::kPreCopyP2P) && to == S::kStopCopy) {
       dev.set_running(false);
       dev.set_p2p_quiesced(false);
@@ -445,6 +452,7 @@ struct Frontend::Impl {
                                : dev.full_image_bytes();
         static_cast<vfio_device_feature_mig_data_size*>(payload)->stop_copy_length = n;
         rec.args = "stop_copy_length=" + std::to_string(n);
+        note("MIG_DATA_SIZE estimates what STOP_COPY would still send if entered now");
         return 0;
       }
       case VFIO_DEVICE_FEATURE_DMA_LOGGING_START:
@@ -540,8 +548,10 @@ struct Frontend::Impl {
         v1_phase = V1Phase::kIdle;
         state = MigState::kRunning;
         v1_state = VFIO_DEVICE_STATE_V1_RUNNING;
-        note(
-            "reset: the device runs again in its default state; any data fd now fails with ENODEV");
+        note(v1() ? "reset: the device runs again in 001b, the default; any save or resume "
+                    "session is dropped"
+                  : "reset: the device runs again in its default state; any data fd now fails "
+                    "with ENODEV");
         return 0;
       case VFIO_DEVICE_FEATURE:
         return device_feature(arg);
@@ -726,8 +736,12 @@ struct Frontend::Impl {
             v1_phase = V1Phase::kStaged;
             note("reading data_offset stages the next buffer (" + std::to_string(v1_data_size) +
                  " bytes)");
+          } else {
+            note("data_offset read again: the same buffer stays staged");
           }
-        } else if (!v1_resuming()) {
+        } else if (v1_resuming()) {
+          note("in _RESUMING, data_offset is where the next segment must be written");
+        } else {
           return fail(EINVAL, "data_offset is only meaningful while _SAVING or _RESUMING");
         }
         const uint64_t v = kV1DataOffset;
@@ -738,6 +752,7 @@ struct Frontend::Impl {
         if (v1_saving()) {
           if (v1_phase != V1Phase::kStaged)
             return fail(EINVAL, "read data_offset first: no buffer is staged");
+          note("data_size is the size of the staged buffer: copy that many bytes from data_offset");
         } else if (!v1_resuming()) {
           return fail(EINVAL, "data_size is only meaningful while _SAVING or _RESUMING");
         }
@@ -971,6 +986,9 @@ struct Frontend::Impl {
                       mig_name(state));
     info->initial_bytes = f.saver->initial_bytes();
     info->dirty_bytes = f.saver->dirty_bytes();
+    note(
+        "initial_bytes: what is left of the first image; dirty_bytes: state changed since, "
+        "not yet read");
     rec.args = "initial_bytes=" + std::to_string(info->initial_bytes) +
                " dirty_bytes=" + std::to_string(info->dirty_bytes);
     return 0;
