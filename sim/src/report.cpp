@@ -24,10 +24,12 @@ ReportContext ReportContext::from_v2(uint64_t flags) {
   std::stringstream ss(vfio::features_name(flags));
   for (std::string f; std::getline(ss, f, ',');)
     if (!f.empty()) c.features.push_back(f);
-  for (uint32_t i = 1; i < vfio::kMigStateCount; ++i) {
-    const auto s = static_cast<vfio::MigState>(i);
+  // Around the circle in migration order, so most arcs join neighbours and
+  // STOP (the hub) sits opposite PRE_COPY.
+  using S = vfio::MigState;
+  for (S s : {S::kRunning, S::kPreCopy, S::kPreCopyP2P, S::kStopCopy, S::kStop, S::kResuming,
+              S::kRunningP2P})
     if (vfio::state_supported(s, flags)) c.states.push_back({vfio::state_name(s), ""});
-  }
   for (const auto& a : vfio::arcs_for(flags))
     c.arcs.push_back(
         {vfio::state_name(a.from), vfio::state_name(a.to),
@@ -39,7 +41,7 @@ ReportContext ReportContext::from_v1() {
   ReportContext c;
   c.protocol = "v1";
   // 101b and 111b are invalid encodings: no device is ever in them.
-  for (uint32_t s : {1u, 3u, 2u, 0u, 4u, 6u})
+  for (uint32_t s : {1u, 3u, 2u, 0u, 6u, 4u})
     c.states.push_back({vfio::v1::bits(s), vfio::v1::meaning(s)});
   for (uint32_t a : {0u, 1u, 2u, 3u, 4u})
     for (uint32_t b : {0u, 1u, 2u, 3u, 4u})
@@ -338,6 +340,9 @@ void iterations_chart(std::ostream& o, const Result& r) {
     o << "<rect class=\"" << (b.stop ? "dev-stop" : "dev") << "\" x=\"" << n(x0) << "\" y=\""
       << n(yd) << "\" width=\"" << n(bw) << "\" height=\"" << n(yr - yd) << "\"/>";
     o << "</g>";
+    if (bars.size() <= 25)  // the total on top: small bars stay readable
+      o << "<text class=\"value\" x=\"" << n(x0 + bw / 2) << "\" y=\"" << n(yd - 4)
+        << "\" text-anchor=\"middle\">" << esc(bytes(b.ram + b.dev)) << "</text>";
     if (b.stop || i % label_every == 0)
       o << "<text x=\"" << n(x0 + bw / 2) << "\" y=\"" << n(y.r0 + 16)
         << "\" text-anchor=\"middle\">" << esc(b.label) << "</text>";
@@ -484,7 +489,9 @@ struct Curve {
 
 void state_diagram(std::ostream& o, const RunLog& log, const ReportContext& c) {
   o << "<section id=\"states\">\n<h2>Protocol state diagram</h2>\n<p class=\"note\">Protocol "
-    << esc(c.protocol.empty() ? log.protocol : c.protocol)
+    << esc(!c.protocol.empty()     ? c.protocol
+           : !log.protocol.empty() ? log.protocol
+                                   : "unknown")
     << ". Grey arrows: the protocol's single arcs. Blue: the source device's path, orange: the "
        "destination's, numbered in order; dashed: a step that is not one of the listed arcs.</p>\n";
   std::vector<std::string> names;
@@ -498,11 +505,19 @@ void state_diagram(std::ostream& o, const RunLog& log, const ReportContext& c) {
   }
   for (const auto& a : c.arcs) add(a.from), add(a.to);
   // Visits per host, in time order (stable: equal times keep the log order).
-  std::map<std::string, std::vector<RunLog::StateVisit>> paths;
+  std::map<std::string, std::vector<RunLog::StateVisit>> by_host;
   for (const auto& v : log.states) {
     add(v.state);
-    paths[v.host].push_back(v);
+    by_host[v.host].push_back(v);
   }
+  // Source first, then destination, then anything else.
+  std::vector<std::pair<std::string, std::vector<RunLog::StateVisit>>> paths;
+  for (const char* h : {"src", "dst"})
+    if (auto it = by_host.find(h); it != by_host.end()) {
+      paths.emplace_back(*it);
+      by_host.erase(it);
+    }
+  for (auto& hp : by_host) paths.emplace_back(std::move(hp));
   for (auto& [h, p] : paths)
     std::stable_sort(p.begin(), p.end(),
                      [](const auto& a, const auto& b) { return a.t_s < b.t_s; });
@@ -546,7 +561,8 @@ void state_diagram(std::ostream& o, const RunLog& log, const ReportContext& c) {
   o << "<defs>";
   for (const char* m : {"arc", "src", "dst"})
     o << "<marker id=\"arrow-" << m << "\" class=\"m-" << m
-      << "\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" "
+      << "\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerUnits=\"userSpaceOnUse\" "
+         "markerWidth=\"11\" markerHeight=\"11\" "
          "orient=\"auto-start-reverse\"><path d=\"M0 0 L10 5 L0 10 z\"/></marker>";
   o << "</defs>\n";
   for (const auto& a : c.arcs) {
@@ -661,13 +677,15 @@ void postcopy_section(std::ostream& o, const Result& r, const RunLog& log) {
     o << "</section>\n";
     return;
   }
-  double tmax = 0;
-  for (const auto& f : faults) tmax = std::max(tmax, f.t_s);
+  // Faults come after the switchover: the x axis spans the faults only, or
+  // they would be squeezed against its right end.
+  double tmin = faults.front().t_s, tmax = tmin;
+  for (const auto& f : faults) tmin = std::min(tmin, f.t_s), tmax = std::max(tmax, f.t_s);
   const Unit tu = time_unit(tmax);
-  const double smax_ms = nice_max(stalls.back() * 1e3), xtop = tmax / tu.div;
-  const Scale x(0, xtop, kL, kW - kR), y(0, smax_ms, kH - kB, kT);
+  const double smax_ms = nice_max(stalls.back() * 1e3), xlo = tmin / tu.div, xhi = tmax / tu.div;
+  const Scale x(xlo, xhi, kL + 8, kW - kR - 8), y(0, smax_ms, kH - kB, kT);
   svg_open(o, "chart-faults", kW, kH, "page faults: stall against time");
-  axes(o, x, y, ticks(0, xtop), ticks(0, smax_ms), "fault time (" + tu.name + ")", "stall (ms)");
+  axes(o, x, y, ticks(xlo, xhi), ticks(0, smax_ms), "fault time (" + tu.name + ")", "stall (ms)");
   const size_t stride = std::max<size_t>(1, faults.size() / 4000);  // bound the file size
   for (size_t i = 0; i < faults.size(); i += stride) {
     const auto& f = faults[i];
@@ -731,7 +749,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bott
 table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{text-align:left;padding:3px 10px 3px 0;vertical-align:top}
 th{color:#57606a;font-weight:500}table.steps td,table.steps th{border-bottom:1px solid #eaeef2}
 svg.chart{display:block;margin:8px 0;font-size:11px;fill:#1f2328}
-svg .grid{stroke:#eaeef2}svg .axis,svg .tick{stroke:#57606a}svg .label{font-size:12px;fill:#57606a}
+svg .grid{stroke:#eaeef2}svg .value{fill:#57606a;font-size:10px}svg .axis,svg .tick{stroke:#57606a}svg .label{font-size:12px;fill:#57606a}
 svg rect.nodata{fill:#f6f8fa;stroke:#d0d7de;stroke-dasharray:4 3}svg text.nodata{fill:#57606a;font-size:13px}
 svg .track{fill:#eaeef2}svg .good{fill:#2da44e}svg .bad{fill:#cf222e}svg .limit{stroke:#1f2328;stroke-width:2;stroke-dasharray:3 2}
 svg .ram{fill:#218bff}svg .dev{fill:#fb8f44}svg .ram-stop{fill:#0a3069}svg .dev-stop{fill:#953800}
@@ -786,7 +804,7 @@ void write_html_report(const Result& r, const RunLog& log, const ReportContext& 
     << "<title>mdevsim report: " << esc(scenario) << "</title>\n<style>" << kStyle
     << "</style>\n</head>\n<body>\n<div id=\"tip\"></div>\n<header>\n<h1>mdevsim run: "
     << esc(scenario) << "</h1>\n<div class=\"meta\">protocol "
-    << esc(protocol.empty() ? "?" : protocol);
+    << esc(protocol.empty() ? "unknown" : protocol);
   if (!features.empty()) {
     std::string f;
     for (const auto& s : features) f += (f.empty() ? "" : ", ") + s;
