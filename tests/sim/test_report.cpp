@@ -246,6 +246,24 @@ TEST(Report, StepsOutsideTheProtocolsArcsAreDrawnDashedAndUnknownStatesAdded) {
   expect_well_formed(h);
 }
 
+TEST(Report, V1RunDrawsTheBitEncodingsAndItsPath) {
+  SyntheticRun r = precopy_v2();
+  r.ctx = ReportContext::from_v1();
+  using V = RunLog::StateVisit;
+  r.log.states = {V{0, "src", "001b"},    V{0.1, "src", "011b"}, V{3.9, "src", "010b"},
+                  V{3.95, "src", "000b"}, V{0, "dst", "001b"},   V{0.05, "dst", "100b"},
+                  V{3.945, "dst", "001b"}};
+  const std::string h = html_of(r);
+  EXPECT_TRUE(has(h, "Protocol v1."));
+  EXPECT_EQ(count(h, "<path class=\"arc\""), 10u);
+  EXPECT_EQ(count(h, "<path class=\"taken src\""), 3u);
+  EXPECT_EQ(count(h, "<path class=\"taken dst\""), 2u);
+  EXPECT_FALSE(has(h, "class=\"arc extra\""));
+  EXPECT_TRUE(has(h, "110b: error state (_SAVING|_RESUMING)"));  // node tooltip
+  expect_no_nonfinite(h);
+  expect_well_formed(h);
+}
+
 TEST(ReportContext, FromV2FollowsTheFeatureFlags) {
   const auto all = ReportContext::from_v2(7);
   EXPECT_EQ(all.protocol, "v2");
