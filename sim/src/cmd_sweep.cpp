@@ -221,7 +221,8 @@ std::string validate_points(const SweepOptions& o, size_t points) {
                            "' is refused (point " + std::to_string(p) + "): " + what};
       }
       std::string params;
-      for (const auto& [k, v] : point_params(o, p).items())
+      const ojson point = point_params(o, p);  // items() must not outlive it
+      for (const auto& [k, v] : point.items())
         params += (params.empty() ? "" : ", ") + k + "=" + v.get<std::string>();
       throw UsageError{
           (p == 0 ? what : what + " (point " + std::to_string(p) + ": " + params + ")")};
