@@ -220,10 +220,16 @@ std::string chart_svg(const Metric& metric, const SweepAxis& axis,
         << "<text x=\"" << left - 5 << "\" y=\"" << fixed(y + 4) << "\" class=\"yl\">"
         << tick_label(v, unit) << "</text>\n";
   }
-  // Label every k-th value so long lists stay legible.
-  const size_t every = n <= 8 ? 1 : (n + 7) / 8;
+  // Label every k-th value so neighbouring labels never overlap (~6 px a
+  // character), always including the last one.
+  size_t longest = 1;
+  for (const auto& v : axis.values) longest = std::max(longest, v.size());
+  const double spacing = n > 1 ? plot_w / (n - 1) : plot_w;
+  const size_t every =
+      std::max<size_t>(1, static_cast<size_t>(std::ceil((longest * 6.0 + 8) / spacing)));
   for (size_t i = 0; i < n; ++i) {
-    if (i % every != 0 && i + 1 != n) continue;
+    const bool last = i + 1 == n;
+    if (!last && (i % every != 0 || n - 1 - i < every)) continue;
     svg << "<text x=\"" << fixed(x_at(i)) << "\" y=\"" << H - bottom + 16 << "\" class=\"xl\">"
         << html_escape(axis.values[i]) << "</text>\n";
   }
@@ -341,24 +347,33 @@ std::string sweep_html(const std::string& scenario_name, const std::string& scen
        "gaps: no result. Values are spaced evenly in the order given to --vary.</p>\n";
 
   for (size_t a = 0; a < axes.size(); ++a) {
-    // One series per combination of the other axes' values.
+    // One line per combination of the other axes' values while that stays
+    // readable; beyond it, one line per value of the first other axis with
+    // the rest held at their first values.
     std::vector<size_t> others;
     for (size_t k = 0; k < axes.size(); ++k)
       if (k != a) others.push_back(k);
     size_t combos = 1;
     for (size_t k : others) combos *= axes[k].values.size();
+    std::vector<size_t> lined = others, held;
+    if (combos > kMaxSeries && others.size() > 1) {
+      lined = {others.front()};
+      held.assign(others.begin() + 1, others.end());
+    }
+    size_t lines_wanted = 1;
+    for (size_t k : lined) lines_wanted *= axes[k].values.size();
     std::vector<Series> series;
-    for (size_t c = 0; c < std::min(combos, kMaxSeries); ++c) {
-      std::vector<size_t> coord(axes.size());
+    for (size_t c = 0; c < std::min(lines_wanted, kMaxSeries); ++c) {
+      std::vector<size_t> coord(axes.size(), 0);  // held axes stay at 0
       size_t rest = c;
-      for (size_t j = others.size(); j-- > 0;) {
-        coord[others[j]] = rest % axes[others[j]].values.size();
-        rest /= axes[others[j]].values.size();
+      for (size_t j = lined.size(); j-- > 0;) {
+        coord[lined[j]] = rest % axes[lined[j]].values.size();
+        rest /= axes[lined[j]].values.size();
       }
       Series s;
-      for (size_t j = 0; j < others.size(); ++j)
+      for (size_t j = 0; j < lined.size(); ++j)
         s.label +=
-            (j ? ", " : "") + axes[others[j]].path + "=" + axes[others[j]].values[coord[others[j]]];
+            (j ? ", " : "") + axes[lined[j]].path + "=" + axes[lined[j]].values[coord[lined[j]]];
       for (size_t i = 0; i < axes[a].values.size(); ++i) {
         coord[a] = i;
         s.points.push_back(by_point[sweep_index(axes, coord)]);
@@ -375,9 +390,20 @@ std::string sweep_html(const std::string& scenario_name, const std::string& scen
         h << "<li><span class=\"swatch\" style=\"background:" << kColors[s] << "\"></span>"
           << html_escape(series[s].label) << "</li>\n";
       h << "</ul>\n";
-      if (combos > kMaxSeries)
-        h << "<p class=\"note\">Showing the first " << kMaxSeries << " of " << combos
-          << " combinations of the other parameters; every point is in the table below.</p>\n";
+      std::string note;
+      if (!held.empty()) {
+        note = "Held at ";
+        for (size_t j = 0; j < held.size(); ++j)
+          note += (j ? ", " : "") + axes[held[j]].path + "=" + axes[held[j]].values[0];
+        note += " (" + std::to_string(combos) +
+                " combinations of the other parameters are too many lines)";
+      }
+      if (lines_wanted > kMaxSeries)
+        note += (note.empty() ? "" : "; ") + std::string("showing the first ") +
+                std::to_string(kMaxSeries) + " of " + std::to_string(lines_wanted) + " lines";
+      if (!note.empty())
+        h << "<p class=\"note\">" << html_escape(note)
+          << ". Every point is in the table below.</p>\n";
     }
   }
 
