@@ -6,6 +6,7 @@
 // interrupted sweep loses only the points in flight and resumes from there.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -448,6 +449,13 @@ int sweep(int argc, char** argv) {
                  definition_file = dir / "sweep.json", scratch = dir / ".points";
   const ojson definition = sweep_definition(o);
   std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw UsageError{"cannot create " + dir.string() + ": " + ec.message()};
+  // One sweep at a time per directory; the lock goes when this process does.
+  const int lock = open((dir / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) != 0)
+    throw UsageError{"another mdevsim sweep is writing to " + dir.string() +
+                     "; wait for it, or use --out"};
   if (o.fresh)
     for (const char* f : {"results.jsonl", "results.csv", "report.html", "sweep.json"})
       fs::remove(dir / f, ec);
@@ -458,6 +466,7 @@ int sweep(int argc, char** argv) {
                        definition_difference(stored, definition) +
                        "); use --fresh to discard its results, or --out another directory"};
   }
+  fs::remove_all(scratch, ec);  // leftovers of points a kill cut short
   fs::create_directories(scratch, ec);
   if (ec) throw UsageError{"cannot create " + scratch.string() + ": " + ec.message()};
   write_file_atomically(definition_file, definition.dump(2) + "\n");
@@ -602,7 +611,7 @@ int sweep(int argc, char** argv) {
   for (const char* known : {"completed", "cancelled", "failed"})
     std::cout << " " << outcomes[known] << " " << known << ",";
   for (const auto& [o_name, n] : outcomes)
-    if (o_name != "completed" && o_name != "cancelled" && o_name != "failed")
+    if (o_name != "completed" && o_name != "cancelled" && o_name != "failed" && o_name != "error")
       std::cout << " " << n << " " << o_name << ",";
   std::cout << " " << broken << " crashed or bad input\n";
   char wall[32];
