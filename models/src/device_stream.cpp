@@ -8,13 +8,18 @@
 //           u32 page size, u32 contexts, u32 ring entries, u32 zero
 //   PAGE    u64 page index, page_size bytes of content (PageStore::fill_payload)
 //   STATE   the internal-state blob (GpuDevice::serialize_state)
+//   MISSING post-copy only: u64 count, then count u64 page indices the
+//           destination must fetch on demand (before END, so it is checksummed)
 //   END     u64 stream bytes before this record, u64 checksum
+// After a post-copy END, only PAGE records follow: pages served on request.
 // The checksum folds every record header, every non-page payload byte, and
 // (page, token) for each page record — the page payload itself is verified
 // byte for byte against its token, so no flipped bit goes unnoticed, while
 // the in-process chunk path need not materialise page bytes.
 #include <algorithm>
 #include <cstring>
+#include <deque>
+#include <set>
 
 #include "mdevsim/models/gpu_device.h"
 #include "mdevsim/models/rng.h"
@@ -23,7 +28,7 @@ namespace mdevsim::models {
 
 namespace {
 
-constexpr uint32_t kRecHeader = 1, kRecPage = 2, kRecState = 3, kRecEnd = 4;
+constexpr uint32_t kRecHeader = 1, kRecPage = 2, kRecState = 3, kRecEnd = 4, kRecMissing = 5;
 constexpr uint64_t kRecordHeaderBytes = 16;
 constexpr uint64_t kHeaderPayload = 40;
 constexpr uint64_t kEndPayload = 16;
@@ -111,7 +116,52 @@ class GpuSaveStream final : public SaveStream {
 
   void finalize() override { finalized_ = true; }
   bool finalized() const override { return finalized_; }
-  bool at_end() const override { return end_sent_ && cur_.off == cur_.size; }
+  bool at_end() const override {
+    return end_sent_ && cur_.off == cur_.size && (!postcopy_ || (unsent_.count() == 0 && queue_.empty()));
+  }
+
+  bool finalize_postcopy() override {
+    if (postcopy_) return true;
+    finalized_ = postcopy_ = true;
+    // Whatever is still to send (this pass, or dirty since) stays at the
+    // source; the destination learns the list from the MISSING record.
+    unsent_.resize(store_.page_count());
+    const auto& d = store_.dirty().words();
+    const auto& p = pass_.words();
+    for (size_t w = 0; w < d.size(); ++w)
+      for (uint64_t bits = d[w] | p[w]; bits; bits &= bits - 1) {
+        const uint64_t page = w * 64 + static_cast<uint64_t>(std::countr_zero(bits));
+        unsent_.set(page);
+        missing_.push_back(page);
+      }
+    pass_.clear_all();
+    store_.dirty().clear_all();
+    return true;
+  }
+  bool postcopy() const override { return postcopy_; }
+  uint64_t queue_pages(uint64_t first, uint64_t count) override {
+    uint64_t n = 0;
+    for (uint64_t p = first; p < first + count && p < unsent_.size(); ++p)
+      if (unsent_.test(p) && !queued_.count(p)) {
+        queue_.push_back(p);
+        queued_.insert(p);
+        ++n;
+      }
+    return n;
+  }
+  uint64_t queue_background(uint64_t max_pages, bool hot_first) override {
+    if (!bg_ready_) {
+      bg_order_ = missing_;
+      if (hot_first && !heat_.empty())
+        std::stable_sort(bg_order_.begin(), bg_order_.end(),
+                         [&](uint64_t a, uint64_t b) { return heat_[a] > heat_[b]; });
+      bg_ready_ = true;
+    }
+    uint64_t n = 0;
+    while (n < max_pages && bg_pos_ < bg_order_.size()) n += queue_pages(bg_order_[bg_pos_++], 1);
+    return n;
+  }
+  uint64_t postcopy_unsent() const override { return unsent_.count(); }
   uint64_t bytes_produced() const override { return produced_; }
   void corrupt_at(uint64_t offset) override { corrupt_at_ = offset; }
 
@@ -230,13 +280,41 @@ class GpuSaveStream final : public SaveStream {
       std::swap(pass_, store_.dirty());
       store_.dirty().clear_all();
       initial_pass_ = false;
+      // Heat: in how many passes a page was found re-dirtied (hot-first push).
+      if (heat_.empty()) heat_.assign(store_.page_count(), 0);
+      pass_.for_each_set([&](uint64_t p) {
+        if (heat_[p] < 255) ++heat_[p];
+      });
       cursor_ = 0;
     }
     if (next_set(pass_, cursor_, page)) {
       cursor_ = page + 1;
       return page_record(page);
     }
+    if (end_sent_ && postcopy_) {
+      while (!queue_.empty()) {
+        const uint64_t p = queue_.front();
+        queue_.pop_front();
+        queued_.erase(p);
+        if (unsent_.test(p)) return served_page_record(p);
+      }
+      return false;
+    }
     if (!finalized_ || end_sent_) return false;
+    if (postcopy_ && state_sent_ && !missing_sent_) {
+      StateWriter w;
+      w.u64(missing_.size());
+      for (uint64_t p : missing_) w.u64(p);
+      const auto blob = w.take();
+      start(kRecMissing, blob.size());
+      cur_.bytes.resize(cur_.size);
+      put_record_header(cur_.bytes.data(), kRecMissing, blob.size());
+      std::memcpy(cur_.bytes.data() + kRecordHeaderBytes, blob.data(), blob.size());
+      cur_.materialised = true;
+      sum_.bytes(cur_.bytes.data(), cur_.bytes.size());
+      missing_sent_ = true;
+      return true;
+    }
     if (!state_sent_) {
       const auto blob = dev_.serialize_state();
       start(kRecState, blob.size());
@@ -276,6 +354,15 @@ class GpuSaveStream final : public SaveStream {
     return true;
   }
 
+  // A post-copy page: verified on arrival by its payload, outside the checksum.
+  bool served_page_record(uint64_t page) {
+    start(kRecPage, 8 + store_.page_size());
+    cur_.page = page;
+    cur_.token = store_.token(page);
+    unsent_.clear(page);
+    return true;
+  }
+
   void write_page_record(uint8_t* out) const {
     put_record_header(out, kRecPage, cur_.size - kRecordHeaderBytes);
     std::memcpy(out + 16, &cur_.page, 8);
@@ -306,6 +393,14 @@ class GpuSaveStream final : public SaveStream {
   uint64_t produced_ = 0;
   Checksum sum_;
   std::optional<uint64_t> corrupt_at_;
+  // post-copy
+  bool postcopy_ = false, missing_sent_ = false, bg_ready_ = false;
+  DirtyBitmap unsent_;
+  std::vector<uint64_t> missing_, bg_order_;
+  size_t bg_pos_ = 0;
+  std::deque<uint64_t> queue_;
+  std::set<uint64_t> queued_;
+  std::vector<uint8_t> heat_;
 };
 
 // ---------------------------------------------------------------- resuming
@@ -320,7 +415,7 @@ class GpuResumeStream final : public ResumeStream {
     if (!status_.ok()) return status_;
     size_t pos = 0;
     while (pos < in.size() && status_.ok()) {
-      if (ended_) return fail(StreamError::kTooLong, "bytes after the end record");
+      if (ended_ && !live_) return fail(StreamError::kTooLong, "bytes after the end record");
       if (hdr_fill_ < kRecordHeaderBytes) {
         const size_t n = std::min<size_t>(kRecordHeaderBytes - hdr_fill_, in.size() - pos);
         std::memcpy(hdr_ + hdr_fill_, in.data() + pos, n);
@@ -354,6 +449,10 @@ class GpuResumeStream final : public ResumeStream {
       if (!status_.ok()) return status_;
       if (c.kind == kChunkBytes) {
         write(c.bytes);
+      } else if (c.kind == kChunkPage && live_) {
+        if (hdr_fill_ != 0) return fail(StreamError::kCorrupt, "page chunk inside another record");
+        dev_.vram.place_page(c.a, c.b);
+        consumed_ += c.size_bytes;
       } else if (c.kind == kChunkPage) {
         if (hdr_fill_ != 0 || ended_)
           return fail(StreamError::kCorrupt, "page chunk arrived inside another record");
@@ -375,8 +474,31 @@ class GpuResumeStream final : public ResumeStream {
     return status_;
   }
 
+  StreamStatus commit_partial() override {
+    if (!status_.ok()) return status_;
+    if (!ended_ || !missing_seen_)
+      return fail(StreamError::kIncomplete, "no complete post-copy switch package (state, missing list, end)");
+    const StreamStatus st = apply();
+    if (!st.ok()) return st;
+    dev_.vram.set_missing(missing_list_);
+    live_ = true;
+    return status_;
+  }
+
   StreamStatus commit() override {
     if (!status_.ok()) return status_;
+    if (live_) {
+      if (dev_.vram.missing_count() > 0)
+        return fail(StreamError::kIncomplete,
+                    std::to_string(dev_.vram.missing_count()) + " pages have not arrived yet");
+      return status_;
+    }
+    if (missing_seen_)
+      return fail(StreamError::kIncomplete, "a post-copy stream needs the destination to run while resuming");
+    return apply();
+  }
+
+  StreamStatus apply() {
     if (!ended_) {
       return fail(StreamError::kIncomplete, "stream ended after " + std::to_string(consumed_) +
                                                 " bytes without its end record (truncated image)");
@@ -425,6 +547,11 @@ class GpuResumeStream final : public ResumeStream {
       case kRecState:
         expect = payload_len_ <= (64u << 20) ? payload_len_ : ~uint64_t{0};
         break;
+      case kRecMissing:
+        expect = payload_len_ >= 8 && payload_len_ % 8 == 0 && payload_len_ <= 8 + 8 * store_.page_count()
+                     ? payload_len_
+                     : ~uint64_t{0};
+        break;
       default:
         fail(StreamError::kCorrupt, "unknown record type " + std::to_string(type_));
         return;
@@ -438,11 +565,15 @@ class GpuResumeStream final : public ResumeStream {
       fail(StreamError::kBadHeader, "stream does not start with a header record");
       return;
     }
+    if (live_ && type_ != kRecPage) {
+      fail(StreamError::kCorrupt, "only page records may follow a post-copy switch package");
+      return;
+    }
     if (type_ == kRecHeader && header_seen_) {
       fail(StreamError::kCorrupt, "second header record");
       return;
     }
-    if (type_ != kRecEnd) sum_.bytes(hdr_, kRecordHeaderBytes);
+    if (type_ != kRecEnd && !live_) sum_.bytes(hdr_, kRecordHeaderBytes);
     payload_.clear();
     payload_.reserve(payload_len_);
     if (payload_len_ == 0) end_record();
@@ -459,6 +590,10 @@ class GpuResumeStream final : public ResumeStream {
     if (!PageStore::token_from_payload(
             page, std::span<const uint8_t>(payload + 8, store_.page_size()), tok)) {
       fail(StreamError::kCorrupt, "content of page " + std::to_string(page) + " is corrupt");
+      return;
+    }
+    if (live_) {  // post-copy: the page goes straight into VRAM
+      dev_.vram.place_page(page, tok);
       return;
     }
     sum_.flush();
@@ -493,6 +628,24 @@ class GpuResumeStream final : public ResumeStream {
         state_blob_ = payload_;
         state_seen_ = true;
         break;
+      case kRecMissing: {
+        sum_.bytes(payload_.data(), payload_.size());
+        uint64_t count;
+        std::memcpy(&count, payload_.data(), 8);
+        if (count * 8 + 8 != payload_.size()) {
+          fail(StreamError::kCorrupt, "missing-page record has the wrong length");
+          break;
+        }
+        missing_list_.resize(count);
+        std::memcpy(missing_list_.data(), payload_.data() + 8, count * 8);
+        for (uint64_t p : missing_list_)
+          if (p >= store_.page_count()) {
+            fail(StreamError::kCorrupt, "missing page " + std::to_string(p) + " beyond VRAM");
+            break;
+          }
+        missing_seen_ = true;
+        break;
+      }
       case kRecEnd: {
         uint64_t before, sum;
         std::memcpy(&before, payload_.data(), 8);
@@ -525,6 +678,8 @@ class GpuResumeStream final : public ResumeStream {
   std::vector<std::pair<uint64_t, uint64_t>> staged_;
   std::vector<uint8_t> state_blob_;
   Checksum sum_;
+  bool missing_seen_ = false, live_ = false;  // live_: running while pages arrive
+  std::vector<uint64_t> missing_list_;
 };
 
 }  // namespace

@@ -60,6 +60,12 @@ void Engine::thread() {
       if (!run_.running) wait(run_.resumed);
       continue;
     }
+    if (vram_.missing_count() > 0) {
+      // Post-copy: the fault is raised at the true time, and the work waits.
+      qk_.sync();
+      touch_pages(state_.cmd, state_.progress);
+      if (!run_.running) continue;
+    }
     do_page(state_.cmd, state_.progress);
     ++state_.progress;
     ++state_.pages_done;

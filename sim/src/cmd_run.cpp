@@ -1,4 +1,5 @@
 // mdevsim run SCENARIO [--set PATH=VALUE]... [--json FILE|-] [...]
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -59,16 +60,32 @@ void print_summary(std::ostream& out, const Scenario& s, const Result& r) {
       return f;
     }()) << "), " << format_bytes(static_cast<double>(s.device.config.vram_bytes)) << " VRAM, "
         << format_bytes(static_cast<double>(s.vm.ram_bytes)) << " RAM, link " << format_rate(s.link.bandwidth) << "\n";
-    out << "iterations " << r.iterations.size() << (r.converged ? ", converged" : ", not converged")
+    out << "iterations " << r.iterations.size()
+        << (r.postcopy ? ", then post-copy" : r.converged ? ", converged" : ", not converged")
         << "\n";
     out << "downtime   " << format_duration(r.downtime_s) << " (limit "
         << format_duration(s.migration.downtime_limit_s) << ")\n";
     out << "total      " << format_duration(r.total_time_s) << ", "
         << format_bytes(static_cast<double>(r.ram_bytes)) << " RAM + "
         << format_bytes(static_cast<double>(r.device_bytes)) << " device sent\n";
+    if (r.postcopy) {
+      const auto& pc = *r.postcopy;
+      out << "post-copy  " << pc["faults"].get<uint64_t>() << " faults (" << pc["device_faults"].get<uint64_t>()
+          << " device, " << pc["ram_faults"].get<uint64_t>() << " RAM), stall p50 "
+          << format_duration(pc["stall_p50_s"].get<double>()) << " p99 "
+          << format_duration(pc["stall_p99_s"].get<double>()) << ", risk window "
+          << format_duration(pc["risk_window_s"].get<double>()) << "\n";
+      char slow[96];
+      std::snprintf(slow, sizeof slow, "%.1f%% device work, %.1f%% vCPU writes",
+                    100 * pc["device_slowdown"].get<double>(), 100 * pc["vcpu_slowdown"].get<double>());
+      out << "slowdown   " << slow << " behind a never-migrated reference\n";
+    }
     if (r.verification.checked)
       out << "verify     "
-          << (r.verification.passed
+          << (r.verification.passed && r.postcopy
+                  ? std::string("passed: destination equals source at the switch, and every fetched page "
+                                "carried the source's content")
+              : r.verification.passed
                   ? "passed: destination equals source, and continues identically"
                   : "FAILED: " + std::to_string(r.verification.vram_pages_mismatched) +
                         " VRAM pages, " + std::to_string(r.verification.ram_pages_mismatched) +

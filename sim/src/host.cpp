@@ -25,9 +25,11 @@ void Vcpus::thread() {
     // A throttled guest runs (1 - p) of each slice (QEMU's CPU throttle).
     state_.active_s += kVcpuSlice * (1.0 - throttle_);
     const uint64_t due = gen_.writes_until(state_.active_s);
-    for (; state_.submitted < due; ++state_.submitted)
-      ram_.store.write(gen_.page_of(state_.submitted),
-                       models::stream_value(seed_, state_.submitted));
+    for (; state_.submitted < due; ++state_.submitted) {
+      const uint64_t page = gen_.page_of(state_.submitted);
+      ram_.touch(page);  // post-copy: a missing page blocks this vCPU until it arrives
+      ram_.store.write(page, models::stream_value(seed_, state_.submitted));
+    }
   }
 }
 
@@ -36,7 +38,10 @@ vfio::FrontendOptions frontend_options(const Scenario& s, bool source) {
   o.protocol = s.device.protocol == "v1" ? vfio::Protocol::kV1 : vfio::Protocol::kV2;
   std::string list;
   for (const auto& f : s.device.features) list += (list.empty() ? "" : ",") + f;
-  o.migration_flags = vfio::parse_features(list).value_or(1);
+  o.protocol_def = s.device.protocol_def;
+  o.migration_flags = s.device.protocol_def ? s.device.protocol_def->parse_features(list).value_or(1)
+                                            : vfio::parse_features(list).value_or(1);
+  o.postcopy_hot_first = s.migration.hot_first;
   o.v1_strict = s.device.v1_strict;
   o.precopy_empty_enomsg = s.device.precopy_enomsg;
   o.guest_ram_bytes = s.vm.ram_bytes;
@@ -49,8 +54,9 @@ vfio::FrontendOptions frontend_options(const Scenario& s, bool source) {
       const auto x = vfio::v1::parse(a), y = vfio::v1::parse(b);
       if (x && y) o.fail_arc = std::make_pair(*x, *y);
     } else {
-      const auto x = vfio::parse_state(a), y = vfio::parse_state(b);
-      if (x && y) o.fail_arc = std::make_pair(static_cast<uint32_t>(*x), static_cast<uint32_t>(*y));
+      const auto& proto = s.device.protocol_def ? *s.device.protocol_def : vfio::builtin_protocol_v2();
+      const auto x = proto.find(a), y = proto.find(b);
+      if (x && y) o.fail_arc = std::make_pair(proto.states[*x].value, proto.states[*y].value);
     }
   }
   return o;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <memory>
 #include <optional>
 #include <set>
 
@@ -33,6 +34,7 @@ constexpr uint64_t kZeroPageBytes = 8;  // a zero page goes as a header only (QE
 constexpr uint64_t kPageHeaderBytes = 8;  // per-page header on the wire
 constexpr uint64_t kReadChunk = 1 << 20;  // QEMU reads device data 1 MiB at a time
 constexpr uint64_t kV1Region = uint64_t{VFIO_PCI_NUM_REGIONS} << 40;
+constexpr double kPostcopySlice = 0.00025;  // background push slices: faults wait at most this
 
 double now() { return sc_time_stamp().to_seconds(); }
 void wait_s(double s) {
@@ -99,12 +101,13 @@ class MigrationDriver : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(MigrationDriver);
   MigrationDriver(sc_core::sc_module_name n, const Scenario& s, const RunOptions& o, Host& src,
-                  Host& dst)
+                  Host& dst, Host* ref)
       : sc_core::sc_module(n),
         s_(s),
         opt_(o),
         src_(src),
         dst_(dst),
+        ref_(ref),
         link_(s.link, s.faults, s.migration.link_timeout_s),
         v1_(s.device.protocol == "v1"),
         page_(s.vm.page_size),
@@ -445,6 +448,332 @@ class MigrationDriver : public sc_core::sc_module {
     return true;
   }
 
+
+  // ------------------------------------------------------------ post-copy
+  const vfio::ProtocolSpec& proto() const {
+    return s_.device.protocol_def ? *s_.device.protocol_def : vfio::builtin_protocol_v2();
+  }
+  MigState proto_state(const char* attrs_or_name) const {
+    const auto i = proto().find(attrs_or_name);
+    return static_cast<MigState>(proto().states[*i].value);
+  }
+  // The states a proposal adds: the serving source and the running destination.
+  std::optional<MigState> state_with(vfio::DataRule rule) const {
+    for (const auto& st : proto().states)
+      if (st.data == rule) return static_cast<MigState>(st.value);
+    return std::nullopt;
+  }
+
+  // Clone of the source at its stop: the reference that never migrates
+  // (simulator bookkeeping, not the VMM: no ABI involved).
+  void clone_reference() {
+    if (!ref_) return;
+    ref_->ram.store.clear();
+    src_.ram.store.for_each_touched([&](uint64_t p, uint64_t t) { ref_->ram.store.set_token(p, t); });
+    auto& rv = ref_->device.vram.store();
+    rv.clear();
+    src_.device.vram.store().for_each_touched([&](uint64_t p, uint64_t t) { rv.set_token(p, t); });
+    ref_->device.apply_state(src_.device.capture_state());
+    ref_->driver.load_state(src_.driver.state());
+    ref_->vcpus.load_state(src_.vcpus.state());
+  }
+
+  // Bit-exact check at the switch: everything the destination has equals the
+  // source's; pages it lacks are listed as missing (fetched and checked later).
+  void verify_switch() {
+    auto& v = result.verification;
+    v.checked = true;
+    const auto diff = models::compare_devices(src_.device, dst_.device);
+    v.device_fields_mismatched = diff.fields;
+    for (const auto& d : diff.differences)
+      if (d.rfind("vram", 0) != 0) v.differences.push_back("at the switch: " + d);
+    const auto& sv = src_.device.vram.store();
+    const auto& dv = dst_.device.vram.store();
+    auto vcheck = [&](uint64_t p) {
+      if (!dst_.device.vram.missing(p) && sv.token(p) != dv.token(p)) {
+        if (v.vram_pages_mismatched++ < 8) v.differences.push_back("at the switch: vram page " + std::to_string(p));
+      }
+    };
+    sv.for_each_touched([&](uint64_t p, uint64_t) { vcheck(p); });
+    dv.for_each_touched([&](uint64_t p, uint64_t) {
+      if (sv.token(p) == 0) vcheck(p);
+    });
+    const auto& a = src_.ram.store;
+    const auto& b = dst_.ram.store;
+    auto rcheck = [&](uint64_t p) {
+      if (!dst_.ram.is_missing(p) && a.token(p) != b.token(p)) {
+        if (v.ram_pages_mismatched++ < 8) v.differences.push_back("at the switch: guest RAM page " + std::to_string(p));
+      }
+    };
+    a.for_each_touched([&](uint64_t p, uint64_t) { rcheck(p); });
+    b.for_each_touched([&](uint64_t p, uint64_t) {
+      if (a.token(p) == 0) rcheck(p);
+    });
+  }
+
+  bool request_device_pages(uint64_t first, uint64_t count, uint32_t flags, uint64_t& queued) {
+    vfio_mig_postcopy_request r{};
+    r.argsz = sizeof(r);
+    r.flags = flags;
+    r.first_page = first;
+    r.count = count;
+    const long rc = src_.frontend.ioctl(save_fd_, VFIO_MIG_POSTCOPY_REQUEST, &r);
+    queued = r.queued;
+    return rc == 0;
+  }
+
+  std::vector<uint64_t> read_device_faults() {
+    std::vector<uint64_t> pages(4096);
+    vfio_mig_postcopy_faults q{};
+    q.argsz = sizeof(q);
+    q.capacity = pages.size();
+    q.pages = reinterpret_cast<uint64_t>(pages.data());
+    if (dst_.frontend.ioctl(resume_fd_, VFIO_MIG_POSTCOPY_FAULTS, &q) < 0) return {};
+    pages.resize(q.count);
+    return pages;
+  }
+
+  // Sends RAM pages to the destination, placing each that is still missing.
+  bool push_ram(const std::vector<uint64_t>& pages, uint64_t& bytes) {
+    const uint64_t n = pages.size() * (page_ + kPageHeaderBytes);
+    if (n == 0) return true;
+    if (!link_.transfer(n, false)) return false;
+    for (uint64_t p : pages)
+      if (dst_.ram.place(p, src_.ram.store.token(p))) ++pc_fetched_ram_;
+    bytes += n;
+    return true;
+  }
+
+  // Moves whatever device pages are queued at the source (through the ABI).
+  bool move_device_pages(uint64_t& bytes) {
+    const uint64_t before = bytes;
+    if (!send_device(0, false, true, bytes)) return false;
+    pc_device_bytes_ += bytes - before;
+    return true;
+  }
+
+  // Switch for post-copy (and hybrid after its pre-copy rounds). The VM stops;
+  // the device either enters its serving state (device pages post-copied) or
+  // is stopped and copied whole (RAM-only post-copy); RAM pages dirtied since
+  // they were sent become missing at the destination; the destination runs.
+  bool switchover_postcopy() {
+    const auto& rules = *proto().postcopy;
+    const bool device_pages = rules.device_pages;
+    const double t_stop = now();
+    src_.set_vm_running(false);
+    StopCopyResult sc;
+    long r;
+    if (device_pages) {
+      int fd = -1;
+      r = set_state(src_, *state_with(vfio::DataRule::kServe), &fd);
+      if (fd >= 0) save_fd_ = fd;
+    } else if (precopy_) {
+      r = set_state(src_, MigState::kStopCopy);
+    } else {
+      r = set_state(src_, MigState::kStop);
+      if (r == 0) r = set_state(src_, MigState::kStopCopy, &save_fd_);
+    }
+    if (r < 0)
+      return fail_reason("the source device failed to stop (" + vfio::errno_name(static_cast<int>(-r)) + ")");
+    sc.device_stop_s = now() - t_stop;
+    const double t_xfer = now();
+    link_.latency();
+    // RAM: the pages dirty since they were sent (all touched ones when nothing
+    // was pre-copied) stay at the source; the destination gets their list.
+    auto ram_missing = collect_ram_dirty();
+    if (initial_zero_pages_ > 0) initial_zero_pages_ = 0;  // zero pages need no fetch
+    std::vector<uint64_t> nonzero;
+    for (uint64_t p : ram_missing)
+      if (src_.ram.store.token(p) != 0) nonzero.push_back(p);
+    ram_missing.swap(nonzero);
+    const uint64_t discard_bytes = (src_.ram.store.page_count() + 7) / 8;  // bitmap of missing pages
+    if (!link_.transfer(discard_bytes, false)) return fail_reason("the link was down longer than the link timeout");
+    sc.ram_bytes += discard_bytes;
+    if (!send_device(0, false, true, sc.device_bytes)) return false;
+    sc.transfer_s = now() - t_xfer;
+    const double t_resume = now();
+    wait_s(static_cast<double>(sc.device_bytes) / s_.device.resume_bandwidth);
+    dst_.ram.set_missing(ram_missing);
+    r = device_pages ? set_state(dst_, *state_with(vfio::DataRule::kResumeRunning))
+                     : set_state(dst_, MigState::kRunning);
+    if (r < 0)
+      return fail_reason("the destination device rejected the switch package (" +
+                         vfio::errno_name(static_cast<int>(-r)) + ")");
+    sc.resume_s = now() - t_resume;
+    verify_switch();
+    clone_reference();
+    {
+      uint64_t pages = 0;
+      for (const auto& e : src_.device.capture_state().engines) pages += e.pages_done;
+      pc_work_at_switch_ = {pages, src_.vcpus.state().submitted};
+    }
+    for (Host* h : {&dst_, ref_}) {
+      if (!h) continue;
+      h->driver.load_state(src_.driver.state());
+      h->vcpus.load_state(src_.vcpus.state());
+      h->vcpus.set_throttle(0);
+      h->set_vm_running(true);
+    }
+    src_.vcpus.set_throttle(0);
+    result.downtime_s = now() - t_stop;
+    result.stop_copy = sc;
+    result.ram_bytes += sc.ram_bytes;
+    result.device_bytes += sc.device_bytes;
+    result.converged = true;
+    pc_t_stop_ = t_stop;
+    pc_missing_vram_at_switch_ = dst_.device.missing_pages();
+    pc_missing_ram_at_switch_ = dst_.ram.missing_count();
+    return true;
+  }
+
+  // Serves faults and pushes the rest until the destination has every page.
+  // Returns false when the link failed: the VM is then split across hosts.
+  bool run_postcopy() {
+    const auto& rules = *proto().postcopy;
+    const bool eventfd = rules.fault_delivery == "eventfd";
+    const double t0 = now();
+    double next_poll = t0;
+    const uint64_t vram_record = 16 + 8 + s_.device.config.page_size;
+    const uint32_t bg_flags =
+        VFIO_MIG_POSTCOPY_REQUEST_BACKGROUND | (s_.migration.hot_first ? VFIO_MIG_POSTCOPY_REQUEST_HOT_FIRST : 0);
+    uint64_t ram_cursor = 0;
+    auto& bytes = pc_bytes_;
+    while (dst_.device.missing_pages() > 0 || dst_.ram.missing_count() > 0) {
+      // Device faults reach the VMM by the proposal's mechanism.
+      std::vector<uint64_t> vfaults;
+      if (rules.device_pages && (eventfd || now() >= next_poll)) {
+        vfaults = read_device_faults();
+        if (!eventfd) next_poll = now() + rules.poll_interval_s;
+      }
+      auto rfaults = std::exchange(dst_.ram.pending_faults, {});
+      if (!vfaults.empty() || !rfaults.empty()) {
+        wait_s(eventfd || vfaults.empty() ? rules.fault_latency_s : 0);
+        link_.latency();  // the request travels to the source
+        for (uint64_t p : vfaults) {
+          uint64_t q = 0;
+          request_device_pages(p, 1 + s_.migration.prefetch_pages, 0, q);
+        }
+        std::vector<uint64_t> ram_pages;
+        for (uint64_t p : rfaults)
+          for (uint64_t k = p; k <= p + s_.migration.prefetch_pages && k < src_.ram.store.page_count(); ++k)
+            if (dst_.ram.is_missing(k)) ram_pages.push_back(k);
+        if ((rules.device_pages && !move_device_pages(bytes)) || !push_ram(ram_pages, bytes)) return false;
+        link_.latency();  // and the pages come back
+        continue;
+      }
+      const bool background = s_.migration.background_push || now() - t0 > s_.migration.run_after_s;
+      if (!background) {
+        // Only faults move pages: wait for one (or the next poll).
+        const auto timeout = sc_time::from_seconds(eventfd ? 1e-3 : std::max(1e-6, next_poll - now()));
+        sc_core::wait(timeout, dst_.device.vram.fault_raised() | dst_.ram.fault_raised);
+        if (!eventfd || !rules.device_pages) continue;
+        wait_s(0);
+        continue;
+      }
+      // Background push: a short slice at link speed, device and RAM in turn.
+      const double budget = link_.bandwidth(now(), false) * kPostcopySlice;
+      if (dst_.device.missing_pages() > 0) {
+        uint64_t q = 0;
+        request_device_pages(0, std::max<uint64_t>(1, static_cast<uint64_t>(budget / 2 / vram_record)), bg_flags, q);
+        if (!move_device_pages(bytes)) return false;
+      }
+      std::vector<uint64_t> ram_pages;
+      const uint64_t max_ram = std::max<uint64_t>(1, static_cast<uint64_t>(budget / 2 / (page_ + kPageHeaderBytes)));
+      while (ram_pages.size() < max_ram && ram_cursor < src_.ram.store.page_count()) {
+        if (dst_.ram.is_missing(ram_cursor)) ram_pages.push_back(ram_cursor);
+        ++ram_cursor;
+      }
+      if (!push_ram(ram_pages, bytes)) return false;
+    }
+    return true;
+  }
+
+  // End of post-copy: every page is at the destination. The source stops
+  // serving; the destination leaves its running-while-resuming state.
+  void finish_postcopy() {
+    const auto& rules = *proto().postcopy;
+    const double t_end = now();
+    if (rules.device_pages) {
+      set_state(src_, MigState::kStop);
+      if (set_state(dst_, MigState::kRunning) < 0)
+        result.verification.differences.push_back("the destination refused to leave post-copy");
+    } else {
+      set_state(src_, MigState::kStop);
+    }
+    // Every page placed during post-copy must carry the source's content at
+    // its stop (the source has not run since).
+    auto& v = result.verification;
+    std::set<uint64_t> distinct;
+    for (const auto& [p, t] : dst_.device.vram.placed()) {
+      distinct.insert(p);
+      if (src_.device.vram.token(p) != t) {
+        if (v.vram_pages_mismatched++ < 8) v.differences.push_back("post-copy: vram page " + std::to_string(p));
+      }
+    }
+    pc_fetched_vram_ = dst_.device.vram.placed().size();
+    const uint64_t vram_record = 16 + 8 + s_.device.config.page_size;
+    const uint64_t records = pc_device_bytes_ / vram_record;
+    pc_duplicates_ = records > distinct.size() ? records - distinct.size() : 0;
+    // Work done on the destination vs the never-migrated reference.
+    auto work = [](const Host& h) {
+      uint64_t pages = 0;
+      for (const auto& e : h.device.capture_state().engines) pages += e.pages_done;
+      return std::make_pair(pages, h.vcpus.state().submitted);
+    };
+    const auto d = work(dst_);
+    const auto r = ref_ ? work(*ref_) : d;
+    const auto s0 = pc_work_at_switch_;
+    std::vector<double> stalls = dst_.device.vram.stalls();
+    stalls.insert(stalls.end(), dst_.ram.stalls.begin(), dst_.ram.stalls.end());
+    std::sort(stalls.begin(), stalls.end());
+    double total = 0;
+    for (double x : stalls) total += x;
+    auto pct = [&](double q) {
+      if (stalls.empty()) return 0.0;
+      return stalls[std::min(stalls.size() - 1, static_cast<size_t>(q * static_cast<double>(stalls.size())))];
+    };
+    const double ref_dev = static_cast<double>(r.first - s0.first), dst_dev = static_cast<double>(d.first - s0.first);
+    const double ref_cpu = static_cast<double>(r.second - s0.second), dst_cpu = static_cast<double>(d.second - s0.second);
+    nlohmann::json pc;
+    pc["protocol"] = s_.device.protocol;
+    pc["device_pages_postcopied"] = rules.device_pages;
+    pc["fault_delivery"] = rules.device_pages ? rules.fault_delivery : "userfaultfd";
+    pc["faults"] = dst_.device.vram.faults() + dst_.ram.faults;
+    pc["device_faults"] = dst_.device.vram.faults();
+    pc["ram_faults"] = dst_.ram.faults;
+    pc["missing_vram_pages_at_switch"] = pc_missing_vram_at_switch_;
+    pc["missing_ram_pages_at_switch"] = pc_missing_ram_at_switch_;
+    pc["vram_pages_fetched"] = pc_fetched_vram_;
+    pc["ram_pages_fetched"] = pc_fetched_ram_;
+    pc["pages_sent_twice"] = pc_duplicates_;
+    pc["bytes"] = pc_bytes_;
+    pc["duration_s"] = t_end - pc_t_stop_ - result.downtime_s;
+    pc["risk_window_s"] = t_end - pc_t_stop_;
+    pc["stall_total_s"] = total;
+    pc["stall_p50_s"] = pct(0.5);
+    pc["stall_p99_s"] = pct(0.99);
+    pc["stall_max_s"] = stalls.empty() ? 0.0 : stalls.back();
+    pc["device_work_pages"] = d.first - s0.first;
+    pc["reference_device_work_pages"] = r.first - s0.first;
+    pc["vcpu_writes"] = d.second - s0.second;
+    pc["reference_vcpu_writes"] = r.second - s0.second;
+    pc["device_slowdown"] = ref_dev > 0 ? 1.0 - dst_dev / ref_dev : 0.0;
+    pc["vcpu_slowdown"] = ref_cpu > 0 ? 1.0 - dst_cpu / ref_cpu : 0.0;
+    result.postcopy = pc;
+    result.ram_bytes += pc_bytes_ - pc_device_bytes_;
+    result.device_bytes += pc_device_bytes_;
+    v.continuation_matches = true;  // timing differs by design (faults); see docs/postcopy.md
+    v.passed = v.vram_pages_mismatched == 0 && v.ram_pages_mismatched == 0 && v.device_fields_mismatched == 0 &&
+               dst_.device.missing_pages() == 0 && dst_.ram.missing_count() == 0;
+    for (Host* h : {&dst_, ref_})
+      if (h) h->set_vm_running(false);
+  }
+
+  double pc_t_stop_ = 0;
+  uint64_t pc_missing_vram_at_switch_ = 0, pc_missing_ram_at_switch_ = 0;
+  uint64_t pc_fetched_vram_ = 0, pc_fetched_ram_ = 0, pc_duplicates_ = 0, pc_bytes_ = 0, pc_device_bytes_ = 0;
+  std::pair<uint64_t, uint64_t> pc_work_at_switch_{0, 0};
+
   // Source back to running, destination torn down: nothing lost.
   void cancel(const std::string& why, const std::string& outcome = "cancelled") {
     result.outcome = outcome;
@@ -521,7 +850,9 @@ class MigrationDriver : public sc_core::sc_module {
     uint32_t iteration = 0, trigger = 0;
     double throttle = 0;
     bool switch_now = false, forced = false;
-    for (;;) {
+    const auto mode = s_.migration.mode;
+    bool to_postcopy = mode == MigrationMode::kPostcopy;
+    while (!to_postcopy) {
       IterationResult it;
       it.index = iteration;
       it.throttle = throttle;
@@ -555,6 +886,10 @@ class MigrationDriver : public sc_core::sc_module {
         switch_now = forced = true;
       }
       if (switch_now) break;
+      if (mode == MigrationMode::kHybrid && iteration >= s_.migration.postcopy_after_iterations) {
+        to_postcopy = true;
+        break;
+      }
       // Auto-converge (QEMU): RAM dirtied in the period above 50% of what was
       // sent, twice in a row, raises the vCPU throttle 20%, then +10% to 99%.
       if (s_.migration.auto_converge) {
@@ -569,6 +904,32 @@ class MigrationDriver : public sc_core::sc_module {
           trigger = 0;
         }
       }
+    }
+    if (to_postcopy) {
+      if (!switchover_postcopy()) {  // nothing runs at the destination yet: safe to cancel
+        cancel(reason_);
+        finish(t0);
+        return;
+      }
+      const bool ok = run_postcopy();
+      finish_postcopy();
+      if (!ok) {
+        result.outcome = "vm_lost";
+        result.reason = "post-copy failed: " + (reason_.empty() ? std::string("the link failed") : reason_) +
+                        " while the VM's state was split across the hosts (the destination runs without " +
+                        std::to_string(dst_.device.missing_pages()) + " VRAM and " +
+                        std::to_string(dst_.ram.missing_count()) + " RAM pages)";
+        result.verification.passed = false;
+        finish(t0);
+        return;
+      }
+      result.outcome = result.verification.passed ? "completed" : "failed";
+      if (!result.verification.passed)
+        result.reason = "verification found differences: " + std::to_string(result.verification.vram_pages_mismatched) +
+                        " VRAM pages, " + std::to_string(result.verification.ram_pages_mismatched) + " RAM pages, " +
+                        std::to_string(result.verification.device_fields_mismatched) + " device fields";
+      finish(t0);
+      return;
     }
     if (!switchover(forced)) {
       cancel(reason_);
@@ -607,6 +968,7 @@ class MigrationDriver : public sc_core::sc_module {
   RunOptions opt_;
   Host& src_;
   Host& dst_;
+  Host* ref_;  // post-copy: a copy of the source at its stop that never migrates
   Link link_;
   bool v1_;
   uint32_t page_;
@@ -635,7 +997,14 @@ Result run_migration(const Scenario& s, const RunOptions& options) {
   dst.set_vm_running(false);  // the destination VM waits for the incoming migration
   RunOptions o = options;
   o.exact = o.exact || s.migration.exact;
-  MigrationDriver driver("migration", s, o, src, dst);
+  // Post-copy: a third VM, cloned from the source at its stop, runs beside
+  // the destination without faults (the "never migrated" reference).
+  std::unique_ptr<Host> ref;
+  if (s.migration.mode != MigrationMode::kPrecopy) {
+    ref = std::make_unique<Host>("ref", s, false);
+    ref->set_vm_running(false);
+  }
+  MigrationDriver driver("migration", s, o, src, dst, ref.get());
   sc_core::sc_start();
   Result r = driver.result;
   r.scenario = s.name;

@@ -212,7 +212,7 @@ models::PatternSpec read_pattern(Obj& o, uint64_t memory_bytes, uint32_t page_si
   return p;
 }
 
-void read_device(Obj& o, Scenario& s) {
+void read_device(Obj& o, Scenario& s, const std::filesystem::path& base_dir) {
   auto& d = s.device;
   auto& c = d.config;
   c.page_size =
@@ -229,17 +229,28 @@ void read_device(Obj& o, Scenario& s) {
   c.stop_latency_s = o.duration("stop_latency", c.stop_latency_s);
   c.dma_buffer_bytes = o.size("dma_buffer", c.dma_buffer_bytes);
   d.protocol = o.str("protocol", d.protocol);
-  if (d.protocol != "v1" && d.protocol != "v2")
-    o.fail("protocol", "must be \"v1\" or \"v2\" (protocol files are not supported yet)");
+  if (d.protocol != "v1" && d.protocol != "v2") {
+    try {
+      d.protocol_def = std::make_shared<const vfio::ProtocolSpec>(
+          vfio::resolve_protocol(d.protocol, base_dir.string()));
+    } catch (const vfio::ProtocolError& e) {
+      o.fail("protocol", e.what());
+    }
+    if (d.protocol_def->encoding != vfio::ProtocolSpec::Encoding::kEnum)
+      o.fail("protocol", "'" + d.protocol +
+                             "' is a v1-style (register bits) protocol: it can be printed and validated "
+                             "with mdevsim fsm, but full runs support v2-style protocol files only");
+  }
   if (o.has("features")) {
     const auto& f = o.get("features");
     if (!f.is_array())
       o.fail("features", "must be a list such as [\"stop_copy\", \"p2p\", \"pre_copy\"]");
     d.features.clear();
     for (size_t i = 0; i < f.size(); ++i) {
-      if (!f[i].is_string() || (f[i] != "stop_copy" && f[i] != "p2p" && f[i] != "pre_copy"))
+      const auto& proto = d.protocol_def ? *d.protocol_def : vfio::builtin_protocol_v2();
+      if (!f[i].is_string() || !proto.parse_features(f[i].get<std::string>()))
         o.fail("features/" + std::to_string(i),
-               "must be one of stop_copy, p2p, pre_copy; got " + f[i].dump());
+               "must be one of " + proto.features_name(proto.all_flags()) + "; got " + f[i].dump());
       d.features.push_back(f[i].get<std::string>());
     }
     if (std::find(d.features.begin(), d.features.end(), "stop_copy") == d.features.end())
@@ -277,7 +288,7 @@ Scenario build(const std::string& file, const json& root) {
     top.fail("duration", "must be between 0 and 24h");
   if (top.has("device")) {
     Obj d(file, top.get("device"), "/device");
-    read_device(d, s);
+    read_device(d, s, base_dir);
   }
   if (top.has("vm")) {
     Obj v(file, top.get("vm"), "/vm");
@@ -329,10 +340,21 @@ Scenario build(const std::string& file, const json& root) {
     const std::string mode = m.str("mode", "precopy");
     if (mode == "precopy")
       mg.mode = MigrationMode::kPrecopy;
-    else if (mode == "postcopy" || mode == "hybrid")
-      m.fail("mode", mode + " is not implemented yet; only precopy runs today");
-    else
+    else if (mode == "postcopy" || mode == "hybrid") {
+      mg.mode = mode == "postcopy" ? MigrationMode::kPostcopy : MigrationMode::kHybrid;
+      const auto& def = s.device.protocol_def;
+      if (!def || !def->postcopy)
+        m.fail("mode", mode + " needs a device protocol that defines post-copy (device.protocol: "
+                              "v2-postcopy, v2-postcopy-poll or v2-postcopy-ram-only), not '" +
+                              s.device.protocol + "'");
+      if (def->postcopy->device_pages &&
+          std::find(s.device.features.begin(), s.device.features.end(), "post_copy") ==
+              s.device.features.end())
+        m.fail("mode", mode + " with protocol " + s.device.protocol +
+                           " needs the device feature post_copy in device.features");
+    } else {
       m.fail("mode", "must be precopy, postcopy or hybrid");
+    }
     mg.downtime_limit_s = m.duration("downtime_limit", mg.downtime_limit_s);
     if (!(mg.downtime_limit_s > 0)) m.fail("downtime_limit", "must be > 0");
     mg.auto_converge = m.boolean("auto_converge", mg.auto_converge);
@@ -349,6 +371,11 @@ Scenario build(const std::string& file, const json& root) {
     mg.link_timeout_s = m.duration("link_timeout", mg.link_timeout_s);
     mg.postcopy_after_iterations = static_cast<uint32_t>(
         m.integer("postcopy_after_iterations", mg.postcopy_after_iterations, 0, 100000));
+    mg.prefetch_pages = static_cast<uint32_t>(m.integer("prefetch_pages", mg.prefetch_pages, 0, 4096));
+    mg.background_push = m.boolean("background_push", mg.background_push);
+    const std::string order = m.str("push_order", mg.hot_first ? "hot_first" : "sequential");
+    if (order != "hot_first" && order != "sequential") m.fail("push_order", "must be hot_first or sequential");
+    mg.hot_first = order == "hot_first";
     mg.run_after_s = m.duration("run_after", mg.run_after_s);
     mg.exact = m.boolean("exact", mg.exact);
     m.finish();

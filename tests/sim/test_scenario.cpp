@@ -97,7 +97,16 @@ TEST(Scenario, BadUnitNegativeSizeAndRangeErrorsNameThePath) {
   e = load_error(R"({"migration": {"mode": "teleport"}})");
   EXPECT_NE(e.find("/migration/mode"), std::string::npos) << e;
   e = load_error(R"({"migration": {"mode": "postcopy"}})");
-  EXPECT_NE(e.find("/migration/mode: postcopy is not implemented yet"), std::string::npos) << e;
+  EXPECT_NE(e.find("/migration/mode: postcopy needs a device protocol that defines post-copy"),
+            std::string::npos)
+      << e;
+  e = load_error(R"({"device": {"protocol": "v3"}})");
+  EXPECT_NE(e.find("/device/protocol: v3: no such protocol"), std::string::npos) << e;
+  e = load_error(R"({"device": {"protocol": "v1-postcopy-101b"}})");
+  EXPECT_NE(e.find("is a v1-style (register bits) protocol"), std::string::npos) << e;
+  e = load_error(R"({"device": {"protocol": "v2-postcopy", "features": ["stop_copy"]},
+                     "migration": {"mode": "hybrid"}})");
+  EXPECT_NE(e.find("needs the device feature post_copy"), std::string::npos) << e;
   e = load_error(R"({"faults": [{"at": "1s", "kind": "meteor"}]})");
   EXPECT_NE(e.find("/faults/0/kind"), std::string::npos) << e;
   e = load_error(R"({"workload": {"kind": "phased", "phases": [{"kind": "uniform"}]}})");

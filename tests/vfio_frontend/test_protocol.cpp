@@ -44,8 +44,8 @@ int kernel_next(uint32_t cur, uint32_t target, uint64_t flags, uint32_t& next) {
   return next == ERR ? -EINVAL : 0;
 }
 
-TEST(Protocol, V2FileDerivesTheKernelNextStepTableForAllFourFeatureSets) {
-  const Protocol p = load_protocol_file(source_file("scenarios/protocols/v2.json"));
+TEST(ProtocolSpec, V2FileDerivesTheKernelNextStepTableForAllFourFeatureSets) {
+  const ProtocolSpec p = load_protocol_file(source_file("scenarios/protocols/v2.json"));
   int compared = 0;
   for (uint64_t flags : {uint64_t{1}, uint64_t{1 | 2}, uint64_t{1 | 4}, uint64_t{1 | 2 | 4}}) {
     for (uint32_t cur = 1; cur < 8; ++cur) {
@@ -70,8 +70,8 @@ TEST(Protocol, V2FileDerivesTheKernelNextStepTableForAllFourFeatureSets) {
   EXPECT_EQ(compared, 4 * 7 + 5 * 7 + 5 * 7 + 7 * 7);
 }
 
-TEST(Protocol, WholePathsFollowTheKernelStepByStep) {
-  const Protocol p = load_protocol_file(source_file("scenarios/protocols/v2.json"));
+TEST(ProtocolSpec, WholePathsFollowTheKernelStepByStep) {
+  const ProtocolSpec p = load_protocol_file(source_file("scenarios/protocols/v2.json"));
   for (uint64_t flags : {uint64_t{1}, uint64_t{3}, uint64_t{5}, uint64_t{7}})
     for (uint32_t cur = 1; cur < 8; ++cur)
       for (uint32_t target = 1; target < 8; ++target) {
@@ -92,9 +92,9 @@ TEST(Protocol, WholePathsFollowTheKernelStepByStep) {
       }
 }
 
-TEST(Protocol, BuiltinProtocolsAreTheShippedFiles) {
-  const Protocol v2 = load_protocol_file(source_file("scenarios/protocols/v2.json"));
-  const Protocol& b = builtin_protocol_v2();
+TEST(ProtocolSpec, BuiltinProtocolsAreTheShippedFiles) {
+  const ProtocolSpec v2 = load_protocol_file(source_file("scenarios/protocols/v2.json"));
+  const ProtocolSpec& b = builtin_protocol_v2();
   ASSERT_EQ(b.states.size(), v2.states.size());
   ASSERT_EQ(b.arcs.size(), v2.arcs.size());
   for (size_t i = 0; i < b.arcs.size(); ++i) {
@@ -104,9 +104,9 @@ TEST(Protocol, BuiltinProtocolsAreTheShippedFiles) {
   EXPECT_EQ(builtin_protocol_v1().states.size(), 6u);
 }
 
-TEST(Protocol, V1FileGivesTheBitRulesAndTheStrictTable) {
-  const Protocol p = load_protocol_file(source_file("scenarios/protocols/v1.json"));
-  EXPECT_EQ(p.encoding, Protocol::Encoding::kBits);
+TEST(ProtocolSpec, V1FileGivesTheBitRulesAndTheStrictTable) {
+  const ProtocolSpec p = load_protocol_file(source_file("scenarios/protocols/v1.json"));
+  EXPECT_EQ(p.encoding, ProtocolSpec::Encoding::kBits);
   EXPECT_FALSE(p.by_value(5)) << "101b is not a v1 state";
   EXPECT_FALSE(p.by_value(7)) << "111b is not a v1 state";
   ASSERT_TRUE(p.error_state);
@@ -120,19 +120,19 @@ TEST(Protocol, V1FileGivesTheBitRulesAndTheStrictTable) {
   EXPECT_EQ(p.arc(s100, s001, 0)->session, ArcSession::kEndResume);
 }
 
-TEST(Protocol, ShippedProposalsValidateAndDefinePostCopy) {
+TEST(ProtocolSpec, ShippedProposalsValidateAndDefinePostCopy) {
   for (const char* name : {"v1-postcopy-101b", "v2-postcopy", "v2-postcopy-poll", "v2-postcopy-ram-only"}) {
     SCOPED_TRACE(name);
-    const Protocol p = resolve_protocol(name);
+    const ProtocolSpec p = resolve_protocol(name);
     ASSERT_TRUE(p.postcopy);
   }
-  const Protocol v1pc = resolve_protocol("v1-postcopy-101b");
+  const ProtocolSpec v1pc = resolve_protocol("v1-postcopy-101b");
   const auto s101 = v1pc.by_value(5);
   ASSERT_TRUE(s101) << "the proposal makes 101b a state";
   EXPECT_EQ(v1pc.states[*s101].attrs, uint32_t{kAttrRunning | kAttrResuming});
   EXPECT_EQ(v1pc.states[*v1pc.by_value(2)].data, DataRule::kServe) << "the source in 010b keeps serving";
 
-  const Protocol v2pc = resolve_protocol("v2-postcopy");
+  const ProtocolSpec v2pc = resolve_protocol("v2-postcopy");
   const uint64_t all = v2pc.all_flags();
   const size_t run = *v2pc.find("RUNNING"), pre = *v2pc.find("PRE_COPY"), serve = *v2pc.find("POSTCOPY_SERVE"),
                res = *v2pc.find("RESUMING"), rr = *v2pc.find("RESUMING_RUNNING");
@@ -196,20 +196,20 @@ std::string error_of(const std::string& text) {
   return "(accepted)";
 }
 
-TEST(Protocol, MinimalFileIsAccepted) { EXPECT_EQ(error_of(kMinimal), "(accepted)"); }
+TEST(ProtocolSpec, MinimalFileIsAccepted) { EXPECT_EQ(error_of(kMinimal), "(accepted)"); }
 
-TEST(Protocol, UnreachableStateIsNamed) {
+TEST(ProtocolSpec, UnreachableStateIsNamed) {
   const auto text = replace(kMinimal, R"({"from": "STOP", "to": "STOP_COPY", "session": "open_save"},)", "");
   EXPECT_EQ(error_of(text), "bad.json: state \"STOP_COPY\": not reachable from the default state RUNNING");
 }
 
-TEST(Protocol, StateThatCannotGetBackToTheDefaultIsNamed) {
+TEST(ProtocolSpec, StateThatCannotGetBackToTheDefaultIsNamed) {
   const auto text = replace(kMinimal, R"({"from": "STOP_COPY", "to": "STOP", "session": "end_save"})",
                             R"({"from": "RUNNING", "to": "STOP_COPY", "session": "open_save"})");
   EXPECT_EQ(error_of(text), "bad.json: state \"STOP_COPY\": the default state RUNNING cannot be reached from it");
 }
 
-TEST(Protocol, ArcIntoTheErrorStateIsRefused) {
+TEST(ProtocolSpec, ArcIntoTheErrorStateIsRefused) {
   const auto text = replace(kMinimal, R"({"from": "RUNNING", "to": "STOP"},)",
                             R"({"from": "RUNNING", "to": "STOP"}, {"from": "STOP", "to": "ERROR"},)");
   EXPECT_EQ(error_of(text),
@@ -217,33 +217,33 @@ TEST(Protocol, ArcIntoTheErrorStateIsRefused) {
             "there only when an arc fails)");
 }
 
-TEST(Protocol, DuplicateEncodingIsRefused) {
+TEST(ProtocolSpec, DuplicateEncodingIsRefused) {
   const auto text = replace(kMinimal, R"("name": "STOP_COPY", "value": 3)", R"("name": "STOP_COPY", "value": 1)");
   EXPECT_EQ(error_of(text), "bad.json: state \"STOP_COPY\": encoding 1 is already used by state \"STOP\"");
 }
 
-TEST(Protocol, UnknownAttributeIsRefused) {
+TEST(ProtocolSpec, UnknownAttributeIsRefused) {
   const auto text = replace(kMinimal, R"(["running", "default"])", R"(["running", "default", "fast"])");
   EXPECT_EQ(error_of(text),
             "bad.json: state \"RUNNING\": unknown attribute \"fast\" (attributes: running, saving, resuming, serving, "
             "p2p_quiesced, error, default)");
 }
 
-TEST(Protocol, InconsistentDataSessionIsRefused) {
+TEST(ProtocolSpec, InconsistentDataSessionIsRefused) {
   const auto text = replace(kMinimal, R"("to": "STOP_COPY", "session": "open_save")", R"("to": "STOP_COPY")");
   EXPECT_EQ(error_of(text),
             "bad.json: arc STOP -> STOP_COPY: data session \"none\" needs both ends without a data session (here "
             "none -> save)");
 }
 
-TEST(Protocol, SavingAttributeWithoutASaveRuleIsRefused) {
+TEST(ProtocolSpec, SavingAttributeWithoutASaveRuleIsRefused) {
   const auto text = replace(kMinimal, R"(["saving"], "data": "save")", R"(["saving"])");
   EXPECT_NE(error_of(text).find("bad.json: state \"STOP_COPY\": data rule \"none\" does not match its attributes"),
             std::string::npos)
       << error_of(text);
 }
 
-TEST(Protocol, UnknownStateInAnArcAndUnknownKeysNameTheJsonPath) {
+TEST(ProtocolSpec, UnknownStateInAnArcAndUnknownKeysNameTheJsonPath) {
   EXPECT_EQ(error_of(replace(kMinimal, R"({"from": "RUNNING", "to": "STOP"})", R"({"from": "RUNING", "to": "STOP"})")),
             "bad.json: $.arcs[0].from: unknown state \"RUNING\"");
   EXPECT_EQ(error_of(replace(kMinimal, R"("name": "mini",)", R"("name": "mini", "colour": 1,)")),
@@ -251,19 +251,19 @@ TEST(Protocol, UnknownStateInAnArcAndUnknownKeysNameTheJsonPath) {
             "arcs, blocked, combination, postcopy)");
 }
 
-TEST(Protocol, ExactlyOneDefaultState) {
+TEST(ProtocolSpec, ExactlyOneDefaultState) {
   const auto text = replace(kMinimal, R"({"name": "STOP", "value": 1})",
                             R"({"name": "STOP", "value": 1, "attributes": ["default"]})");
   EXPECT_EQ(error_of(text), "bad.json: states: exactly one state must have the attribute \"default\" (found 2)");
 }
 
-TEST(Protocol, BitEncodingMustFitItsWidth) {
+TEST(ProtocolSpec, BitEncodingMustFitItsWidth) {
   auto text = replace(kMinimal, R"({"kind": "enum"})", R"({"kind": "bits", "width": 2})");
   text = replace(text, R"("name": "STOP_COPY", "value": 3)", R"("name": "STOP_COPY", "value": "100b")");
   EXPECT_EQ(error_of(text), "bad.json: state \"STOP_COPY\": value 4 does not fit in 2 bits");
 }
 
-TEST(Protocol, NotJsonIsAClearError) {
+TEST(ProtocolSpec, NotJsonIsAClearError) {
   EXPECT_EQ(error_of("{").rfind("bad.json: not valid JSON", 0), 0u);
   EXPECT_NE(error_of("").find("bad.json: not valid JSON"), std::string::npos);
 }

@@ -4,6 +4,8 @@
 // the choice to the driver.
 #include "mdevsim/vfio/frontend.h"
 
+#include "mdevsim/vfio/protocol.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -187,7 +189,16 @@ struct Frontend::Impl {
   // ---------------------------------------------------------------- helpers
   bool v1() const { return opt.protocol == Protocol::kV1; }
   uint64_t flags() const { return opt.migration_flags; }
-  std::string state_str() const { return v1() ? v1::bits(v1_state) : mig_name(state); }
+  const ProtocolSpec& proto() const {
+    return opt.protocol_def ? *opt.protocol_def : builtin_protocol_v2();
+  }
+  // v2 state names come from the protocol (proposals add states).
+  std::string sname(MigState s) const {
+    const auto i = proto().by_value(static_cast<uint32_t>(s));
+    return i ? proto().states[*i].name : mig_name(s);
+  }
+  std::optional<size_t> sidx(MigState s) const { return proto().by_value(static_cast<uint32_t>(s)); }
+  std::string state_str() const { return v1() ? v1::bits(v1_state) : sname(state); }
 
   void bump(std::vector<std::pair<std::string, uint64_t>>& v, const std::string& k) {
     for (auto& [name, n] : v)
@@ -246,7 +257,7 @@ struct Frontend::Impl {
       end_session();
       state = S::kError;
       return static_cast<int>(fail(EIO, std::string("injected fault: the device failed the arc ") +
-                                            mig_name(from) + " -> " + mig_name(to) +
+                                            sname(from) + " -> " + sname(to) +
                                             " and is in ERROR"));
     }
     auto open_save = [&](bool stopped) {
@@ -260,6 +271,53 @@ struct Frontend::Impl {
       note("a new save data fd " + std::to_string(new_fd_out) + " streams the device state" +
            (stopped ? "" : " while the device keeps running (pre-copy)"));
     };
+    // Arcs that only protocol proposals define, by their data-session effect.
+    if (const auto* arc = proto().arc(*sidx(from), *sidx(to), flags())) {
+      const DataRule from_data = proto().states[arc->from].data;
+      const DataRule to_data = proto().states[arc->to].data;
+      if (arc->session == ArcSession::kServe ||
+          (arc->session == ArcSession::kOpenSave && to_data == DataRule::kServe)) {
+        dev.set_running(false);
+        dev.set_p2p_quiesced(false);
+        if (arc->session == ArcSession::kOpenSave) open_save(true);
+        session->saver->finalize_postcopy();
+        note("the device stopped; the save fd now carries the switch package (state and the list "
+             "of missing pages), then only the pages asked for with VFIO_MIG_POSTCOPY_REQUEST");
+        state = to;
+        return 0;
+      }
+      if (arc->session == ArcSession::kCommitKeep) {
+        const auto st = session->resumer->commit_partial();
+        if (!st.ok()) {
+          end_session();
+          state = S::kError;
+          return static_cast<int>(fail(EINVAL, "the switch package was rejected (" + st.message +
+                                                   "); the device is in ERROR until reset"));
+        }
+        dev.set_running(true);
+        note("the device runs with " + std::to_string(dev.missing_pages()) +
+             " pages still at the source: touching one faults (VFIO_MIG_POSTCOPY_FAULTS)");
+        state = to;
+        return 0;
+      }
+      if (arc->session == ArcSession::kEndResume && from_data == DataRule::kResumeRunning) {
+        if (dev.missing_pages() > 0)
+          return static_cast<int>(fail(EINVAL, std::to_string(dev.missing_pages()) +
+                                                   " pages have not arrived: the device stays in " +
+                                                   sname(from)));
+        session->resumer->commit();
+        end_session();
+        note("every page has arrived: the resume session ends");
+        state = to;
+        return 0;
+      }
+      if (arc->session == ArcSession::kEndSave && from_data == DataRule::kServe) {
+        end_session();
+        note("serving ends: the save fd now fails with ENODEV");
+        state = to;
+        return 0;
+      }
+    }
     if (from == S::kStop && to == S::kStopCopy) {
       open_save(true);
     } else if (from == S::kStopCopy && to == S::kStop) {
@@ -330,31 +388,34 @@ struct Frontend::Impl {
 
   long set_state(vfio_device_feature_mig_state& ms) {
     ms.data_fd = -1;
-    if (ms.device_state >= kVfioDeviceStateCount)
+    const auto& p = proto();
+    const auto target_i = p.by_value(ms.device_state);
+    if (!target_i)
       return fail(EINVAL, "device_state " + std::to_string(ms.device_state) + " is not a state");
     const auto target = static_cast<MigState>(ms.device_state);
-    rec.args = std::string("device_state=") + mig_name(target);
-    rec.path.push_back(mig_name(state));
+    rec.args = "device_state=" + sname(target);
+    rec.path.push_back(sname(state));
     if (state == MigState::kError)
       return fail(EINVAL, "the device is in ERROR: only VFIO_DEVICE_RESET leaves it");
     if (target == state) {
-      note("already in " + std::string(mig_name(state)) + ": nothing to do, no new fd");
+      note("already in " + sname(state) + ": nothing to do, no new fd");
       return 0;
     }
-    if (!state_supported(target, flags())) {
-      if (target == MigState::kError) return fail(EINVAL, "ERROR cannot be requested");
-      return fail(EINVAL, std::string(mig_name(target)) + " is not advertised by this device (" +
-                              features_name(flags()) + ")");
+    if (!p.supported(*target_i, flags())) {
+      if (p.states[*target_i].attrs & kAttrError) return fail(EINVAL, "ERROR cannot be requested");
+      return fail(EINVAL, sname(target) + " is not advertised by this device (" +
+                              p.features_name(flags()) + ")");
     }
     int fd = -1;
     while (state != target) {
-      MigState next;
-      if (next_state(state, target, flags(), next) != 0)
-        return fail(EINVAL, std::string(mig_name(state)) + " -> " + mig_name(target) +
+      size_t next_i = 0;
+      if (p.next_step(*sidx(state), *target_i, flags(), next_i) != 0)
+        return fail(EINVAL, sname(state) + " -> " + sname(target) +
                                 " is a blocked arc: no path leads there");
       if (fd >= 0) return fail(EINVAL, "a data fd was produced by an interior arc");
+      const auto next = static_cast<MigState>(p.states[next_i].value);
       const int err = do_arc(state, next, fd);
-      rec.path.push_back(mig_name(state));
+      rec.path.push_back(sname(state));
       if (err != 0) return err;
     }
     ms.data_fd = fd;
@@ -434,14 +495,14 @@ struct Frontend::Impl {
     switch (feature) {
       case VFIO_DEVICE_FEATURE_MIGRATION:
         static_cast<vfio_device_feature_migration*>(payload)->flags = flags();
-        rec.args = "flags=" + features_name(flags());
+        rec.args = "flags=" + proto().features_name(flags());
         return 0;
       case VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE: {
         auto* ms = static_cast<vfio_device_feature_mig_state*>(payload);
         if (get) {
           ms->device_state = static_cast<uint32_t>(state);
           ms->data_fd = -1;
-          rec.args = std::string("device_state=") + mig_name(state);
+          rec.args = "device_state=" + sname(state);
           return 0;
         }
         return set_state(*ms);
@@ -969,7 +1030,50 @@ struct Frontend::Impl {
   }
 
   // ------------------------------------------------------------ data fds
+  long postcopy_ioctl(DataFile& f, unsigned long request, void* arg) {
+    const bool req = request == VFIO_MIG_POSTCOPY_REQUEST;
+    rec.request = req ? "VFIO_MIG_POSTCOPY_REQUEST" : "VFIO_MIG_POSTCOPY_FAULTS";
+    if (!(flags() & VFIO_MIGRATION_POST_COPY))
+      return fail(ENOTTY, "post-copy ioctls exist only on devices advertising post_copy");
+    if (!arg) return fail(EFAULT, "no argument buffer");
+    if (!f.active) return fail(ENODEV, "the session has ended");
+    const auto i = sidx(state);
+    const DataRule rule = i ? proto().states[*i].data : DataRule::kNone;
+    if (req) {
+      auto* r = static_cast<vfio_mig_postcopy_request*>(arg);
+      if (r->argsz < sizeof(*r)) return fail(EINVAL, "argsz is smaller than 32");
+      if (!f.save || rule != DataRule::kServe)
+        return fail(EINVAL, "pages are requested from the save fd of a serving source, not in " +
+                                sname(state));
+      if (r->flags & VFIO_MIG_POSTCOPY_REQUEST_BACKGROUND)
+        r->queued = f.saver->queue_background(r->count,
+                                              r->flags & VFIO_MIG_POSTCOPY_REQUEST_HOT_FIRST);
+      else
+        r->queued = f.saver->queue_pages(r->first_page, r->count);
+      rec.args = "first_page=" + std::to_string(r->first_page) + " count=" + std::to_string(r->count) +
+                 " queued=" + std::to_string(r->queued);
+      return 0;
+    }
+    auto* q = static_cast<vfio_mig_postcopy_faults*>(arg);
+    if (q->argsz < sizeof(*q)) return fail(EINVAL, "argsz is smaller than 40");
+    if (f.save || rule != DataRule::kResumeRunning)
+      return fail(EINVAL, "faults are read from the resume fd of a running destination, not in " +
+                              sname(state));
+    auto faults = dev.take_faults();
+    const size_t n = std::min<size_t>(faults.size(), q->capacity);
+    auto* out = reinterpret_cast<uint64_t*>(q->pages);
+    if (n > 0 && out == nullptr) return fail(EFAULT, "no pages buffer");
+    for (size_t k = 0; k < n; ++k) out[k] = faults[k];
+    if (n < faults.size()) note("more faults than capacity: the rest are lost to this call");
+    q->count = n;
+    q->missing = dev.missing_pages();
+    rec.args = "count=" + std::to_string(n) + " missing=" + std::to_string(q->missing);
+    return 0;
+  }
+
   long data_ioctl(DataFile& f, unsigned long request, void* arg) {
+    if (request == VFIO_MIG_POSTCOPY_REQUEST || request == VFIO_MIG_POSTCOPY_FAULTS)
+      return postcopy_ioctl(f, request, arg);
     if (request != VFIO_MIG_GET_PRECOPY_INFO) {
       rec.request = "ioctl " + std::to_string(request);
       return fail(ENOTTY, "the only ioctl of a data fd is VFIO_MIG_GET_PRECOPY_INFO");
@@ -982,8 +1086,7 @@ struct Frontend::Impl {
     if (!f.active) return fail(ENODEV, "the save session has ended");
     if (state != MigState::kPreCopy && state != MigState::kPreCopyP2P)
       return fail(EINVAL,
-                  std::string("PRECOPY_INFO is valid only in PRE_COPY or PRE_COPY_P2P, not ") +
-                      mig_name(state));
+                  "PRECOPY_INFO is valid only in PRE_COPY or PRE_COPY_P2P, not " + sname(state));
     info->initial_bytes = f.saver->initial_bytes();
     info->dirty_bytes = f.saver->dirty_bytes();
     note(
@@ -1000,6 +1103,8 @@ struct Frontend::Impl {
     if (buf == nullptr && len > 0) return fail(EFAULT, "no buffer");
     const size_t n = f.saver->read(std::span<uint8_t>(static_cast<uint8_t*>(buf), len));
     if (n == 0 && len > 0) {
+      if (f.saver->postcopy() && !f.saver->at_end())
+        return fail(ENOMSG, "nothing queued: ask for pages with VFIO_MIG_POSTCOPY_REQUEST");
       if (!f.saver->finalized()) {
         if (opt.precopy_empty_enomsg)
           return fail(ENOMSG, "nothing to read in PRE_COPY now: a temporary end of stream");
@@ -1115,6 +1220,8 @@ ssize_t Frontend::splice_to(int save_fd, Frontend& dst, int resume_fd, size_t le
   if (r.latched) return m.finish(m.fail(r.latched, "the resume stream already failed"));
   std::vector<models::StreamChunk> chunks;
   const uint64_t n = s.saver->read_chunks(len, chunks);
+  if (n == 0 && s.saver->postcopy() && !s.saver->at_end())
+    return m.finish(m.fail(ENOMSG, "nothing queued for post-copy"));
   if (n == 0 && !s.saver->finalized() && m.opt.precopy_empty_enomsg)
     return m.finish(m.fail(ENOMSG, "nothing to read in PRE_COPY now"));
   const auto st = r.resumer->write_chunks(chunks);

@@ -147,7 +147,7 @@ std::vector<bool> reached_from(const G& g, size_t start) {
   return out;
 }
 
-void validate(const Protocol& p) {
+void validate(const ProtocolSpec& p) {
   const std::string& f = p.file;
   auto where = [&](size_t s) { return "state \"" + p.states[s].name + "\""; };
   auto arc_where = [&](const ProtocolArc& a) {
@@ -162,7 +162,7 @@ void validate(const Protocol& p) {
     if (auto [it, fresh] = seen.emplace(st.value, i); !fresh)
       throw ProtocolError(f + ": " + where(i) + ": encoding " + std::to_string(st.value) +
                           " is already used by state \"" + p.states[it->second].name + "\"");
-    if (p.encoding == Protocol::Encoding::kBits && p.bit_width < 32 && st.value >= (1u << p.bit_width))
+    if (p.encoding == ProtocolSpec::Encoding::kBits && p.bit_width < 32 && st.value >= (1u << p.bit_width))
       throw ProtocolError(f + ": " + where(i) + ": value " + std::to_string(st.value) + " does not fit in " +
                           std::to_string(p.bit_width) + " bits");
     // Session rules of the state itself.
@@ -290,7 +290,7 @@ std::string attrs_name(uint32_t attrs) {
   return s.empty() ? "none" : s;
 }
 
-std::optional<size_t> Protocol::find(std::string_view text) const {
+std::optional<size_t> ProtocolSpec::find(std::string_view text) const {
   std::string u(text);
   for (auto& c : u) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   if (u.rfind("VFIO_DEVICE_STATE_", 0) == 0) u = u.substr(18);
@@ -310,30 +310,30 @@ std::optional<size_t> Protocol::find(std::string_view text) const {
   return std::nullopt;
 }
 
-std::optional<size_t> Protocol::by_value(uint32_t value) const {
+std::optional<size_t> ProtocolSpec::by_value(uint32_t value) const {
   for (size_t i = 0; i < states.size(); ++i)
     if (states[i].value == value) return i;
   return std::nullopt;
 }
 
-bool Protocol::supported(size_t s, uint64_t flags) const {
+bool ProtocolSpec::supported(size_t s, uint64_t flags) const {
   if (s >= states.size() || (states[s].attrs & kAttrError)) return false;
   return (states[s].needs & flags) == states[s].needs;
 }
 
-uint64_t Protocol::mandatory_flags() const {
+uint64_t ProtocolSpec::mandatory_flags() const {
   uint64_t m = 0;
   for (const auto& f : features)
     if (f.mandatory) m |= f.flag;
   return m;
 }
-uint64_t Protocol::all_flags() const {
+uint64_t ProtocolSpec::all_flags() const {
   uint64_t m = 0;
   for (const auto& f : features) m |= f.flag;
   return m;
 }
 
-std::optional<uint64_t> Protocol::parse_features(std::string_view list) const {
+std::optional<uint64_t> ProtocolSpec::parse_features(std::string_view list) const {
   uint64_t flags = 0;
   std::stringstream ss{std::string(list)};
   std::string item;
@@ -350,14 +350,14 @@ std::optional<uint64_t> Protocol::parse_features(std::string_view list) const {
   return flags;
 }
 
-std::string Protocol::features_name(uint64_t flags) const {
+std::string ProtocolSpec::features_name(uint64_t flags) const {
   std::string out;
   for (const auto& f : features)
     if (flags & f.flag) out += (out.empty() ? "" : ",") + f.name;
   return out.empty() ? "none" : out;
 }
 
-std::vector<const ProtocolArc*> Protocol::arcs_for(uint64_t flags) const {
+std::vector<const ProtocolArc*> ProtocolSpec::arcs_for(uint64_t flags) const {
   std::vector<const ProtocolArc*> out;
   for (const auto& a : arcs)
     if ((a.needs & flags) == a.needs && (a.unless & flags) == 0 && supported(a.from, flags) &&
@@ -366,13 +366,13 @@ std::vector<const ProtocolArc*> Protocol::arcs_for(uint64_t flags) const {
   return out;
 }
 
-const ProtocolArc* Protocol::arc(size_t from, size_t to, uint64_t flags) const {
+const ProtocolArc* ProtocolSpec::arc(size_t from, size_t to, uint64_t flags) const {
   for (const auto* a : arcs_for(flags))
     if (a->from == from && a->to == to) return a;
   return nullptr;
 }
 
-Protocol::Path Protocol::path(size_t cur, size_t target, uint64_t flags) const {
+ProtocolSpec::Path ProtocolSpec::path(size_t cur, size_t target, uint64_t flags) const {
   Path p;
   p.states.push_back(cur);
   if (cur == target) return p;
@@ -428,21 +428,21 @@ Protocol::Path Protocol::path(size_t cur, size_t target, uint64_t flags) const {
   return p;
 }
 
-int Protocol::next_step(size_t cur, size_t target, uint64_t flags, size_t& next) const {
+int ProtocolSpec::next_step(size_t cur, size_t target, uint64_t flags, size_t& next) const {
   const Path p = path(cur, target, flags);
   if (p.err) return p.err;
   next = p.states.size() > 1 ? p.states[1] : cur;
   return 0;
 }
 
-Protocol parse_protocol(std::string_view text, const std::string& file) {
+ProtocolSpec parse_protocol(std::string_view text, const std::string& file) {
   Json j;
   try {
     j = Json::parse(text, nullptr, true, /*ignore_comments=*/true);
   } catch (const Json::parse_error& e) {
     throw ProtocolError(file + ": not valid JSON: " + e.what());
   }
-  Protocol p;
+  ProtocolSpec p;
   p.file = file;
   Obj root(j, file, "$");
   root.allow({"$schema", "name", "description", "encoding", "features", "states", "arcs", "blocked",
@@ -456,20 +456,20 @@ Protocol parse_protocol(std::string_view text, const std::string& file) {
     e.allow({"kind", "register", "width", "via"});
     const std::string kind = e.str("kind");
     if (kind == "bits") {
-      p.encoding = Protocol::Encoding::kBits;
+      p.encoding = ProtocolSpec::Encoding::kBits;
       p.bit_width = static_cast<uint32_t>(e.uint("width"));
       if (p.bit_width == 0 || p.bit_width > 31) e.fail("width", "must be 1..31");
     } else if (kind == "enum") {
-      p.encoding = Protocol::Encoding::kEnum;
+      p.encoding = ProtocolSpec::Encoding::kEnum;
     } else {
       e.fail("kind", "must be \"bits\" (v1-style register) or \"enum\" (v2-style feature ioctl)");
     }
   }
   const std::string comb = root.str("combination", "shortest_path");
   if (comb == "shortest_path")
-    p.combination = Protocol::Combination::kShortestPath;
+    p.combination = ProtocolSpec::Combination::kShortestPath;
   else if (comb == "direct")
-    p.combination = Protocol::Combination::kDirect;
+    p.combination = ProtocolSpec::Combination::kDirect;
   else
     root.fail("combination", "must be \"shortest_path\" (v2 kernel rule) or \"direct\" (v1: one write, one arc)");
 
@@ -611,7 +611,7 @@ Protocol parse_protocol(std::string_view text, const std::string& file) {
   return p;
 }
 
-Protocol load_protocol_file(const std::string& path) {
+ProtocolSpec load_protocol_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw ProtocolError(path + ": cannot open the protocol file");
   std::stringstream ss;
@@ -623,16 +623,16 @@ Protocol load_protocol_file(const std::string& path) {
 extern const char* const kBuiltinProtocolV1;
 extern const char* const kBuiltinProtocolV2;
 
-const Protocol& builtin_protocol_v1() {
-  static const Protocol p = parse_protocol(kBuiltinProtocolV1, "scenarios/protocols/v1.json");
+const ProtocolSpec& builtin_protocol_v1() {
+  static const ProtocolSpec p = parse_protocol(kBuiltinProtocolV1, "scenarios/protocols/v1.json");
   return p;
 }
-const Protocol& builtin_protocol_v2() {
-  static const Protocol p = parse_protocol(kBuiltinProtocolV2, "scenarios/protocols/v2.json");
+const ProtocolSpec& builtin_protocol_v2() {
+  static const ProtocolSpec p = parse_protocol(kBuiltinProtocolV2, "scenarios/protocols/v2.json");
   return p;
 }
 
-Protocol resolve_protocol(const std::string& name, const std::string& relative_to) {
+ProtocolSpec resolve_protocol(const std::string& name, const std::string& relative_to) {
   if (name == "v1") return builtin_protocol_v1();
   if (name == "v2") return builtin_protocol_v2();
   std::vector<std::string> candidates;

@@ -78,6 +78,8 @@ class Engine : public sc_core::sc_module {
 
  protected:
   virtual void do_page(const Command& cmd, uint32_t i) = 0;
+  // VRAM pages one step reads or writes (post-copy faults on missing ones).
+  virtual void touch_pages(const Command& cmd, uint32_t i) { vram_.touch(cmd.pages[i]); }
   Vram& vram_;
   EngineState state_;
 
@@ -108,6 +110,10 @@ class CopyEngine : public Engine {
  protected:
   // Copies the next listed page onto this one (a blit within VRAM).
   void do_page(const Command& cmd, uint32_t i) override;
+  void touch_pages(const Command& cmd, uint32_t i) override {
+    vram_.touch(cmd.pages[(i + 1) % cmd.count]);
+    vram_.touch(cmd.pages[i]);
+  }
 };
 
 class DmaEngine : public Engine {

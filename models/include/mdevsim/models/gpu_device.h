@@ -74,6 +74,8 @@ class GpuDevice : public sc_core::sc_module, public MigratableDevice {
   std::vector<uint64_t> dma_logging_report(uint64_t iova, uint64_t length,
                                            uint64_t page_size) override;
   std::string compatibility_string() const override;
+  std::vector<uint64_t> take_faults() override { return vram.take_faults(); }
+  uint64_t missing_pages() const override { return vram.missing_count(); }
 
   // State access for save/restore, verification and tests.
   DeviceState capture_state() const;

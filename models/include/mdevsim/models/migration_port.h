@@ -77,6 +77,21 @@ class SaveStream {
 
   // Test hook for fault injection: flip the byte at absolute stream offset.
   virtual void corrupt_at(uint64_t stream_offset) = 0;
+
+  // ---- post-copy (protocol proposals with a serving state) ----
+  // The device has stopped and the destination will run before it has every
+  // page: the stream now carries the switch package (internal state and the
+  // list of pages the destination lacks) and ends it; afterwards it carries
+  // only pages that were queued, each at most once.
+  virtual bool finalize_postcopy() { return false; }
+  virtual bool postcopy() const { return false; }
+  // Queues [first, first+count) pages the destination asked for (those still
+  // unsent); returns how many were queued.
+  virtual uint64_t queue_pages(uint64_t /*first*/, uint64_t /*count*/) { return 0; }
+  // Queues up to max_pages unsent pages in the device's push order
+  // (hot_first: pages re-dirtied in most pre-copy passes first).
+  virtual uint64_t queue_background(uint64_t /*max_pages*/, bool /*hot_first*/) { return 0; }
+  virtual uint64_t postcopy_unsent() const { return 0; }
 };
 
 // Device state entering the device (v1 RESUMING, v2 RESUMING).
@@ -90,6 +105,11 @@ class ResumeStream {
   // Validates the whole image and applies it atomically; on error nothing
   // is applied and the device keeps its pre-resume content.
   virtual StreamStatus commit() = 0;
+  // Post-copy: validates and applies the switch package; the pages it lists
+  // as missing fault until they arrive on this stream (placed at once).
+  virtual StreamStatus commit_partial() {
+    return {StreamError::kIncomplete, "this device cannot run while resuming"};
+  }
 };
 
 struct GuestPageRange {
@@ -136,6 +156,10 @@ class MigratableDevice {
   // [iova, iova+length), at page_size granularity; reporting clears them.
   virtual std::vector<uint64_t> dma_logging_report(uint64_t iova, uint64_t length,
                                                    uint64_t page_size) = 0;
+
+  // Post-copy destination: pages touched while missing, not yet reported.
+  virtual std::vector<uint64_t> take_faults() { return {}; }
+  virtual uint64_t missing_pages() const { return 0; }
 
   // A short stable description of the configuration that a resume stream
   // must match (shown in compatibility errors).

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include "mdevsim/models/device_config.h"
 #include "mdevsim/models/workload_pattern.h"
+#include "mdevsim/vfio/protocol.h"
 
 namespace mdevsim::sim {
 
@@ -33,7 +35,9 @@ class InputError : public std::runtime_error {
 
 struct DeviceSection {
   models::DeviceConfig config;
-  std::string protocol = "v2";  // "v1", "v2" or a protocol file path
+  std::string protocol = "v2";  // "v1", "v2", a shipped proposal name or a protocol file path
+  // The resolved v2-style protocol (null for the builtin v1/v2).
+  std::shared_ptr<const vfio::ProtocolSpec> protocol_def;
   std::vector<std::string> features = {"stop_copy", "p2p", "pre_copy"};  // v2
   bool v1_strict = false;
   bool precopy_enomsg = true;                     // PRE_COPY empty read: ENOMSG (true) or 0
@@ -70,6 +74,9 @@ struct MigrationSection {
   OnNoConvergence on_no_convergence = OnNoConvergence::kCancel;
   double link_timeout_s = 1.0;             // link down longer than this cancels
   uint32_t postcopy_after_iterations = 2;  // hybrid
+  uint32_t prefetch_pages = 0;             // post-copy: pages fetched after each faulting one
+  bool background_push = true;             // post-copy: push the rest while serving faults
+  bool hot_first = true;                   // background order: hottest pre-copy pages first
   double run_after_s = 0.1;                // destination keeps running this long, then compared
   bool exact = false;                      // byte-copying stream path instead of zero-copy
 };

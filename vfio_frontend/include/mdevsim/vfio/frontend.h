@@ -27,6 +27,8 @@
 
 namespace mdevsim::vfio {
 
+struct ProtocolSpec;
+
 enum class Protocol { kV1, kV2 };
 
 // v2 VFIO_DEVICE_FEATURE_MIGRATION flags (values as in the uAPI).
@@ -36,6 +38,9 @@ inline constexpr uint64_t kMigrationPreCopy = 1u << 2;
 
 struct FrontendOptions {
   Protocol protocol = Protocol::kV2;
+  // v2: the protocol file whose states and arcs the device implements
+  // (null: the shipped v2.json). Proposals add states such as post-copy.
+  std::shared_ptr<const ProtocolSpec> protocol_def;
   uint64_t migration_flags = kMigrationStopCopy | kMigrationP2P | kMigrationPreCopy;
 
   // v1: reject arcs the libvfio-user table rejects (negative testing); the
@@ -45,6 +50,9 @@ struct FrontendOptions {
 
   // v2 PRE_COPY with nothing to read: ENOMSG (mlx5, the uAPI text) or 0 (mtty).
   bool precopy_empty_enomsg = true;
+
+  // Post-copy background push order (REQUEST_HOT_FIRST is the VMM's hint).
+  bool postcopy_hot_first = true;
 
   // Guest memory visible to device DMA (IOVA == GPA, no vIOMMU).
   uint64_t guest_ram_bytes = uint64_t{1} << 30;

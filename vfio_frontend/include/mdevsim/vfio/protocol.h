@@ -92,7 +92,7 @@ struct PostcopyRules {
   double poll_interval_s = 1e-3;      // "poll": how often the VMM asks
 };
 
-struct Protocol {
+struct ProtocolSpec {
   enum class Encoding { kBits, kEnum } encoding = Encoding::kEnum;
   enum class Combination { kShortestPath, kDirect } combination = Combination::kShortestPath;
   std::string name, file, description;
@@ -132,12 +132,12 @@ struct Protocol {
 };
 
 // Parses and validates; throws ProtocolError("FILE: where: what").
-Protocol parse_protocol(std::string_view json_text, const std::string& file);
-Protocol load_protocol_file(const std::string& path);
+ProtocolSpec parse_protocol(std::string_view json_text, const std::string& file);
+ProtocolSpec load_protocol_file(const std::string& path);
 // The shipped v1.json / v2.json, compiled in (the frontend's source of truth).
-const Protocol& builtin_protocol_v1();
-const Protocol& builtin_protocol_v2();
+const ProtocolSpec& builtin_protocol_v1();
+const ProtocolSpec& builtin_protocol_v2();
 // "v1", "v2", a shipped name ("v2-postcopy") or a file path.
-Protocol resolve_protocol(const std::string& name_or_path, const std::string& relative_to = "");
+ProtocolSpec resolve_protocol(const std::string& name_or_path, const std::string& relative_to = "");
 
 }  // namespace mdevsim::vfio

@@ -53,6 +53,34 @@ static_assert(VFIO_DEVICE_RESET == 0x3B6F);
 static_assert(VFIO_DEVICE_FEATURE == 0x3B75 && VFIO_IOMMU_DIRTY_PAGES == 0x3B75);
 static_assert(VFIO_MIG_GET_PRECOPY_INFO == 0x3B79);
 
+// ---- Post-copy proposal (scenarios/protocols/v2-postcopy.json) [sim] ----
+// Not in any kernel: the ioctls a post-copy state pair would need. On the
+// source's save fd in its serving state, REQUEST queues pages to be read
+// next; on the destination's resume fd while it runs, FAULTS returns the
+// pages its device touched while they were missing.
+#define VFIO_MIGRATION_POST_COPY (1 << 3)
+struct vfio_mig_postcopy_request {
+  __u32 argsz;
+  __u32 flags;  // 0: pages [first_page, first_page+count); BACKGROUND: up to count in device order
+  __aligned_u64 first_page;
+  __aligned_u64 count;
+  __aligned_u64 queued;  // out: pages queued (still unsent, not queued before)
+};
+#define VFIO_MIG_POSTCOPY_REQUEST_BACKGROUND (1 << 0)
+#define VFIO_MIG_POSTCOPY_REQUEST_HOT_FIRST (1 << 1)
+#define VFIO_MIG_POSTCOPY_REQUEST _IO(VFIO_TYPE, VFIO_BASE + 22)
+struct vfio_mig_postcopy_faults {
+  __u32 argsz;
+  __u32 flags;
+  __aligned_u64 capacity;  // in: room at pages
+  __aligned_u64 count;     // out: faults returned
+  __aligned_u64 pages;     // user pointer to capacity __u64 page indices
+  __aligned_u64 missing;   // out: pages still missing
+};
+#define VFIO_MIG_POSTCOPY_FAULTS _IO(VFIO_TYPE, VFIO_BASE + 23)
+static_assert(sizeof(struct vfio_mig_postcopy_request) == 32);
+static_assert(sizeof(struct vfio_mig_postcopy_faults) == 40);
+
 static_assert(sizeof(struct vfio_region_info) == 32);
 MDEVSIM_CHECK_FIELD(vfio_region_info, argsz, 0);
 MDEVSIM_CHECK_FIELD(vfio_region_info, flags, 4);
