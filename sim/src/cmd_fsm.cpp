@@ -1,4 +1,5 @@
 // mdevsim fsm PROTOCOL [--features LIST] [--table] [--path FROM TO] [--dot] [--json]
+#include <cstdio>
 #include <iostream>
 #include <string>
 
@@ -6,6 +7,7 @@
 
 #include "mdevsim/sim/commands.h"
 #include "mdevsim/vfio/mig_fsm.h"
+#include "mdevsim/vfio/protocol.h"
 
 namespace mdevsim::sim {
 
@@ -15,11 +17,14 @@ using vfio::MigState;
 
 constexpr const char* kFsmHelp = R"(Usage: mdevsim fsm PROTOCOL [options]
 
-Prints a migration protocol's state machine. PROTOCOL is v1 or v2.
+Prints a migration protocol's state machine. PROTOCOL is v1, v2, a shipped
+proposal (v1-postcopy-101b, v2-postcopy, v2-postcopy-poll, v2-postcopy-ram-only)
+or the path of a protocol file (format: docs/protocols.md). A file is validated
+first; an invalid one is reported with the state or arc at fault (exit 2).
 
 Options:
-  --features LIST   v2 feature set, comma separated from stop_copy, p2p, pre_copy
-                    (default: stop_copy,p2p,pre_copy; stop_copy is mandatory)
+  --features LIST   feature set, comma separated (v2: stop_copy, p2p, pre_copy;
+                    default: every feature the protocol defines)
   --table           the next-step table: the first state a SET from row to
                     column moves to (v2), or whether a write is accepted (v1)
   --path FROM TO    the states a SET walks through, or the errno and why
@@ -31,7 +36,158 @@ Examples:
   mdevsim fsm v2 --path RUNNING STOP_COPY
   mdevsim fsm v2 --features stop_copy --table
   mdevsim fsm v2 --dot | dot -Tsvg > v2.svg
+  mdevsim fsm v2-postcopy --path PRE_COPY POSTCOPY_SERVE
+  mdevsim fsm scenarios/protocols/v1-postcopy-101b.json --table
 )";
+
+// Any protocol file: states, arcs, next-step table, paths, Graphviz.
+int fsm_file(const vfio::ProtocolSpec& p, uint64_t flags, bool table, const std::string& from,
+             const std::string& to, bool dot, bool json) {
+  std::vector<size_t> states;
+  for (size_t i = 0; i < p.states.size(); ++i)
+    if (p.supported(i, flags)) states.push_back(i);
+  const auto arcs = p.arcs_for(flags);
+  auto name = [&](size_t i) { return p.states[i].name; };
+  if (!from.empty()) {
+    const auto a = p.find(from), b = p.find(to);
+    if (!a || !b) {
+      std::string names;
+      for (const auto& st : p.states) names += " " + st.name;
+      std::cerr << "mdevsim fsm: unknown state '" << (!a ? from : to) << "' (states:" << names << ")\n";
+      return 2;
+    }
+    const auto path = p.path(*a, *b, flags);
+    std::string why;
+    if (path.err) {
+      if (!p.supported(*b, flags))
+        why = (p.states[*b].attrs & vfio::kAttrError) ? name(*b) + " cannot be requested"
+                                                      : name(*b) + " is not advertised with features " +
+                                                            p.features_name(flags);
+      else if (!p.supported(*a, flags))
+        why = name(*a) + " is not a state of this device";
+      else if (p.combination == vfio::ProtocolSpec::Combination::kDirect)
+        why = name(*a) + " -> " + name(*b) + " is not an accepted write";
+      else
+        why = name(*a) + " -> " + name(*b) + " is a blocked arc";
+    }
+    if (json) {
+      nlohmann::ordered_json j;
+      j["protocol"] = p.name;
+      j["from"] = name(*a);
+      j["to"] = name(*b);
+      j["features"] = p.features_name(flags);
+      if (path.err) {
+        j["errno"] = "EINVAL";
+        j["reason"] = why;
+      } else {
+        j["errno"] = nullptr;
+        auto arr = nlohmann::ordered_json::array();
+        for (size_t st : path.states) arr.push_back(name(st));
+        j["path"] = arr;
+      }
+      std::cout << j.dump() << "\n";
+      return 0;
+    }
+    if (path.err) {
+      std::cout << "EINVAL: " << why << "\n";
+      return 0;
+    }
+    for (size_t i = 0; i < path.states.size(); ++i) std::cout << (i ? " -> " : "") << name(path.states[i]);
+    std::cout << "\n";
+    for (size_t i = 0; i + 1 < path.states.size(); ++i) {
+      const auto* arc = p.arc(path.states[i], path.states[i + 1], flags);
+      std::cout << "  " << name(path.states[i]) << " -> " << name(path.states[i + 1]) << ": "
+                << (arc ? vfio::arc_session_name(arc->session) : "?") << "\n";
+    }
+    return 0;
+  }
+  if (table) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
+    if (!json) {
+      std::printf("%-17s", "cur \\ new");
+      for (size_t b : states) std::printf(" %-17s", name(b).c_str());
+      std::printf("\n");
+    }
+    for (size_t a : states) {
+      if (!json) std::printf("%-17s", name(a).c_str());
+      for (size_t b : states) {
+        size_t n = a;
+        const std::string cell = a == b ? "-" : p.next_step(a, b, flags, n) ? "EINVAL" : name(n);
+        if (json)
+          j[name(a)][name(b)] = a == b ? name(a) : cell;
+        else
+          std::printf(" %-17s", cell.c_str());
+      }
+      if (!json) std::printf("\n");
+    }
+    if (json) std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  if (dot) {
+    std::cout << "digraph \"" << p.name << "\" {\n  label=\"" << p.name << " (" << p.features_name(flags)
+              << ")\";\n  node [shape=box, style=rounded];\n";
+    for (size_t s : states) {
+      const auto& st = p.states[s];
+      std::cout << "  \"" << st.name << "\"";
+      if (st.attrs & vfio::kAttrDefault) std::cout << " [peripheries=2]";
+      else if (st.attrs & vfio::kAttrServing) std::cout << " [style=\"rounded,filled\", fillcolor=\"#ffe8cc\"]";
+      else if (st.data != vfio::DataRule::kNone) std::cout << " [style=\"rounded,filled\", fillcolor=\"#dde8ff\"]";
+      std::cout << ";\n";
+    }
+    for (const auto* a : arcs) {
+      std::cout << "  \"" << name(a->from) << "\" -> \"" << name(a->to) << "\"";
+      if (a->session != vfio::ArcSession::kNone)
+        std::cout << " [label=\"" << vfio::arc_session_name(a->session) << "\"]";
+      std::cout << ";\n";
+    }
+    std::cout << "}\n";
+    return 0;
+  }
+  if (json) {
+    nlohmann::ordered_json j;
+    j["protocol"] = p.name;
+    j["file"] = p.file;
+    j["features"] = p.features_name(flags);
+    auto st = nlohmann::ordered_json::array();
+    for (size_t s : states)
+      st.push_back({{"name", name(s)},
+                    {"value", p.states[s].value},
+                    {"attributes", vfio::attrs_name(p.states[s].attrs)},
+                    {"data", vfio::data_rule_name(p.states[s].data)}});
+    j["states"] = st;
+    auto ar = nlohmann::ordered_json::array();
+    for (const auto* a : arcs)
+      ar.push_back({{"from", name(a->from)}, {"to", name(a->to)}, {"data_session", vfio::arc_session_name(a->session)}});
+    j["arcs"] = ar;
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << p.name << ": " << p.description << "\n(" << p.file << ": valid; features "
+            << p.features_name(flags) << ")\n\nstates:\n";
+  for (size_t s : states) {
+    const auto& st = p.states[s];
+    char v[32];
+    if (p.encoding == vfio::ProtocolSpec::Encoding::kBits)
+      std::snprintf(v, sizeof v, "%s", st.name.c_str());
+    else
+      std::snprintf(v, sizeof v, "%u", st.value);
+    std::printf("  %-17s %-5s %-28s data %-15s %s\n", st.name.c_str(), v, vfio::attrs_name(st.attrs).c_str(),
+                vfio::data_rule_name(st.data), st.meaning.c_str());
+  }
+  if (p.error_state) std::cout << "  (" << name(*p.error_state) << ": entered only by a failed arc; left by reset)\n";
+  std::cout << "\nsingle arcs:\n";
+  for (const auto* a : arcs)
+    std::cout << "  " << name(a->from) << " -> " << name(a->to)
+              << (a->session == vfio::ArcSession::kNone ? "" : std::string("   (") + vfio::arc_session_name(a->session) + ")")
+              << "\n";
+  if (p.postcopy) {
+    const auto& r = *p.postcopy;
+    std::cout << "\npost-copy: " << (r.device_pages ? "device pages stay at the source until fetched" : "device stop-copied, RAM post-copied")
+              << "; faults reach the VMM by " << r.fault_delivery << "\n";
+  }
+  std::cout << "\nAny other pair is a combination transition: see --table and --path.\n";
+  return 0;
+}
 
 std::vector<MigState> states_of(uint64_t flags) {
   std::vector<MigState> out;
@@ -242,7 +398,7 @@ int fsm_v1(bool table, const std::string& from, const std::string& to, bool dot,
 
 int cmd_fsm(int argc, char** argv) {
   std::string protocol, features = "stop_copy,p2p,pre_copy", from, to;
-  bool table = false, dot = false, json = false;
+  bool table = false, dot = false, json = false, features_given = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") {
@@ -250,6 +406,7 @@ int cmd_fsm(int argc, char** argv) {
       return 0;
     } else if (a == "--features" && i + 1 < argc) {
       features = argv[++i];
+      features_given = true;
     } else if (a == "--table") {
       table = true;
     } else if (a == "--dot") {
@@ -267,11 +424,30 @@ int cmd_fsm(int argc, char** argv) {
     }
   }
   if (protocol == "v1") return fsm_v1(table, from, to, dot, json);
-  if (protocol != "v2") {
-    std::cerr << "mdevsim fsm: PROTOCOL must be v1 or v2"
-              << (protocol.empty() ? "" : ", not '" + protocol + "'")
-              << " (protocol files are not supported yet)\n";
+  if (protocol.empty()) {
+    std::cerr << "mdevsim fsm: missing PROTOCOL (v1, v2, a proposal name or a file; see mdevsim fsm --help)\n";
     return 2;
+  }
+  if (protocol != "v2") {
+    vfio::ProtocolSpec p;
+    try {
+      p = vfio::resolve_protocol(protocol);
+    } catch (const vfio::ProtocolError& e) {
+      std::cerr << "mdevsim fsm: " << e.what() << "\n";
+      return 2;
+    }
+    uint64_t flags = p.all_flags();
+    if (features_given) {
+      const auto f = p.parse_features(features);
+      if (!f || (*f & p.mandatory_flags()) != p.mandatory_flags()) {
+        std::cerr << "mdevsim fsm: --features '" << features << "' must list "
+                  << p.features_name(p.mandatory_flags()) << " and optionally others of "
+                  << p.features_name(p.all_flags()) << "\n";
+        return 2;
+      }
+      flags = *f;
+    }
+    return fsm_file(p, flags, table, from, to, dot, json);
   }
   const auto flags = vfio::parse_features(features);
   if (!flags || !(*flags & 1)) {

@@ -18,6 +18,7 @@
 #include "mdevsim/vfio/feature_buf.h"
 #include "mdevsim/vfio/frontend.h"
 #include "mdevsim/vfio/mig_fsm.h"
+#include "mdevsim/vfio/protocol.h"
 #include "mdevsim/vfio/uapi.h"
 
 namespace mdevsim::sim {
@@ -28,7 +29,7 @@ using nlohmann::ordered_json;
 using vfio::MigState;
 
 constexpr const char* kStepHelp =
-    R"(Usage: mdevsim step [--protocol v1|v2] [--features LIST] [--json] [--echo]
+    R"(Usage: mdevsim step [--protocol v1|v2|NAME|FILE] [--features LIST] [--json] [--echo]
 
 Drives two identical devices, src and dst, through the VFIO migration ABI.
 Commands come from stdin, one per line ('#' starts a comment). The src
@@ -53,13 +54,17 @@ device runs a small workload (64 MiB VRAM, 64 KiB pages) so 'run' dirties it.
   pread OFF N               v1: read N region bytes into the transfer buffer
   pwrite OFF N|all          v1: write the next N (or all) buffered bytes at a region offset
   region info               v1: VFIO_DEVICE_GET_REGION_INFO of the migration region
+  postcopy request FD P [N] post-copy proposals: queue pages P..P+N-1 on a serving save fd
+  postcopy background FD N  queue up to N pages in the device's push order
+  postcopy faults FD        the pages a running destination faulted on (resume fd)
   help                      this list
 A number may be written 'last': the previous command's return value, e.g.
 'rd64 24' (data_size) then 'pread 4096 last'.
 
 Options:
-  --protocol v1|v2   protocol (default v2)
-  --features LIST    v2 features: stop_copy[,p2p][,pre_copy] (default: all three)
+  --protocol P       v1, v2 (default), a shipped proposal such as v2-postcopy,
+                     or a v2-style protocol file (scenarios/protocols/*.json)
+  --features LIST    features of the protocol, comma separated (default: all it defines)
   --json             one JSON object per command on stdout: cmd, ok, errno, ret,
                      state (and path, data_fd for 'state set')
   --echo             print each command after its prompt ('src> state get'), so
@@ -75,7 +80,9 @@ struct Session {
         src(src_dev, opt),
         dst(dst_dev, opt),
         json(json_out),
-        v1(opt.protocol == vfio::Protocol::kV1) {
+        v1(opt.protocol == vfio::Protocol::kV1),
+        proto(opt.protocol_def ? opt.protocol_def
+                               : std::make_shared<const vfio::ProtocolSpec>(vfio::builtin_protocol_v2())) {
     dst_dev.set_running(true);
   }
 
@@ -103,6 +110,7 @@ struct Session {
   bool json;
   bool echo = false;  // print "src> CMD" before each answer, as a terminal shows it
   bool v1;
+  std::shared_ptr<const vfio::ProtocolSpec> proto;  // v2-style states and names
   bool on_src = true;
   std::deque<uint8_t> buffer;  // the transfer buffer between reads and writes
   long last_ret = 0;           // what the previous command returned: the word `last`
@@ -225,8 +233,8 @@ Reply execute(Session& s, std::vector<std::string> w) {
     Feature<vfio_device_feature_mig_state> f(VFIO_DEVICE_FEATURE_GET |
                                              VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
     const long r = fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, f.raw);
-    auto rep = from_ret(r, std::string("the device is in ") +
-                               vfio::state_name(static_cast<MigState>(f.payload.device_state)));
+    const auto at = s.proto->by_value(f.payload.device_state);
+    auto rep = from_ret(r, "the device is in " + (at ? s.proto->states[*at].name : std::string("?")));
     return rep;
   }
   if (c == "state" && w.size() >= 2 && w[1] == "set") {
@@ -244,13 +252,17 @@ Reply execute(Session& s, std::vector<std::string> w) {
                                  : ordered_json::array({before});
       return rep;
     }
-    const auto st = vfio::parse_state(w[2]);
-    if (!st) throw std::invalid_argument("'" + w[2] + "' is not a v2 state");
+    const auto st = s.proto->find(w[2]);
+    if (!st) {
+      std::string names;
+      for (const auto& x : s.proto->states) names += " " + x.name;
+      throw std::invalid_argument("'" + w[2] + "' is not a state of " + s.proto->name + " (states:" + names + ")");
+    }
     Feature<vfio_device_feature_mig_state> f(VFIO_DEVICE_FEATURE_SET |
                                              VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
-    f.payload.device_state = static_cast<uint32_t>(*st);
+    f.payload.device_state = s.proto->states[*st].value;
     const long r = fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, f.raw);
-    auto rep = from_ret(r, std::string("SET ") + vfio::state_name(*st));
+    auto rep = from_ret(r, "SET " + s.proto->states[*st].name);
     rep.extra["data_fd"] = f.payload.data_fd;
     if (f.payload.data_fd >= 0) rep.message += "; new data fd " + std::to_string(f.payload.data_fd);
     return rep;
@@ -276,6 +288,42 @@ Reply execute(Session& s, std::vector<std::string> w) {
     const long r = fe.write(fd, b.data(), n);
     if (r > 0) s.buffer.erase(s.buffer.begin(), s.buffer.begin() + r);
     return from_ret(r, "wrote " + std::to_string(r) + " bytes");
+  }
+  if (c == "postcopy") {
+    if (w.size() < 3 || w.size() > 5)
+      throw std::invalid_argument("postcopy request FD PAGE [N] | background FD N | faults FD");
+    const int fd = static_cast<int>(num(2));
+    if (w[1] == "request" || w[1] == "background") {
+      vfio_mig_postcopy_request q{};
+      q.argsz = sizeof(q);
+      if (w.size() < 4) throw std::invalid_argument("postcopy " + w[1] + " FD needs a page or a count");
+      if (w[1] == "request") {
+        q.first_page = num(3);
+        q.count = w.size() > 4 ? num(4) : 1;
+      } else {
+        q.count = num(3);
+        q.flags = VFIO_MIG_POSTCOPY_REQUEST_BACKGROUND | VFIO_MIG_POSTCOPY_REQUEST_HOT_FIRST;
+      }
+      const long r = fe.ioctl(fd, VFIO_MIG_POSTCOPY_REQUEST, &q);
+      auto rep = from_ret(r, std::to_string(q.queued) + " pages queued: the next reads return them");
+      if (r == 0) rep.ret = static_cast<long>(q.queued);
+      return rep;
+    }
+    if (w[1] == "faults") {
+      std::vector<uint64_t> pages(256);
+      vfio_mig_postcopy_faults q{};
+      q.argsz = sizeof(q);
+      q.capacity = pages.size();
+      q.pages = reinterpret_cast<uint64_t>(pages.data());
+      const long r = fe.ioctl(fd, VFIO_MIG_POSTCOPY_FAULTS, &q);
+      std::string list;
+      for (uint64_t k = 0; k < q.count; ++k) list += " " + std::to_string(pages[k]);
+      auto rep = from_ret(r, std::to_string(q.count) + " faults" + (list.empty() ? "" : ":" + list) + "; " +
+                                 std::to_string(q.missing) + " pages still missing");
+      if (r == 0) rep.ret = static_cast<long>(q.count);
+      return rep;
+    }
+    throw std::invalid_argument("postcopy request|background|faults FD ...");
   }
   if (c == "close") {
     need(2);
@@ -515,7 +563,7 @@ class StepModule : public sc_core::sc_module {
 
 int cmd_step(int argc, char** argv) {
   vfio::FrontendOptions opt;
-  bool json = false, echo = false;
+  bool json = false, echo = false, features_given = false;
   std::string features = "stop_copy,p2p,pre_copy";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -528,25 +576,37 @@ int cmd_step(int argc, char** argv) {
       echo = true;
     } else if (a == "--protocol" && i + 1 < argc) {
       const std::string p = argv[++i];
-      if (p == "v1")
+      if (p == "v1") {
         opt.protocol = vfio::Protocol::kV1;
-      else if (p == "v2")
-        opt.protocol = vfio::Protocol::kV2;
-      else {
-        std::cerr << "mdevsim step: --protocol is v1 or v2, not '" << p
-                  << "' (protocol files are not supported yet)\n";
-        return 2;
+      } else if (p != "v2") {
+        try {
+          opt.protocol_def = std::make_shared<const vfio::ProtocolSpec>(vfio::resolve_protocol(p));
+        } catch (const vfio::ProtocolError& e) {
+          std::cerr << "mdevsim step: --protocol: " << e.what() << "\n";
+          return 2;
+        }
+        if (opt.protocol_def->encoding != vfio::ProtocolSpec::Encoding::kEnum) {
+          std::cerr << "mdevsim step: --protocol " << p
+                    << " is v1-style (register bits): step drives v2-style protocol files; "
+                       "print it with mdevsim fsm "
+                    << p << "\n";
+          return 2;
+        }
+        if (!features_given) features = opt.protocol_def->features_name(opt.protocol_def->all_flags());
       }
     } else if (a == "--features" && i + 1 < argc) {
       features = argv[++i];
+      features_given = true;
     } else {
       std::cerr << "mdevsim step: unexpected argument '" << a << "' (see mdevsim step --help)\n";
       return 2;
     }
   }
-  const auto flags = vfio::parse_features(features);
-  if (!flags || !(*flags & 1)) {
-    std::cerr << "mdevsim step: --features must list stop_copy and optionally p2p, pre_copy\n";
+  const auto& proto = opt.protocol_def ? *opt.protocol_def : vfio::builtin_protocol_v2();
+  const auto flags = proto.parse_features(features);
+  if (!flags || (*flags & proto.mandatory_flags()) != proto.mandatory_flags()) {
+    std::cerr << "mdevsim step: --features must list " << proto.features_name(proto.mandatory_flags())
+              << " and optionally the others of " << proto.features_name(proto.all_flags()) << "\n";
     return 2;
   }
   opt.migration_flags = *flags;

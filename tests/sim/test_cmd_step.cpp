@@ -1,6 +1,7 @@
 // Runs the step scripts in tests/step_scripts through the built binary and
 // checks every JSON line against what the kernel ABI says must happen.
 #include <array>
+#include <fstream>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -83,6 +84,63 @@ TEST(CmdStep, ErrnosAndBadLinesDoNotEndTheSession) {
   EXPECT_EQ(lines[8]["ok"], false);
   EXPECT_TRUE(lines[8].contains("message"));
   EXPECT_EQ(lines[9]["ok"], true) << "the session went on";
+}
+
+// The post-copy proposal by hand: the destination runs while pages are
+// missing, refuses to leave that state until every page arrived, and ends
+// equal to the source.
+TEST(CmdStep, V2PostcopyProposalByHandEndsEqual) {
+  const auto lines = run_script("v2_postcopy.txt", "--protocol v2-postcopy");
+  const auto& serve = find(lines, "state set POSTCOPY_SERVE");
+  EXPECT_EQ(serve["path"], json({"PRE_COPY", "PRE_COPY_P2P", "POSTCOPY_SERVE"}));
+  EXPECT_EQ(serve["data_fd"], -1) << "serving keeps the pre-copy fd";
+  EXPECT_EQ(find(lines, "state set RESUMING_RUNNING")["ok"], true);
+  const auto& early = find(lines, "state set RUNNING", 0);
+  EXPECT_EQ(early["errno"], "EINVAL") << "pages are still missing";
+  EXPECT_EQ(early["state"], "RESUMING_RUNNING");
+  EXPECT_EQ(find(lines, "postcopy faults 5")["ret"], 0) << "no work ran on the destination";
+  EXPECT_GT(find(lines, "postcopy background 5 100000")["ret"].get<long>(), 0);
+  EXPECT_EQ(find(lines, "state set RUNNING", 1)["ok"], true);
+  EXPECT_EQ(find(lines, "state set STOP")["path"], json({"POSTCOPY_SERVE", "STOP"}));
+  EXPECT_EQ(lines.back()["equal"], true);
+}
+
+TEST(CmdStep, ProtocolOptionRefusesV1StyleFilesAndUnknownNames) {
+  const std::string bin = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim step ";
+  EXPECT_EQ(WEXITSTATUS(system((bin + "--protocol v1-postcopy-101b </dev/null 2>/dev/null").c_str())), 2);
+  EXPECT_EQ(WEXITSTATUS(system((bin + "--protocol nosuch </dev/null 2>/dev/null").c_str())), 2);
+}
+
+TEST(CmdFsm, ProtocolFilesPrintValidateAndDerivePaths) {
+  auto out = [](const std::string& args, int* code = nullptr) {
+    FILE* p = popen((std::string(MDEVSIM_BINARY_DIR) + "/mdevsim fsm " + args + " 2>&1").c_str(), "r");
+    std::string s;
+    std::array<char, 4096> buf{};
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) s.append(buf.data(), n);
+    const int c = WEXITSTATUS(pclose(p));
+    if (code) *code = c;
+    return s;
+  };
+  auto j = json::parse(out("v2-postcopy --path PRE_COPY POSTCOPY_SERVE --json"));
+  EXPECT_EQ(j["path"], json({"PRE_COPY", "PRE_COPY_P2P", "POSTCOPY_SERVE"}));
+  j = json::parse(out("v2-postcopy --path POSTCOPY_SERVE PRE_COPY --json"));
+  EXPECT_EQ(j["errno"], "EINVAL");
+  j = json::parse(out(std::string(MDEVSIM_SOURCE_DIR) + "/scenarios/protocols/v2.json --table --json"));
+  EXPECT_EQ(j["RUNNING"]["STOP_COPY"], "RUNNING_P2P") << "the file gives the kernel's table";
+  j = json::parse(out("v1-postcopy-101b --path 100b 101b --json"));
+  EXPECT_EQ(j["path"], json({"100b", "101b"}));
+  j = json::parse(out("v2-postcopy --features stop_copy,post_copy --json"));
+  for (const auto& st : j["states"]) EXPECT_NE(st["name"], "PRE_COPY") << "unadvertised";
+  EXPECT_NE(out("v2-postcopy --dot").find("\"POSTCOPY_SERVE\""), std::string::npos);
+  const std::string bad = ::testing::TempDir() + "/bad-protocol.json";
+  std::ofstream(bad) << R"({"name": "bad", "encoding": {"kind": "enum"},
+    "states": [{"name": "RUNNING", "value": 2, "attributes": ["running", "default"]},
+               {"name": "LOST", "value": 3}], "arcs": []})";
+  int code = 0;
+  const std::string err = out(bad, &code);
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(err.find("state \"LOST\": not reachable from the default state RUNNING"), std::string::npos) << err;
 }
 
 TEST(CmdFsm, PathsAndJson) {

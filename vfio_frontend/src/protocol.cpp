@@ -646,7 +646,15 @@ ProtocolSpec resolve_protocol(const std::string& name, const std::string& relati
                        (name.ends_with(".json") ? name : name + ".json"));
 #endif
   for (const auto& c : candidates)
-    if (std::ifstream(c)) return load_protocol_file(c);
+    if (std::ifstream(c)) {
+      ProtocolSpec p = load_protocol_file(c);
+#ifdef MDEVSIM_SOURCE_DIR
+      // Shipped files are named as in the repository, wherever it is.
+      const std::string root = std::string(MDEVSIM_SOURCE_DIR) + "/";
+      if (p.file.rfind(root, 0) == 0) p.file = p.file.substr(root.size());
+#endif
+      return p;
+    }
   throw ProtocolError(name + ": no such protocol (use v1, v2, a shipped name such as v2-postcopy, or a file path)");
 }
 
