@@ -82,7 +82,9 @@ void print_summary(std::ostream& out, const Scenario& s, const Result& r) {
     }
     if (r.verification.checked)
       out << "verify     "
-          << (r.verification.passed && r.postcopy
+          << (r.outcome == "vm_lost"
+                  ? std::string("not possible: the destination never received every page")
+              : r.verification.passed && r.postcopy
                   ? std::string("passed: destination equals source at the switch, and every fetched page "
                                 "carried the source's content")
               : r.verification.passed
