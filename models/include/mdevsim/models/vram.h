@@ -55,15 +55,25 @@ class Vram : public sc_core::sc_module {
   void touch(uint64_t page) {
     if (!missing(page)) return;
     const double t0 = sc_core::sc_time_stamp().to_seconds();
-    if (!faulted_.test(page)) {
+    const bool first = !faulted_.test(page);
+    if (first) {
       faulted_.set(page);
       pending_faults_.push_back(page);
       ++faults_;
       fault_raised_.notify(sc_core::SC_ZERO_TIME);
     }
     while (missing(page)) sc_core::wait(arrived_);
-    stalls_.push_back(sc_core::sc_time_stamp().to_seconds() - t0);
+    const double stall = sc_core::sc_time_stamp().to_seconds() - t0;
+    stalls_.push_back(stall);
+    if (first) fault_log_.push_back({t0, page, stall});
   }
+  // Each fault: when it was raised, the page, and how long its work waited.
+  struct FaultRecord {
+    double t_s;
+    uint64_t page;
+    double stall_s;
+  };
+  const std::vector<FaultRecord>& fault_log() const { return fault_log_; }
   // Faults not yet collected by the fault-reporting interface.
   std::vector<uint64_t> take_faults() { return std::exchange(pending_faults_, {}); }
   const sc_core::sc_event& fault_raised() const { return fault_raised_; }
@@ -97,6 +107,7 @@ class Vram : public sc_core::sc_module {
   DirtyBitmap missing_, faulted_;
   std::vector<uint64_t> pending_faults_;
   std::vector<std::pair<uint64_t, uint64_t>> placed_;
+  std::vector<FaultRecord> fault_log_;
   std::vector<double> stalls_;  // per touch of a missing page: seconds waited
   uint64_t faults_ = 0;
   sc_core::sc_event arrived_, fault_raised_;

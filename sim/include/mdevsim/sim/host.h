@@ -11,6 +11,7 @@
 #include "mdevsim/models/gpu_device.h"
 #include "mdevsim/models/guest_memory.h"
 #include "mdevsim/models/page_store.h"
+#include "mdevsim/models/vram.h"
 #include "mdevsim/models/workload_driver.h"
 #include "mdevsim/models/workload_pattern.h"
 #include "mdevsim/sim/scenario.h"
@@ -55,15 +56,19 @@ class GuestRam : public models::GuestMemory {
   void touch(uint64_t p) {  // from a vCPU thread
     if (!is_missing(p)) return;
     const double t0 = sc_core::sc_time_stamp().to_seconds();
-    if (!faulted.count(p)) {
+    const bool first = !faulted.count(p);
+    if (first) {
       faulted.insert(p);
       pending_faults.push_back(p);
       ++faults;
       fault_raised.notify(sc_core::SC_ZERO_TIME);
     }
     while (is_missing(p)) sc_core::wait(arrived);
-    stalls.push_back(sc_core::sc_time_stamp().to_seconds() - t0);
+    const double stall = sc_core::sc_time_stamp().to_seconds() - t0;
+    stalls.push_back(stall);
+    if (first) fault_log.push_back({t0, p, stall});
   }
+  std::vector<models::Vram::FaultRecord> fault_log;  // first touch of each missing page
   models::DirtyBitmap missing;
   std::set<uint64_t> faulted;
   std::vector<uint64_t> pending_faults;
