@@ -1,5 +1,7 @@
 #include "mdevsim/models/engines.h"
 
+#include <tlm_utils/tlm_quantumkeeper.h>
+
 #include "mdevsim/models/rng.h"
 
 namespace mdevsim::models {
@@ -33,52 +35,26 @@ Engine::Engine(sc_core::sc_module_name name, EngineId id, RunControl& run, Bar0R
       run_(run),
       regs_(regs),
       irq_(irq),
-      page_time_(sc_core::sc_time::from_seconds(page_size / bytes_per_s)) {
-  SC_THREAD(thread);
-}
+      page_time_(sc_core::sc_time::from_seconds(page_size / bytes_per_s)) {}
 
+// Called by the command processor, which then runs the engine.
 void Engine::start(const Command& cmd) {
   state_.busy = true;
   state_.cmd = cmd;
   state_.progress = 0;
-  kick_.notify(sc_core::SC_ZERO_TIME);
 }
 
-void Engine::thread() {
-  qk_.reset();
-  for (;;) {
-    // qk_.sync() may itself wait; work or a resume notified meanwhile would be
-    // lost if we then waited unconditionally, so re-check after syncing.
-    if (!state_.busy) {
-      qk_.sync();
-      if (!state_.busy) wait(kick_);
-      continue;
-    }
-    if (!run_.running) {
-      // Stop means stop: nothing more happens until the device runs again.
-      qk_.sync();
-      if (!run_.running) wait(run_.resumed);
-      continue;
-    }
-    if (vram_.missing_count() > 0) {
-      // Post-copy: the fault is raised at the true time, and the work waits.
-      qk_.sync();
-      touch_pages(state_.cmd, state_.progress);
-      if (!run_.running) continue;
-    }
-    do_page(state_.cmd, state_.progress);
-    ++state_.progress;
-    ++state_.pages_done;
-    qk_.inc(page_time_);
-    if (state_.progress == state_.cmd.count) {
-      state_.busy = false;
-      ++state_.commands_done;
-      regs_.set(kFenceCompleted, regs_.get(kFenceCompleted) + 1);
-      irq_.raise(id_);
-      run_.work.notify(sc_core::SC_ZERO_TIME);
-    }
-    if (qk_.need_sync()) qk_.sync();
-  }
+bool Engine::step() {
+  do_page(state_.cmd, state_.progress);
+  ++state_.progress;
+  ++state_.pages_done;
+  ready_at_ += page_time_;
+  if (state_.progress != state_.cmd.count) return false;
+  state_.busy = false;
+  ++state_.commands_done;
+  regs_.set(kFenceCompleted, regs_.get(kFenceCompleted) + 1);
+  irq_.raise(id_);
+  return true;
 }
 
 void ComputeEngine::do_page(const Command& cmd, uint32_t i) {
@@ -134,8 +110,9 @@ CommandProcessor::CommandProcessor(sc_core::sc_module_name name, RunControl& run
 }
 
 // Highest PRIORITY first; among equals, round robin from rr_. A context whose
-// head command targets a busy engine is skipped, not blocked on.
-bool CommandProcessor::dispatch_one() {
+// head command targets a busy engine is skipped, not blocked on. The command
+// starts on its engine no earlier than `at`.
+bool CommandProcessor::dispatch_one(const sc_core::sc_time& at) {
   const uint32_t n = regs_.contexts();
   int best = -1;
   uint32_t best_prio = 0;
@@ -155,26 +132,83 @@ bool CommandProcessor::dispatch_one() {
   const auto c = static_cast<uint32_t>(best);
   const uint32_t rptr = regs_.ctx(c, kRptr);
   Command& slot = rings_[c].entries[rptr];
-  engines_[static_cast<size_t>(slot.engine)]->start(slot);
+  Engine* e = engines_[static_cast<size_t>(slot.engine)];
+  e->start(slot);
+  e->not_before(at);
   slot = Command{};  // consumed slots are blank, so ring state compares exactly
   regs_.set_ctx(c, kRptr, (rptr + 1) % kRingEntries);
   rr_ = (c + 1) % n;
   return true;
 }
 
-void CommandProcessor::thread() {
+void CommandProcessor::dispatch_all(const sc_core::sc_time& at) {
+  while (dispatch_one(at)) {
+  }
+}
+
+// Page by page in local-time order; equal times go in engine order (compute,
+// copy, dma), so the interleaving of VRAM reads and writes is fixed.
+void CommandProcessor::run_engines(const sc_core::sc_time& until) {
   for (;;) {
+    Engine* next = nullptr;
+    for (Engine* e : engines_)
+      if (!e->idle() && e->ready_at() < until &&
+          (next == nullptr || e->ready_at() < next->ready_at()))
+        next = e;
+    if (next == nullptr) return;
+    if (next->vram_missing()) {
+      // Post-copy: catch up to the page's true time, raise the fault there,
+      // and wait (the whole device: one process sequences its engines).
+      const sc_core::sc_time now = sc_core::sc_time_stamp();
+      if (next->ready_at() > now) wait(next->ready_at() - now);
+      next->touch_next();
+      if (!run_.running) return;
+      for (Engine* e : engines_) e->not_before(sc_core::sc_time_stamp());
+    }
+    if (next->step()) dispatch_all(next->ready_at());
+  }
+}
+
+void CommandProcessor::update_status() {
+  bool busy = false;
+  for (Engine* e : engines_) busy |= !e->idle();
+  regs_.set(kStatus, 1u | (busy ? 2u : 0u));
+}
+
+void CommandProcessor::thread() {
+  using sc_core::sc_time;
+  for (;;) {
+    // Act after every input of this instant: the guest driver and the VMM are
+    // timed processes and act in an instant's first delta cycle; this process
+    // acts in a later one, so the two never race within a delta cycle.
+    wait(sc_core::SC_ZERO_TIME);
     if (!run_.running) {
+      // Stop means stop: nothing more happens until the device runs again.
       wait(run_.resumed);
       continue;
     }
+    const sc_time now = sc_core::sc_time_stamp();
+    for (Engine* e : engines_) e->not_before(now);  // no work in the past
+    update_status();
+    dispatch_all(now);
+    // Loosely timed: run ahead of the kernel to the end of this quantum.
+    sc_time quantum = tlm::tlm_global_quantum::instance().compute_local_quantum();
+    if (quantum == sc_core::SC_ZERO_TIME) quantum = sc_core::sc_get_time_resolution();
+    run_engines(now + quantum);
+    update_status();
+    // Next: when the earliest busy engine's next page is due, or new work.
     bool busy = false;
-    for (Engine* e : engines_) busy |= !e->idle();
-    regs_.set(kStatus, 1u | (busy ? 2u : 0u));
-    if (!dispatch_one())
-      wait(run_.work | run_.resumed);
+    sc_time next = sc_core::sc_max_time();
+    for (Engine* e : engines_)
+      if (!e->idle()) {
+        busy = true;
+        if (e->ready_at() < next) next = e->ready_at();
+      }
+    const sc_time after = sc_core::sc_time_stamp();  // later than `now` after a post-copy stall
+    if (busy)
+      wait(next > after ? next - after : sc_core::sc_get_time_resolution(), run_.work | run_.resumed);
     else
-      wait(sc_core::SC_ZERO_TIME);
+      wait(run_.work | run_.resumed);
   }
 }
 

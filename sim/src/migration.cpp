@@ -659,7 +659,8 @@ class MigrationDriver : public sc_core::sc_module {
             if (dst_.ram.is_missing(k)) ram_pages.push_back(k);
         if ((rules.device_pages && !move_device_pages(bytes)) || !push_ram(ram_pages, bytes)) return false;
         link_.latency();  // and the pages come back
-        continue;
+        // The background stream keeps going between faults (one slice per
+        // round), so a device that faults continuously still drains.
       }
       const bool background = s_.migration.background_push || now() - t0 > s_.migration.run_after_s;
       if (!background) {
@@ -671,14 +672,17 @@ class MigrationDriver : public sc_core::sc_module {
         continue;
       }
       // Background push: a short slice at link speed, device and RAM in turn.
+      // The slice is split between device and RAM pages while both are missing.
       const double budget = link_.bandwidth(now(), false) * kPostcopySlice;
+      const bool both = dst_.device.missing_pages() > 0 && dst_.ram.missing_count() > 0;
+      const double share = both ? budget / 2 : budget;
       if (dst_.device.missing_pages() > 0) {
         uint64_t q = 0;
-        request_device_pages(0, std::max<uint64_t>(1, static_cast<uint64_t>(budget / 2 / vram_record)), bg_flags, q);
+        request_device_pages(0, std::max<uint64_t>(1, static_cast<uint64_t>(share / vram_record)), bg_flags, q);
         if (!move_device_pages(bytes)) return false;
       }
       std::vector<uint64_t> ram_pages;
-      const uint64_t max_ram = std::max<uint64_t>(1, static_cast<uint64_t>(budget / 2 / (page_ + kPageHeaderBytes)));
+      const uint64_t max_ram = std::max<uint64_t>(1, static_cast<uint64_t>(share / (page_ + kPageHeaderBytes)));
       while (ram_pages.size() < max_ram && ram_cursor < src_.ram.store.page_count()) {
         if (dst_.ram.is_missing(ram_cursor)) ram_pages.push_back(ram_cursor);
         ++ram_cursor;

@@ -6,13 +6,22 @@
 // boundary and its (command, progress) is part of the saved state, so a
 // command interrupted by migration finishes on the destination exactly as it
 // would have on the source.
+//
+// Determinism: the engines share VRAM (the copy engine reads pages the compute
+// engine writes), so the order in which their pages happen decides the
+// result. The engines therefore have no SystemC processes of their own: one
+// process per device, the command processor's, sequences every page of every
+// engine by its (loosely timed) local time, ties broken by engine id, and
+// dispatches commands as engines complete. What a device does is a function of
+// its state, its inputs and the instants at which it runs — never of the
+// kernel's order among processes runnable at the same instant (which depends
+// on every other module in the simulation).
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
 #include <systemc>
-#include <tlm_utils/tlm_quantumkeeper.h>
 
 #include "mdevsim/models/bar0_registers.h"
 #include "mdevsim/models/command.h"
@@ -58,11 +67,11 @@ struct EngineState {
   static EngineState load(StateReader& r, uint64_t vram_pages);
 };
 
-// Compute, copy and DMA engines share the fetch/stop/complete skeleton and
-// differ in what one page of work does.
+// Compute, copy and DMA engines share the start/page/complete skeleton and
+// differ in what one page of work does. They are driven by the command
+// processor (see above).
 class Engine : public sc_core::sc_module {
  public:
-  SC_HAS_PROCESS(Engine);
   Engine(sc_core::sc_module_name name, EngineId id, RunControl& run, Bar0Registers& regs,
          InterruptController& irq, Vram& vram, double bytes_per_s, uint32_t page_size);
 
@@ -72,9 +81,30 @@ class Engine : public sc_core::sc_module {
   const EngineState& state() const { return state_; }
   void load_state(const EngineState& s) {
     state_ = s;
-    if (s.busy) kick_.notify(sc_core::SC_ZERO_TIME);
+    restart_clock();
+    run_.work.notify(sc_core::SC_ZERO_TIME);
   }
-  void reset() { state_ = EngineState{}; }
+  void reset() {
+    state_ = EngineState{};
+    restart_clock();
+  }
+
+  // Loosely timed local clock (not migrated state: timing only): the instant
+  // at which this engine's next page begins; it runs ahead of the kernel by
+  // up to a quantum. A resumed or restored engine restarts from the current
+  // instant, so a device continues the same way whatever it did before.
+  sc_core::sc_time ready_at() const { return ready_at_; }
+  void restart_clock() { ready_at_ = sc_core::sc_time_stamp(); }
+  void not_before(const sc_core::sc_time& t) {
+    if (ready_at_ < t) ready_at_ = t;
+  }
+  // One page of the current command at ready_at(); true when that page
+  // completed the command. Only for a busy engine.
+  bool step();
+  // Post-copy: whether VRAM has missing pages, and the fault-and-wait for
+  // the pages the next step touches (from the device's SystemC thread).
+  bool vram_missing() const { return vram_.missing_count() > 0; }
+  void touch_next() { touch_pages(state_.cmd, state_.progress); }
 
  protected:
   virtual void do_page(const Command& cmd, uint32_t i) = 0;
@@ -84,14 +114,12 @@ class Engine : public sc_core::sc_module {
   EngineState state_;
 
  private:
-  void thread();
   EngineId id_;
   RunControl& run_;
   Bar0Registers& regs_;
   InterruptController& irq_;
   sc_core::sc_time page_time_;
-  sc_core::sc_event kick_;
-  tlm_utils::tlm_quantumkeeper qk_;
+  sc_core::sc_time ready_at_ = sc_core::SC_ZERO_TIME;
 };
 
 class ComputeEngine : public Engine {
@@ -152,6 +180,8 @@ class DmaEngine : public Engine {
   DirtyBitmap log_;
 };
 
+// Feeds the engines from the context rings and sequences them: the device's
+// only SystemC process (see the note at the top).
 class CommandProcessor : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(CommandProcessor);
@@ -162,7 +192,12 @@ class CommandProcessor : public sc_core::sc_module {
 
  private:
   void thread();
-  bool dispatch_one();
+  // Runs every engine up to `until` (page by page in local-time order),
+  // dispatching as engines complete.
+  void run_engines(const sc_core::sc_time& until);
+  bool dispatch_one(const sc_core::sc_time& at);
+  void dispatch_all(const sc_core::sc_time& at);
+  void update_status();
   RunControl& run_;
   Bar0Registers& regs_;
   std::vector<RingState>& rings_;
