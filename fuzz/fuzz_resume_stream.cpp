@@ -25,6 +25,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     pos += n;
   }
   if (!r->commit().ok() && dev->state_hash() != before) abort();  // rejected but changed
+  // The same bytes as a post-copy switch package: commit_partial must also
+  // accept or reject cleanly; accepted, later page records are placed.
+  static mdevsim::models::GpuDevice* pc = [] {
+    mdevsim::models::DeviceConfig c;
+    c.vram_bytes = 1 << 20;
+    c.page_size = 4096;
+    c.contexts = 2;
+    c.dma_buffer_bytes = 4096;
+    return new mdevsim::models::GpuDevice("fuzzpc", c);
+  }();
+  pc->vram.set_missing({});
+  const uint64_t pc_before = pc->state_hash();
+  auto p = pc->open_resume_stream();
+  const size_t half = size / 2;
+  if (!p->write(std::span<const uint8_t>(data, half)).ok()) return 0;
+  if (!p->commit_partial().ok()) {
+    if (pc->state_hash() != pc_before) abort();
+    return 0;
+  }
+  p->write(std::span<const uint8_t>(data + half, size - half));
+  p->commit();
   return 0;
 }
 

@@ -544,13 +544,15 @@ class GpuResumeStream final : public ResumeStream {
       case kRecEnd:
         expect = kEndPayload;
         break;
+      // Variable lengths: a bound, not a sentinel (a length of ~0 must not
+      // match a "reject" value and reach an allocation).
       case kRecState:
-        expect = payload_len_ <= (64u << 20) ? payload_len_ : ~uint64_t{0};
+        expect = payload_len_ <= (64u << 20) ? payload_len_ : payload_len_ - 1;
         break;
       case kRecMissing:
         expect = payload_len_ >= 8 && payload_len_ % 8 == 0 && payload_len_ <= 8 + 8 * store_.page_count()
                      ? payload_len_
-                     : ~uint64_t{0};
+                     : payload_len_ - 1;
         break;
       default:
         fail(StreamError::kCorrupt, "unknown record type " + std::to_string(type_));

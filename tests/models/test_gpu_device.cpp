@@ -1,3 +1,4 @@
+#include <cstring>
 #include <memory>
 #include <random>
 #include <vector>
@@ -398,6 +399,31 @@ TEST(GpuDevice, DmaLoggingReportsWhatTheDmaEngineWroteAndClears) {
   ASSERT_EQ(dev.pinned_guest_pages().size(), 1u);
   EXPECT_EQ(dev.pinned_guest_pages()[0].first_page, 256u);
   EXPECT_EQ(dev.pinned_guest_pages()[0].count, 1024u);
+}
+
+}  // namespace
+}  // namespace mdevsim::models
+
+namespace mdevsim::models {
+namespace {
+
+// Found by fuzz_resume_stream: a variable-length record (STATE, MISSING)
+// claiming 2^64-1 bytes must be refused as corrupt, not reach an allocation.
+TEST(GpuDevice, ResumeStreamRefusesRecordsClaimingHugeLengths) {
+  for (const uint32_t type : {3u, 5u}) {
+    GpuDevice src("src", small_device(1 << 20)), dst("dst", small_device(1 << 20));
+    auto save = src.open_save_stream();
+    std::vector<uint8_t> header(56);
+    ASSERT_EQ(save->read(header), header.size()) << "the header record";
+    std::vector<uint8_t> rec(16, 0);
+    std::memcpy(rec.data(), &type, 4);
+    const uint64_t huge = ~uint64_t{0};
+    std::memcpy(rec.data() + 8, &huge, 8);
+    auto r = dst.open_resume_stream();
+    ASSERT_TRUE(r->write(header).ok());
+    const StreamStatus st = r->write(rec);
+    EXPECT_EQ(st.error, StreamError::kCorrupt) << "record type " << type << ": " << st.message;
+  }
 }
 
 }  // namespace
