@@ -182,7 +182,7 @@ int cmd_run(int argc, char** argv) {
   ro.progress = ::isatty(2) == 1;
   std::optional<RunRecorder> recorder;
   if (ro.record || !ro.vcd.empty() || ro.progress) {
-    recorder.emplace("recorder", ro);
+    recorder.emplace(ro);
     recorder->log.protocol = s.device.protocol;
     recorder->log.features = s.device.features;
   }

@@ -29,7 +29,8 @@ Result run_device_only(const Scenario& s, RunRecorder* recorder) {
   DeviceRunStats stats;
   constexpr int kSamples = 10;
   for (int i = 1; i <= kSamples; ++i) {
-    sc_core::sc_start(sc_core::sc_time::from_seconds(s.duration_s / kSamples));
+    const auto chunk = sc_core::sc_time::from_seconds(s.duration_s / kSamples);
+    recorder ? recorder->simulate_for(chunk) : sc_core::sc_start(chunk);
     stats.unique_pages_over_time.emplace_back(s.duration_s * i / kSamples,
                                               dev.vram.store().dirty().count());
   }

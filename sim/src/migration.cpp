@@ -655,7 +655,7 @@ Result run_migration(const Scenario& s, const RunOptions& options) {
   o.exact = o.exact || s.migration.exact;
   if (o.recorder) o.recorder->attach(src, dst);
   MigrationDriver driver("migration", s, o, src, dst);
-  sc_core::sc_start();
+  o.recorder ? o.recorder->simulate() : sc_core::sc_start();
   Result r = driver.result;
   r.scenario = s.name;
   r.seed = s.seed;

@@ -13,29 +13,23 @@ namespace mdevsim::sim {
 
 namespace {
 constexpr const char* kDefaultLinkName = "transfer";  // a transfer made outside any link_scope
-constexpr double kEngineSample = 0.001;               // engine busy, VCD
-constexpr double kProgressSample = 0.01;              // progress line, simulated seconds
+constexpr double kEngineSample = 0.001;               // slice with a VCD (engines busy)
+constexpr double kProgressSample = 0.01;              // slice for the progress line only
 constexpr double kProgressRepaint = 0.1;              // wall seconds between repaints
 
 double now() { return sc_core::sc_time_stamp().to_seconds(); }
 }  // namespace
 
-RunRecorder::RunRecorder(sc_core::sc_module_name name, RecorderOptions options)
-    : sc_core::sc_module(name), opt_(std::move(options)), link_name_(kDefaultLinkName) {
+RunRecorder::RunRecorder(RecorderOptions options)
+    : opt_(std::move(options)), link_name_(kDefaultLinkName) {
   log.enabled = opt_.record;
-  if (!opt_.vcd.empty()) {
-    wf_ = std::make_unique<Waveform>("waveform", opt_.vcd);
-    SC_THREAD(sample_engines);
-  }
-  if (opt_.progress) SC_THREAD(show_progress);
+  if (!opt_.vcd.empty()) wf_ = std::make_unique<Waveform>("waveform", opt_.vcd);
   wall_start_ = last_print_ = std::chrono::steady_clock::now();
 }
 
-RunRecorder::~RunRecorder() {
-  // Observers point into this object: unhook them before it goes.
-  for (auto* f : frontends_) f->set_observer(nullptr);
-  close();
-}
+// The hosts' frontends keep pointers to the observers: the hosts of a run
+// are gone before the recorder (run_migration owns them), nothing to unhook.
+RunRecorder::~RunRecorder() { close(); }
 
 // ------------------------------------------------------------ elaboration
 
@@ -50,7 +44,6 @@ void RunRecorder::attach(Host& src, Host& dst) {
     if (opt_.record || wf_) {
       observers_.push_back(std::make_unique<HostObserver>(*this, h->frontend, source));
       h->frontend.set_observer(observers_.back().get());
-      frontends_.push_back(&h->frontend);
     }
     devices_.push_back({source, &h->device, 0});
   }
@@ -217,28 +210,55 @@ void RunRecorder::finish(double t_s) {
   phase_ = "done";
 }
 
-// ------------------------------------------------------------ threads
+// ------------------------------------------------------------ simulation
 
-void RunRecorder::sample_engines() {
+sc_core::sc_time RunRecorder::slice() const {
+  return sc_core::sc_time::from_seconds(wf_ ? kEngineSample : kProgressSample);
+}
+
+void RunRecorder::simulate() {
+  if (!sampling()) {
+    sc_core::sc_start();
+    return;
+  }
+  const sc_core::sc_time step = slice();
   for (;;) {
-    // The engines run loosely timed (a 100 us quantum): a command is often
-    // done before global time moves. Busy = busy now, or did work since the
-    // previous sample.
-    for (auto& d : devices_) {
-      const auto& dev = *d.device;
-      const uint64_t done = dev.compute.state().pages_done + dev.copy.state().pages_done +
-                            dev.dma.state().pages_done;
-      wf_->set_engine_busy(d.source, !dev.engines_idle() || done != d.pages_done);
-      d.pages_done = done;
-    }
-    wait(sc_core::sc_time::from_seconds(kEngineSample));
+    sc_core::sc_start(step);
+    if (sc_core::sc_get_status() != sc_core::SC_PAUSED || !sc_core::sc_pending_activity()) break;
+    between_slices();
   }
 }
 
-void RunRecorder::show_progress() {
-  for (;;) {
-    wait(sc_core::sc_time::from_seconds(kProgressSample));
-    print_progress(false);
+void RunRecorder::simulate_for(const sc_core::sc_time& duration) {
+  if (!sampling()) {
+    sc_core::sc_start(duration);
+    return;
+  }
+  const sc_core::sc_time end = sc_core::sc_time_stamp() + duration;
+  const sc_core::sc_time step = slice();
+  while (sc_core::sc_time_stamp() < end) {
+    const sc_core::sc_time left = end - sc_core::sc_time_stamp();
+    sc_core::sc_start(left < step ? left : step);
+    if (sc_core::sc_get_status() != sc_core::SC_PAUSED) break;
+    between_slices();
+  }
+}
+
+void RunRecorder::between_slices() {
+  if (wf_) sample_engines();
+  if (opt_.progress) print_progress(false);
+}
+
+void RunRecorder::sample_engines() {
+  // The engines run loosely timed (a 100 us quantum): a command is often
+  // done before global time moves. Busy = busy now, or did work since the
+  // previous sample.
+  for (auto& d : devices_) {
+    const auto& dev = *d.device;
+    const uint64_t done =
+        dev.compute.state().pages_done + dev.copy.state().pages_done + dev.dma.state().pages_done;
+    wf_->set_engine_busy(d.source, !dev.engines_idle() || done != d.pages_done);
+    d.pages_done = done;
   }
 }
 

@@ -480,7 +480,7 @@ TEST(RunRecorder, LinkSpansCoalesceSlices) {
   const Scenario s = load_scenario(scenario("protocol-v1.json"), {});
   RecorderOptions o;
   o.record = true;
-  RunRecorder rec("recorder", o);
+  RunRecorder rec(o);
   RunOptions ro;
   ro.recorder = &rec;
   const Result r = run_migration(s, ro);

@@ -36,13 +36,26 @@ struct RecorderOptions {
   double progress_after_s = 2.0;
 };
 
-class RunRecorder : public sc_core::sc_module {
+// Not a SystemC process: it adds no event to the simulation, so a run with
+// outputs (or on a terminal) gives exactly the result of a plain run. (The
+// models' order at equal timestamps depends on the whole timed-event queue:
+// even one more periodic process changes some results.) Sampling (engines
+// busy, the progress line) happens between slices of sc_start, in simulate().
+class RunRecorder {
  public:
-  SC_HAS_PROCESS(RunRecorder);
   // Construct during elaboration (before the first sc_start): the Waveform
-  // and the sampling threads must exist before the simulation starts.
-  RunRecorder(sc_core::sc_module_name name, RecorderOptions options);
-  ~RunRecorder() override;
+  // must exist before the simulation starts.
+  explicit RunRecorder(RecorderOptions options);
+  ~RunRecorder();
+  RunRecorder(const RunRecorder&) = delete;
+  RunRecorder& operator=(const RunRecorder&) = delete;
+
+  // sc_start() until the model stops (sc_stop) or runs out of events, in
+  // slices of 1 ms of simulated time (10 ms without a VCD), sampling between
+  // them. Without a VCD and a progress line: one plain sc_start().
+  void simulate();
+  // sc_start(duration), in the same slices.
+  void simulate_for(const sc_core::sc_time& duration);
 
   RunLog log;
   bool recording() const { return opt_.record; }
@@ -50,7 +63,9 @@ class RunRecorder : public sc_core::sc_module {
 
   // ---- elaboration
   // A migration: both frontends report their calls (ABI trace, state visits,
-  // VCD device states) and both devices' engines are sampled every 1 ms.
+  // VCD device states) and both devices' engines are sampled every 1 ms. The
+  // hosts must not outlive the recorder (their frontends keep a pointer to
+  // its observers); run_migration's hosts do not.
   void attach(Host& src, Host& dst);
   // A device-only run: the one device's engines (as the source).
   void attach_device(models::GpuDevice& device);
@@ -119,8 +134,10 @@ class RunRecorder : public sc_core::sc_module {
     AbiRecorder abi_;
   };
 
+  sc_core::sc_time slice() const;
+  bool sampling() const { return wf_ || opt_.progress; }
+  void between_slices();
   void sample_engines();
-  void show_progress();
   void print_progress(bool force);
   void clear_progress();
   void link_begin(const char* what);
@@ -129,7 +146,6 @@ class RunRecorder : public sc_core::sc_module {
   RecorderOptions opt_;
   std::unique_ptr<Waveform> wf_;
   std::vector<std::unique_ptr<HostObserver>> observers_;
-  std::vector<vfio::Frontend*> frontends_;
   struct Sampled {
     bool source;
     models::GpuDevice* device;
