@@ -1,6 +1,7 @@
 // mdevsim run SCENARIO [--set PATH=VALUE]... [--json FILE|-] [...]
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -180,6 +181,12 @@ int cmd_run(int argc, char** argv) {
   ro.record = !trace_out.empty() || !timeline_out.empty() || !report_out.empty();
   ro.vcd = vcd_out;
   ro.progress = ::isatty(2) == 1;
+  // Tests: the progress line at once and at every slice (default: after 2 s
+  // of wall time, at most 10 repaints a second).
+  if (const char* after = std::getenv("MDEVSIM_PROGRESS_AFTER")) {
+    ro.progress_after_s = std::atof(after);
+    ro.progress_repaint_s = 0;
+  }
   std::optional<RunRecorder> recorder;
   if (ro.record || !ro.vcd.empty() || ro.progress) {
     recorder.emplace(ro);

@@ -15,7 +15,6 @@ namespace {
 constexpr const char* kDefaultLinkName = "transfer";  // a transfer made outside any link_scope
 constexpr double kEngineSample = 0.001;               // slice with a VCD (engines busy)
 constexpr double kProgressSample = 0.01;              // slice for the progress line only
-constexpr double kProgressRepaint = 0.1;              // wall seconds between repaints
 
 double now() { return sc_core::sc_time_stamp().to_seconds(); }
 }  // namespace
@@ -266,7 +265,7 @@ void RunRecorder::print_progress(bool force) {
   const auto wall = std::chrono::steady_clock::now();
   const auto secs = [](auto d) { return std::chrono::duration<double>(d).count(); };
   if (!force && (secs(wall - wall_start_) < opt_.progress_after_s ||
-                 (printed_ && secs(wall - last_print_) < kProgressRepaint)))
+                 (printed_ && secs(wall - last_print_) < opt_.progress_repaint_s)))
     return;
   last_print_ = wall;
   char line[160];

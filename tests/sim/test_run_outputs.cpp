@@ -421,13 +421,38 @@ TEST(RunOutputs, ReportOfARealRunHasItsChartsWithData) {
 
 // ------------------------------------------------------------------ CLI
 
+// RunRecorder adds no SystemC process: the models' order at equal timestamps,
+// and so the result, stays that of a plain run. idle-desktop and
+// dma-tracking-off changed with an extra periodic process.
 TEST(RunOutputs, OutputsDoNotChangeTheResult) {
+  for (const char* name : {"quickstart.json", "idle-desktop.json", "dma-tracking-off.json"}) {
+    Workdir w;
+    const RunFiles with = run_all(name, w);
+    const Outcome without = mdevsim("run " + scenario(name) + " --json -", w);
+    EXPECT_EQ(with.outcome.code, without.code) << name;
+    EXPECT_FALSE(without.out.empty()) << name;
+    EXPECT_EQ(with.outcome.out, without.out) << name;
+  }
+}
+
+// On a terminal: the progress line, cleared at the end, and the same result.
+TEST(RunOutputs, ProgressLineOnATerminal) {
+  if (::access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "script(1) not installed";
   Workdir w;
-  const RunFiles with = run_all("quickstart.json", w);
-  const Outcome without = mdevsim("run " + scenario("quickstart.json") + " --json -", w);
-  ASSERT_EQ(with.outcome.code, 0);
-  ASSERT_EQ(without.code, 0);
-  EXPECT_EQ(with.outcome.out, without.out);
+  const std::string json = w / "tty.json";
+  const Outcome tty = mdevsim("run " + scenario("idle-desktop.json") + " --json -", w);
+  // script gives the command a pseudo-terminal; the typescript is its output.
+  const std::string cmd = "MDEVSIM_PROGRESS_AFTER=0 " + std::string(MDEVSIM_BINARY_DIR) +
+                          "/mdevsim run " + scenario("idle-desktop.json") + " --json " + json;
+  ASSERT_EQ(
+      std::system(("script -qfec '" + cmd + "' " + (w / "typescript") + " >/dev/null").c_str()), 0);
+  const std::string seen = slurp(w / "typescript");
+  EXPECT_NE(seen.find("\r  sim "), std::string::npos) << seen;
+  EXPECT_NE(seen.find("iteration "), std::string::npos) << seen;
+  EXPECT_NE(seen.find("pre-copy"), std::string::npos) << seen;
+  // Cleared before the summary: the summary's first line follows a '\r'.
+  EXPECT_NE(seen.find("\rscenario   idle-desktop"), std::string::npos) << seen;
+  EXPECT_EQ(slurp(json), tty.out) << "the terminal does not change the result";
 }
 
 TEST(RunOutputs, UnwritablePathsStopBeforeTheRun) {

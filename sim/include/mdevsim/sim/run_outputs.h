@@ -34,6 +34,7 @@ struct RecorderOptions {
   bool progress = false;  // the updating "sim 1.234 s ..." line on stderr
   // The progress line appears only once the run has taken this long (wall).
   double progress_after_s = 2.0;
+  double progress_repaint_s = 0.1;  // at most one repaint per this much wall time
 };
 
 // Not a SystemC process: it adds no event to the simulation, so a run with
