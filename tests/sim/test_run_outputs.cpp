@@ -419,6 +419,46 @@ TEST(RunOutputs, ReportOfARealRunHasItsChartsWithData) {
   EXPECT_NE(html.find("011b"), std::string::npos) << "the path taken lists v1 states";
 }
 
+// The report of a real run in headless Chromium (as tests/sim/
+// test_report_browser.cpp does for synthetic runs): the script ran, the
+// console stayed silent, and the time charts have drawn series.
+TEST(RunOutputs, ReportOfARealRunRendersInChromium) {
+  const char* env = std::getenv("MDEVSIM_CHROMIUM");
+  const std::string chromium = env && *env ? env : "/usr/bin/chromium";
+  if (::access(chromium.c_str(), X_OK) != 0)
+    GTEST_SKIP() << "chromium not installed: run scripts/install-deps";
+  Workdir w;
+  const RunFiles r = run_all("quickstart.json", w);
+  ASSERT_EQ(r.outcome.code, 0) << r.outcome.err;
+  const std::string cmd = "timeout 120 " + chromium +
+                          " --headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage"
+                          " --no-first-run --no-default-browser-check --user-data-dir='" +
+                          (w / "profile") +
+                          "' --enable-logging=stderr --v=0 --window-size=1200,2400 --dump-dom"
+                          " 'file://" +
+                          (w / "t.html") + "' >'" + (w / "dom.html") + "' 2>'" +
+                          (w / "chromium.err") + "'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << slurp(w / "chromium.err");
+  const std::string dom = slurp(w / "dom.html");
+  EXPECT_NE(dom.find("data-ready=\"1\""), std::string::npos) << "the tooltip script ran";
+  std::istringstream err(slurp(w / "chromium.err"));
+  for (std::string l; std::getline(err, l);)
+    EXPECT_TRUE(l.find(":CONSOLE") == std::string::npos && l.find("Uncaught") == std::string::npos)
+        << l;
+  for (const char* id : {"chart-iterations", "chart-remaining", "chart-dirty", "diagram-states"}) {
+    const auto at = dom.find(std::string("id=\"") + id + "\"");
+    ASSERT_NE(at, std::string::npos) << id;
+    const auto open = dom.rfind("<svg", at), close = dom.find("</svg>", at);
+    ASSERT_NE(close, std::string::npos) << id;
+    const std::string svg = dom.substr(open, close - open);
+    EXPECT_EQ(svg.find("no data"), std::string::npos) << id;
+    EXPECT_TRUE(
+        svg.find("<rect") != std::string::npos || svg.find("<circle") != std::string::npos ||
+        svg.find("<polyline") != std::string::npos || svg.find("<path") != std::string::npos)
+        << id << " draws nothing";
+  }
+}
+
 // ------------------------------------------------------------------ CLI
 
 // RunRecorder adds no SystemC process: the models' order at equal timestamps,
