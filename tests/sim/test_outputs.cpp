@@ -422,7 +422,7 @@ TEST(OutputsAbiRecorder, OnARealFrontendStampsSystemcTime) {
             "   0.001000000 src ioctl(device, VFIO_DEVICE_FEATURE(SET MIG_DEVICE_STATE), "
             "{device_state=PRE_COPY}) = 0 [RUNNING -> PRE_COPY] data_fd=" +
                 std::to_string(fd) + "  # a new save data fd " + std::to_string(fd) +
-                " streams the device state");
+                " streams the device state while the device keeps running (pre-copy)");
 
   std::vector<std::string> states;
   std::vector<double> times;
