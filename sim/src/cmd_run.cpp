@@ -1,14 +1,22 @@
 // mdevsim run SCENARIO [--set PATH=VALUE]... [--json FILE|-] [...]
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "mdevsim/sim/commands.h"
 #include "mdevsim/sim/device_run.h"
+#include "mdevsim/sim/host.h"
 #include "mdevsim/sim/migration.h"
+#include "mdevsim/sim/outputs.h"
+#include "mdevsim/sim/report.h"
 #include "mdevsim/sim/result.h"
+#include "mdevsim/sim/run_outputs.h"
 #include "mdevsim/sim/scenario.h"
 #include "mdevsim/sim/units.h"
 
@@ -28,14 +36,27 @@ Options:
                      or to stdout with '-' (the summary then goes to stderr)
   --exact            move device state through read()/write() byte buffers
                      instead of the in-process zero-copy path (same result)
-  --trace FILE       annotated ABI trace            (not implemented yet)
-  --timeline FILE    Chrome/Perfetto timeline       (not implemented yet)
-  --vcd FILE         VCD waveform                   (not implemented yet)
-  --report FILE      self-contained HTML report     (not implemented yet)
+  --trace FILE       every VFIO call of both hosts, strace-style, with its
+                     state change and the rules that decided it
+                     (docs/abi-trace.md)
+  --timeline FILE    Chrome/Perfetto trace-event JSON: phases, device states,
+                     link transfers, downtime, counters, ABI calls; open in
+                     ui.perfetto.dev (docs/timeline.md)
+  --vcd FILE         VCD waveform (GTKWave, Surfer): device states, engines
+                     busy, dirty pages, remaining bytes, link bytes in
+                     flight, downtime (docs/waveform.md)
+  --report FILE      self-contained HTML report with charts (docs/report.md)
   --help             this text
 
+Output files are opened before the run starts: one that cannot be written
+stops the command with exit code 2. For a device-only scenario the trace is
+empty and the timeline and report show the device run.
+
+On a terminal, a run that takes more than about 2 s shows its progress
+(simulated time, iteration, phase) on one updating line of stderr.
+
 Exit codes: 0 success; 1 the migration failed or verification found a
-difference; 2 bad input.
+difference; 2 bad input or an output file that cannot be written.
 )";
 
 void print_summary(std::ostream& out, const Scenario& s, const Result& r) {
@@ -101,7 +122,7 @@ void print_summary(std::ostream& out, const Scenario& s, const Result& r) {
 }  // namespace
 
 int cmd_run(int argc, char** argv) {
-  std::string scenario_path, json_out;
+  std::string scenario_path, json_out, trace_out, timeline_out, vcd_out, report_out;
   bool exact = false;
   std::vector<std::string> overrides;
   for (int i = 1; i < argc; ++i) {
@@ -123,9 +144,14 @@ int cmd_run(int argc, char** argv) {
         exact = true;
       } else if (a == "--json") {
         json_out = value("--json");
-      } else if (a == "--trace" || a == "--timeline" || a == "--vcd" || a == "--report") {
-        value(a.c_str());
-        std::cerr << "mdevsim run: " << a << " is not implemented yet; ignoring it\n";
+      } else if (a == "--trace") {
+        trace_out = value("--trace");
+      } else if (a == "--timeline") {
+        timeline_out = value("--timeline");
+      } else if (a == "--vcd") {
+        vcd_out = value("--vcd");
+      } else if (a == "--report") {
+        report_out = value("--report");
       } else if (!a.empty() && a[0] == '-') {
         std::cerr << "mdevsim run: unknown option '" << a << "' (see mdevsim run --help)\n";
         return 2;
@@ -151,16 +177,85 @@ int cmd_run(int argc, char** argv) {
     std::cerr << "mdevsim: " << e.what() << "\n";
     return 2;
   }
+  // Every output file is opened before the run: a typo in a path should not
+  // cost a long simulation.
+  std::ofstream trace_file, timeline_file, report_file;
+  const std::pair<const std::string*, std::ofstream*> outputs[] = {
+      {&trace_out, &trace_file},
+      {&timeline_out, &timeline_file},
+      {&report_out, &report_file},
+      {&vcd_out, nullptr},  // SystemC writes the VCD itself: only check it can be created
+  };
+  for (const auto& [path, file] : outputs) {
+    if (path->empty()) continue;
+    std::ofstream probe;
+    std::ofstream& f = file ? *file : probe;
+    f.open(*path, std::ios::binary | std::ios::trunc);
+    if (!f) {
+      std::cerr << "mdevsim run: cannot write " << *path << "\n";
+      return 2;
+    }
+  }
+  RecorderOptions ro;
+  ro.record = !trace_out.empty() || !timeline_out.empty() || !report_out.empty();
+  ro.vcd = vcd_out;
+  ro.progress = ::isatty(2) == 1;
+  // Tests: the progress line at once and at every slice (default: after 2 s
+  // of wall time, at most 10 repaints a second).
+  if (const char* after = std::getenv("MDEVSIM_PROGRESS_AFTER")) {
+    ro.progress_after_s = std::atof(after);
+    ro.progress_repaint_s = 0;
+  }
+  std::optional<RunRecorder> recorder;
+  if (ro.record || !ro.vcd.empty() || ro.progress) {
+    recorder.emplace(ro);
+    recorder->log.protocol = s.device.protocol;
+    recorder->log.features = s.device.features;
+  }
+  RunRecorder* rec = recorder ? &*recorder : nullptr;
   Result r;
   try {
-    r = s.migrates ? run_migration(s, RunOptions{exact}) : run_device_only(s);
+    RunOptions options;
+    options.exact = exact;
+    options.recorder = rec;
+    r = s.migrates ? run_migration(s, options) : run_device_only(s, rec);
+    if (rec) rec->close();
   } catch (const std::exception& e) {
+    if (rec) rec->close();
     std::cerr << "mdevsim: " << scenario_path << ": " << e.what() << "\n";
     return 2;
   }
   const std::string text = to_json(r).dump(2) + "\n";
   std::ostream& summary = json_out == "-" ? std::cerr : std::cout;
   print_summary(summary, s, r);
+  if (rec) {
+    auto written = [&](std::ofstream& f, const std::string& path) {
+      f.flush();
+      if (f) return true;
+      std::cerr << "mdevsim run: cannot write " << path << "\n";
+      return false;
+    };
+    if (!trace_out.empty()) {
+      write_abi_trace(rec->log, trace_file);
+      if (!written(trace_file, trace_out)) return 2;
+    }
+    if (!timeline_out.empty()) {
+      write_timeline(rec->log, r, timeline_file);
+      if (!written(timeline_file, timeline_out)) return 2;
+    }
+    if (!report_out.empty()) {
+      ReportContext ctx;
+      if (s.migrates)
+        ctx = s.device.protocol == "v1"
+                  ? ReportContext::from_v1()
+                  : ReportContext::from_v2(frontend_options(s, true).migration_flags);
+      ctx.scenario = s.name;
+      if (s.migrates) ctx.downtime_limit_s = s.migration.downtime_limit_s;
+      if (s.migrates) ctx.link_bandwidth = s.link.bandwidth;
+      write_html_report(r, rec->log, ctx, report_file);
+      if (!written(report_file, report_out)) return 2;
+    }
+  }
   if (json_out == "-") {
     std::cout << text;
   } else if (!json_out.empty()) {

@@ -4,6 +4,7 @@
 
 #include "mdevsim/models/gpu_device.h"
 #include "mdevsim/models/workload_driver.h"
+#include "mdevsim/sim/run_outputs.h"
 
 namespace mdevsim::sim {
 
@@ -16,21 +17,24 @@ class DiscardingGuestMemory : public models::GuestMemory {
 };
 }  // namespace
 
-Result run_device_only(const Scenario& s) {
+Result run_device_only(const Scenario& s, RunRecorder* recorder) {
   models::GpuDevice dev("device", s.device.config);
   DiscardingGuestMemory guest;
   dev.attach_guest_memory(&guest);
   models::WorkloadDriver driver("driver", dev, s.workload, s.seed);
   // Dirty tracking from t=0 tells us how many distinct pages were touched.
   dev.vram.store().start_tracking();
+  if (recorder) recorder->attach_device(dev);
 
   DeviceRunStats stats;
   constexpr int kSamples = 10;
   for (int i = 1; i <= kSamples; ++i) {
-    sc_core::sc_start(sc_core::sc_time::from_seconds(s.duration_s / kSamples));
+    const auto chunk = sc_core::sc_time::from_seconds(s.duration_s / kSamples);
+    recorder ? recorder->simulate_for(chunk) : sc_core::sc_start(chunk);
     stats.unique_pages_over_time.emplace_back(s.duration_s * i / kSamples,
                                               dev.vram.store().dirty().count());
   }
+  if (recorder) recorder->phase("src workload", "device run", 0, s.duration_s);
   stats.page_writes = dev.vram.store().writes();
   stats.unique_pages = dev.vram.store().dirty().count();
   stats.achieved_rate =

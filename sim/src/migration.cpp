@@ -17,6 +17,7 @@
 
 #include "mdevsim/models/gpu_device.h"
 #include "mdevsim/sim/host.h"
+#include "mdevsim/sim/run_outputs.h"
 #include "mdevsim/vfio/feature_buf.h"
 #include "mdevsim/vfio/mig_fsm.h"
 #include "mdevsim/vfio/uapi.h"
@@ -57,6 +58,7 @@ class Link {
     double remaining = static_cast<double>(bytes);
     while (remaining > 0) {
       const double t = now();
+      if (recorder) recorder->link_progress(t, remaining);
       if (const Fault* down = active(t, FaultKind::kLinkDown)) {
         if (t >= down->at_s + link_timeout_) return false;
         wait_s(std::min(down->at_s + down->duration_s, down->at_s + link_timeout_) - t);
@@ -71,10 +73,12 @@ class Link {
       remaining -= dt * bw;
       if (remaining < 1e-6) remaining = 0;
     }
+    if (recorder) recorder->link_progress(now(), 0);
     return true;
   }
 
   void latency() { wait_s(cfg_.latency_s); }
+  RunRecorder* recorder = nullptr;  // link spans and bytes in flight (null: none)
 
   double bandwidth(double t, bool limited) const {
     double bw = cfg_.bandwidth;
@@ -112,6 +116,7 @@ class MigrationDriver : public sc_core::sc_module {
         v1_(s.device.protocol == "v1"),
         page_(s.vm.page_size),
         dma_pending_(src.ram.store.page_count()) {
+    link_.recorder = o.recorder;
     SC_THREAD(run);
   }
 
@@ -236,6 +241,7 @@ class MigrationDriver : public sc_core::sc_module {
   // starts zeroed and a written page never returns to zero.
   bool send_ram(const std::vector<uint64_t>& pages, bool limited, uint64_t& bytes) {
     const auto& store = src_.ram.store;
+    const auto span = RunRecorder::link_scope(opt_.recorder, RunRecorder::kRamPages);
     size_t i = 0;
     while (i < pages.size()) {
       const double budget = link_.bandwidth(now(), limited) * kSlice;
@@ -261,6 +267,7 @@ class MigrationDriver : public sc_core::sc_module {
   // Moves up to `limit` device bytes (v2 data fd or the v1 region). Returns
   // false on a link or ABI failure (reason set).
   bool send_device(uint64_t limit, bool limited, bool until_end, uint64_t& bytes) {
+    const auto span = RunRecorder::link_scope(opt_.recorder, RunRecorder::kDeviceData);
     if (v1_) return send_device_v1(limit, limited, until_end, bytes);
     std::vector<uint8_t> buf;
     while (until_end || bytes < limit) {
@@ -328,6 +335,7 @@ class MigrationDriver : public sc_core::sc_module {
 
   // ------------------------------------------------------------ phases
   bool setup() {
+    const auto span = RunRecorder::setup_scope(opt_.recorder);
     // The first pass sends every page. Pages never written go as zero-page
     // headers, counted in bulk; the rest are marked dirty.
     auto& ram = src_.ram.store;
@@ -362,6 +370,7 @@ class MigrationDriver : public sc_core::sc_module {
 
   // One pre-copy iteration. Returns false when the migration must stop.
   bool iterate(IterationResult& it) {
+    const auto span = RunRecorder::iteration_scope(opt_.recorder, it.index);
     it.start_s = now();
     const auto pages = collect_ram_dirty();
     it.ram_dirty_pages = pages.size();
@@ -378,6 +387,7 @@ class MigrationDriver : public sc_core::sc_module {
     if (initial_zero_pages_ > 0) {
       const uint64_t zero_bytes = initial_zero_pages_ * kZeroPageBytes;
       initial_zero_pages_ = 0;
+      const auto zero_span = RunRecorder::link_scope(opt_.recorder, RunRecorder::kRamPages);
       if (!link_.transfer(zero_bytes, true))
         return fail_reason("the link was down longer than the link timeout");
       it.ram_bytes += zero_bytes;
@@ -395,6 +405,7 @@ class MigrationDriver : public sc_core::sc_module {
   bool switchover(bool forced) {
     const double t_stop = now();
     src_.set_vm_running(false);
+    if (opt_.recorder) opt_.recorder->vm_stopped(t_stop);
     StopCopyResult sc;
     // Stop the device: through the P2P states where advertised (the kernel
     // walks them), into STOP_COPY.
@@ -436,6 +447,7 @@ class MigrationDriver : public sc_core::sc_module {
     src_.vcpus.set_throttle(0);
     dst_.set_vm_running(true);
     result.downtime_s = now() - t_stop;
+    if (opt_.recorder) opt_.recorder->switchover(t_stop, t_resume, result.downtime_s);
     result.stop_copy = sc;
     result.ram_bytes += sc.ram_bytes;
     result.device_bytes += sc.device_bytes;
@@ -872,6 +884,11 @@ class MigrationDriver : public sc_core::sc_module {
       if (v1_) v1_pending_hint_ = v1_rd64(src_, 8);
       const uint64_t remaining = ram_dirty * (page_ + kPageHeaderBytes) + data_size();
       it.expected_downtime_s = static_cast<double>(remaining) / it.bandwidth;
+      if (opt_.recorder)
+        opt_.recorder->sync(now(),
+                            ram_dirty + (v1_ ? v1_pending_hint_ : it.device_dirty_bytes) /
+                                            s_.device.config.page_size,
+                            remaining);
       result.iterations.push_back(it);
       result.ram_bytes += it.ram_bytes;
       result.device_bytes += it.device_bytes;
@@ -960,6 +977,7 @@ class MigrationDriver : public sc_core::sc_module {
 
   void finish(double t0, double t_end = -1) {
     result.total_time_s = (t_end < 0 ? now() : t_end) - t0;
+    if (opt_.recorder) opt_.recorder->finish(now());
     for (auto* h : {&src_, &dst_}) {
       const std::string who = h == &src_ ? "src " : "dst ";
       for (const auto& [k, n] : h->frontend.call_counts()) result.abi_calls[who + k] += n;
@@ -1008,8 +1026,9 @@ Result run_migration(const Scenario& s, const RunOptions& options) {
     ref = std::make_unique<Host>("ref", s, false);
     ref->set_vm_running(false);
   }
+  if (o.recorder) o.recorder->attach(src, dst);
   MigrationDriver driver("migration", s, o, src, dst, ref.get());
-  sc_core::sc_start();
+  o.recorder ? o.recorder->simulate() : sc_core::sc_start();
   Result r = driver.result;
   r.scenario = s.name;
   r.seed = s.seed;

@@ -7,6 +7,8 @@
 #include <system_error>
 #include <vector>
 
+#include <sysc/tracing/sc_tracing_ids.h>
+
 namespace mdevsim::sim {
 
 namespace {
@@ -85,6 +87,11 @@ Waveform::Waveform(sc_core::sc_module_name name, const std::string& path)
   // Nanoseconds: the resolution the RunLog times have; an explicit unit also
   // avoids SystemC's note about picking one.
   tf_->set_time_unit(1, sc_core::SC_NS);
+  // The simulation's resolution is finer (ps): a change between two
+  // nanoseconds is written at the nanosecond before it, without a warning
+  // per timestep.
+  sc_core::sc_report_handler::set_actions(sc_core::SC_ID_TRACING_VCD_TIME_RESOLUTION_,
+                                          sc_core::SC_DO_NOTHING);
   sc_core::sc_trace(tf_, src_device_state, "src_device_state");
   sc_core::sc_trace(tf_, dst_device_state, "dst_device_state");
   sc_core::sc_trace(tf_, src_engine_busy, "src_engine_busy");

@@ -7,7 +7,11 @@
 
 namespace mdevsim::sim {
 
-// Elaborates and runs the SystemC model; call once per process.
-Result run_device_only(const Scenario& s);
+class RunRecorder;
+
+// Elaborates and runs the SystemC model; call once per process. `recorder`
+// (run_outputs.h), when given, samples the device's engines for the VCD and
+// logs the run as one span "device run" on track "src workload".
+Result run_device_only(const Scenario& s, RunRecorder* recorder = nullptr);
 
 }  // namespace mdevsim::sim

@@ -7,8 +7,11 @@
 
 namespace mdevsim::sim {
 
+class RunRecorder;
+
 struct RunOptions {
   bool exact = false;  // move device bytes through read()/write() buffers, not splice
+  RunRecorder* recorder = nullptr;  // outputs and progress (run_outputs.h); null: none
 };
 
 // Elaborates and runs the SystemC model; call once per process.
