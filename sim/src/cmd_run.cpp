@@ -245,10 +245,22 @@ int cmd_run(int argc, char** argv) {
     }
     if (!report_out.empty()) {
       ReportContext ctx;
-      if (s.migrates)
+      if (s.migrates && s.device.protocol_def) {
+        // A protocol file: its own states and the arcs this device implements.
+        const auto& p = *s.device.protocol_def;
+        const uint64_t flags = frontend_options(s, true).migration_flags;
+        ctx.protocol = p.name;
+        ctx.features = s.device.features;
+        for (size_t i = 0; i < p.states.size(); ++i)
+          if (p.supported(i, flags)) ctx.states.push_back({p.states[i].name, p.states[i].meaning});
+        for (const auto* a : p.arcs_for(flags))
+          ctx.arcs.push_back({p.states[a->from].name, p.states[a->to].name,
+                              a->session == vfio::ArcSession::kNone ? "" : vfio::arc_session_name(a->session)});
+      } else if (s.migrates) {
         ctx = s.device.protocol == "v1"
                   ? ReportContext::from_v1()
                   : ReportContext::from_v2(frontend_options(s, true).migration_flags);
+      }
       ctx.scenario = s.name;
       if (s.migrates) ctx.downtime_limit_s = s.migration.downtime_limit_s;
       if (s.migrates) ctx.link_bandwidth = s.link.bandwidth;

@@ -573,6 +573,7 @@ class MigrationDriver : public sc_core::sc_module {
     const bool device_pages = rules.device_pages;
     const double t_stop = now();
     src_.set_vm_running(false);
+    if (opt_.recorder) opt_.recorder->vm_stopped(t_stop);
     StopCopyResult sc;
     long r;
     if (device_pages) {
@@ -628,6 +629,7 @@ class MigrationDriver : public sc_core::sc_module {
     }
     src_.vcpus.set_throttle(0);
     result.downtime_s = now() - t_stop;
+    if (opt_.recorder) opt_.recorder->switchover(t_stop, t_resume, result.downtime_s);
     result.stop_copy = sc;
     result.ram_bytes += sc.ram_bytes;
     result.device_bytes += sc.device_bytes;
@@ -649,6 +651,7 @@ class MigrationDriver : public sc_core::sc_module {
     const uint32_t bg_flags =
         VFIO_MIG_POSTCOPY_REQUEST_BACKGROUND | (s_.migration.hot_first ? VFIO_MIG_POSTCOPY_REQUEST_HOT_FIRST : 0);
     uint64_t ram_cursor = 0;
+    double next_sample = t0;
     auto& bytes = pc_bytes_;
     while (dst_.device.missing_pages() > 0 || dst_.ram.missing_count() > 0) {
       // Device faults reach the VMM by the proposal's mechanism.
@@ -658,7 +661,13 @@ class MigrationDriver : public sc_core::sc_module {
         if (!eventfd) next_poll = now() + rules.poll_interval_s;
       }
       auto rfaults = std::exchange(dst_.ram.pending_faults, {});
+      if (opt_.recorder && now() >= next_sample) {
+        opt_.recorder->counter("missing pages", now(),
+                               static_cast<double>(dst_.device.missing_pages() + dst_.ram.missing_count()));
+        next_sample = now() + 1e-3;
+      }
       if (!vfaults.empty() || !rfaults.empty()) {
+        const auto span = RunRecorder::link_scope(opt_.recorder, "page requests");
         wait_s(eventfd || vfaults.empty() ? rules.fault_latency_s : 0);
         link_.latency();  // the request travels to the source
         for (uint64_t p : vfaults) {
@@ -684,6 +693,7 @@ class MigrationDriver : public sc_core::sc_module {
         continue;
       }
       // Background push: a short slice at link speed, device and RAM in turn.
+      const auto span = RunRecorder::link_scope(opt_.recorder, "background push");
       // The slice is split between device and RAM pages while both are missing.
       const double budget = link_.bandwidth(now(), false) * kPostcopySlice;
       const bool both = dst_.device.missing_pages() > 0 && dst_.ram.missing_count() > 0;
@@ -776,6 +786,15 @@ class MigrationDriver : public sc_core::sc_module {
     pc["device_slowdown"] = ref_dev > 0 ? 1.0 - dst_dev / ref_dev : 0.0;
     pc["vcpu_slowdown"] = ref_cpu > 0 ? 1.0 - dst_cpu / ref_cpu : 0.0;
     result.postcopy = pc;
+    if (opt_.recorder) {
+      opt_.recorder->phase("dst migration", "post-copy", pc_t_stop_ + result.downtime_s, t_end);
+      auto& log = opt_.recorder->log;
+      for (const auto& f : dst_.device.vram.fault_log()) log.faults.push_back({f.t_s, f.stall_s, "vram", f.page});
+      for (const auto& f : dst_.ram.fault_log) log.faults.push_back({f.t_s, f.stall_s, "ram", f.page});
+      std::sort(log.faults.begin(), log.faults.end(),
+                [](const PageFaultEvent& a, const PageFaultEvent& b) { return a.t_s < b.t_s; });
+      opt_.recorder->counter("missing pages", t_end, 0);
+    }
     result.ram_bytes += pc_bytes_ - pc_device_bytes_;
     result.device_bytes += pc_device_bytes_;
     v.continuation_matches = true;  // timing differs by design (faults); see docs/postcopy.md
