@@ -117,7 +117,8 @@ class GpuSaveStream final : public SaveStream {
   void finalize() override { finalized_ = true; }
   bool finalized() const override { return finalized_; }
   bool at_end() const override {
-    return end_sent_ && cur_.off == cur_.size && (!postcopy_ || (unsent_.count() == 0 && queue_.empty()));
+    return end_sent_ && cur_.off == cur_.size &&
+           (!postcopy_ || (unsent_.count() == 0 && queue_.empty()));
   }
 
   bool finalize_postcopy() override {
@@ -477,7 +478,8 @@ class GpuResumeStream final : public ResumeStream {
   StreamStatus commit_partial() override {
     if (!status_.ok()) return status_;
     if (!ended_ || !missing_seen_)
-      return fail(StreamError::kIncomplete, "no complete post-copy switch package (state, missing list, end)");
+      return fail(StreamError::kIncomplete,
+                  "no complete post-copy switch package (state, missing list, end)");
     const StreamStatus st = apply();
     if (!st.ok()) return st;
     dev_.vram.set_missing(missing_list_);
@@ -494,7 +496,8 @@ class GpuResumeStream final : public ResumeStream {
       return status_;
     }
     if (missing_seen_)
-      return fail(StreamError::kIncomplete, "a post-copy stream needs the destination to run while resuming");
+      return fail(StreamError::kIncomplete,
+                  "a post-copy stream needs the destination to run while resuming");
     return apply();
   }
 
@@ -550,7 +553,8 @@ class GpuResumeStream final : public ResumeStream {
         expect = payload_len_ <= (64u << 20) ? payload_len_ : payload_len_ - 1;
         break;
       case kRecMissing:
-        expect = payload_len_ >= 8 && payload_len_ % 8 == 0 && payload_len_ <= 8 + 8 * store_.page_count()
+        expect = payload_len_ >= 8 && payload_len_ % 8 == 0 &&
+                         payload_len_ <= 8 + 8 * store_.page_count()
                      ? payload_len_
                      : payload_len_ - 1;
         break;

@@ -206,7 +206,8 @@ void CommandProcessor::thread() {
       }
     const sc_time after = sc_core::sc_time_stamp();  // later than `now` after a post-copy stall
     if (busy)
-      wait(next > after ? next - after : sc_core::sc_get_time_resolution(), run_.work | run_.resumed);
+      wait(next > after ? next - after : sc_core::sc_get_time_resolution(),
+           run_.work | run_.resumed);
     else
       wait(run_.work | run_.resumed);
   }

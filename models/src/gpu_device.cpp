@@ -50,8 +50,8 @@ void GpuDevice::set_running(bool running) {
     // The engines restart their local clocks here, whatever they ran ahead to
     // before the stop: a resumed device and one restored from its image and
     // started at the same instant go on identically.
-    for (Engine* e : {static_cast<Engine*>(&compute), static_cast<Engine*>(&copy),
-                      static_cast<Engine*>(&dma)})
+    for (Engine* e :
+         {static_cast<Engine*>(&compute), static_cast<Engine*>(&copy), static_cast<Engine*>(&dma)})
       e->restart_clock();
     run.resumed.notify(sc_core::SC_ZERO_TIME);
     return;

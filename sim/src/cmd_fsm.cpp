@@ -53,16 +53,17 @@ int fsm_file(const vfio::ProtocolSpec& p, uint64_t flags, bool table, const std:
     if (!a || !b) {
       std::string names;
       for (const auto& st : p.states) names += " " + st.name;
-      std::cerr << "mdevsim fsm: unknown state '" << (!a ? from : to) << "' (states:" << names << ")\n";
+      std::cerr << "mdevsim fsm: unknown state '" << (!a ? from : to) << "' (states:" << names
+                << ")\n";
       return 2;
     }
     const auto path = p.path(*a, *b, flags);
     std::string why;
     if (path.err) {
       if (!p.supported(*b, flags))
-        why = (p.states[*b].attrs & vfio::kAttrError) ? name(*b) + " cannot be requested"
-                                                      : name(*b) + " is not advertised with features " +
-                                                            p.features_name(flags);
+        why = (p.states[*b].attrs & vfio::kAttrError)
+                  ? name(*b) + " cannot be requested"
+                  : name(*b) + " is not advertised with features " + p.features_name(flags);
       else if (!p.supported(*a, flags))
         why = name(*a) + " is not a state of this device";
       else if (p.combination == vfio::ProtocolSpec::Combination::kDirect)
@@ -92,7 +93,8 @@ int fsm_file(const vfio::ProtocolSpec& p, uint64_t flags, bool table, const std:
       std::cout << "EINVAL: " << why << "\n";
       return 0;
     }
-    for (size_t i = 0; i < path.states.size(); ++i) std::cout << (i ? " -> " : "") << name(path.states[i]);
+    for (size_t i = 0; i < path.states.size(); ++i)
+      std::cout << (i ? " -> " : "") << name(path.states[i]);
     std::cout << "\n";
     for (size_t i = 0; i + 1 < path.states.size(); ++i) {
       const auto* arc = p.arc(path.states[i], path.states[i + 1], flags);
@@ -124,14 +126,17 @@ int fsm_file(const vfio::ProtocolSpec& p, uint64_t flags, bool table, const std:
     return 0;
   }
   if (dot) {
-    std::cout << "digraph \"" << p.name << "\" {\n  label=\"" << p.name << " (" << p.features_name(flags)
-              << ")\";\n  node [shape=box, style=rounded];\n";
+    std::cout << "digraph \"" << p.name << "\" {\n  label=\"" << p.name << " ("
+              << p.features_name(flags) << ")\";\n  node [shape=box, style=rounded];\n";
     for (size_t s : states) {
       const auto& st = p.states[s];
       std::cout << "  \"" << st.name << "\"";
-      if (st.attrs & vfio::kAttrDefault) std::cout << " [peripheries=2]";
-      else if (st.attrs & vfio::kAttrServing) std::cout << " [style=\"rounded,filled\", fillcolor=\"#ffe8cc\"]";
-      else if (st.data != vfio::DataRule::kNone) std::cout << " [style=\"rounded,filled\", fillcolor=\"#dde8ff\"]";
+      if (st.attrs & vfio::kAttrDefault)
+        std::cout << " [peripheries=2]";
+      else if (st.attrs & vfio::kAttrServing)
+        std::cout << " [style=\"rounded,filled\", fillcolor=\"#ffe8cc\"]";
+      else if (st.data != vfio::DataRule::kNone)
+        std::cout << " [style=\"rounded,filled\", fillcolor=\"#dde8ff\"]";
       std::cout << ";\n";
     }
     for (const auto* a : arcs) {
@@ -157,7 +162,9 @@ int fsm_file(const vfio::ProtocolSpec& p, uint64_t flags, bool table, const std:
     j["states"] = st;
     auto ar = nlohmann::ordered_json::array();
     for (const auto* a : arcs)
-      ar.push_back({{"from", name(a->from)}, {"to", name(a->to)}, {"data_session", vfio::arc_session_name(a->session)}});
+      ar.push_back({{"from", name(a->from)},
+                    {"to", name(a->to)},
+                    {"data_session", vfio::arc_session_name(a->session)}});
     j["arcs"] = ar;
     std::cout << j.dump(2) << "\n";
     return 0;
@@ -171,18 +178,25 @@ int fsm_file(const vfio::ProtocolSpec& p, uint64_t flags, bool table, const std:
       std::snprintf(v, sizeof v, "%s", st.name.c_str());
     else
       std::snprintf(v, sizeof v, "%u", st.value);
-    std::printf("  %-17s %-5s %-28s data %-15s %s\n", st.name.c_str(), v, vfio::attrs_name(st.attrs).c_str(),
-                vfio::data_rule_name(st.data), st.meaning.c_str());
+    std::printf("  %-17s %-5s %-28s data %-15s %s\n", st.name.c_str(), v,
+                vfio::attrs_name(st.attrs).c_str(), vfio::data_rule_name(st.data),
+                st.meaning.c_str());
   }
-  if (p.error_state) std::cout << "  (" << name(*p.error_state) << ": entered only by a failed arc; left by reset)\n";
+  if (p.error_state)
+    std::cout << "  (" << name(*p.error_state)
+              << ": entered only by a failed arc; left by reset)\n";
   std::cout << "\nsingle arcs:\n";
   for (const auto* a : arcs)
     std::cout << "  " << name(a->from) << " -> " << name(a->to)
-              << (a->session == vfio::ArcSession::kNone ? "" : std::string("   (") + vfio::arc_session_name(a->session) + ")")
+              << (a->session == vfio::ArcSession::kNone
+                      ? ""
+                      : std::string("   (") + vfio::arc_session_name(a->session) + ")")
               << "\n";
   if (p.postcopy) {
     const auto& r = *p.postcopy;
-    std::cout << "\npost-copy: " << (r.device_pages ? "device pages stay at the source until fetched" : "device stop-copied, RAM post-copied")
+    std::cout << "\npost-copy: "
+              << (r.device_pages ? "device pages stay at the source until fetched"
+                                 : "device stop-copied, RAM post-copied")
               << "; faults reach the VMM by " << r.fault_delivery << "\n";
   }
   std::cout << "\nAny other pair is a combination transition: see --table and --path.\n";
@@ -425,7 +439,8 @@ int cmd_fsm(int argc, char** argv) {
   }
   if (protocol == "v1") return fsm_v1(table, from, to, dot, json);
   if (protocol.empty()) {
-    std::cerr << "mdevsim fsm: missing PROTOCOL (v1, v2, a proposal name or a file; see mdevsim fsm --help)\n";
+    std::cerr << "mdevsim fsm: missing PROTOCOL (v1, v2, a proposal name or a file; see mdevsim "
+                 "fsm --help)\n";
     return 2;
   }
   if (protocol != "v2") {

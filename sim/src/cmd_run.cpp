@@ -82,7 +82,9 @@ void print_summary(std::ostream& out, const Scenario& s, const Result& r) {
     }()) << "), " << format_bytes(static_cast<double>(s.device.config.vram_bytes)) << " VRAM, "
         << format_bytes(static_cast<double>(s.vm.ram_bytes)) << " RAM, link " << format_rate(s.link.bandwidth) << "\n";
     out << "iterations " << r.iterations.size()
-        << (r.postcopy ? ", then post-copy" : r.converged ? ", converged" : ", not converged")
+        << (r.postcopy    ? ", then post-copy"
+            : r.converged ? ", converged"
+                          : ", not converged")
         << "\n";
     out << "downtime   " << format_duration(r.downtime_s) << " (limit "
         << format_duration(s.migration.downtime_limit_s) << ")\n";
@@ -91,14 +93,15 @@ void print_summary(std::ostream& out, const Scenario& s, const Result& r) {
         << format_bytes(static_cast<double>(r.device_bytes)) << " device sent\n";
     if (r.postcopy) {
       const auto& pc = *r.postcopy;
-      out << "post-copy  " << pc["faults"].get<uint64_t>() << " faults (" << pc["device_faults"].get<uint64_t>()
-          << " device, " << pc["ram_faults"].get<uint64_t>() << " RAM), stall p50 "
-          << format_duration(pc["stall_p50_s"].get<double>()) << " p99 "
+      out << "post-copy  " << pc["faults"].get<uint64_t>() << " faults ("
+          << pc["device_faults"].get<uint64_t>() << " device, " << pc["ram_faults"].get<uint64_t>()
+          << " RAM), stall p50 " << format_duration(pc["stall_p50_s"].get<double>()) << " p99 "
           << format_duration(pc["stall_p99_s"].get<double>()) << ", risk window "
           << format_duration(pc["risk_window_s"].get<double>()) << "\n";
       char slow[96];
       std::snprintf(slow, sizeof slow, "%.1f%% device work, %.1f%% vCPU writes",
-                    100 * pc["device_slowdown"].get<double>(), 100 * pc["vcpu_slowdown"].get<double>());
+                    100 * pc["device_slowdown"].get<double>(),
+                    100 * pc["vcpu_slowdown"].get<double>());
       out << "slowdown   " << slow << " behind a never-migrated reference\n";
     }
     if (r.verification.checked)
@@ -106,8 +109,9 @@ void print_summary(std::ostream& out, const Scenario& s, const Result& r) {
           << (r.outcome == "vm_lost"
                   ? std::string("not possible: the destination never received every page")
               : r.verification.passed && r.postcopy
-                  ? std::string("passed: destination equals source at the switch, and every fetched page "
-                                "carried the source's content")
+                  ? std::string(
+                        "passed: destination equals source at the switch, and every fetched page "
+                        "carried the source's content")
               : r.verification.passed
                   ? "passed: destination equals source, and continues identically"
                   : "FAILED: " + std::to_string(r.verification.vram_pages_mismatched) +
@@ -254,8 +258,9 @@ int cmd_run(int argc, char** argv) {
         for (size_t i = 0; i < p.states.size(); ++i)
           if (p.supported(i, flags)) ctx.states.push_back({p.states[i].name, p.states[i].meaning});
         for (const auto* a : p.arcs_for(flags))
-          ctx.arcs.push_back({p.states[a->from].name, p.states[a->to].name,
-                              a->session == vfio::ArcSession::kNone ? "" : vfio::arc_session_name(a->session)});
+          ctx.arcs.push_back(
+              {p.states[a->from].name, p.states[a->to].name,
+               a->session == vfio::ArcSession::kNone ? "" : vfio::arc_session_name(a->session)});
       } else if (s.migrates) {
         ctx = s.device.protocol == "v1"
                   ? ReportContext::from_v1()

@@ -81,8 +81,9 @@ struct Session {
         dst(dst_dev, opt),
         json(json_out),
         v1(opt.protocol == vfio::Protocol::kV1),
-        proto(opt.protocol_def ? opt.protocol_def
-                               : std::make_shared<const vfio::ProtocolSpec>(vfio::builtin_protocol_v2())) {
+        proto(opt.protocol_def
+                  ? opt.protocol_def
+                  : std::make_shared<const vfio::ProtocolSpec>(vfio::builtin_protocol_v2())) {
     dst_dev.set_running(true);
   }
 
@@ -234,7 +235,8 @@ Reply execute(Session& s, std::vector<std::string> w) {
                                              VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
     const long r = fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, f.raw);
     const auto at = s.proto->by_value(f.payload.device_state);
-    auto rep = from_ret(r, "the device is in " + (at ? s.proto->states[*at].name : std::string("?")));
+    auto rep =
+        from_ret(r, "the device is in " + (at ? s.proto->states[*at].name : std::string("?")));
     return rep;
   }
   if (c == "state" && w.size() >= 2 && w[1] == "set") {
@@ -256,7 +258,8 @@ Reply execute(Session& s, std::vector<std::string> w) {
     if (!st) {
       std::string names;
       for (const auto& x : s.proto->states) names += " " + x.name;
-      throw std::invalid_argument("'" + w[2] + "' is not a state of " + s.proto->name + " (states:" + names + ")");
+      throw std::invalid_argument("'" + w[2] + "' is not a state of " + s.proto->name +
+                                  " (states:" + names + ")");
     }
     Feature<vfio_device_feature_mig_state> f(VFIO_DEVICE_FEATURE_SET |
                                              VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
@@ -296,7 +299,8 @@ Reply execute(Session& s, std::vector<std::string> w) {
     if (w[1] == "request" || w[1] == "background") {
       vfio_mig_postcopy_request q{};
       q.argsz = sizeof(q);
-      if (w.size() < 4) throw std::invalid_argument("postcopy " + w[1] + " FD needs a page or a count");
+      if (w.size() < 4)
+        throw std::invalid_argument("postcopy " + w[1] + " FD needs a page or a count");
       if (w[1] == "request") {
         q.first_page = num(3);
         q.count = w.size() > 4 ? num(4) : 1;
@@ -305,7 +309,8 @@ Reply execute(Session& s, std::vector<std::string> w) {
         q.flags = VFIO_MIG_POSTCOPY_REQUEST_BACKGROUND | VFIO_MIG_POSTCOPY_REQUEST_HOT_FIRST;
       }
       const long r = fe.ioctl(fd, VFIO_MIG_POSTCOPY_REQUEST, &q);
-      auto rep = from_ret(r, std::to_string(q.queued) + " pages queued: the next reads return them");
+      auto rep =
+          from_ret(r, std::to_string(q.queued) + " pages queued: the next reads return them");
       if (r == 0) rep.ret = static_cast<long>(q.queued);
       return rep;
     }
@@ -318,8 +323,9 @@ Reply execute(Session& s, std::vector<std::string> w) {
       const long r = fe.ioctl(fd, VFIO_MIG_POSTCOPY_FAULTS, &q);
       std::string list;
       for (uint64_t k = 0; k < q.count; ++k) list += " " + std::to_string(pages[k]);
-      auto rep = from_ret(r, std::to_string(q.count) + " faults" + (list.empty() ? "" : ":" + list) + "; " +
-                                 std::to_string(q.missing) + " pages still missing");
+      auto rep =
+          from_ret(r, std::to_string(q.count) + " faults" + (list.empty() ? "" : ":" + list) +
+                          "; " + std::to_string(q.missing) + " pages still missing");
       if (r == 0) rep.ret = static_cast<long>(q.count);
       return rep;
     }
@@ -592,7 +598,8 @@ int cmd_step(int argc, char** argv) {
                     << p << "\n";
           return 2;
         }
-        if (!features_given) features = opt.protocol_def->features_name(opt.protocol_def->all_flags());
+        if (!features_given)
+          features = opt.protocol_def->features_name(opt.protocol_def->all_flags());
       }
     } else if (a == "--features" && i + 1 < argc) {
       features = argv[++i];
@@ -605,8 +612,9 @@ int cmd_step(int argc, char** argv) {
   const auto& proto = opt.protocol_def ? *opt.protocol_def : vfio::builtin_protocol_v2();
   const auto flags = proto.parse_features(features);
   if (!flags || (*flags & proto.mandatory_flags()) != proto.mandatory_flags()) {
-    std::cerr << "mdevsim step: --features must list " << proto.features_name(proto.mandatory_flags())
-              << " and optionally the others of " << proto.features_name(proto.all_flags()) << "\n";
+    std::cerr << "mdevsim step: --features must list "
+              << proto.features_name(proto.mandatory_flags()) << " and optionally the others of "
+              << proto.features_name(proto.all_flags()) << "\n";
     return 2;
   }
   opt.migration_flags = *flags;

@@ -39,8 +39,9 @@ vfio::FrontendOptions frontend_options(const Scenario& s, bool source) {
   std::string list;
   for (const auto& f : s.device.features) list += (list.empty() ? "" : ",") + f;
   o.protocol_def = s.device.protocol_def;
-  o.migration_flags = s.device.protocol_def ? s.device.protocol_def->parse_features(list).value_or(1)
-                                            : vfio::parse_features(list).value_or(1);
+  o.migration_flags = s.device.protocol_def
+                          ? s.device.protocol_def->parse_features(list).value_or(1)
+                          : vfio::parse_features(list).value_or(1);
   o.postcopy_hot_first = s.migration.hot_first;
   o.v1_strict = s.device.v1_strict;
   o.precopy_empty_enomsg = s.device.precopy_enomsg;
@@ -54,7 +55,8 @@ vfio::FrontendOptions frontend_options(const Scenario& s, bool source) {
       const auto x = vfio::v1::parse(a), y = vfio::v1::parse(b);
       if (x && y) o.fail_arc = std::make_pair(*x, *y);
     } else {
-      const auto& proto = s.device.protocol_def ? *s.device.protocol_def : vfio::builtin_protocol_v2();
+      const auto& proto =
+          s.device.protocol_def ? *s.device.protocol_def : vfio::builtin_protocol_v2();
       const auto x = proto.find(a), y = proto.find(b);
       if (x && y) o.fail_arc = std::make_pair(proto.states[*x].value, proto.states[*y].value);
     }

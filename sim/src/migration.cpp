@@ -460,7 +460,6 @@ class MigrationDriver : public sc_core::sc_module {
     return true;
   }
 
-
   // ------------------------------------------------------------ post-copy
   const vfio::ProtocolSpec& proto() const {
     return s_.device.protocol_def ? *s_.device.protocol_def : vfio::builtin_protocol_v2();
@@ -481,7 +480,8 @@ class MigrationDriver : public sc_core::sc_module {
   void clone_reference() {
     if (!ref_) return;
     ref_->ram.store.clear();
-    src_.ram.store.for_each_touched([&](uint64_t p, uint64_t t) { ref_->ram.store.set_token(p, t); });
+    src_.ram.store.for_each_touched(
+        [&](uint64_t p, uint64_t t) { ref_->ram.store.set_token(p, t); });
     auto& rv = ref_->device.vram.store();
     rv.clear();
     src_.device.vram.store().for_each_touched([&](uint64_t p, uint64_t t) { rv.set_token(p, t); });
@@ -503,7 +503,8 @@ class MigrationDriver : public sc_core::sc_module {
     const auto& dv = dst_.device.vram.store();
     auto vcheck = [&](uint64_t p) {
       if (!dst_.device.vram.missing(p) && sv.token(p) != dv.token(p)) {
-        if (v.vram_pages_mismatched++ < 8) v.differences.push_back("at the switch: vram page " + std::to_string(p));
+        if (v.vram_pages_mismatched++ < 8)
+          v.differences.push_back("at the switch: vram page " + std::to_string(p));
       }
     };
     sv.for_each_touched([&](uint64_t p, uint64_t) { vcheck(p); });
@@ -514,7 +515,8 @@ class MigrationDriver : public sc_core::sc_module {
     const auto& b = dst_.ram.store;
     auto rcheck = [&](uint64_t p) {
       if (!dst_.ram.is_missing(p) && a.token(p) != b.token(p)) {
-        if (v.ram_pages_mismatched++ < 8) v.differences.push_back("at the switch: guest RAM page " + std::to_string(p));
+        if (v.ram_pages_mismatched++ < 8)
+          v.differences.push_back("at the switch: guest RAM page " + std::to_string(p));
       }
     };
     a.for_each_touched([&](uint64_t p, uint64_t) { rcheck(p); });
@@ -587,7 +589,8 @@ class MigrationDriver : public sc_core::sc_module {
       if (r == 0) r = set_state(src_, MigState::kStopCopy, &save_fd_);
     }
     if (r < 0)
-      return fail_reason("the source device failed to stop (" + vfio::errno_name(static_cast<int>(-r)) + ")");
+      return fail_reason("the source device failed to stop (" +
+                         vfio::errno_name(static_cast<int>(-r)) + ")");
     sc.device_stop_s = now() - t_stop;
     const double t_xfer = now();
     link_.latency();
@@ -599,8 +602,10 @@ class MigrationDriver : public sc_core::sc_module {
     for (uint64_t p : ram_missing)
       if (src_.ram.store.token(p) != 0) nonzero.push_back(p);
     ram_missing.swap(nonzero);
-    const uint64_t discard_bytes = (src_.ram.store.page_count() + 7) / 8;  // bitmap of missing pages
-    if (!link_.transfer(discard_bytes, false)) return fail_reason("the link was down longer than the link timeout");
+    const uint64_t discard_bytes =
+        (src_.ram.store.page_count() + 7) / 8;  // bitmap of missing pages
+    if (!link_.transfer(discard_bytes, false))
+      return fail_reason("the link was down longer than the link timeout");
     sc.ram_bytes += discard_bytes;
     if (!send_device(0, false, true, sc.device_bytes)) return false;
     sc.transfer_s = now() - t_xfer;
@@ -648,8 +653,8 @@ class MigrationDriver : public sc_core::sc_module {
     const double t0 = now();
     double next_poll = t0;
     const uint64_t vram_record = 16 + 8 + s_.device.config.page_size;
-    const uint32_t bg_flags =
-        VFIO_MIG_POSTCOPY_REQUEST_BACKGROUND | (s_.migration.hot_first ? VFIO_MIG_POSTCOPY_REQUEST_HOT_FIRST : 0);
+    const uint32_t bg_flags = VFIO_MIG_POSTCOPY_REQUEST_BACKGROUND |
+                              (s_.migration.hot_first ? VFIO_MIG_POSTCOPY_REQUEST_HOT_FIRST : 0);
     uint64_t ram_cursor = 0;
     double next_sample = t0;
     auto& bytes = pc_bytes_;
@@ -662,8 +667,9 @@ class MigrationDriver : public sc_core::sc_module {
       }
       auto rfaults = std::exchange(dst_.ram.pending_faults, {});
       if (opt_.recorder && now() >= next_sample) {
-        opt_.recorder->counter("missing pages", now(),
-                               static_cast<double>(dst_.device.missing_pages() + dst_.ram.missing_count()));
+        opt_.recorder->counter(
+            "missing pages", now(),
+            static_cast<double>(dst_.device.missing_pages() + dst_.ram.missing_count()));
         next_sample = now() + 1e-3;
       }
       if (!vfaults.empty() || !rfaults.empty()) {
@@ -676,9 +682,11 @@ class MigrationDriver : public sc_core::sc_module {
         }
         std::vector<uint64_t> ram_pages;
         for (uint64_t p : rfaults)
-          for (uint64_t k = p; k <= p + s_.migration.prefetch_pages && k < src_.ram.store.page_count(); ++k)
+          for (uint64_t k = p;
+               k <= p + s_.migration.prefetch_pages && k < src_.ram.store.page_count(); ++k)
             if (dst_.ram.is_missing(k)) ram_pages.push_back(k);
-        if ((rules.device_pages && !move_device_pages(bytes)) || !push_ram(ram_pages, bytes)) return false;
+        if ((rules.device_pages && !move_device_pages(bytes)) || !push_ram(ram_pages, bytes))
+          return false;
         link_.latency();  // and the pages come back
         // The background stream keeps going between faults (one slice per
         // round), so a device that faults continuously still drains.
@@ -686,7 +694,8 @@ class MigrationDriver : public sc_core::sc_module {
       const bool background = s_.migration.background_push || now() - t0 > s_.migration.run_after_s;
       if (!background) {
         // Only faults move pages: wait for one (or the next poll).
-        const auto timeout = sc_time::from_seconds(eventfd ? 1e-3 : std::max(1e-6, next_poll - now()));
+        const auto timeout =
+            sc_time::from_seconds(eventfd ? 1e-3 : std::max(1e-6, next_poll - now()));
         sc_core::wait(timeout, dst_.device.vram.fault_raised() | dst_.ram.fault_raised);
         if (!eventfd || !rules.device_pages) continue;
         wait_s(0);
@@ -700,11 +709,13 @@ class MigrationDriver : public sc_core::sc_module {
       const double share = both ? budget / 2 : budget;
       if (dst_.device.missing_pages() > 0) {
         uint64_t q = 0;
-        request_device_pages(0, std::max<uint64_t>(1, static_cast<uint64_t>(share / vram_record)), bg_flags, q);
+        request_device_pages(0, std::max<uint64_t>(1, static_cast<uint64_t>(share / vram_record)),
+                             bg_flags, q);
         if (!move_device_pages(bytes)) return false;
       }
       std::vector<uint64_t> ram_pages;
-      const uint64_t max_ram = std::max<uint64_t>(1, static_cast<uint64_t>(share / (page_ + kPageHeaderBytes)));
+      const uint64_t max_ram =
+          std::max<uint64_t>(1, static_cast<uint64_t>(share / (page_ + kPageHeaderBytes)));
       while (ram_pages.size() < max_ram && ram_cursor < src_.ram.store.page_count()) {
         if (dst_.ram.is_missing(ram_cursor)) ram_pages.push_back(ram_cursor);
         ++ram_cursor;
@@ -733,7 +744,8 @@ class MigrationDriver : public sc_core::sc_module {
     for (const auto& [p, t] : dst_.device.vram.placed()) {
       distinct.insert(p);
       if (src_.device.vram.token(p) != t) {
-        if (v.vram_pages_mismatched++ < 8) v.differences.push_back("post-copy: vram page " + std::to_string(p));
+        if (v.vram_pages_mismatched++ < 8)
+          v.differences.push_back("post-copy: vram page " + std::to_string(p));
       }
     }
     pc_fetched_vram_ = dst_.device.vram.placed().size();
@@ -756,10 +768,13 @@ class MigrationDriver : public sc_core::sc_module {
     for (double x : stalls) total += x;
     auto pct = [&](double q) {
       if (stalls.empty()) return 0.0;
-      return stalls[std::min(stalls.size() - 1, static_cast<size_t>(q * static_cast<double>(stalls.size())))];
+      return stalls[std::min(stalls.size() - 1,
+                             static_cast<size_t>(q * static_cast<double>(stalls.size())))];
     };
-    const double ref_dev = static_cast<double>(r.first - s0.first), dst_dev = static_cast<double>(d.first - s0.first);
-    const double ref_cpu = static_cast<double>(r.second - s0.second), dst_cpu = static_cast<double>(d.second - s0.second);
+    const double ref_dev = static_cast<double>(r.first - s0.first),
+                 dst_dev = static_cast<double>(d.first - s0.first);
+    const double ref_cpu = static_cast<double>(r.second - s0.second),
+                 dst_cpu = static_cast<double>(d.second - s0.second);
     nlohmann::json pc;
     pc["protocol"] = s_.device.protocol;
     pc["device_pages_postcopied"] = rules.device_pages;
@@ -789,8 +804,10 @@ class MigrationDriver : public sc_core::sc_module {
     if (opt_.recorder) {
       opt_.recorder->phase("dst migration", "post-copy", pc_t_stop_ + result.downtime_s, t_end);
       auto& log = opt_.recorder->log;
-      for (const auto& f : dst_.device.vram.fault_log()) log.faults.push_back({f.t_s, f.stall_s, "vram", f.page});
-      for (const auto& f : dst_.ram.fault_log) log.faults.push_back({f.t_s, f.stall_s, "ram", f.page});
+      for (const auto& f : dst_.device.vram.fault_log())
+        log.faults.push_back({f.t_s, f.stall_s, "vram", f.page});
+      for (const auto& f : dst_.ram.fault_log)
+        log.faults.push_back({f.t_s, f.stall_s, "ram", f.page});
       std::sort(log.faults.begin(), log.faults.end(),
                 [](const PageFaultEvent& a, const PageFaultEvent& b) { return a.t_s < b.t_s; });
       opt_.recorder->counter("missing pages", t_end, 0);
@@ -798,15 +815,17 @@ class MigrationDriver : public sc_core::sc_module {
     result.ram_bytes += pc_bytes_ - pc_device_bytes_;
     result.device_bytes += pc_device_bytes_;
     v.continuation_matches = true;  // timing differs by design (faults); see docs/postcopy.md
-    v.passed = v.vram_pages_mismatched == 0 && v.ram_pages_mismatched == 0 && v.device_fields_mismatched == 0 &&
-               dst_.device.missing_pages() == 0 && dst_.ram.missing_count() == 0;
+    v.passed = v.vram_pages_mismatched == 0 && v.ram_pages_mismatched == 0 &&
+               v.device_fields_mismatched == 0 && dst_.device.missing_pages() == 0 &&
+               dst_.ram.missing_count() == 0;
     for (Host* h : {&dst_, ref_})
       if (h) h->set_vm_running(false);
   }
 
   double pc_t_stop_ = 0;
   uint64_t pc_missing_vram_at_switch_ = 0, pc_missing_ram_at_switch_ = 0;
-  uint64_t pc_fetched_vram_ = 0, pc_fetched_ram_ = 0, pc_duplicates_ = 0, pc_bytes_ = 0, pc_device_bytes_ = 0;
+  uint64_t pc_fetched_vram_ = 0, pc_fetched_ram_ = 0, pc_duplicates_ = 0, pc_bytes_ = 0,
+           pc_device_bytes_ = 0;
   std::pair<uint64_t, uint64_t> pc_work_at_switch_{0, 0};
 
   // Source back to running, destination torn down: nothing lost.
@@ -955,19 +974,22 @@ class MigrationDriver : public sc_core::sc_module {
       finish_postcopy();
       if (!ok) {
         result.outcome = "vm_lost";
-        result.reason = "post-copy failed: " + (reason_.empty() ? std::string("the link failed") : reason_) +
-                        " while the VM's state was split across the hosts (the destination runs without " +
-                        std::to_string(dst_.device.missing_pages()) + " VRAM and " +
-                        std::to_string(dst_.ram.missing_count()) + " RAM pages)";
+        result.reason =
+            "post-copy failed: " + (reason_.empty() ? std::string("the link failed") : reason_) +
+            " while the VM's state was split across the hosts (the destination runs without " +
+            std::to_string(dst_.device.missing_pages()) + " VRAM and " +
+            std::to_string(dst_.ram.missing_count()) + " RAM pages)";
         result.verification.passed = false;
         finish(t0);
         return;
       }
       result.outcome = result.verification.passed ? "completed" : "failed";
       if (!result.verification.passed)
-        result.reason = "verification found differences: " + std::to_string(result.verification.vram_pages_mismatched) +
-                        " VRAM pages, " + std::to_string(result.verification.ram_pages_mismatched) + " RAM pages, " +
-                        std::to_string(result.verification.device_fields_mismatched) + " device fields";
+        result.reason =
+            "verification found differences: " +
+            std::to_string(result.verification.vram_pages_mismatched) + " VRAM pages, " +
+            std::to_string(result.verification.ram_pages_mismatched) + " RAM pages, " +
+            std::to_string(result.verification.device_fields_mismatched) + " device fields";
       finish(t0);
       return;
     }

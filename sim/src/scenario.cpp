@@ -237,9 +237,10 @@ void read_device(Obj& o, Scenario& s, const std::filesystem::path& base_dir) {
       o.fail("protocol", e.what());
     }
     if (d.protocol_def->encoding != vfio::ProtocolSpec::Encoding::kEnum)
-      o.fail("protocol", "'" + d.protocol +
-                             "' is a v1-style (register bits) protocol: it can be printed and validated "
-                             "with mdevsim fsm, but full runs support v2-style protocol files only");
+      o.fail("protocol",
+             "'" + d.protocol +
+                 "' is a v1-style (register bits) protocol: it can be printed and validated "
+                 "with mdevsim fsm, but full runs support v2-style protocol files only");
   }
   if (o.has("features")) {
     const auto& f = o.get("features");
@@ -344,9 +345,10 @@ Scenario build(const std::string& file, const json& root) {
       mg.mode = mode == "postcopy" ? MigrationMode::kPostcopy : MigrationMode::kHybrid;
       const auto& def = s.device.protocol_def;
       if (!def || !def->postcopy)
-        m.fail("mode", mode + " needs a device protocol that defines post-copy (device.protocol: "
-                              "v2-postcopy, v2-postcopy-poll or v2-postcopy-ram-only), not '" +
-                              s.device.protocol + "'");
+        m.fail("mode", mode +
+                           " needs a device protocol that defines post-copy (device.protocol: "
+                           "v2-postcopy, v2-postcopy-poll or v2-postcopy-ram-only), not '" +
+                           s.device.protocol + "'");
       if (def->postcopy->device_pages &&
           std::find(s.device.features.begin(), s.device.features.end(), "post_copy") ==
               s.device.features.end())
@@ -371,10 +373,12 @@ Scenario build(const std::string& file, const json& root) {
     mg.link_timeout_s = m.duration("link_timeout", mg.link_timeout_s);
     mg.postcopy_after_iterations = static_cast<uint32_t>(
         m.integer("postcopy_after_iterations", mg.postcopy_after_iterations, 0, 100000));
-    mg.prefetch_pages = static_cast<uint32_t>(m.integer("prefetch_pages", mg.prefetch_pages, 0, 4096));
+    mg.prefetch_pages =
+        static_cast<uint32_t>(m.integer("prefetch_pages", mg.prefetch_pages, 0, 4096));
     mg.background_push = m.boolean("background_push", mg.background_push);
     const std::string order = m.str("push_order", mg.hot_first ? "hot_first" : "sequential");
-    if (order != "hot_first" && order != "sequential") m.fail("push_order", "must be hot_first or sequential");
+    if (order != "hot_first" && order != "sequential")
+      m.fail("push_order", "must be hot_first or sequential");
     mg.hot_first = order == "hot_first";
     mg.run_after_s = m.duration("run_after", mg.run_after_s);
     mg.exact = m.boolean("exact", mg.exact);

@@ -1,13 +1,13 @@
 #include "mdevsim/sim/waveform.h"
 
+#include <sysc/tracing/sc_tracing_ids.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <system_error>
 #include <vector>
-
-#include <sysc/tracing/sc_tracing_ids.h>
 
 namespace mdevsim::sim {
 

@@ -1,8 +1,8 @@
 // Runs the step scripts in tests/step_scripts through the built binary and
 // checks every JSON line against what the kernel ABI says must happen.
 #include <array>
-#include <fstream>
 #include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -107,13 +107,15 @@ TEST(CmdStep, V2PostcopyProposalByHandEndsEqual) {
 
 TEST(CmdStep, ProtocolOptionRefusesV1StyleFilesAndUnknownNames) {
   const std::string bin = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim step ";
-  EXPECT_EQ(WEXITSTATUS(system((bin + "--protocol v1-postcopy-101b </dev/null 2>/dev/null").c_str())), 2);
+  EXPECT_EQ(
+      WEXITSTATUS(system((bin + "--protocol v1-postcopy-101b </dev/null 2>/dev/null").c_str())), 2);
   EXPECT_EQ(WEXITSTATUS(system((bin + "--protocol nosuch </dev/null 2>/dev/null").c_str())), 2);
 }
 
 TEST(CmdFsm, ProtocolFilesPrintValidateAndDerivePaths) {
   auto out = [](const std::string& args, int* code = nullptr) {
-    FILE* p = popen((std::string(MDEVSIM_BINARY_DIR) + "/mdevsim fsm " + args + " 2>&1").c_str(), "r");
+    FILE* p =
+        popen((std::string(MDEVSIM_BINARY_DIR) + "/mdevsim fsm " + args + " 2>&1").c_str(), "r");
     std::string s;
     std::array<char, 4096> buf{};
     size_t n;
@@ -126,7 +128,8 @@ TEST(CmdFsm, ProtocolFilesPrintValidateAndDerivePaths) {
   EXPECT_EQ(j["path"], json({"PRE_COPY", "PRE_COPY_P2P", "POSTCOPY_SERVE"}));
   j = json::parse(out("v2-postcopy --path POSTCOPY_SERVE PRE_COPY --json"));
   EXPECT_EQ(j["errno"], "EINVAL");
-  j = json::parse(out(std::string(MDEVSIM_SOURCE_DIR) + "/scenarios/protocols/v2.json --table --json"));
+  j = json::parse(
+      out(std::string(MDEVSIM_SOURCE_DIR) + "/scenarios/protocols/v2.json --table --json"));
   EXPECT_EQ(j["RUNNING"]["STOP_COPY"], "RUNNING_P2P") << "the file gives the kernel's table";
   j = json::parse(out("v1-postcopy-101b --path 100b 101b --json"));
   EXPECT_EQ(j["path"], json({"100b", "101b"}));
@@ -140,7 +143,9 @@ TEST(CmdFsm, ProtocolFilesPrintValidateAndDerivePaths) {
   int code = 0;
   const std::string err = out(bad, &code);
   EXPECT_EQ(code, 2);
-  EXPECT_NE(err.find("state \"LOST\": not reachable from the default state RUNNING"), std::string::npos) << err;
+  EXPECT_NE(err.find("state \"LOST\": not reachable from the default state RUNNING"),
+            std::string::npos)
+      << err;
 }
 
 TEST(CmdFsm, PathsAndJson) {

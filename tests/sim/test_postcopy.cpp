@@ -16,8 +16,8 @@ namespace {
 using nlohmann::json;
 
 json run(const std::string& scenario, const std::string& extra = "", int* code = nullptr) {
-  const std::string cmd = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim run " + scenario + " --json - " + extra +
-                          " 2>/dev/null";
+  const std::string cmd = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim run " + scenario +
+                          " --json - " + extra + " 2>/dev/null";
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   std::array<char, 4096> buf{};
@@ -28,7 +28,9 @@ json run(const std::string& scenario, const std::string& extra = "", int* code =
   return out.empty() ? json() : json::parse(out);
 }
 
-std::string scenario(const std::string& name) { return std::string(MDEVSIM_SOURCE_DIR) + "/scenarios/" + name; }
+std::string scenario(const std::string& name) {
+  return std::string(MDEVSIM_SOURCE_DIR) + "/scenarios/" + name;
+}
 
 std::string temp(const std::string& name, const std::string& text) {
   const std::string path = ::testing::TempDir() + "/pc." + std::to_string(getpid()) + "." + name;
@@ -45,14 +47,16 @@ TEST(Postcopy, WriteHeavyJobCompletesWithTenTimesLessDowntimeThanForcedPrecopy) 
   EXPECT_EQ(pc["postcopy"]["pages_sent_twice"], 0);
   // The same job under pre-copy cannot converge; forced, its downtime is the
   // whole hot set over the link.
-  const json pre = run(scenario("write-heavy-noconverge.json"), "--set migration.on_no_convergence=force");
+  const json pre =
+      run(scenario("write-heavy-noconverge.json"), "--set migration.on_no_convergence=force");
   ASSERT_FALSE(pre["converged"].get<bool>());
   const double forced = pre["downtime_s"].get<double>(), post = pc["downtime_s"].get<double>();
   EXPECT_GE(forced, 10 * post) << "pre-copy forced " << forced << " s, post-copy " << post << " s";
   // Post-copy costs show up instead as stalls and a risk window.
   EXPECT_GT(pc["postcopy"]["faults"].get<uint64_t>(), 0u);
   EXPECT_GT(pc["postcopy"]["risk_window_s"].get<double>(), post);
-  EXPECT_LE(pc["postcopy"]["stall_p50_s"].get<double>(), pc["postcopy"]["stall_p99_s"].get<double>());
+  EXPECT_LE(pc["postcopy"]["stall_p50_s"].get<double>(),
+            pc["postcopy"]["stall_p99_s"].get<double>());
 }
 
 TEST(Postcopy, HybridFaultsLessThanPurePostcopyOnTheHotSet) {
@@ -64,22 +68,26 @@ TEST(Postcopy, HybridFaultsLessThanPurePostcopyOnTheHotSet) {
   EXPECT_TRUE(pure["verification"]["passed"].get<bool>());
   EXPECT_EQ(hybrid["iterations"].size(), 1u) << "one pre-copy round, then post-copy";
   EXPECT_EQ(pure["iterations"].size(), 0u);
-  EXPECT_LT(hybrid["postcopy"]["faults"].get<uint64_t>(), pure["postcopy"]["faults"].get<uint64_t>());
+  EXPECT_LT(hybrid["postcopy"]["faults"].get<uint64_t>(),
+            pure["postcopy"]["faults"].get<uint64_t>());
 }
 
 // A trace writes K distinct pages before the migration and touches each of
 // them three times after the switch: exactly K faults, no duplicate fetch.
 TEST(Postcopy, KDistinctMissingPagesCauseExactlyKFaults) {
   constexpr int K = 40;
-  std::string trace = "# before the migration: pages 0..K-1 written once\n0.01 0 " + std::to_string(K) + "\n";
+  std::string trace =
+      "# before the migration: pages 0..K-1 written once\n0.01 0 " + std::to_string(K) + "\n";
   for (int round = 0; round < 3; ++round)
-    for (int p = 0; p < K; ++p) trace += std::to_string(0.40 + 0.01 * round + 0.0001 * p) + " " + std::to_string(p) + "\n";
+    for (int p = 0; p < K; ++p)
+      trace += std::to_string(0.40 + 0.01 * round + 0.0001 * p) + " " + std::to_string(p) + "\n";
   trace += "0.45 1000 5\n";  // pages never written at the source are not missing: no fault
   const std::string trace_file = temp("k.trace", trace);
   const std::string scen = temp("k.json", R"({
     "device": { "vram": "256MiB", "page_size": "64KiB", "protocol": "v2-postcopy",
                 "features": ["stop_copy", "p2p", "pre_copy", "post_copy"] },
-    "workload": { "kind": "trace", "trace_file": ")" + trace_file + R"(" },
+    "workload": { "kind": "trace", "trace_file": ")" +
+                                              trace_file + R"(" },
     "vm": { "ram": "64MiB" },
     "guest": { "kind": "uniform", "dirty_rate": "0B/s" },
     "link": { "bandwidth": "10Gbit/s" },
@@ -100,31 +108,37 @@ TEST(Postcopy, LinkFailureLosesTheVmInPostcopyButCancelsSafelyInPrecopy) {
   const json pc = run(scenario("postcopy-link-failure.json"), "", &code);
   EXPECT_EQ(pc["outcome"], "vm_lost");
   EXPECT_EQ(code, 1);
-  EXPECT_NE(pc["reason"].get<std::string>().find("split across the hosts"), std::string::npos) << pc["reason"];
+  EXPECT_NE(pc["reason"].get<std::string>().find("split across the hosts"), std::string::npos)
+      << pc["reason"];
   EXPECT_FALSE(pc["verification"]["passed"].get<bool>());
   // The same fault while still pre-copying: cancelled, the source intact.
-  const json pre = run(scenario("postcopy-link-failure.json"), "--set migration.mode=precopy --set device.protocol=v2 "
-                                                               "--set 'device.features=[\"stop_copy\",\"p2p\",\"pre_copy\"]'");
+  const json pre = run(scenario("postcopy-link-failure.json"),
+                       "--set migration.mode=precopy --set device.protocol=v2 "
+                       "--set 'device.features=[\"stop_copy\",\"p2p\",\"pre_copy\"]'");
   EXPECT_EQ(pre["outcome"], "cancelled") << pre["reason"];
   EXPECT_TRUE(pre["verification"]["source_intact"].get<bool>());
 }
 
 TEST(Postcopy, RamOnlyProposalStopCopiesTheDeviceAndPostcopiesRam) {
   const json r = run(scenario("postcopy-write-heavy.json"),
-                     "--set device.protocol=v2-postcopy-ram-only --set 'device.features=[\"stop_copy\",\"p2p\",\"pre_copy\"]'");
+                     "--set device.protocol=v2-postcopy-ram-only --set "
+                     "'device.features=[\"stop_copy\",\"p2p\",\"pre_copy\"]'");
   ASSERT_EQ(r["outcome"], "completed") << r["reason"];
   EXPECT_TRUE(r["verification"]["passed"].get<bool>());
   EXPECT_EQ(r["postcopy"]["device_faults"], 0);
   EXPECT_GT(r["postcopy"]["missing_ram_pages_at_switch"].get<uint64_t>(), 0u);
   // The device's whole state moves during the downtime.
-  EXPECT_GT(r["downtime_s"].get<double>(), 10 * run(scenario("postcopy-write-heavy.json"))["downtime_s"].get<double>());
+  EXPECT_GT(r["downtime_s"].get<double>(),
+            10 * run(scenario("postcopy-write-heavy.json"))["downtime_s"].get<double>());
 }
 
 TEST(Postcopy, PollingDeliveryStallsLongerThanEventfd) {
   const json ev = run(scenario("postcopy-write-heavy.json"));
-  const json poll = run(scenario("postcopy-write-heavy.json"), "--set device.protocol=v2-postcopy-poll");
+  const json poll =
+      run(scenario("postcopy-write-heavy.json"), "--set device.protocol=v2-postcopy-poll");
   ASSERT_EQ(poll["outcome"], "completed") << poll["reason"];
-  EXPECT_GT(poll["postcopy"]["stall_p50_s"].get<double>(), ev["postcopy"]["stall_p50_s"].get<double>());
+  EXPECT_GT(poll["postcopy"]["stall_p50_s"].get<double>(),
+            ev["postcopy"]["stall_p50_s"].get<double>());
 }
 
 TEST(Postcopy, DeterministicAndTheByteCopyPathGivesTheSameRun) {
@@ -139,8 +153,8 @@ TEST(Postcopy, DeterministicAndTheByteCopyPathGivesTheSameRun) {
 
 TEST(Postcopy, ModeNeedsAProtocolThatDefinesIt) {
   int code = -1;
-  const std::string cmd = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim run " + scenario("quickstart.json") +
-                          " --set migration.mode=postcopy 2>&1";
+  const std::string cmd = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim run " +
+                          scenario("quickstart.json") + " --set migration.mode=postcopy 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   std::array<char, 4096> buf{};

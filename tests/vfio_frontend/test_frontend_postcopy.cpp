@@ -18,7 +18,8 @@ FrontendOptions postcopy_options() {
   return o;
 }
 
-long request(Frontend& fe, int fd, uint64_t first, uint64_t count, uint64_t* queued, uint32_t flags = 0) {
+long request(Frontend& fe, int fd, uint64_t first, uint64_t count, uint64_t* queued,
+             uint32_t flags = 0) {
   vfio_mig_postcopy_request r{};
   r.argsz = sizeof(r);
   r.flags = flags;
@@ -93,10 +94,12 @@ TEST(FrontendPostcopy, IoctlMisuseGetsTheExpectedErrnos) {
   Pair p(postcopy_options());
   const auto s = switch_to_postcopy(p);
   uint64_t q = 0;
-  EXPECT_EQ(request(p.dst, s.resume_fd, 0, 1, &q), -EINVAL) << "pages are requested from the save fd";
+  EXPECT_EQ(request(p.dst, s.resume_fd, 0, 1, &q), -EINVAL)
+      << "pages are requested from the save fd";
   vfio_mig_postcopy_faults f{};
   f.argsz = sizeof(f);
-  EXPECT_EQ(p.src.ioctl(s.save_fd, VFIO_MIG_POSTCOPY_FAULTS, &f), -EINVAL) << "faults come from the resume fd";
+  EXPECT_EQ(p.src.ioctl(s.save_fd, VFIO_MIG_POSTCOPY_FAULTS, &f), -EINVAL)
+      << "faults come from the resume fd";
   f.argsz = 8;
   EXPECT_EQ(p.dst.ioctl(s.resume_fd, VFIO_MIG_POSTCOPY_FAULTS, &f), -EINVAL) << "argsz too small";
   EXPECT_EQ(p.dst.ioctl(s.resume_fd, VFIO_MIG_POSTCOPY_FAULTS, nullptr), -EFAULT);

@@ -5,8 +5,6 @@
 // (drivers/vfio/vfio_main.c, vfio_mig_get_next_state), transcribed here from
 // the reference fact sheet; the implementation derives the same answers from
 // scenarios/protocols/v2.json and never sees this table.
-#include "mdevsim/vfio/protocol.h"
-
 #include <cerrno>
 #include <fstream>
 #include <sstream>
@@ -14,10 +12,14 @@
 
 #include <gtest/gtest.h>
 
+#include "mdevsim/vfio/protocol.h"
+
 namespace mdevsim::vfio {
 namespace {
 
-std::string source_file(const std::string& rel) { return std::string(MDEVSIM_SOURCE_DIR) + "/" + rel; }
+std::string source_file(const std::string& rel) {
+  return std::string(MDEVSIM_SOURCE_DIR) + "/" + rel;
+}
 
 // ---- the kernel's table (values: uAPI enum) -------------------------------
 enum K : uint32_t { ERR = 0, STOP = 1, RUN = 2, SC = 3, RES = 4, RP2P = 5, PC = 6, PCP2P = 7 };
@@ -56,8 +58,8 @@ TEST(ProtocolSpec, V2FileDerivesTheKernelNextStepTableForAllFourFeatureSets) {
         const int want_err = kernel_next(cur, target, flags, want);
         size_t got = 0;
         const int got_err = p.next_step(*p.by_value(cur), *p.by_value(target), flags, got);
-        SCOPED_TRACE("features " + p.features_name(flags) + ": " + p.states[*p.by_value(cur)].name + " -> " +
-                     p.states[*p.by_value(target)].name);
+        SCOPED_TRACE("features " + p.features_name(flags) + ": " + p.states[*p.by_value(cur)].name +
+                     " -> " + p.states[*p.by_value(target)].name);
         ASSERT_EQ(got_err, want_err);
         if (want_err == 0) {
           EXPECT_EQ(p.states[got].value, want);
@@ -113,7 +115,8 @@ TEST(ProtocolSpec, V1FileGivesTheBitRulesAndTheStrictTable) {
   EXPECT_EQ(p.states[*p.error_state].value, 6u) << "110b is the error state";
   EXPECT_EQ(p.states[p.default_state].value, 1u) << "001b after reset";
   // libvfio-user's table (read as intended): from 000 only 001 is allowed.
-  const size_t s000 = *p.by_value(0), s010 = *p.by_value(2), s100 = *p.by_value(4), s001 = *p.by_value(1);
+  const size_t s000 = *p.by_value(0), s010 = *p.by_value(2), s100 = *p.by_value(4),
+               s001 = *p.by_value(1);
   EXPECT_FALSE(p.arc(s000, s010, 0)->strict);
   EXPECT_TRUE(p.arc(s000, s001, 0)->strict);
   EXPECT_TRUE(p.arc(s100, s001, 0)->strict);
@@ -121,7 +124,8 @@ TEST(ProtocolSpec, V1FileGivesTheBitRulesAndTheStrictTable) {
 }
 
 TEST(ProtocolSpec, ShippedProposalsValidateAndDefinePostCopy) {
-  for (const char* name : {"v1-postcopy-101b", "v2-postcopy", "v2-postcopy-poll", "v2-postcopy-ram-only"}) {
+  for (const char* name :
+       {"v1-postcopy-101b", "v2-postcopy", "v2-postcopy-poll", "v2-postcopy-ram-only"}) {
     SCOPED_TRACE(name);
     const ProtocolSpec p = resolve_protocol(name);
     ASSERT_TRUE(p.postcopy);
@@ -130,12 +134,14 @@ TEST(ProtocolSpec, ShippedProposalsValidateAndDefinePostCopy) {
   const auto s101 = v1pc.by_value(5);
   ASSERT_TRUE(s101) << "the proposal makes 101b a state";
   EXPECT_EQ(v1pc.states[*s101].attrs, uint32_t{kAttrRunning | kAttrResuming});
-  EXPECT_EQ(v1pc.states[*v1pc.by_value(2)].data, DataRule::kServe) << "the source in 010b keeps serving";
+  EXPECT_EQ(v1pc.states[*v1pc.by_value(2)].data, DataRule::kServe)
+      << "the source in 010b keeps serving";
 
   const ProtocolSpec v2pc = resolve_protocol("v2-postcopy");
   const uint64_t all = v2pc.all_flags();
-  const size_t run = *v2pc.find("RUNNING"), pre = *v2pc.find("PRE_COPY"), serve = *v2pc.find("POSTCOPY_SERVE"),
-               res = *v2pc.find("RESUMING"), rr = *v2pc.find("RESUMING_RUNNING");
+  const size_t run = *v2pc.find("RUNNING"), pre = *v2pc.find("PRE_COPY"),
+               serve = *v2pc.find("POSTCOPY_SERVE"), res = *v2pc.find("RESUMING"),
+               rr = *v2pc.find("RESUMING_RUNNING");
   // PRE_COPY -> POSTCOPY_SERVE keeps the fd through PRE_COPY_P2P when P2P is advertised.
   const auto a = v2pc.path(pre, serve, all);
   ASSERT_EQ(a.err, 0);
@@ -199,67 +205,84 @@ std::string error_of(const std::string& text) {
 TEST(ProtocolSpec, MinimalFileIsAccepted) { EXPECT_EQ(error_of(kMinimal), "(accepted)"); }
 
 TEST(ProtocolSpec, UnreachableStateIsNamed) {
-  const auto text = replace(kMinimal, R"({"from": "STOP", "to": "STOP_COPY", "session": "open_save"},)", "");
-  EXPECT_EQ(error_of(text), "bad.json: state \"STOP_COPY\": not reachable from the default state RUNNING");
+  const auto text =
+      replace(kMinimal, R"({"from": "STOP", "to": "STOP_COPY", "session": "open_save"},)", "");
+  EXPECT_EQ(error_of(text),
+            "bad.json: state \"STOP_COPY\": not reachable from the default state RUNNING");
 }
 
 TEST(ProtocolSpec, StateThatCannotGetBackToTheDefaultIsNamed) {
-  const auto text = replace(kMinimal, R"({"from": "STOP_COPY", "to": "STOP", "session": "end_save"})",
-                            R"({"from": "RUNNING", "to": "STOP_COPY", "session": "open_save"})");
-  EXPECT_EQ(error_of(text), "bad.json: state \"STOP_COPY\": the default state RUNNING cannot be reached from it");
+  const auto text =
+      replace(kMinimal, R"({"from": "STOP_COPY", "to": "STOP", "session": "end_save"})",
+              R"({"from": "RUNNING", "to": "STOP_COPY", "session": "open_save"})");
+  EXPECT_EQ(error_of(text),
+            "bad.json: state \"STOP_COPY\": the default state RUNNING cannot be reached from it");
 }
 
 TEST(ProtocolSpec, ArcIntoTheErrorStateIsRefused) {
-  const auto text = replace(kMinimal, R"({"from": "RUNNING", "to": "STOP"},)",
-                            R"({"from": "RUNNING", "to": "STOP"}, {"from": "STOP", "to": "ERROR"},)");
+  const auto text =
+      replace(kMinimal, R"({"from": "RUNNING", "to": "STOP"},)",
+              R"({"from": "RUNNING", "to": "STOP"}, {"from": "STOP", "to": "ERROR"},)");
   EXPECT_EQ(error_of(text),
-            "bad.json: arc STOP -> ERROR: no arc may be requested into the error state \"ERROR\" (a device lands "
+            "bad.json: arc STOP -> ERROR: no arc may be requested into the error state \"ERROR\" "
+            "(a device lands "
             "there only when an arc fails)");
 }
 
 TEST(ProtocolSpec, DuplicateEncodingIsRefused) {
-  const auto text = replace(kMinimal, R"("name": "STOP_COPY", "value": 3)", R"("name": "STOP_COPY", "value": 1)");
-  EXPECT_EQ(error_of(text), "bad.json: state \"STOP_COPY\": encoding 1 is already used by state \"STOP\"");
+  const auto text =
+      replace(kMinimal, R"("name": "STOP_COPY", "value": 3)", R"("name": "STOP_COPY", "value": 1)");
+  EXPECT_EQ(error_of(text),
+            "bad.json: state \"STOP_COPY\": encoding 1 is already used by state \"STOP\"");
 }
 
 TEST(ProtocolSpec, UnknownAttributeIsRefused) {
-  const auto text = replace(kMinimal, R"(["running", "default"])", R"(["running", "default", "fast"])");
+  const auto text =
+      replace(kMinimal, R"(["running", "default"])", R"(["running", "default", "fast"])");
   EXPECT_EQ(error_of(text),
-            "bad.json: state \"RUNNING\": unknown attribute \"fast\" (attributes: running, saving, resuming, serving, "
+            "bad.json: state \"RUNNING\": unknown attribute \"fast\" (attributes: running, saving, "
+            "resuming, serving, "
             "p2p_quiesced, error, default)");
 }
 
 TEST(ProtocolSpec, InconsistentDataSessionIsRefused) {
-  const auto text = replace(kMinimal, R"("to": "STOP_COPY", "session": "open_save")", R"("to": "STOP_COPY")");
+  const auto text =
+      replace(kMinimal, R"("to": "STOP_COPY", "session": "open_save")", R"("to": "STOP_COPY")");
   EXPECT_EQ(error_of(text),
-            "bad.json: arc STOP -> STOP_COPY: data session \"none\" needs both ends without a data session (here "
+            "bad.json: arc STOP -> STOP_COPY: data session \"none\" needs both ends without a data "
+            "session (here "
             "none -> save)");
 }
 
 TEST(ProtocolSpec, SavingAttributeWithoutASaveRuleIsRefused) {
   const auto text = replace(kMinimal, R"(["saving"], "data": "save")", R"(["saving"])");
-  EXPECT_NE(error_of(text).find("bad.json: state \"STOP_COPY\": data rule \"none\" does not match its attributes"),
+  EXPECT_NE(error_of(text).find(
+                "bad.json: state \"STOP_COPY\": data rule \"none\" does not match its attributes"),
             std::string::npos)
       << error_of(text);
 }
 
 TEST(ProtocolSpec, UnknownStateInAnArcAndUnknownKeysNameTheJsonPath) {
-  EXPECT_EQ(error_of(replace(kMinimal, R"({"from": "RUNNING", "to": "STOP"})", R"({"from": "RUNING", "to": "STOP"})")),
+  EXPECT_EQ(error_of(replace(kMinimal, R"({"from": "RUNNING", "to": "STOP"})",
+                             R"({"from": "RUNING", "to": "STOP"})")),
             "bad.json: $.arcs[0].from: unknown state \"RUNING\"");
   EXPECT_EQ(error_of(replace(kMinimal, R"("name": "mini",)", R"("name": "mini", "colour": 1,)")),
-            "bad.json: $.colour: unknown key (expected one of: $schema, name, description, encoding, features, states, "
+            "bad.json: $.colour: unknown key (expected one of: $schema, name, description, "
+            "encoding, features, states, "
             "arcs, blocked, combination, postcopy)");
 }
 
 TEST(ProtocolSpec, ExactlyOneDefaultState) {
   const auto text = replace(kMinimal, R"({"name": "STOP", "value": 1})",
                             R"({"name": "STOP", "value": 1, "attributes": ["default"]})");
-  EXPECT_EQ(error_of(text), "bad.json: states: exactly one state must have the attribute \"default\" (found 2)");
+  EXPECT_EQ(error_of(text),
+            "bad.json: states: exactly one state must have the attribute \"default\" (found 2)");
 }
 
 TEST(ProtocolSpec, BitEncodingMustFitItsWidth) {
   auto text = replace(kMinimal, R"({"kind": "enum"})", R"({"kind": "bits", "width": 2})");
-  text = replace(text, R"("name": "STOP_COPY", "value": 3)", R"("name": "STOP_COPY", "value": "100b")");
+  text = replace(text, R"("name": "STOP_COPY", "value": 3)",
+                 R"("name": "STOP_COPY", "value": "100b")");
   EXPECT_EQ(error_of(text), "bad.json: state \"STOP_COPY\": value 4 does not fit in 2 bits");
 }
 

@@ -4,8 +4,6 @@
 // the choice to the driver.
 #include "mdevsim/vfio/frontend.h"
 
-#include "mdevsim/vfio/protocol.h"
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -13,6 +11,7 @@
 #include <sstream>
 
 #include "mdevsim/vfio/mig_fsm.h"
+#include "mdevsim/vfio/protocol.h"
 #include "mdevsim/vfio/uapi.h"
 
 namespace mdevsim::vfio {
@@ -197,7 +196,9 @@ struct Frontend::Impl {
     const auto i = proto().by_value(static_cast<uint32_t>(s));
     return i ? proto().states[*i].name : mig_name(s);
   }
-  std::optional<size_t> sidx(MigState s) const { return proto().by_value(static_cast<uint32_t>(s)); }
+  std::optional<size_t> sidx(MigState s) const {
+    return proto().by_value(static_cast<uint32_t>(s));
+  }
   std::string state_str() const { return v1() ? v1::bits(v1_state) : sname(state); }
 
   void bump(std::vector<std::pair<std::string, uint64_t>>& v, const std::string& k) {
@@ -257,8 +258,7 @@ struct Frontend::Impl {
       end_session();
       state = S::kError;
       return static_cast<int>(fail(EIO, std::string("injected fault: the device failed the arc ") +
-                                            sname(from) + " -> " + sname(to) +
-                                            " and is in ERROR"));
+                                            sname(from) + " -> " + sname(to) + " and is in ERROR"));
     }
     auto open_save = [&](bool stopped) {
       auto f = std::make_shared<DataFile>();
@@ -281,8 +281,9 @@ struct Frontend::Impl {
         dev.set_p2p_quiesced(false);
         if (arc->session == ArcSession::kOpenSave) open_save(true);
         session->saver->finalize_postcopy();
-        note("the device stopped; the save fd now carries the switch package (state and the list "
-             "of missing pages), then only the pages asked for with VFIO_MIG_POSTCOPY_REQUEST");
+        note(
+            "the device stopped; the save fd now carries the switch package (state and the list "
+            "of missing pages), then only the pages asked for with VFIO_MIG_POSTCOPY_REQUEST");
         state = to;
         return 0;
       }
@@ -1046,12 +1047,12 @@ struct Frontend::Impl {
         return fail(EINVAL, "pages are requested from the save fd of a serving source, not in " +
                                 sname(state));
       if (r->flags & VFIO_MIG_POSTCOPY_REQUEST_BACKGROUND)
-        r->queued = f.saver->queue_background(r->count,
-                                              r->flags & VFIO_MIG_POSTCOPY_REQUEST_HOT_FIRST);
+        r->queued =
+            f.saver->queue_background(r->count, r->flags & VFIO_MIG_POSTCOPY_REQUEST_HOT_FIRST);
       else
         r->queued = f.saver->queue_pages(r->first_page, r->count);
-      rec.args = "first_page=" + std::to_string(r->first_page) + " count=" + std::to_string(r->count) +
-                 " queued=" + std::to_string(r->queued);
+      rec.args = "first_page=" + std::to_string(r->first_page) +
+                 " count=" + std::to_string(r->count) + " queued=" + std::to_string(r->queued);
       return 0;
     }
     auto* q = static_cast<vfio_mig_postcopy_faults*>(arg);

@@ -1,11 +1,11 @@
 #include "mdevsim/vfio/mig_fsm.h"
 
-#include "mdevsim/vfio/protocol.h"
-
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <sstream>
+
+#include "mdevsim/vfio/protocol.h"
 
 namespace mdevsim::vfio {
 
@@ -142,12 +142,23 @@ const std::vector<Arc>& all_arcs() {
     for (const auto& a : p.arcs) {
       SessionEffect e = SessionEffect::kNone;
       switch (a.session) {
-        case ArcSession::kOpenSave: e = SessionEffect::kOpensSave; break;
-        case ArcSession::kOpenResume: e = SessionEffect::kOpensResume; break;
-        case ArcSession::kKeep: e = SessionEffect::kKeepsSave; break;
-        case ArcSession::kEndSave: e = SessionEffect::kEndsSave; break;
-        case ArcSession::kEndResume: e = SessionEffect::kEndsResume; break;
-        default: break;
+        case ArcSession::kOpenSave:
+          e = SessionEffect::kOpensSave;
+          break;
+        case ArcSession::kOpenResume:
+          e = SessionEffect::kOpensResume;
+          break;
+        case ArcSession::kKeep:
+          e = SessionEffect::kKeepsSave;
+          break;
+        case ArcSession::kEndSave:
+          e = SessionEffect::kEndsSave;
+          break;
+        case ArcSession::kEndResume:
+          e = SessionEffect::kEndsResume;
+          break;
+        default:
+          break;
       }
       out.push_back({v2_state(a.from), v2_state(a.to), e, a.needs, a.unless});
     }

@@ -21,9 +21,10 @@ namespace {
 using Json = nlohmann::json;
 
 constexpr std::pair<const char*, uint32_t> kAttrNames[] = {
-    {"running", kAttrRunning},           {"saving", kAttrSaving}, {"resuming", kAttrResuming},
-    {"serving", kAttrServing},           {"p2p_quiesced", kAttrP2PQuiesced},
-    {"error", kAttrError},               {"default", kAttrDefault},
+    {"running", kAttrRunning},          {"saving", kAttrSaving},
+    {"resuming", kAttrResuming},        {"serving", kAttrServing},
+    {"p2p_quiesced", kAttrP2PQuiesced}, {"error", kAttrError},
+    {"default", kAttrDefault},
 };
 constexpr std::pair<const char*, DataRule> kDataNames[] = {
     {"none", DataRule::kNone},       {"save", DataRule::kSave},
@@ -31,10 +32,14 @@ constexpr std::pair<const char*, DataRule> kDataNames[] = {
     {"serve", DataRule::kServe},     {"resume_running", DataRule::kResumeRunning},
 };
 constexpr std::pair<const char*, ArcSession> kSessionNames[] = {
-    {"none", ArcSession::kNone},           {"open_save", ArcSession::kOpenSave},
-    {"open_resume", ArcSession::kOpenResume}, {"keep", ArcSession::kKeep},
-    {"end_save", ArcSession::kEndSave},    {"end_resume", ArcSession::kEndResume},
-    {"serve", ArcSession::kServe},         {"commit_keep", ArcSession::kCommitKeep},
+    {"none", ArcSession::kNone},
+    {"open_save", ArcSession::kOpenSave},
+    {"open_resume", ArcSession::kOpenResume},
+    {"keep", ArcSession::kKeep},
+    {"end_save", ArcSession::kEndSave},
+    {"end_resume", ArcSession::kEndResume},
+    {"serve", ArcSession::kServe},
+    {"commit_keep", ArcSession::kCommitKeep},
     {"restart", ArcSession::kRestart},
 };
 
@@ -58,7 +63,8 @@ bool carries(ArcSession s) {
 // the JSON path of the offending value.
 class Obj {
  public:
-  Obj(const Json& j, std::string file, std::string path) : j_(j), file_(std::move(file)), path_(std::move(path)) {
+  Obj(const Json& j, std::string file, std::string path)
+      : j_(j), file_(std::move(file)), path_(std::move(path)) {
     if (!j_.is_object()) fail("", "must be an object");
   }
   [[noreturn]] void fail(const std::string& key, const std::string& why) const {
@@ -128,7 +134,11 @@ double parse_seconds(const Obj& o, const char* key, double def) {
     o.fail(key, "'" + s + "' is not a duration such as \"20us\"");
   }
   const std::string unit = s.substr(used);
-  const double scale = unit == "s" || unit.empty() ? 1 : unit == "ms" ? 1e-3 : unit == "us" ? 1e-6 : unit == "ns" ? 1e-9 : -1;
+  const double scale = unit == "s" || unit.empty() ? 1
+                       : unit == "ms"              ? 1e-3
+                       : unit == "us"              ? 1e-6
+                       : unit == "ns"              ? 1e-9
+                                                   : -1;
   if (scale < 0 || x < 0) o.fail(key, "'" + s + "' is not a duration (units: s, ms, us, ns)");
   return x * scale;
 }
@@ -139,9 +149,9 @@ using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirection
 template <typename G>
 std::vector<bool> reached_from(const G& g, size_t start) {
   std::vector<boost::default_color_type> color(boost::num_vertices(g), boost::white_color);
-  boost::breadth_first_search(
-      g, boost::vertex(start, g),
-      boost::color_map(boost::make_iterator_property_map(color.begin(), boost::get(boost::vertex_index, g))));
+  boost::breadth_first_search(g, boost::vertex(start, g),
+                              boost::color_map(boost::make_iterator_property_map(
+                                  color.begin(), boost::get(boost::vertex_index, g))));
   std::vector<bool> out(color.size());
   for (size_t i = 0; i < color.size(); ++i) out[i] = color[i] != boost::white_color;
   return out;
@@ -158,25 +168,30 @@ void validate(const ProtocolSpec& p) {
   std::set<std::string> names;
   for (size_t i = 0; i < p.states.size(); ++i) {
     const auto& st = p.states[i];
-    if (!names.insert(st.name).second) throw ProtocolError(f + ": " + where(i) + ": the name is used twice");
+    if (!names.insert(st.name).second)
+      throw ProtocolError(f + ": " + where(i) + ": the name is used twice");
     if (auto [it, fresh] = seen.emplace(st.value, i); !fresh)
       throw ProtocolError(f + ": " + where(i) + ": encoding " + std::to_string(st.value) +
                           " is already used by state \"" + p.states[it->second].name + "\"");
-    if (p.encoding == ProtocolSpec::Encoding::kBits && p.bit_width < 32 && st.value >= (1u << p.bit_width))
-      throw ProtocolError(f + ": " + where(i) + ": value " + std::to_string(st.value) + " does not fit in " +
-                          std::to_string(p.bit_width) + " bits");
+    if (p.encoding == ProtocolSpec::Encoding::kBits && p.bit_width < 32 &&
+        st.value >= (1u << p.bit_width))
+      throw ProtocolError(f + ": " + where(i) + ": value " + std::to_string(st.value) +
+                          " does not fit in " + std::to_string(p.bit_width) + " bits");
     // Session rules of the state itself.
     const bool saving = st.attrs & kAttrSaving, resuming = st.attrs & kAttrResuming;
     if (saving != is_save(st.data) || resuming != is_resume(st.data))
-      throw ProtocolError(f + ": " + where(i) + ": data rule \"" + data_rule_name(st.data) +
-                          "\" does not match its attributes (" + attrs_name(st.attrs) +
-                          "): saving states carry save/precopy/serve, resuming states resume/resume_running");
+      throw ProtocolError(
+          f + ": " + where(i) + ": data rule \"" + data_rule_name(st.data) +
+          "\" does not match its attributes (" + attrs_name(st.attrs) +
+          "): saving states carry save/precopy/serve, resuming states resume/resume_running");
     if (((st.attrs & kAttrServing) != 0) != (st.data == DataRule::kServe))
-      throw ProtocolError(f + ": " + where(i) + ": the serving attribute goes with the data rule \"serve\"");
+      throw ProtocolError(f + ": " + where(i) +
+                          ": the serving attribute goes with the data rule \"serve\"");
     if ((st.attrs & kAttrError) && (st.attrs & ~kAttrError))
       throw ProtocolError(f + ": " + where(i) + ": the error state can have no other attribute");
     if ((st.attrs & kAttrP2PQuiesced) && !(st.attrs & kAttrRunning))
-      throw ProtocolError(f + ": " + where(i) + ": p2p_quiesced only makes sense for a running state");
+      throw ProtocolError(f + ": " + where(i) +
+                          ": p2p_quiesced only makes sense for a running state");
   }
   size_t defaults = 0, errors = 0;
   for (const auto& st : p.states) {
@@ -184,9 +199,11 @@ void validate(const ProtocolSpec& p) {
     errors += (st.attrs & kAttrError) != 0;
   }
   if (defaults != 1)
-    throw ProtocolError(f + ": states: exactly one state must have the attribute \"default\" (found " +
+    throw ProtocolError(f +
+                        ": states: exactly one state must have the attribute \"default\" (found " +
                         std::to_string(defaults) + ")");
-  if (errors > 1) throw ProtocolError(f + ": states: at most one state may have the attribute \"error\"");
+  if (errors > 1)
+    throw ProtocolError(f + ": states: at most one state may have the attribute \"error\"");
 
   // Arcs: never into the error state; session effect consistent with the
   // data rules at both ends.
@@ -194,33 +211,43 @@ void validate(const ProtocolSpec& p) {
   for (const auto& a : p.arcs) {
     const auto& from = p.states[a.from];
     const auto& to = p.states[a.to];
-    if (a.from == a.to) throw ProtocolError(f + ": " + arc_where(a) + ": an arc must change the state");
+    if (a.from == a.to)
+      throw ProtocolError(f + ": " + arc_where(a) + ": an arc must change the state");
     if (to.attrs & kAttrError)
-      throw ProtocolError(f + ": " + arc_where(a) + ": no arc may be requested into the error state \"" +
-                          to.name + "\" (a device lands there only when an arc fails)");
+      throw ProtocolError(f + ": " + arc_where(a) +
+                          ": no arc may be requested into the error state \"" + to.name +
+                          "\" (a device lands there only when an arc fails)");
     if (from.attrs & kAttrError)
-      throw ProtocolError(f + ": " + arc_where(a) + ": the error state is left only by a reset, not by an arc");
+      throw ProtocolError(f + ": " + arc_where(a) +
+                          ": the error state is left only by a reset, not by an arc");
     const DataRule x = from.data, y = to.data;
     std::string expect;
     switch (a.session) {
       case ArcSession::kNone:
-        if (x != DataRule::kNone || y != DataRule::kNone) expect = "both ends without a data session";
+        if (x != DataRule::kNone || y != DataRule::kNone)
+          expect = "both ends without a data session";
         break;
       case ArcSession::kOpenSave:
-        if (x != DataRule::kNone || !is_save(y)) expect = "from a state without a session into a saving state";
+        if (x != DataRule::kNone || !is_save(y))
+          expect = "from a state without a session into a saving state";
         break;
       case ArcSession::kOpenResume:
-        if (x != DataRule::kNone || !is_resume(y)) expect = "from a state without a session into a resuming state";
+        if (x != DataRule::kNone || !is_resume(y))
+          expect = "from a state without a session into a resuming state";
         break;
       case ArcSession::kKeep:
-        if (!((is_save(x) && is_save(y) && y != DataRule::kServe) || (is_resume(x) && is_resume(y) && x == y)))
-          expect = "between two saving states (not into serve) or two resuming states of the same rule";
+        if (!((is_save(x) && is_save(y) && y != DataRule::kServe) ||
+              (is_resume(x) && is_resume(y) && x == y)))
+          expect =
+              "between two saving states (not into serve) or two resuming states of the same rule";
         break;
       case ArcSession::kEndSave:
-        if (!is_save(x) || y != DataRule::kNone) expect = "from a saving state into a state without a session";
+        if (!is_save(x) || y != DataRule::kNone)
+          expect = "from a saving state into a state without a session";
         break;
       case ArcSession::kEndResume:
-        if (!is_resume(x) || y != DataRule::kNone) expect = "from a resuming state into a state without a session";
+        if (!is_resume(x) || y != DataRule::kNone)
+          expect = "from a resuming state into a state without a session";
         break;
       case ArcSession::kServe:
         if (!is_save(x) || x == DataRule::kServe || y != DataRule::kServe)
@@ -236,8 +263,9 @@ void validate(const ProtocolSpec& p) {
         break;
     }
     if (!expect.empty())
-      throw ProtocolError(f + ": " + arc_where(a) + ": data session \"" + arc_session_name(a.session) +
-                          "\" needs " + expect + " (here " + data_rule_name(x) + " -> " + data_rule_name(y) + ")");
+      throw ProtocolError(f + ": " + arc_where(a) + ": data session \"" +
+                          arc_session_name(a.session) + "\" needs " + expect + " (here " +
+                          data_rule_name(x) + " -> " + data_rule_name(y) + ")");
   }
 
   // Reachability, for every feature set the device may advertise.
@@ -255,7 +283,8 @@ void validate(const ProtocolSpec& p) {
                           p.features_name(flags) + ")");
     Graph g(p.states.size());
     for (const auto* a : p.arcs_for(flags))
-      if (p.supported(a->from, flags) && p.supported(a->to, flags)) boost::add_edge(a->from, a->to, g);
+      if (p.supported(a->from, flags) && p.supported(a->to, flags))
+        boost::add_edge(a->from, a->to, g);
     const auto fwd = reached_from(g, p.default_state);
     const auto back = reached_from(boost::make_reverse_graph(g), p.default_state);
     const std::string with = p.features.empty() ? "" : " (features " + p.features_name(flags) + ")";
@@ -265,8 +294,8 @@ void validate(const ProtocolSpec& p) {
         throw ProtocolError(f + ": " + where(s) + ": not reachable from the default state " +
                             p.states[p.default_state].name + with);
       if (!back[s])
-        throw ProtocolError(f + ": " + where(s) + ": the default state " + p.states[p.default_state].name +
-                            " cannot be reached from it" + with);
+        throw ProtocolError(f + ": " + where(s) + ": the default state " +
+                            p.states[p.default_state].name + " cannot be reached from it" + with);
     }
   }
 }
@@ -304,7 +333,9 @@ std::optional<size_t> ProtocolSpec::find(std::string_view text) const {
   if (t.size() > 1 && t.back() == 'b' &&
       std::all_of(t.begin(), t.end() - 1, [](char c) { return c == '0' || c == '1'; }))
     return by_value(static_cast<uint32_t>(std::stoul(t.substr(0, t.size() - 1), nullptr, 2)));
-  if (!t.empty() && std::all_of(t.begin(), t.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }) &&
+  if (!t.empty() &&
+      std::all_of(t.begin(), t.end(),
+                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }) &&
       t.size() < 10)
     return by_value(static_cast<uint32_t>(std::stoul(t)));
   return std::nullopt;
@@ -471,7 +502,8 @@ ProtocolSpec parse_protocol(std::string_view text, const std::string& file) {
   else if (comb == "direct")
     p.combination = ProtocolSpec::Combination::kDirect;
   else
-    root.fail("combination", "must be \"shortest_path\" (v2 kernel rule) or \"direct\" (v1: one write, one arc)");
+    root.fail("combination",
+              "must be \"shortest_path\" (v2 kernel rule) or \"direct\" (v1: one write, one arc)");
 
   if (root.has("features")) {
     if (!root.at("features").is_array()) root.fail("features", "must be an array");
@@ -480,10 +512,12 @@ ProtocolSpec parse_protocol(std::string_view text, const std::string& file) {
       Obj fo(fj, file, "$.features[" + std::to_string(i++) + "]");
       fo.allow({"name", "flag", "mandatory", "meaning"});
       ProtocolFeature ft{fo.str("name"), fo.uint("flag"), fo.boolean("mandatory", false)};
-      if (ft.flag == 0 || (ft.flag & (ft.flag - 1))) fo.fail("flag", "must be a single bit (1, 2, 4, ...)");
+      if (ft.flag == 0 || (ft.flag & (ft.flag - 1)))
+        fo.fail("flag", "must be a single bit (1, 2, 4, ...)");
       for (const auto& other : p.features)
         if (other.flag == ft.flag || other.name == ft.name)
-          fo.fail("", "feature \"" + ft.name + "\" repeats a name or flag of \"" + other.name + "\"");
+          fo.fail("",
+                  "feature \"" + ft.name + "\" repeats a name or flag of \"" + other.name + "\"");
       p.features.push_back(ft);
     }
   }
@@ -491,7 +525,9 @@ ProtocolSpec parse_protocol(std::string_view text, const std::string& file) {
     uint64_t flags = 0;
     for (const auto& name : o.strings(key)) {
       const auto f = p.parse_features(name);
-      if (!f) o.fail(key, "unknown feature \"" + name + "\" (features: " + p.features_name(p.all_flags()) + ")");
+      if (!f)
+        o.fail(key, "unknown feature \"" + name +
+                        "\" (features: " + p.features_name(p.all_flags()) + ")");
       flags |= *f;
     }
     return flags;
@@ -523,7 +559,8 @@ ProtocolSpec parse_protocol(std::string_view text, const std::string& file) {
       for (const auto& [n, v] : kAttrNames)
         if (a == n) bit = v;
       if (!bit)
-        throw ProtocolError(named + "unknown attribute \"" + a + "\" (attributes: " + choices(kAttrNames) + ")");
+        throw ProtocolError(named + "unknown attribute \"" + a +
+                            "\" (attributes: " + choices(kAttrNames) + ")");
       st.attrs |= bit;
     }
     st.needs = feature_flags(so, "requires");
@@ -534,7 +571,9 @@ ProtocolSpec parse_protocol(std::string_view text, const std::string& file) {
         st.data = v;
         found = true;
       }
-    if (!found) throw ProtocolError(named + "unknown data rule \"" + data + "\" (rules: " + choices(kDataNames) + ")");
+    if (!found)
+      throw ProtocolError(named + "unknown data rule \"" + data +
+                          "\" (rules: " + choices(kDataNames) + ")");
     st.meaning = so.str("meaning", "");
     p.states.push_back(st);
   }
@@ -565,13 +604,15 @@ ProtocolSpec parse_protocol(std::string_view text, const std::string& file) {
           found = true;
         }
       if (!found)
-        ao.fail("session", "unknown data-session effect \"" + sess + "\" (effects: " + choices(kSessionNames) + ")");
+        ao.fail("session", "unknown data-session effect \"" + sess +
+                               "\" (effects: " + choices(kSessionNames) + ")");
       a.needs = feature_flags(ao, "requires") | p.states[a.from].needs | p.states[a.to].needs;
       a.unless = feature_flags(ao, "unless");
       a.strict = ao.boolean("strict", true);
       for (const auto& b : p.arcs)
         if (b.from == a.from && b.to == a.to && b.needs == a.needs && b.unless == a.unless)
-          ao.fail("", "arc " + p.states[a.from].name + " -> " + p.states[a.to].name + " is listed twice");
+          ao.fail("", "arc " + p.states[a.from].name + " -> " + p.states[a.to].name +
+                          " is listed twice");
       p.arcs.push_back(a);
     }
   }
@@ -605,8 +646,10 @@ ProtocolSpec parse_protocol(std::string_view text, const std::string& file) {
       resume_running |= st.data == DataRule::kResumeRunning;
     }
     if (!serve || !resume_running)
-      throw ProtocolError(file + ": $.postcopy.device_pages: needs a state with data \"serve\" (source) and one "
-                          "with \"resume_running\" (destination)");
+      throw ProtocolError(
+          file +
+          ": $.postcopy.device_pages: needs a state with data \"serve\" (source) and one "
+          "with \"resume_running\" (destination)");
   }
   return p;
 }
@@ -655,7 +698,8 @@ ProtocolSpec resolve_protocol(const std::string& name, const std::string& relati
 #endif
       return p;
     }
-  throw ProtocolError(name + ": no such protocol (use v1, v2, a shipped name such as v2-postcopy, or a file path)");
+  throw ProtocolError(
+      name + ": no such protocol (use v1, v2, a shipped name such as v2-postcopy, or a file path)");
 }
 
 }  // namespace mdevsim::vfio

@@ -10,7 +10,7 @@ namespace mdevsim::sim {
 class RunRecorder;
 
 struct RunOptions {
-  bool exact = false;  // move device bytes through read()/write() buffers, not splice
+  bool exact = false;               // move device bytes through read()/write() buffers, not splice
   RunRecorder* recorder = nullptr;  // outputs and progress (run_outputs.h); null: none
 };
 

@@ -52,8 +52,8 @@ struct PageFaultEvent {
 
 struct RunLog {
   bool enabled = false;
-  std::string protocol;              // "v1", "v2" or a protocol file's name
-  std::vector<std::string> features; // v2 feature names
+  std::string protocol;               // "v1", "v2" or a protocol file's name
+  std::vector<std::string> features;  // v2 feature names
   std::vector<AbiEvent> abi;
   std::vector<SpanEvent> spans;
   std::vector<CounterSample> counters;

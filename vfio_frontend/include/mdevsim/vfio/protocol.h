@@ -63,7 +63,7 @@ std::string attrs_name(uint32_t attrs);  // "running,saving"
 
 struct ProtocolState {
   std::string name;
-  uint32_t value = 0;     // v2 enum value or v1 bit pattern
+  uint32_t value = 0;  // v2 enum value or v1 bit pattern
   uint32_t attrs = 0;
   uint64_t needs = 0;  // feature flags the device must advertise
   DataRule data = DataRule::kNone;
@@ -73,9 +73,9 @@ struct ProtocolState {
 struct ProtocolArc {
   size_t from = 0, to = 0;  // indices into states
   ArcSession session = ArcSession::kNone;
-  uint64_t needs = 0;  // the arc exists only when all these are advertised
-  uint64_t unless = 0;    // and none of these
-  bool strict = true;     // v1: also accepted under the strict (libvfio-user) reading
+  uint64_t needs = 0;   // the arc exists only when all these are advertised
+  uint64_t unless = 0;  // and none of these
+  bool strict = true;   // v1: also accepted under the strict (libvfio-user) reading
 };
 
 struct ProtocolFeature {
@@ -86,10 +86,10 @@ struct ProtocolFeature {
 
 // Post-copy parameters a proposal defines (absent: no post-copy).
 struct PostcopyRules {
-  bool device_pages = false;          // device pages may stay at the source (serving state)
+  bool device_pages = false;               // device pages may stay at the source (serving state)
   std::string fault_delivery = "eventfd";  // "eventfd" (pushed) or "poll"
-  double fault_latency_s = 20e-6;     // device fault -> VMM notified
-  double poll_interval_s = 1e-3;      // "poll": how often the VMM asks
+  double fault_latency_s = 20e-6;          // device fault -> VMM notified
+  double poll_interval_s = 1e-3;           // "poll": how often the VMM asks
 };
 
 struct ProtocolSpec {
