@@ -27,7 +27,7 @@ void Vcpus::thread() {
     const uint64_t due = gen_.writes_until(state_.active_s);
     for (; state_.submitted < due; ++state_.submitted) {
       const uint64_t page = gen_.page_of(state_.submitted);
-      ram_.touch(page);  // post-copy: a missing page blocks this vCPU until it arrives
+      ram_.missing.touch(page);  // post-copy: a missing page blocks this vCPU until it arrives
       ram_.store.write(page, models::stream_value(seed_, state_.submitted));
     }
   }

@@ -402,15 +402,17 @@ class MigrationDriver : public sc_core::sc_module {
     return true;
   }
 
-  bool switchover(bool forced) {
-    const double t_stop = now();
-    src_.set_vm_running(false);
-    if (opt_.recorder) opt_.recorder->vm_stopped(t_stop);
-    StopCopyResult sc;
-    // Stop the device: through the P2P states where advertised (the kernel
-    // walks them), into STOP_COPY.
+  // Stops the source device for the switch: into its serving state
+  // (post-copy of device pages) or STOP_COPY, through the P2P states where
+  // advertised (the kernel walks them). A device without PRE_COPY gets its
+  // save fd from STOP -> STOP_COPY.
+  bool stop_source_device(bool serve) {
     long r;
-    if (v1_) {
+    if (serve) {
+      int fd = -1;
+      r = set_state(src_, *state_with(vfio::DataRule::kServe), &fd);
+      if (fd >= 0) save_fd_ = fd;
+    } else if (v1_) {
       r = v1_write_state(src_, 2);
     } else if (precopy_) {
       r = set_state(src_, MigState::kStopCopy);
@@ -419,8 +421,18 @@ class MigrationDriver : public sc_core::sc_module {
       if (r == 0) r = set_state(src_, MigState::kStopCopy, &save_fd_);
     }
     if (r < 0)
-      return fail_reason("the source device failed to stop (" +
-                         vfio::errno_name(static_cast<int>(-r)) + ")");
+      return fail_reason("the source device failed to stop (" + vfio::errno_name(static_cast<int>(-r)) +
+                         ")");
+    return true;
+  }
+
+  bool switchover(bool forced) {
+    const double t_stop = now();
+    src_.set_vm_running(false);
+    if (opt_.recorder) opt_.recorder->vm_stopped(t_stop);
+    StopCopyResult sc;
+    long r;
+    if (!stop_source_device(false)) return false;
     sc.device_stop_s = now() - t_stop;
     const double t_xfer = now();
     link_.latency();
@@ -514,7 +526,7 @@ class MigrationDriver : public sc_core::sc_module {
     const auto& a = src_.ram.store;
     const auto& b = dst_.ram.store;
     auto rcheck = [&](uint64_t p) {
-      if (!dst_.ram.is_missing(p) && a.token(p) != b.token(p)) {
+      if (!dst_.ram.missing.test(p) && a.token(p) != b.token(p)) {
         if (v.ram_pages_mismatched++ < 8)
           v.differences.push_back("at the switch: guest RAM page " + std::to_string(p));
       }
@@ -578,19 +590,7 @@ class MigrationDriver : public sc_core::sc_module {
     if (opt_.recorder) opt_.recorder->vm_stopped(t_stop);
     StopCopyResult sc;
     long r;
-    if (device_pages) {
-      int fd = -1;
-      r = set_state(src_, *state_with(vfio::DataRule::kServe), &fd);
-      if (fd >= 0) save_fd_ = fd;
-    } else if (precopy_) {
-      r = set_state(src_, MigState::kStopCopy);
-    } else {
-      r = set_state(src_, MigState::kStop);
-      if (r == 0) r = set_state(src_, MigState::kStopCopy, &save_fd_);
-    }
-    if (r < 0)
-      return fail_reason("the source device failed to stop (" +
-                         vfio::errno_name(static_cast<int>(-r)) + ")");
+    if (!stop_source_device(device_pages)) return false;
     sc.device_stop_s = now() - t_stop;
     const double t_xfer = now();
     link_.latency();
@@ -611,7 +611,7 @@ class MigrationDriver : public sc_core::sc_module {
     sc.transfer_s = now() - t_xfer;
     const double t_resume = now();
     wait_s(static_cast<double>(sc.device_bytes) / s_.device.resume_bandwidth);
-    dst_.ram.set_missing(ram_missing);
+    dst_.ram.missing.reset(dst_.ram.store.page_count(), ram_missing);
     r = device_pages ? set_state(dst_, *state_with(vfio::DataRule::kResumeRunning))
                      : set_state(dst_, MigState::kRunning);
     if (r < 0)
@@ -641,7 +641,7 @@ class MigrationDriver : public sc_core::sc_module {
     result.converged = true;
     pc_t_stop_ = t_stop;
     pc_missing_vram_at_switch_ = dst_.device.missing_pages();
-    pc_missing_ram_at_switch_ = dst_.ram.missing_count();
+    pc_missing_ram_at_switch_ = dst_.ram.missing.count();
     return true;
   }
 
@@ -658,18 +658,18 @@ class MigrationDriver : public sc_core::sc_module {
     uint64_t ram_cursor = 0;
     double next_sample = t0;
     auto& bytes = pc_bytes_;
-    while (dst_.device.missing_pages() > 0 || dst_.ram.missing_count() > 0) {
+    while (dst_.device.missing_pages() > 0 || dst_.ram.missing.count() > 0) {
       // Device faults reach the VMM by the proposal's mechanism.
       std::vector<uint64_t> vfaults;
       if (rules.device_pages && (eventfd || now() >= next_poll)) {
         vfaults = read_device_faults();
         if (!eventfd) next_poll = now() + rules.poll_interval_s;
       }
-      auto rfaults = std::exchange(dst_.ram.pending_faults, {});
+      auto rfaults = dst_.ram.missing.take_faults();
       if (opt_.recorder && now() >= next_sample) {
         opt_.recorder->counter(
             "missing pages", now(),
-            static_cast<double>(dst_.device.missing_pages() + dst_.ram.missing_count()));
+            static_cast<double>(dst_.device.missing_pages() + dst_.ram.missing.count()));
         next_sample = now() + 1e-3;
       }
       if (!vfaults.empty() || !rfaults.empty()) {
@@ -684,7 +684,7 @@ class MigrationDriver : public sc_core::sc_module {
         for (uint64_t p : rfaults)
           for (uint64_t k = p;
                k <= p + s_.migration.prefetch_pages && k < src_.ram.store.page_count(); ++k)
-            if (dst_.ram.is_missing(k)) ram_pages.push_back(k);
+            if (dst_.ram.missing.test(k)) ram_pages.push_back(k);
         if ((rules.device_pages && !move_device_pages(bytes)) || !push_ram(ram_pages, bytes))
           return false;
         link_.latency();  // and the pages come back
@@ -696,7 +696,7 @@ class MigrationDriver : public sc_core::sc_module {
         // Only faults move pages: wait for one (or the next poll).
         const auto timeout =
             sc_time::from_seconds(eventfd ? 1e-3 : std::max(1e-6, next_poll - now()));
-        sc_core::wait(timeout, dst_.device.vram.fault_raised() | dst_.ram.fault_raised);
+        sc_core::wait(timeout, dst_.device.vram.fault_raised() | dst_.ram.missing.fault_raised());
         if (!eventfd || !rules.device_pages) continue;
         wait_s(0);
         continue;
@@ -705,7 +705,7 @@ class MigrationDriver : public sc_core::sc_module {
       const auto span = RunRecorder::link_scope(opt_.recorder, "background push");
       // The slice is split between device and RAM pages while both are missing.
       const double budget = link_.bandwidth(now(), false) * kPostcopySlice;
-      const bool both = dst_.device.missing_pages() > 0 && dst_.ram.missing_count() > 0;
+      const bool both = dst_.device.missing_pages() > 0 && dst_.ram.missing.count() > 0;
       const double share = both ? budget / 2 : budget;
       if (dst_.device.missing_pages() > 0) {
         uint64_t q = 0;
@@ -717,7 +717,7 @@ class MigrationDriver : public sc_core::sc_module {
       const uint64_t max_ram =
           std::max<uint64_t>(1, static_cast<uint64_t>(share / (page_ + kPageHeaderBytes)));
       while (ram_pages.size() < max_ram && ram_cursor < src_.ram.store.page_count()) {
-        if (dst_.ram.is_missing(ram_cursor)) ram_pages.push_back(ram_cursor);
+        if (dst_.ram.missing.test(ram_cursor)) ram_pages.push_back(ram_cursor);
         ++ram_cursor;
       }
       if (!push_ram(ram_pages, bytes)) return false;
@@ -762,7 +762,7 @@ class MigrationDriver : public sc_core::sc_module {
     const auto r = ref_ ? work(*ref_) : d;
     const auto s0 = pc_work_at_switch_;
     std::vector<double> stalls = dst_.device.vram.stalls();
-    stalls.insert(stalls.end(), dst_.ram.stalls.begin(), dst_.ram.stalls.end());
+    stalls.insert(stalls.end(), dst_.ram.missing.stalls().begin(), dst_.ram.missing.stalls().end());
     std::sort(stalls.begin(), stalls.end());
     double total = 0;
     for (double x : stalls) total += x;
@@ -779,9 +779,9 @@ class MigrationDriver : public sc_core::sc_module {
     pc["protocol"] = s_.device.protocol;
     pc["device_pages_postcopied"] = rules.device_pages;
     pc["fault_delivery"] = rules.device_pages ? rules.fault_delivery : "userfaultfd";
-    pc["faults"] = dst_.device.vram.faults() + dst_.ram.faults;
+    pc["faults"] = dst_.device.vram.faults() + dst_.ram.missing.faults();
     pc["device_faults"] = dst_.device.vram.faults();
-    pc["ram_faults"] = dst_.ram.faults;
+    pc["ram_faults"] = dst_.ram.missing.faults();
     pc["missing_vram_pages_at_switch"] = pc_missing_vram_at_switch_;
     pc["missing_ram_pages_at_switch"] = pc_missing_ram_at_switch_;
     pc["vram_pages_fetched"] = pc_fetched_vram_;
@@ -806,7 +806,7 @@ class MigrationDriver : public sc_core::sc_module {
       auto& log = opt_.recorder->log;
       for (const auto& f : dst_.device.vram.fault_log())
         log.faults.push_back({f.t_s, f.stall_s, "vram", f.page});
-      for (const auto& f : dst_.ram.fault_log)
+      for (const auto& f : dst_.ram.missing.fault_log())
         log.faults.push_back({f.t_s, f.stall_s, "ram", f.page});
       std::sort(log.faults.begin(), log.faults.end(),
                 [](const PageFaultEvent& a, const PageFaultEvent& b) { return a.t_s < b.t_s; });
@@ -817,7 +817,7 @@ class MigrationDriver : public sc_core::sc_module {
     v.continuation_matches = true;  // timing differs by design (faults); see docs/postcopy.md
     v.passed = v.vram_pages_mismatched == 0 && v.ram_pages_mismatched == 0 &&
                v.device_fields_mismatched == 0 && dst_.device.missing_pages() == 0 &&
-               dst_.ram.missing_count() == 0;
+               dst_.ram.missing.count() == 0;
     for (Host* h : {&dst_, ref_})
       if (h) h->set_vm_running(false);
   }
@@ -978,7 +978,7 @@ class MigrationDriver : public sc_core::sc_module {
             "post-copy failed: " + (reason_.empty() ? std::string("the link failed") : reason_) +
             " while the VM's state was split across the hosts (the destination runs without " +
             std::to_string(dst_.device.missing_pages()) + " VRAM and " +
-            std::to_string(dst_.ram.missing_count()) + " RAM pages)";
+            std::to_string(dst_.ram.missing.count()) + " RAM pages)";
         result.verification.passed = false;
         finish(t0);
         return;

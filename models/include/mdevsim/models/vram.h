@@ -12,6 +12,7 @@
 #include <tlm>
 #include <tlm_utils/simple_target_socket.h>
 
+#include "mdevsim/models/missing_pages.h"
 #include "mdevsim/models/page_store.h"
 
 namespace mdevsim::models {
@@ -28,60 +29,31 @@ class Vram : public sc_core::sc_module {
 
   void write_page(uint64_t page, uint64_t value) { store_.write(page, value); }
 
-  // ---- post-copy: pages still at the source ------------------------------
-  // A missing page faults on any touch (GPU MMU: reads and partial writes
-  // both need the old content). The first touch raises one fault; every
-  // engine touching it waits until place_page() fills it.
-  void set_missing(const std::vector<uint64_t>& pages) {
-    missing_.resize(store_.page_count());
-    faulted_.resize(store_.page_count());
-    for (uint64_t p : pages)
-      if (p < store_.page_count()) missing_.set(p);
-  }
-  uint64_t missing_count() const { return missing_.count(); }
-  bool missing(uint64_t page) const { return missing_.size() > page && missing_.test(page); }
-  // Fills a missing page with the source's content (no-op if present).
-  bool place_page(uint64_t page, uint64_t token) {
-    if (!missing(page)) return false;
-    store_.set_token(page, token);
-    missing_.clear(page);
-    placed_.emplace_back(page, token);
-    arrived_.notify(sc_core::SC_ZERO_TIME);
-    return true;
-  }
-  // Pages placed during post-copy with the content they arrived with.
-  const std::vector<std::pair<uint64_t, uint64_t>>& placed() const { return placed_; }
-  // Called from an engine's SC_THREAD before it touches `page`.
-  void touch(uint64_t page) {
-    if (!missing(page)) return;
-    const double t0 = sc_core::sc_time_stamp().to_seconds();
-    const bool first = !faulted_.test(page);
-    if (first) {
-      faulted_.set(page);
-      pending_faults_.push_back(page);
-      ++faults_;
-      fault_raised_.notify(sc_core::SC_ZERO_TIME);
-    }
-    while (missing(page)) sc_core::wait(arrived_);
-    const double stall = sc_core::sc_time_stamp().to_seconds() - t0;
-    stalls_.push_back(stall);
-    if (first) fault_log_.push_back({t0, page, stall});
-  }
-  // Each fault: when it was raised, the page, and how long its work waited.
-  struct FaultRecord {
-    double t_s;
-    uint64_t page;
-    double stall_s;
-  };
-  const std::vector<FaultRecord>& fault_log() const { return fault_log_; }
-  // Faults not yet collected by the fault-reporting interface.
-  std::vector<uint64_t> take_faults() { return std::exchange(pending_faults_, {}); }
-  const sc_core::sc_event& fault_raised() const { return fault_raised_; }
-  uint64_t faults() const { return faults_; }
-  const std::vector<double>& stalls() const { return stalls_; }
   uint64_t token(uint64_t page) const { return store_.token(page); }
   PageStore& store() { return store_; }
   const PageStore& store() const { return store_; }
+
+  // ---- post-copy: pages still at the source (GPU MMU: reads and partial
+  // writes both need the old content, so any touch faults).
+  void set_missing(const std::vector<uint64_t>& pages) { missing_.reset(store_.page_count(), pages); }
+  uint64_t missing_count() const { return missing_.count(); }
+  bool missing(uint64_t page) const { return missing_.test(page); }
+  // Fills a missing page with the source's content (no-op if present).
+  bool place_page(uint64_t page, uint64_t token) {
+    if (!missing_.test(page)) return false;
+    store_.set_token(page, token);
+    missing_.fill(page);
+    placed_.emplace_back(page, token);
+    return true;
+  }
+  void touch(uint64_t page) { missing_.touch(page); }  // from the device's SystemC thread
+  std::vector<uint64_t> take_faults() { return missing_.take_faults(); }
+  const sc_core::sc_event& fault_raised() const { return missing_.fault_raised(); }
+  uint64_t faults() const { return missing_.faults(); }
+  const std::vector<double>& stalls() const { return missing_.stalls(); }
+  const std::vector<MissingPages::FaultRecord>& fault_log() const { return missing_.fault_log(); }
+  // Pages placed during post-copy with the content they arrived with.
+  const std::vector<std::pair<uint64_t, uint64_t>>& placed() const { return placed_; }
 
  private:
   // Address = page * page_size; data = the page's 8-byte content token.
@@ -104,13 +76,8 @@ class Vram : public sc_core::sc_module {
   }
 
   PageStore store_;
-  DirtyBitmap missing_, faulted_;
-  std::vector<uint64_t> pending_faults_;
+  MissingPages missing_;
   std::vector<std::pair<uint64_t, uint64_t>> placed_;
-  std::vector<FaultRecord> fault_log_;
-  std::vector<double> stalls_;  // per touch of a missing page: seconds waited
-  uint64_t faults_ = 0;
-  sc_core::sc_event arrived_, fault_raised_;
 };
 
 }  // namespace mdevsim::models

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <memory>
-#include <set>
 #include <string>
 
 #include <systemc>
@@ -11,7 +10,7 @@
 #include "mdevsim/models/gpu_device.h"
 #include "mdevsim/models/guest_memory.h"
 #include "mdevsim/models/page_store.h"
-#include "mdevsim/models/vram.h"
+#include "mdevsim/models/missing_pages.h"
 #include "mdevsim/models/workload_driver.h"
 #include "mdevsim/models/workload_pattern.h"
 #include "mdevsim/sim/scenario.h"
@@ -26,58 +25,18 @@ class GuestRam : public models::GuestMemory {
   GuestRam(uint64_t bytes, uint32_t page_size) : store(bytes, page_size) {}
   void dma_write_page(uint64_t gpa_page, uint64_t value) override {
     if (gpa_page >= store.page_count()) return;
-    // Device DMA writes whole pages: a missing page needs no fetch.
-    if (missing_count_ > 0 && missing.test(gpa_page)) {
-      missing.clear(gpa_page);
-      --missing_count_;
-      arrived.notify(sc_core::SC_ZERO_TIME);
-    }
+    missing.fill(gpa_page);  // device DMA writes whole pages: no fetch needed
     store.write_untracked(gpa_page, value);
   }
   models::PageStore store;
-
-  // ---- post-copy (destination): pages still at the source, as with
-  // QEMU's userfaultfd: a vCPU touching one blocks until it is placed.
-  void set_missing(const std::vector<uint64_t>& pages) {
-    missing.resize(store.page_count());
-    for (uint64_t p : pages) missing.set(p);
-    missing_count_ = missing.count();
+  // Post-copy destination: pages still at the source (QEMU's userfaultfd:
+  // a vCPU touching one blocks until the VMM places it).
+  models::MissingPages missing;
+  bool place(uint64_t page, uint64_t token) {
+    if (!missing.test(page)) return false;
+    store.set_token(page, token);
+    return missing.fill(page);
   }
-  uint64_t missing_count() const { return missing_count_; }
-  bool is_missing(uint64_t p) const { return missing_count_ > 0 && missing.test(p); }
-  bool place(uint64_t p, uint64_t token) {
-    if (!is_missing(p)) return false;
-    store.set_token(p, token);
-    missing.clear(p);
-    --missing_count_;
-    arrived.notify(sc_core::SC_ZERO_TIME);
-    return true;
-  }
-  void touch(uint64_t p) {  // from a vCPU thread
-    if (!is_missing(p)) return;
-    const double t0 = sc_core::sc_time_stamp().to_seconds();
-    const bool first = !faulted.count(p);
-    if (first) {
-      faulted.insert(p);
-      pending_faults.push_back(p);
-      ++faults;
-      fault_raised.notify(sc_core::SC_ZERO_TIME);
-    }
-    while (is_missing(p)) sc_core::wait(arrived);
-    const double stall = sc_core::sc_time_stamp().to_seconds() - t0;
-    stalls.push_back(stall);
-    if (first) fault_log.push_back({t0, p, stall});
-  }
-  std::vector<models::Vram::FaultRecord> fault_log;  // first touch of each missing page
-  models::DirtyBitmap missing;
-  std::set<uint64_t> faulted;
-  std::vector<uint64_t> pending_faults;
-  std::vector<double> stalls;
-  uint64_t faults = 0;
-  sc_core::sc_event arrived, fault_raised;
-
- private:
-  uint64_t missing_count_ = 0;
 };
 
 // The vCPUs' memory writes: a page-write pattern advanced by guest running
