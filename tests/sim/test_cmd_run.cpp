@@ -9,28 +9,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "mdevsim_cli.h"
+
 namespace {
 
-struct Outcome {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-Outcome mdevsim(const std::string& args) {
-  const std::string err_file =
-      ::testing::TempDir() + "/stderr." + std::to_string(getpid()) + ".txt";
-  const std::string cmd = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim " + args + " 2>" + err_file;
-  Outcome r{};
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  r.code = WEXITSTATUS(pclose(p));
-  std::ifstream e(err_file);
-  r.err.assign(std::istreambuf_iterator<char>(e), {});
-  return r;
-}
+using Outcome = mdevsim::testing::CliRun;
+Outcome mdevsim(const std::string& args) { return mdevsim::testing::run_cli(args); }
 
 std::string scenario(const std::string& name) {
   return std::string(MDEVSIM_SOURCE_DIR) + "/scenarios/" + name;

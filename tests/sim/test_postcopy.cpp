@@ -11,21 +11,16 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "mdevsim_cli.h"
+
 namespace {
 
 using nlohmann::json;
 
 json run(const std::string& scenario, const std::string& extra = "", int* code = nullptr) {
-  const std::string cmd = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim run " + scenario +
-                          " --json - " + extra + " 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int c = WEXITSTATUS(pclose(p));
-  if (code) *code = c;
-  return out.empty() ? json() : json::parse(out);
+  const auto r = mdevsim::testing::run_cli("run " + scenario + " --json - " + extra);
+  if (code) *code = r.code;
+  return r.out.empty() ? json() : json::parse(r.out);
 }
 
 std::string scenario(const std::string& name) {
@@ -152,18 +147,12 @@ TEST(Postcopy, DeterministicAndTheByteCopyPathGivesTheSameRun) {
 }
 
 TEST(Postcopy, ModeNeedsAProtocolThatDefinesIt) {
-  int code = -1;
-  const std::string cmd = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim run " +
-                          scenario("quickstart.json") + " --set migration.mode=postcopy 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  code = WEXITSTATUS(pclose(p));
-  EXPECT_EQ(code, 2);
-  EXPECT_NE(out.find("/migration/mode"), std::string::npos) << out;
-  EXPECT_NE(out.find("needs a device protocol that defines post-copy"), std::string::npos) << out;
+  const auto r = mdevsim::testing::run_cli("run " + scenario("quickstart.json") +
+                                           " --set migration.mode=postcopy");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("/migration/mode"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("needs a device protocol that defines post-copy"), std::string::npos)
+      << r.err;
 }
 
 }  // namespace

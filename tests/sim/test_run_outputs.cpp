@@ -21,16 +21,13 @@
 #include "mdevsim/sim/migration.h"
 #include "mdevsim/sim/run_outputs.h"
 #include "mdevsim/sim/scenario.h"
+#include "mdevsim_cli.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Outcome {
-  int code;
-  std::string out;
-  std::string err;
-};
+using Outcome = mdevsim::testing::CliRun;
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -57,18 +54,7 @@ class Workdir {
   fs::path dir_;
 };
 
-Outcome mdevsim(const std::string& args, const Workdir& w) {
-  const std::string err_file = w / "stderr.txt";
-  const std::string cmd = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim " + args + " 2>" + err_file;
-  Outcome r{};
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  r.code = WEXITSTATUS(pclose(p));
-  r.err = slurp(err_file);
-  return r;
-}
+Outcome mdevsim(const std::string& args, const Workdir&) { return mdevsim::testing::run_cli(args); }
 
 std::string scenario(const std::string& name) {
   return std::string(MDEVSIM_SOURCE_DIR) + "/scenarios/" + name;
