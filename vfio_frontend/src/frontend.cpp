@@ -594,7 +594,7 @@ struct Frontend::Impl {
         if (info->argsz < offsetof(vfio_device_info, num_irqs) + sizeof(info->num_irqs))
           return fail(EINVAL, "argsz too small");
         info->flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
-        info->num_regions = v1() ? kMigrationRegionIndex + 1 : VFIO_PCI_NUM_REGIONS;
+        info->num_regions = v1() ? kMigrationRegionIndex + 1 : uint32_t{VFIO_PCI_NUM_REGIONS};
         info->num_irqs = kNumIrqs;
         return 0;
       }
@@ -628,7 +628,7 @@ struct Frontend::Impl {
     if (!arg) return fail(EFAULT, "no argument buffer");
     auto* info = static_cast<vfio_region_info*>(arg);
     if (info->argsz < sizeof(vfio_region_info)) return fail(EINVAL, "argsz is smaller than 32");
-    const uint32_t num = v1() ? kMigrationRegionIndex + 1 : VFIO_PCI_NUM_REGIONS;
+    const uint32_t num = v1() ? kMigrationRegionIndex + 1 : uint32_t{VFIO_PCI_NUM_REGIONS};
     rec.args = "index=" + std::to_string(info->index);
     if (info->index >= num) return fail(EINVAL, "no region " + std::to_string(info->index));
     info->offset = uint64_t{info->index} << kRegionShift;
