@@ -945,7 +945,9 @@ class MigrationDriver : public sc_core::sc_module {
         switch_now = forced = true;
       }
       if (switch_now) break;
-      if (mode == MigrationMode::kHybrid && iteration >= s_.migration.postcopy_after_iterations) {
+      if (mode == MigrationMode::kHybrid &&
+          (iteration >= s_.migration.postcopy_after_iterations ||
+           (s_.migration.postcopy_after_s > 0 && now() - t0 >= s_.migration.postcopy_after_s))) {
         to_postcopy = true;
         break;
       }

@@ -373,6 +373,7 @@ Scenario build(const std::string& file, const json& root) {
     mg.link_timeout_s = m.duration("link_timeout", mg.link_timeout_s);
     mg.postcopy_after_iterations = static_cast<uint32_t>(
         m.integer("postcopy_after_iterations", mg.postcopy_after_iterations, 0, 100000));
+    mg.postcopy_after_s = m.duration("postcopy_after", mg.postcopy_after_s);
     mg.prefetch_pages =
         static_cast<uint32_t>(m.integer("prefetch_pages", mg.prefetch_pages, 0, 4096));
     mg.background_push = m.boolean("background_push", mg.background_push);

@@ -136,6 +136,21 @@ TEST(Postcopy, PollingDeliveryStallsLongerThanEventfd) {
             ev["postcopy"]["stall_p50_s"].get<double>());
 }
 
+TEST(Postcopy, HybridSwitchesOnItsTimeBudget) {
+  // The write-heavy job never converges; 30 rounds would take many seconds,
+  // a 2 s budget switches after the round that crosses it.
+  const json r = run(scenario("postcopy-write-heavy.json"),
+                     "--set migration.mode=hybrid --set migration.postcopy_after_iterations=30 "
+                     "--set migration.postcopy_after=2s");
+  ASSERT_EQ(r["outcome"], "completed") << r["reason"];
+  ASSERT_FALSE(r["iterations"].empty());
+  const auto& last = r["iterations"].back();
+  const double end = last["start_s"].get<double>() + last["duration_s"].get<double>();
+  EXPECT_GE(end - 0.3, 2.0) << "pre-copy ran at least the budget (migration starts at 0.3 s)";
+  EXPECT_LT(r["iterations"].size(), 30u);
+  EXPECT_FALSE(r["postcopy"].is_null());
+}
+
 TEST(Postcopy, DeterministicAndTheByteCopyPathGivesTheSameRun) {
   json a = run(scenario("postcopy-write-heavy.json"));
   json b = run(scenario("postcopy-write-heavy.json"));

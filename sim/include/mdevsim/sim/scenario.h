@@ -73,7 +73,8 @@ struct MigrationSection {
   double timeout_s = 60;         // 0: no limit
   OnNoConvergence on_no_convergence = OnNoConvergence::kCancel;
   double link_timeout_s = 1.0;             // link down longer than this cancels
-  uint32_t postcopy_after_iterations = 2;  // hybrid
+  uint32_t postcopy_after_iterations = 2;  // hybrid: pre-copy rounds before post-copy
+  double postcopy_after_s = 0;             // hybrid: or this much pre-copy time (0: no budget)
   uint32_t prefetch_pages = 0;             // post-copy: pages fetched after each faulting one
   bool background_push = true;             // post-copy: push the rest while serving faults
   bool hot_first = true;                   // background order: hottest pre-copy pages first
