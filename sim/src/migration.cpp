@@ -666,10 +666,12 @@ class MigrationDriver : public sc_core::sc_module {
         if (!eventfd) next_poll = now() + rules.poll_interval_s;
       }
       auto rfaults = dst_.ram.missing.take_faults();
-      if (opt_.recorder && now() >= next_sample) {
-        opt_.recorder->counter(
-            "missing pages", now(),
-            static_cast<double>(dst_.device.missing_pages() + dst_.ram.missing.count()));
+      if (now() >= next_sample) {
+        sample_slowdown();
+        if (opt_.recorder)
+          opt_.recorder->counter(
+              "missing pages", now(),
+              static_cast<double>(dst_.device.missing_pages() + dst_.ram.missing.count()));
         next_sample = now() + 1e-3;
       }
       if (!vfaults.empty() || !rfaults.empty()) {
@@ -753,11 +755,7 @@ class MigrationDriver : public sc_core::sc_module {
     const uint64_t records = pc_device_bytes_ / vram_record;
     pc_duplicates_ = records > distinct.size() ? records - distinct.size() : 0;
     // Work done on the destination vs the never-migrated reference.
-    auto work = [](const Host& h) {
-      uint64_t pages = 0;
-      for (const auto& e : h.device.capture_state().engines) pages += e.pages_done;
-      return std::make_pair(pages, h.vcpus.state().submitted);
-    };
+    sample_slowdown();
     const auto d = work(dst_);
     const auto r = ref_ ? work(*ref_) : d;
     const auto s0 = pc_work_at_switch_;
@@ -799,6 +797,7 @@ class MigrationDriver : public sc_core::sc_module {
     pc["vcpu_writes"] = d.second - s0.second;
     pc["reference_vcpu_writes"] = r.second - s0.second;
     pc["device_slowdown"] = ref_dev > 0 ? 1.0 - dst_dev / ref_dev : 0.0;
+    pc["device_slowdown_peak"] = pc_peak_slowdown_;
     pc["vcpu_slowdown"] = ref_cpu > 0 ? 1.0 - dst_cpu / ref_cpu : 0.0;
     result.postcopy = pc;
     if (opt_.recorder) {
@@ -822,6 +821,24 @@ class MigrationDriver : public sc_core::sc_module {
       if (h) h->set_vm_running(false);
   }
 
+  // Engine page operations and vCPU writes done so far.
+  static std::pair<uint64_t, uint64_t> work(const Host& h) {
+    uint64_t pages = 0;
+    for (const auto& e : h.device.capture_state().engines) pages += e.pages_done;
+    return {pages, h.vcpus.state().submitted};
+  }
+  // The largest lag of the destination's device work behind the reference
+  // seen so far (sampled every 1 ms: engines that catch up later hide it at
+  // the end). Counted once the reference has done 100 pages since the switch.
+  void sample_slowdown() {
+    if (!ref_) return;
+    const auto d = work(dst_), r = work(*ref_);
+    const double ref_dev = static_cast<double>(r.first - pc_work_at_switch_.first);
+    if (ref_dev >= 100)
+      pc_peak_slowdown_ =
+          std::max(pc_peak_slowdown_, 1.0 - static_cast<double>(d.first - pc_work_at_switch_.first) / ref_dev);
+  }
+  double pc_peak_slowdown_ = 0;
   double pc_t_stop_ = 0;
   uint64_t pc_missing_vram_at_switch_ = 0, pc_missing_ram_at_switch_ = 0;
   uint64_t pc_fetched_vram_ = 0, pc_fetched_ram_ = 0, pc_duplicates_ = 0, pc_bytes_ = 0,
