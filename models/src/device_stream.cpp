@@ -638,12 +638,13 @@ class GpuResumeStream final : public ResumeStream {
         sum_.bytes(payload_.data(), payload_.size());
         uint64_t count;
         std::memcpy(&count, payload_.data(), 8);
-        if (count * 8 + 8 != payload_.size()) {
+        // (compare without multiplying: a huge count must not wrap around)
+        if (count != (payload_.size() - 8) / 8) {
           fail(StreamError::kCorrupt, "missing-page record has the wrong length");
           break;
         }
         missing_list_.resize(count);
-        std::memcpy(missing_list_.data(), payload_.data() + 8, count * 8);
+        if (count > 0) std::memcpy(missing_list_.data(), payload_.data() + 8, count * 8);
         for (uint64_t p : missing_list_)
           if (p >= store_.page_count()) {
             fail(StreamError::kCorrupt, "missing page " + std::to_string(p) + " beyond VRAM");

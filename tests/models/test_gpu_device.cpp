@@ -426,5 +426,31 @@ TEST(GpuDevice, ResumeStreamRefusesRecordsClaimingHugeLengths) {
   }
 }
 
+// Found by fuzz_resume_stream: an empty missing-page list is valid (no
+// undefined memcpy from an empty payload), and a count chosen so that
+// count * 8 wraps around to the record's length is corrupt, not an allocation.
+TEST(GpuDevice, MissingPageRecordCountsAreCheckedWithoutOverflow) {
+  struct Case {
+    uint64_t count;
+    uint64_t payload_len;
+    bool ok;
+  };
+  for (const Case c : {Case{0, 8, true}, Case{(uint64_t{1} << 61) + 1, 16, false}}) {
+    GpuDevice src("src", small_device(1 << 20)), dst("dst", small_device(1 << 20));
+    auto save = src.open_save_stream();
+    std::vector<uint8_t> bytes(56);
+    ASSERT_EQ(save->read(bytes), bytes.size()) << "the header record";
+    std::vector<uint8_t> rec(16 + c.payload_len, 0);
+    const uint32_t type = 5;  // MISSING
+    std::memcpy(rec.data(), &type, 4);
+    std::memcpy(rec.data() + 8, &c.payload_len, 8);
+    std::memcpy(rec.data() + 16, &c.count, 8);
+    auto r = dst.open_resume_stream();
+    ASSERT_TRUE(r->write(bytes).ok());
+    const StreamStatus st = r->write(rec);
+    EXPECT_EQ(st.ok(), c.ok) << "count " << c.count << ": " << st.message;
+  }
+}
+
 }  // namespace
 }  // namespace mdevsim::models
