@@ -301,7 +301,8 @@ std::string sweep_csv(const std::vector<SweepAxis>& axes, const std::vector<ojso
   out << "point";
   for (const auto& a : axes) out << ',' << csv_field(a.path);
   out << ",outcome,converged,iterations,downtime_s,total_time_s,ram_bytes,device_bytes,"
-         "total_bytes,verification_passed,reason\n";
+         "total_bytes,verification_passed,postcopy_faults,postcopy_stall_p99_s,"
+         "postcopy_risk_window_s,reason\n";
   for (const auto& line : lines) {
     out << line.value("point", 0);
     for (const auto& a : axes) out << ',' << csv_field(param_of(line, a.path));
@@ -317,6 +318,9 @@ std::string sweep_csv(const std::vector<SweepAxis>& axes, const std::vector<ojso
         << json_scalar(field(line, {"bytes", "device"})) << ','
         << json_scalar(field(line, {"bytes", "total"})) << ','
         << (checked ? json_scalar(field(line, {"verification", "passed"})) : "") << ','
+        << json_scalar(field(line, {"postcopy", "faults"})) << ','
+        << json_scalar(field(line, {"postcopy", "stall_p99_s"})) << ','
+        << json_scalar(field(line, {"postcopy", "risk_window_s"})) << ','
         << csv_field(reason_of(line)) << '\n';
   }
   return out.str();

@@ -66,7 +66,7 @@ TEST(CmdSweep, TwoByTwoGivesFourPointsWithTheirParamsFirstVarySlowest) {
   EXPECT_EQ(csv[0],
             "point,link.bandwidth,migration.downtime_limit,outcome,converged,iterations,"
             "downtime_s,total_time_s,ram_bytes,device_bytes,total_bytes,verification_passed,"
-            "reason");
+            "postcopy_faults,postcopy_stall_p99_s,postcopy_risk_window_s,reason");
   const char* expected_params[] = {"0,25Gbit/s,100ms,", "1,25Gbit/s,300ms,", "2,100Gbit/s,100ms,",
                                    "3,100Gbit/s,300ms,"};
   for (size_t i = 0; i < 4; ++i) {
@@ -246,6 +246,24 @@ TEST(CmdSweep, InterruptKeepsFinishedPointsAndExits130) {
   const std::string err = slurp(err_path);
   EXPECT_NE(err.find("interrupted"), std::string::npos) << err;
   EXPECT_NE(err.find("run again"), std::string::npos) << err;
+}
+
+// Modes side by side: post-copy points fill the post-copy columns, the
+// pre-copy point leaves them empty.
+TEST(CmdSweep, ModesSideBySideFillThePostcopyColumns) {
+  const std::string dir = ::testing::TempDir() + "/sweep-modes-" + std::to_string(getpid());
+  fs::remove_all(dir);
+  const Outcome r = mdevsim("sweep " + std::string(MDEVSIM_SOURCE_DIR) +
+                            "/scenarios/postcopy-write-heavy.json --set migration.on_no_convergence=force "
+                            "--vary migration.mode=precopy,postcopy --jobs 2 --out " + dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto csv = lines_of(slurp(fs::path(dir) / "results.csv"));
+  ASSERT_EQ(csv.size(), 3u);
+  EXPECT_EQ(csv[1].rfind("0,precopy,completed,false,", 0), 0u) << csv[1];
+  EXPECT_NE(csv[1].find(",true,,,,"), std::string::npos) << "no post-copy figures: " << csv[1];
+  EXPECT_EQ(csv[2].rfind("1,postcopy,completed,true,0,", 0), 0u) << csv[2];
+  EXPECT_EQ(csv[2].find(",true,,,,"), std::string::npos) << "post-copy figures present: " << csv[2];
+  fs::remove_all(dir);
 }
 
 }  // namespace
