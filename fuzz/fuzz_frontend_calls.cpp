@@ -4,11 +4,15 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "mdevsim/models/gpu_device.h"
 #include "mdevsim/vfio/feature_buf.h"
 #include "mdevsim/vfio/frontend.h"
+#include "mdevsim/vfio/protocol.h"
+#include "mdevsim/vfio/uapi.h"
 
 namespace {
 
@@ -25,18 +29,24 @@ models::DeviceConfig config() {
 }
 
 struct Pair {
-  explicit Pair(vfio::Protocol p)
-      : a(p == vfio::Protocol::kV1 ? "fa1" : "fa2", config()),
-        b(p == vfio::Protocol::kV1 ? "fb1" : "fb2", config()),
-        fa(a, options(p)),
-        fb(b, options(p)) {
+  // postcopy: the v2-postcopy proposal (its states 8, 9 and ioctls).
+  Pair(vfio::Protocol p, const char* tag, bool postcopy = false)
+      : a((std::string("fa") + tag).c_str(), config()),
+        b((std::string("fb") + tag).c_str(), config()),
+        fa(a, options(p, postcopy)),
+        fb(b, options(p, postcopy)) {
     for (uint64_t i = 0; i < 32; ++i) a.vram.write_page(i * 3, i);
   }
-  static vfio::FrontendOptions options(vfio::Protocol p) {
+  static vfio::FrontendOptions options(vfio::Protocol p, bool postcopy) {
     vfio::FrontendOptions o;
     o.protocol = p;
     o.v1_data_section_size = 64 * 1024;
     o.guest_ram_bytes = 1 << 20;
+    if (postcopy) {
+      o.protocol_def =
+          std::make_shared<const vfio::ProtocolSpec>(vfio::resolve_protocol("v2-postcopy"));
+      o.migration_flags = o.protocol_def->all_flags();
+    }
     return o;
   }
   models::GpuDevice a, b;
@@ -67,10 +77,11 @@ void check(long r) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static Pair v2(vfio::Protocol::kV2);
-  static Pair v1(vfio::Protocol::kV1);
+  static Pair v2(vfio::Protocol::kV2, "2");
+  static Pair v1(vfio::Protocol::kV1, "1");
+  static Pair pc(vfio::Protocol::kV2, "pc", true);
   if (size == 0) return 0;
-  Pair& p = data[0] & 1 ? v1 : v2;
+  Pair& p = data[0] % 3 == 0 ? v2 : data[0] % 3 == 1 ? v1 : pc;
   constexpr uint64_t region = uint64_t{VFIO_PCI_NUM_REGIONS} << 40;
   std::vector<uint8_t> buf(70000);
   size_t i = 1;
@@ -82,13 +93,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   };
   while (i < size) {
     vfio::Frontend& fe = byte() & 1 ? p.fb : p.fa;
-    const uint8_t op = byte() % 10;
+    const uint8_t op = byte() % 12;
     const int fd = 3 + byte() % 6;
     switch (op) {
       case 0: {
         vfio::FeatureBuf<vfio_device_feature_mig_state> f(VFIO_DEVICE_FEATURE_SET |
                                                           VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
-        f.payload.device_state = byte() % 9;
+        f.payload.device_state = byte() % 11;
         check(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, f.raw));
         break;
       }
@@ -125,6 +136,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 9:
         check(p.fa.splice_to(fd, p.fb, 3 + byte() % 6, u64() % (1 << 20)));
         break;
+      case 10: {  // post-copy proposal: queue pages on a save fd
+        vfio_mig_postcopy_request r{};
+        r.argsz = byte() % 2 ? sizeof(r) : byte();
+        r.flags = byte() % 4;
+        r.first_page = u64() % 256;
+        r.count = u64() % 512;
+        check(fe.ioctl(fd, VFIO_MIG_POSTCOPY_REQUEST, &r));
+        break;
+      }
+      case 11: {  // post-copy proposal: read faults from a resume fd
+        std::vector<uint64_t> pages(64);
+        vfio_mig_postcopy_faults q{};
+        q.argsz = byte() % 2 ? sizeof(q) : byte();
+        q.capacity = byte() % 65;
+        q.pages = reinterpret_cast<uint64_t>(pages.data());
+        check(fe.ioctl(fd, VFIO_MIG_POSTCOPY_FAULTS, &q));
+        break;
+      }
     }
   }
   return 0;

@@ -421,8 +421,8 @@ class MigrationDriver : public sc_core::sc_module {
       if (r == 0) r = set_state(src_, MigState::kStopCopy, &save_fd_);
     }
     if (r < 0)
-      return fail_reason("the source device failed to stop (" + vfio::errno_name(static_cast<int>(-r)) +
-                         ")");
+      return fail_reason("the source device failed to stop (" +
+                         vfio::errno_name(static_cast<int>(-r)) + ")");
     return true;
   }
 
@@ -836,7 +836,8 @@ class MigrationDriver : public sc_core::sc_module {
     const double ref_dev = static_cast<double>(r.first - pc_work_at_switch_.first);
     if (ref_dev >= 100)
       pc_peak_slowdown_ =
-          std::max(pc_peak_slowdown_, 1.0 - static_cast<double>(d.first - pc_work_at_switch_.first) / ref_dev);
+          std::max(pc_peak_slowdown_,
+                   1.0 - static_cast<double>(d.first - pc_work_at_switch_.first) / ref_dev);
   }
   double pc_peak_slowdown_ = 0;
   double pc_t_stop_ = 0;

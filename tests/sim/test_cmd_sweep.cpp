@@ -253,9 +253,11 @@ TEST(CmdSweep, InterruptKeepsFinishedPointsAndExits130) {
 TEST(CmdSweep, ModesSideBySideFillThePostcopyColumns) {
   const std::string dir = ::testing::TempDir() + "/sweep-modes-" + std::to_string(getpid());
   fs::remove_all(dir);
-  const Outcome r = mdevsim("sweep " + std::string(MDEVSIM_SOURCE_DIR) +
-                            "/scenarios/postcopy-write-heavy.json --set migration.on_no_convergence=force "
-                            "--vary migration.mode=precopy,postcopy --jobs 2 --out " + dir);
+  const Outcome r =
+      mdevsim("sweep " + std::string(MDEVSIM_SOURCE_DIR) +
+              "/scenarios/postcopy-write-heavy.json --set migration.on_no_convergence=force "
+              "--vary migration.mode=precopy,postcopy --jobs 2 --out " +
+              dir);
   ASSERT_EQ(r.code, 0) << r.err;
   const auto csv = lines_of(slurp(fs::path(dir) / "results.csv"));
   ASSERT_EQ(csv.size(), 3u);

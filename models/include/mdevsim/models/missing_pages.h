@@ -18,9 +18,9 @@ namespace mdevsim::models {
 class MissingPages {
  public:
   struct FaultRecord {
-    double t_s;       // when the fault was raised
+    double t_s;  // when the fault was raised
     uint64_t page;
-    double stall_s;   // how long the touching work waited
+    double stall_s;  // how long the touching work waited
   };
 
   void reset(uint64_t pages, const std::vector<uint64_t>& missing) {
