@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mdevsim_cli.h"
+#include "scratch_dir.h"
 
 namespace {
 
@@ -37,12 +38,7 @@ std::string out_dir(const std::string& name) {
   return dir.string();
 }
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
-}
+using mdevsim::testing::slurp;
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;

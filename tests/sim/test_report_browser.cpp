@@ -19,6 +19,7 @@
 
 #include "mdevsim/sim/report.h"
 #include "report_fixtures.h"
+#include "scratch_dir.h"
 
 namespace mdevsim::sim {
 namespace {
@@ -37,33 +38,13 @@ std::string chromium_path() {
       GTEST_SKIP() << "chromium not installed: run scripts/install-deps"; \
   } while (0)
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using mdevsim::testing::slurp;
 
-// A private directory per test process (tests run in parallel under ctest);
-// removed at the end unless MDEVSIM_KEEP_REPORT is set, to look at the files.
-class Workdir {
+// A private directory per test process; MDEVSIM_KEEP_REPORT=1 keeps the
+// rendered files to look at.
+class Workdir : public mdevsim::testing::ScratchDir {
  public:
-  Workdir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("mdevsim-report-" + std::string(info->name()) + "-" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  ~Workdir() {
-    if (std::getenv("MDEVSIM_KEEP_REPORT"))
-      std::fprintf(stderr, "report files kept in %s\n", dir_.c_str());
-    else
-      fs::remove_all(dir_);
-  }
-  const fs::path& path() const { return dir_; }
-
- private:
-  fs::path dir_;
+  Workdir() : ScratchDir("report", "MDEVSIM_KEEP_REPORT") {}
 };
 
 fs::path write_report(const fs::path& dir, const SyntheticRun& r, const std::string& name) {

@@ -22,6 +22,7 @@
 #include "mdevsim/sim/run_outputs.h"
 #include "mdevsim/sim/scenario.h"
 #include "mdevsim_cli.h"
+#include "scratch_dir.h"
 
 namespace {
 
@@ -29,29 +30,12 @@ namespace fs = std::filesystem;
 
 using Outcome = mdevsim::testing::CliRun;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using mdevsim::testing::slurp;
 
 // A private directory per test process (ctest runs tests in parallel).
-class Workdir {
+class Workdir : public mdevsim::testing::ScratchDir {
  public:
-  Workdir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("mdevsim-outputs-" + std::string(info->name()) + "-" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  ~Workdir() {
-    if (!std::getenv("MDEVSIM_KEEP_OUTPUTS")) fs::remove_all(dir_);
-  }
-  std::string operator/(const std::string& name) const { return (dir_ / name).string(); }
-
- private:
-  fs::path dir_;
+  Workdir() : ScratchDir("outputs", "MDEVSIM_KEEP_OUTPUTS") {}
 };
 
 Outcome mdevsim(const std::string& args, const Workdir&) { return mdevsim::testing::run_cli(args); }
