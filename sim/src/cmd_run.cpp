@@ -183,8 +183,10 @@ int cmd_run(int argc, char** argv) {
   }
   // Every output file is opened before the run: a typo in a path should not
   // cost a long simulation.
-  std::ofstream trace_file, timeline_file, report_file;
+  std::ofstream json_file, trace_file, timeline_file, report_file;
+  const std::string json_file_out = json_out == "-" ? "" : json_out;
   const std::pair<const std::string*, std::ofstream*> outputs[] = {
+      {&json_file_out, &json_file},
       {&trace_out, &trace_file},
       {&timeline_out, &timeline_file},
       {&report_out, &report_file},
@@ -276,8 +278,7 @@ int cmd_run(int argc, char** argv) {
   if (json_out == "-") {
     std::cout << text;
   } else if (!json_out.empty()) {
-    std::ofstream f(json_out);
-    if (!(f << text)) {
+    if (!(json_file << text) || !json_file.flush()) {
       std::cerr << "mdevsim run: cannot write " << json_out << "\n";
       return 2;
     }

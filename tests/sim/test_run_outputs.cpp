@@ -467,7 +467,7 @@ TEST(RunOutputs, ProgressLineOnATerminal) {
 
 TEST(RunOutputs, UnwritablePathsStopBeforeTheRun) {
   Workdir w;
-  for (const char* opt : {"--trace", "--timeline", "--vcd", "--report"}) {
+  for (const char* opt : {"--json", "--trace", "--timeline", "--vcd", "--report"}) {
     const std::string bad = w / "no-such-dir/out.file";
     const Outcome r = mdevsim("run " + scenario("quickstart.json") + " " + opt + " " + bad, w);
     EXPECT_EQ(r.code, 2) << opt;
