@@ -69,6 +69,10 @@ Options:
                      state (and path, data_fd for 'state set')
   --echo             print each command after its prompt ('src> state get'), so
                      output from a script reads like a terminal session
+
+Exit status: 0; 2 for a bad option, or when a line of a script (stdin not a
+terminal) could not be run (unknown command, bad argument) - the session goes
+on to the end either way. An errno from the ABI is an answer, not a failure.
 )";
 
 struct Session {
@@ -115,6 +119,10 @@ struct Session {
   bool on_src = true;
   std::deque<uint8_t> buffer;  // the transfer buffer between reads and writes
   long last_ret = 0;           // what the previous command returned: the word `last`
+  // Lines that could not be run (unknown command, bad argument): a script
+  // with any of them exits 2 at its end; an errno from the ABI is an answer.
+  int bad_lines = 0;
+  std::string first_bad;
 
   vfio::Frontend& fe() { return on_src ? src : dst; }
   models::GpuDevice& dev() { return on_src ? src_dev : dst_dev; }
@@ -499,7 +507,7 @@ class StepModule : public sc_core::sc_module {
     s_.dst.set_observer(&rec);
     const bool tty = isatty(0) && !s_.json;
     std::string line;
-    for (;;) {
+    for (int line_no = 1;; ++line_no) {
       if (tty) std::cout << s_.name() << "> " << std::flush;
       if (!std::getline(std::cin, line)) break;
       const auto words = split(line);
@@ -516,6 +524,7 @@ class StepModule : public sc_core::sc_module {
         r.ok = false;
         r.ret = 0;
         error = e.what();
+        if (s_.bad_lines++ == 0) s_.first_bad = "line " + std::to_string(line_no) + ": " + error;
       }
       const auto& fe = s_.fe();
       std::string errno_str;
@@ -624,6 +633,12 @@ int cmd_step(int argc, char** argv) {
   session.echo = echo;
   StepModule step("step", session);
   sc_core::sc_start();
+  if (session.bad_lines > 0 && !isatty(0)) {
+    std::cerr << "mdevsim step: " << session.bad_lines
+              << (session.bad_lines == 1 ? " line" : " lines")
+              << " of the script could not be run (" << session.first_bad << ")\n";
+    return 2;
+  }
   return 0;
 }
 
