@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <sstream>
 
 #include <systemc>
 
@@ -38,6 +39,11 @@ constexpr uint64_t kV1Region = uint64_t{VFIO_PCI_NUM_REGIONS} << 40;
 constexpr double kPostcopySlice = 0.00025;  // background push slices: faults wait at most this
 
 double now() { return sc_time_stamp().to_seconds(); }
+std::string seconds_text(double s) {
+  std::ostringstream o;
+  o << s << " s";
+  return o.str();
+}
 void wait_s(double s) {
   if (s > 0) sc_core::wait(sc_time::from_seconds(s));
 }
@@ -53,11 +59,18 @@ class Link {
   }
 
   // Moves `bytes` (waits their transfer time). False: the link stayed down
-  // longer than the link timeout.
+  // longer than the link timeout, or a pre-copy (`limited`) transfer reached
+  // the migration's deadline (timed_out(); the bytes were not all moved).
   bool transfer(uint64_t bytes, bool limited) {
     double remaining = static_cast<double>(bytes);
     while (remaining > 0) {
       const double t = now();
+      if (limited && deadline_ > 0 && t >= deadline_) {
+        timed_out_ = true;
+        moved_ = bytes - static_cast<uint64_t>(remaining);
+        if (recorder) recorder->link_progress(t, 0);
+        return false;
+      }
       if (recorder) recorder->link_progress(t, remaining);
       if (const Fault* down = active(t, FaultKind::kLinkDown)) {
         if (t >= down->at_s + link_timeout_) return false;
@@ -69,16 +82,27 @@ class Link {
       for (const auto& f : faults_)  // stop at the next fault boundary
         for (double edge : {f.at_s, f.at_s + f.duration_s})
           if (edge > t && edge < t + dt) dt = edge - t;
+      if (limited && deadline_ > t && deadline_ < t + dt) dt = deadline_ - t;
       wait_s(dt);
       remaining -= dt * bw;
       if (remaining < 1e-6) remaining = 0;
     }
     if (recorder) recorder->link_progress(now(), 0);
+    moved_ = bytes;
     return true;
   }
 
   void latency() { wait_s(cfg_.latency_s); }
-  RunRecorder* recorder = nullptr;  // link spans and bytes in flight (null: none)
+
+  // Pre-copy's time limit (migration.timeout): no pre-copy transfer runs past
+  // it, so a link too slow for even one pass still ends on time. 0: none.
+  void set_deadline(double t) {
+    deadline_ = t;
+    timed_out_ = false;
+  }
+  bool timed_out() const { return timed_out_; }
+  uint64_t moved() const { return moved_; }  // bytes of the last transfer that arrived
+  RunRecorder* recorder = nullptr;           // link spans and bytes in flight (null: none)
 
   double bandwidth(double t, bool limited) const {
     double bw = cfg_.bandwidth;
@@ -96,6 +120,9 @@ class Link {
   LinkSection cfg_;
   double link_timeout_;
   std::vector<Fault> faults_;
+  double deadline_ = 0;
+  bool timed_out_ = false;
+  uint64_t moved_ = 0;
 };
 
 template <typename Payload>
@@ -245,6 +272,7 @@ class MigrationDriver : public sc_core::sc_module {
     size_t i = 0;
     while (i < pages.size()) {
       const double budget = link_.bandwidth(now(), limited) * kSlice;
+      const size_t slice_begin = i;
       slice_.clear();
       uint64_t n = 0;
       while (i < pages.size() && (n < budget || (slice_.empty() && n == 0))) {
@@ -257,7 +285,12 @@ class MigrationDriver : public sc_core::sc_module {
         }
         ++i;
       }
-      if (!link_.transfer(n, limited)) return false;
+      if (!link_.transfer(n, limited)) {
+        // Cut off by the deadline: what did not arrive is still to send.
+        if (link_.timed_out())
+          for (size_t k = slice_begin; k < pages.size(); ++k) src_.ram.store.dirty().set(pages[k]);
+        return false;
+      }
       for (const auto& [p, t] : slice_) dst_.ram.store.set_token(p, t);
       bytes += n;
     }
@@ -295,8 +328,14 @@ class MigrationDriver : public sc_core::sc_module {
       if (n < 0)
         return fail_reason("reading the device state failed (" +
                            vfio::errno_name(static_cast<int>(-n)) + ")");
-      if (!link_.transfer(static_cast<uint64_t>(n), limited))
-        return fail_reason("the link was down longer than the link timeout");
+      if (!link_.transfer(static_cast<uint64_t>(n), limited)) {
+        // At the deadline: the chunk left the source and is already written
+        // at the destination (the stream must stay whole); count it.
+        if (!link_.timed_out())
+          return fail_reason("the link was down longer than the link timeout");
+        bytes += static_cast<uint64_t>(n);
+        return false;
+      }
       bytes += static_cast<uint64_t>(n);
     }
     return true;
@@ -317,13 +356,17 @@ class MigrationDriver : public sc_core::sc_module {
       if (src_.frontend.pread(src_.frontend.device_fd(), buf.data(), size, kV1Region + off) !=
           static_cast<long>(size))
         return fail_reason("reading the v1 data section failed");
-      if (!link_.transfer(size, limited))
+      const bool arrived = link_.transfer(size, limited);
+      if (!arrived && !link_.timed_out())
         return fail_reason("the link was down longer than the link timeout");
+      // At the deadline the segment is still delivered: it left the source's
+      // data section and the stream must stay whole.
       const uint64_t doff = v1_rd64(dst_, 16);
       dst_.frontend.pwrite(dst_.frontend.device_fd(), buf.data(), size, kV1Region + doff);
       if (dst_.frontend.pwrite(dst_.frontend.device_fd(), &size, 8, kV1Region + 24) < 0)
         return fail_reason("the destination device refused the stream");
       bytes += size;
+      if (!arrived) return false;
     }
     return true;
   }
@@ -368,10 +411,18 @@ class MigrationDriver : public sc_core::sc_module {
     return true;
   }
 
-  // One pre-copy iteration. Returns false when the migration must stop.
+  // One pre-copy iteration. Returns false when the migration must stop, or
+  // when the timeout cut it short (link_.timed_out(); `it` then holds what
+  // was sent).
   bool iterate(IterationResult& it) {
     const auto span = RunRecorder::iteration_scope(opt_.recorder, it.index);
     it.start_s = now();
+    const auto measure = [&] {
+      it.duration_s = now() - it.start_s;
+      it.bandwidth = it.duration_s > 0
+                         ? static_cast<double>(it.ram_bytes + it.device_bytes) / it.duration_s
+                         : link_.bandwidth(now(), true);
+    };
     const auto pages = collect_ram_dirty();
     it.ram_dirty_pages = pages.size();
     uint64_t device_avail = 0;
@@ -388,18 +439,19 @@ class MigrationDriver : public sc_core::sc_module {
       const uint64_t zero_bytes = initial_zero_pages_ * kZeroPageBytes;
       initial_zero_pages_ = 0;
       const auto zero_span = RunRecorder::link_scope(opt_.recorder, RunRecorder::kRamPages);
-      if (!link_.transfer(zero_bytes, true))
+      // Cut off by the deadline: the destination starts zeroed, so the zero
+      // pages not yet announced need nothing more.
+      if (!link_.transfer(zero_bytes, true) && !link_.timed_out())
         return fail_reason("the link was down longer than the link timeout");
-      it.ram_bytes += zero_bytes;
+      it.ram_bytes += link_.moved();
     }
-    if (!send_ram(pages, true, it.ram_bytes))
-      return fail_reason("the link was down longer than the link timeout");
-    if (precopy_ && !send_device(device_avail, true, false, it.device_bytes)) return false;
-    it.duration_s = now() - it.start_s;
-    it.bandwidth = it.duration_s > 0
-                       ? static_cast<double>(it.ram_bytes + it.device_bytes) / it.duration_s
-                       : link_.bandwidth(now(), true);
-    return true;
+    const bool sent = !link_.timed_out() && send_ram(pages, true, it.ram_bytes) &&
+                      (!precopy_ || send_device(device_avail, true, false, it.device_bytes));
+    if (!sent && !link_.timed_out())
+      return reason_.empty() ? fail_reason("the link was down longer than the link timeout")
+                             : false;
+    measure();
+    return sent;
   }
 
   // Stops the source device for the switch: into its serving state
@@ -924,11 +976,12 @@ class MigrationDriver : public sc_core::sc_module {
     bool switch_now = false, forced = false;
     const auto mode = s_.migration.mode;
     bool to_postcopy = mode == MigrationMode::kPostcopy;
+    if (s_.migration.timeout_s > 0) link_.set_deadline(t0 + s_.migration.timeout_s);
     while (!to_postcopy) {
       IterationResult it;
       it.index = iteration;
       it.throttle = throttle;
-      if (!iterate(it)) {
+      if (!iterate(it) && !link_.timed_out()) {
         cancel(reason_);
         finish(t0);
         return;
@@ -952,11 +1005,17 @@ class MigrationDriver : public sc_core::sc_module {
       if (it.expected_downtime_s <= s_.migration.downtime_limit_s) {
         switch_now = true;
       } else if ((s_.migration.max_iterations && iteration >= s_.migration.max_iterations) ||
-                 (s_.migration.timeout_s > 0 && now() - t0 >= s_.migration.timeout_s)) {
+                 (s_.migration.timeout_s > 0 && now() - t0 >= s_.migration.timeout_s) ||
+                 link_.timed_out()) {
         if (s_.migration.on_no_convergence == OnNoConvergence::kCancel) {
-          cancel("did not converge: after " + std::to_string(iteration) +
-                 " iterations the expected downtime is " + std::to_string(it.expected_downtime_s) +
-                 " s, above the " + std::to_string(s_.migration.downtime_limit_s) + " s limit");
+          const std::string when =
+              link_.timed_out() ? "the timeout (" + seconds_text(s_.migration.timeout_s) +
+                                      ") ended iteration " + std::to_string(iteration) + " early;"
+                                : "after " + std::to_string(iteration) +
+                                      (iteration == 1 ? " iteration" : " iterations");
+          cancel("did not converge: " + when + " the expected downtime is " +
+                 std::to_string(it.expected_downtime_s) + " s, above the " +
+                 std::to_string(s_.migration.downtime_limit_s) + " s limit");
           finish(t0);
           return;
         }
@@ -984,6 +1043,7 @@ class MigrationDriver : public sc_core::sc_module {
         }
       }
     }
+    link_.set_deadline(0);  // the switch and what follows run to the end
     if (to_postcopy) {
       if (!switchover_postcopy()) {  // nothing runs at the destination yet: safe to cancel
         cancel(reason_);
