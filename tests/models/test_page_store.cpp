@@ -1,3 +1,4 @@
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -59,6 +60,57 @@ TEST(PageStore, PayloadRoundTripsAndDetectsAnyFlippedByte) {
     uint64_t t2 = 0;
     // Flipping word 0 changes the token: the rest of the page no longer matches it.
     EXPECT_FALSE(PageStore::token_from_payload(9, bad, t2)) << "flip at byte " << at;
+  }
+}
+
+// Chunks come from blocks of up to 2 MiB; a small memory gets a small block.
+TEST(PageStore, SmallMemoryDoesNotReserveAFullBlock) {
+  PageStore small(uint64_t{64} << 20, 64 * 1024);  // 1024 pages: one chunk
+  small.write(3, 1);
+  EXPECT_LT(small.memory_bytes(), uint64_t{64} << 10);
+  PageStore big(uint64_t{16} << 30, 4096);  // 4 Mi pages: 1024 chunks
+  for (uint64_t p = 0; p < big.page_count(); p += PageStore::kChunkPages) big.write(p, 1);
+  // Every chunk exists, blocks of 2 MiB hold 63 of them: 17 blocks.
+  EXPECT_EQ(big.touched_pages(), 1024u);
+  EXPECT_LE(big.memory_bytes(), (uint64_t{17} << 21) + (uint64_t{1} << 20));
+}
+
+// for_each_touched walks per-chunk presence bits: it must list exactly the
+// pages whose token is non-zero, ascending, through writes, restores of
+// zero and non-zero tokens, and clear().
+TEST(PageStore, TouchedPagesAreExactlyTheNonZeroTokensAscending) {
+  PageStore m(uint64_t{64} << 20, 4096);  // 16384 pages: 4 chunks
+  Rng rng(7);
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 20000; ++i) {
+      const uint64_t page = rng.next() % m.page_count();
+      switch (rng.next() % 4) {
+        case 0:
+          m.set_token(page, 0);
+          break;
+        case 1:
+          m.set_token(page, rng.next() | 1);
+          break;
+        case 2:
+          m.write_untracked(page, rng.next());
+          break;
+        default:
+          m.write(page, rng.next());
+          break;
+      }
+    }
+    std::vector<std::pair<uint64_t, uint64_t>> expected, listed;
+    for (uint64_t p = 0; p < m.page_count(); ++p)
+      if (m.token(p) != 0) expected.emplace_back(p, m.token(p));
+    m.for_each_touched([&](uint64_t p, uint64_t t) { listed.emplace_back(p, t); });
+    ASSERT_FALSE(expected.empty());
+    EXPECT_EQ(listed, expected) << "round " << round;
+    EXPECT_EQ(m.touched_pages(), expected.size());
+    m.clear();
+    EXPECT_EQ(m.touched_pages(), 0u);
+    m.for_each_touched(
+        [](uint64_t p, uint64_t) { ADD_FAILURE() << "page " << p << " after clear"; });
+    EXPECT_EQ(m.token(5), 0u);
   }
 }
 

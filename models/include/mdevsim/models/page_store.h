@@ -8,9 +8,14 @@
 // 64 GiB memory with 1 GiB in use costs a few MiB, not 64 GiB.
 #pragma once
 
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <span>
 #include <stdexcept>
 #include <vector>
@@ -20,10 +25,92 @@
 
 namespace mdevsim::models {
 
+// Zeroed chunks of `words` 64-bit words, carved from blocks mapped straight
+// from the kernel: fresh mappings are already zero (no memset), and full-size
+// blocks are 2 MiB-aligned and offered to transparent huge pages, so a memory
+// touched everywhere (cold guest RAM writes) costs a few dozen page faults
+// instead of one per 4 KiB. Chunks live until release_all().
+class ChunkArena {
+ public:
+  static constexpr size_t kBlockBytes = size_t{2} << 20;
+
+  // `max_chunks`: how many chunks the owner can ever ask for (small stores
+  // get one small block instead of 2 MiB).
+  void configure(size_t words, size_t max_chunks) {
+    release_all();
+    chunk_bytes_ = words * sizeof(uint64_t);
+    const size_t page = 4096;
+    block_bytes_ = std::min(kBlockBytes, (chunk_bytes_ * max_chunks + page - 1) / page * page);
+  }
+
+  uint64_t* allocate() {
+    if (blocks_.empty() || used_ + chunk_bytes_ > blocks_.back().len) {
+      blocks_.push_back(map_block(std::max(block_bytes_, chunk_bytes_)));
+      used_ = 0;
+    }
+    auto* chunk = reinterpret_cast<uint64_t*>(static_cast<char*>(blocks_.back().addr) + used_);
+    used_ += chunk_bytes_;
+    return chunk;
+  }
+
+  void release_all() {
+    for (const auto& b : blocks_) ::munmap(b.addr, b.len);
+    blocks_.clear();
+    used_ = 0;
+  }
+
+  uint64_t bytes() const {
+    uint64_t n = 0;
+    for (const auto& b : blocks_) n += b.len;
+    return n;
+  }
+
+  ChunkArena() = default;
+  ChunkArena(const ChunkArena&) = delete;
+  ChunkArena& operator=(const ChunkArena&) = delete;
+  ~ChunkArena() { release_all(); }
+
+ private:
+  struct Block {
+    void* addr;
+    size_t len;
+  };
+
+  static Block map_block(size_t len) {
+    if (len < kBlockBytes) return {map(len), len};
+    // Over-map and trim to a 2 MiB boundary: huge pages need aligned ranges.
+    char* raw = static_cast<char*>(map(len + kBlockBytes));
+    const auto at = reinterpret_cast<uintptr_t>(raw);
+    char* aligned = raw + ((kBlockBytes - at % kBlockBytes) % kBlockBytes);
+    if (aligned > raw) ::munmap(raw, static_cast<size_t>(aligned - raw));
+    const size_t tail = static_cast<size_t>(raw + len + kBlockBytes - (aligned + len));
+    if (tail > 0) ::munmap(aligned + len, tail);
+#ifdef MADV_HUGEPAGE
+    ::madvise(aligned, len, MADV_HUGEPAGE);  // a hint: fine if refused
+#endif
+    return {aligned, len};
+  }
+
+  static void* map(size_t len) {
+    void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    return p;
+  }
+
+  std::vector<Block> blocks_;
+  size_t chunk_bytes_ = 0;
+  size_t block_bytes_ = kBlockBytes;
+  size_t used_ = 0;
+};
+
 class PageStore {
  public:
   static constexpr unsigned kChunkShift = 12;  // 4096 tokens (32 KiB) per chunk
   static constexpr uint64_t kChunkPages = uint64_t{1} << kChunkShift;
+  // After its tokens, a chunk holds one bit per page that is set while the
+  // token is non-zero: walking the touched pages reads 512 bytes per chunk,
+  // not 32 KiB.
+  static constexpr uint64_t kPresentWords = kChunkPages / 64;
 
   PageStore(uint64_t size_bytes, uint32_t page_size) { reset_geometry(size_bytes, page_size); }
 
@@ -34,7 +121,7 @@ class PageStore {
 
   // Token 0 means "never written": the page reads as zeros.
   uint64_t token(uint64_t page) const {
-    const auto& chunk = chunks_[page >> kChunkShift];
+    const uint64_t* chunk = chunks_[page >> kChunkShift];
     return chunk ? chunk[page & (kChunkPages - 1)] : 0;
   }
 
@@ -42,7 +129,8 @@ class PageStore {
   // if tracking is on. Hot path of every workload: keep it branch-light.
   void write(uint64_t page, uint64_t value) {
     uint64_t& t = slot(page);
-    touched_ += (t == 0);
+    if (t == 0) [[unlikely]]
+      mark_present(page);
     uint64_t next = mix64(t ^ value);
     t = next | (next == 0);  // a written page never returns to the zero token
     if (tracking_) dirty_.set(page);
@@ -53,7 +141,8 @@ class PageStore {
   // dirty logging misses it, which is why VFIO reports DMA-dirty pages).
   void write_untracked(uint64_t page, uint64_t value) {
     uint64_t& t = slot(page);
-    touched_ += (t == 0);
+    if (t == 0) [[unlikely]]
+      mark_present(page);
     uint64_t next = mix64(t ^ value);
     t = next | (next == 0);
     ++writes_;
@@ -62,15 +151,17 @@ class PageStore {
   // Restore path: set content without counting a write or dirtying the page.
   void set_token(uint64_t page, uint64_t tok) {
     if (tok == 0) {
-      auto& chunk = chunks_[page >> kChunkShift];
-      if (chunk && chunk[page & (kChunkPages - 1)] != 0) {
-        chunk[page & (kChunkPages - 1)] = 0;
+      uint64_t* chunk = chunks_[page >> kChunkShift];
+      const uint64_t i = page & (kChunkPages - 1);
+      if (chunk && chunk[i] != 0) {
+        chunk[i] = 0;
+        chunk[kChunkPages + (i >> 6)] &= ~(uint64_t{1} << (i & 63));
         --touched_;
       }
       return;
     }
     uint64_t& t = slot(page);
-    touched_ += (t == 0);
+    if (t == 0) mark_present(page);
     t = tok;
   }
 
@@ -85,7 +176,8 @@ class PageStore {
 
   // Drops every page (all content becomes zero) and the dirty set.
   void clear() {
-    for (auto& c : chunks_) c.reset();
+    for (auto& c : chunks_) c = nullptr;
+    arena_.release_all();
     touched_ = 0;
     dirty_.clear_all();
   }
@@ -94,10 +186,13 @@ class PageStore {
   template <typename Fn>
   void for_each_touched(Fn&& fn) const {
     for (uint64_t ci = 0; ci < chunks_.size(); ++ci) {
-      const auto& chunk = chunks_[ci];
+      const uint64_t* chunk = chunks_[ci];
       if (!chunk) continue;
-      for (uint64_t i = 0; i < kChunkPages; ++i) {
-        if (chunk[i] != 0) fn((ci << kChunkShift) + i, chunk[i]);
+      for (uint64_t w = 0; w < kPresentWords; ++w) {
+        for (uint64_t bits = chunk[kChunkPages + w]; bits != 0; bits &= bits - 1) {
+          const uint64_t i = w * 64 + static_cast<uint64_t>(std::countr_zero(bits));
+          fn((ci << kChunkShift) + i, chunk[i]);
+        }
       }
     }
   }
@@ -111,9 +206,7 @@ class PageStore {
 
   // Bytes of memory this store holds (chunks + bitmap), for RSS accounting.
   uint64_t memory_bytes() const {
-    uint64_t n = chunks_.size() * sizeof(chunks_[0]) + dirty_.words().size() * 8;
-    for (const auto& c : chunks_) n += c ? kChunkPages * sizeof(uint64_t) : 0;
-    return n;
+    return chunks_.size() * sizeof(chunks_[0]) + dirty_.words().size() * 8 + arena_.bytes();
   }
 
   // The page's bytes: word 0 is the token, word 1 the page index, word i
@@ -177,16 +270,23 @@ class PageStore {
     size_bytes_ = size_bytes;
     page_size_ = page_size;
     pages_ = size_bytes / page_size;
-    chunks_.clear();
-    chunks_.resize((pages_ + kChunkPages - 1) >> kChunkShift);
+    chunks_.assign((pages_ + kChunkPages - 1) >> kChunkShift, nullptr);
+    arena_.configure(kChunkPages + kPresentWords, chunks_.size());
     dirty_.resize(pages_);
     touched_ = 0;
   }
 
   uint64_t& slot(uint64_t page) {
-    auto& chunk = chunks_[page >> kChunkShift];
-    if (!chunk) chunk = std::make_unique<uint64_t[]>(kChunkPages);  // value-initialised to 0
+    uint64_t*& chunk = chunks_[page >> kChunkShift];
+    if (!chunk) chunk = arena_.allocate();  // zeroed
     return chunk[page & (kChunkPages - 1)];
+  }
+
+  // The page's token is about to become non-zero (its chunk exists).
+  void mark_present(uint64_t page) {
+    const uint64_t i = page & (kChunkPages - 1);
+    chunks_[page >> kChunkShift][kChunkPages + (i >> 6)] |= uint64_t{1} << (i & 63);
+    ++touched_;
   }
 
   uint64_t size_bytes_ = 0;
@@ -195,7 +295,8 @@ class PageStore {
   uint64_t touched_ = 0;
   uint64_t writes_ = 0;
   bool tracking_ = false;
-  std::vector<std::unique_ptr<uint64_t[]>> chunks_;
+  std::vector<uint64_t*> chunks_;  // into arena_; null: every page of the chunk is zero
+  ChunkArena arena_;
   DirtyBitmap dirty_;
 };
 
