@@ -12,13 +12,13 @@
 #include <memory>
 #include <optional>
 #include <set>
-#include <sstream>
 
 #include <systemc>
 
 #include "mdevsim/models/gpu_device.h"
 #include "mdevsim/sim/host.h"
 #include "mdevsim/sim/run_outputs.h"
+#include "mdevsim/sim/units.h"
 #include "mdevsim/vfio/feature_buf.h"
 #include "mdevsim/vfio/mig_fsm.h"
 #include "mdevsim/vfio/uapi.h"
@@ -39,11 +39,6 @@ constexpr uint64_t kV1Region = uint64_t{VFIO_PCI_NUM_REGIONS} << 40;
 constexpr double kPostcopySlice = 0.00025;  // background push slices: faults wait at most this
 
 double now() { return sc_time_stamp().to_seconds(); }
-std::string seconds_text(double s) {
-  std::ostringstream o;
-  o << s << " s";
-  return o.str();
-}
 void wait_s(double s) {
   if (s > 0) sc_core::wait(sc_time::from_seconds(s));
 }
@@ -286,9 +281,10 @@ class MigrationDriver : public sc_core::sc_module {
         ++i;
       }
       if (!link_.transfer(n, limited)) {
+        if (!link_.timed_out())
+          return fail_reason("the link was down longer than the link timeout");
         // Cut off by the deadline: what did not arrive is still to send.
-        if (link_.timed_out())
-          for (size_t k = slice_begin; k < pages.size(); ++k) src_.ram.store.dirty().set(pages[k]);
+        for (size_t k = slice_begin; k < pages.size(); ++k) src_.ram.store.dirty().set(pages[k]);
         return false;
       }
       for (const auto& [p, t] : slice_) dst_.ram.store.set_token(p, t);
@@ -417,12 +413,6 @@ class MigrationDriver : public sc_core::sc_module {
   bool iterate(IterationResult& it) {
     const auto span = RunRecorder::iteration_scope(opt_.recorder, it.index);
     it.start_s = now();
-    const auto measure = [&] {
-      it.duration_s = now() - it.start_s;
-      it.bandwidth = it.duration_s > 0
-                         ? static_cast<double>(it.ram_bytes + it.device_bytes) / it.duration_s
-                         : link_.bandwidth(now(), true);
-    };
     const auto pages = collect_ram_dirty();
     it.ram_dirty_pages = pages.size();
     uint64_t device_avail = 0;
@@ -447,10 +437,11 @@ class MigrationDriver : public sc_core::sc_module {
     }
     const bool sent = !link_.timed_out() && send_ram(pages, true, it.ram_bytes) &&
                       (!precopy_ || send_device(device_avail, true, false, it.device_bytes));
-    if (!sent && !link_.timed_out())
-      return reason_.empty() ? fail_reason("the link was down longer than the link timeout")
-                             : false;
-    measure();
+    if (!sent && !link_.timed_out()) return false;  // reason set where it failed
+    it.duration_s = now() - it.start_s;
+    it.bandwidth = it.duration_s > 0
+                       ? static_cast<double>(it.ram_bytes + it.device_bytes) / it.duration_s
+                       : link_.bandwidth(now(), true);
     return sent;
   }
 
@@ -489,8 +480,7 @@ class MigrationDriver : public sc_core::sc_module {
     const double t_xfer = now();
     link_.latency();
     const auto pages = collect_ram_dirty();
-    if (!send_ram(pages, false, sc.ram_bytes))
-      return fail_reason("the link was down longer than the link timeout");
+    if (!send_ram(pages, false, sc.ram_bytes)) return false;
     if (!send_device(0, false, true, sc.device_bytes)) return false;
     sc.transfer_s = now() - t_xfer;
     // The destination applies the state, then runs.
@@ -1009,7 +999,7 @@ class MigrationDriver : public sc_core::sc_module {
                  link_.timed_out()) {
         if (s_.migration.on_no_convergence == OnNoConvergence::kCancel) {
           const std::string when =
-              link_.timed_out() ? "the timeout (" + seconds_text(s_.migration.timeout_s) +
+              link_.timed_out() ? "the timeout (" + format_duration(s_.migration.timeout_s) +
                                       ") ended iteration " + std::to_string(iteration) + " early;"
                                 : "after " + std::to_string(iteration) +
                                       (iteration == 1 ? " iteration" : " iterations");

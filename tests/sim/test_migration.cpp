@@ -209,7 +209,7 @@ TEST(Migration, TimeoutEndsAPassTooSlowToFinish) {
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.result["outcome"], "cancelled");
   EXPECT_NE(
-      r.result["reason"].get<std::string>().find("the timeout (60 s) ended iteration 1 early"),
+      r.result["reason"].get<std::string>().find("the timeout (60.000 s) ended iteration 1 early"),
       std::string::npos)
       << r.result["reason"];
   EXPECT_NEAR(r.result["total_time_s"].get<double>(), 60.0, 0.011);

@@ -14,7 +14,6 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <new>
 #include <span>
 #include <stdexcept>
@@ -45,7 +44,7 @@ class ChunkArena {
 
   uint64_t* allocate() {
     if (blocks_.empty() || used_ + chunk_bytes_ > blocks_.back().len) {
-      blocks_.push_back(map_block(std::max(block_bytes_, chunk_bytes_)));
+      blocks_.push_back(map_block(block_bytes_));
       used_ = 0;
     }
     auto* chunk = reinterpret_cast<uint64_t*>(static_cast<char*>(blocks_.back().addr) + used_);
@@ -82,9 +81,9 @@ class ChunkArena {
     char* raw = static_cast<char*>(map(len + kBlockBytes));
     const auto at = reinterpret_cast<uintptr_t>(raw);
     char* aligned = raw + ((kBlockBytes - at % kBlockBytes) % kBlockBytes);
-    if (aligned > raw) ::munmap(raw, static_cast<size_t>(aligned - raw));
-    const size_t tail = static_cast<size_t>(raw + len + kBlockBytes - (aligned + len));
-    if (tail > 0) ::munmap(aligned + len, tail);
+    const auto head = static_cast<size_t>(aligned - raw);
+    if (head > 0) ::munmap(raw, head);
+    ::munmap(aligned + len, kBlockBytes - head);  // head < 2 MiB: a tail always remains
 #ifdef MADV_HUGEPAGE
     ::madvise(aligned, len, MADV_HUGEPAGE);  // a hint: fine if refused
 #endif
@@ -155,7 +154,7 @@ class PageStore {
       const uint64_t i = page & (kChunkPages - 1);
       if (chunk && chunk[i] != 0) {
         chunk[i] = 0;
-        chunk[kChunkPages + (i >> 6)] &= ~(uint64_t{1} << (i & 63));
+        present_word(chunk, i) &= ~(uint64_t{1} << (i & 63));
         --touched_;
       }
       return;
@@ -285,8 +284,11 @@ class PageStore {
   // The page's token is about to become non-zero (its chunk exists).
   void mark_present(uint64_t page) {
     const uint64_t i = page & (kChunkPages - 1);
-    chunks_[page >> kChunkShift][kChunkPages + (i >> 6)] |= uint64_t{1} << (i & 63);
+    present_word(chunks_[page >> kChunkShift], i) |= uint64_t{1} << (i & 63);
     ++touched_;
+  }
+  static uint64_t& present_word(uint64_t* chunk, uint64_t i) {
+    return chunk[kChunkPages + (i >> 6)];
   }
 
   uint64_t size_bytes_ = 0;
