@@ -45,6 +45,7 @@ vfio::FrontendOptions frontend_options(const Scenario& s, bool source) {
   o.postcopy_hot_first = s.migration.hot_first;
   o.v1_strict = s.device.v1_strict;
   o.precopy_empty_enomsg = s.device.precopy_enomsg;
+  if (s.device.kernel_before_2025) o.kernel = vfio::KernelGeneration::kBefore2025;
   o.guest_ram_bytes = s.vm.ram_bytes;
   o.guest_page_size = s.vm.page_size;
   o.v1_data_section_size = 1 << 20;

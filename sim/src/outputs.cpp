@@ -1,11 +1,13 @@
 #include "mdevsim/sim/outputs.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <map>
 #include <optional>
 #include <regex>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -31,6 +33,12 @@ std::string fd_operand(const vfio::CallRecord& c) {
   if (c.fd_kind == "container" || c.fd_kind == "device") return c.fd_kind;
   if (c.fd_kind == "data") return "data:" + std::to_string(c.fd);
   return std::to_string(c.fd);
+}
+
+// ENOMSG from a data fd read: the stream has nothing now (pre-copy caught
+// up, or a post-copy source with no page asked for), come back later.
+bool is_nothing_now(const vfio::CallRecord& c) {
+  return c.call == "read" && c.fd_kind == "data" && c.ret == -ENOMSG;
 }
 
 // read/write/close carry a placeholder request ("data", "fd"), not a decoded one.
@@ -165,6 +173,45 @@ class Timeline {
 
   void add(nlohmann::ordered_json e) { events_.push_back(std::move(e)); }
 
+  // Perfetto draws the slices of one thread as a stack: they must nest. A
+  // slice that partially overlaps another of its thread (concurrent
+  // post-copy faults) moves to the first extra lane of that thread where it
+  // nests: threads "<name> 2", "<name> 3", ... kept next to the original.
+  void nest_slices() {
+    struct Slice {
+      size_t event;
+      double ts, end;
+    };
+    std::map<std::pair<int, int>, std::vector<Slice>> by_thread;
+    for (size_t i = 0; i < events_.size(); ++i) {
+      const auto& e = events_[i];
+      if (e.at("ph") != "X") continue;
+      const double ts = e.at("ts").get<double>();
+      by_thread[{e.at("pid").get<int>(), e.at("tid").get<int>()}].push_back(
+          {i, ts, ts + e.at("dur").get<double>()});
+    }
+    for (auto& [thread, slices] : by_thread) {
+      // Outer slices first: by start, the longer one first at equal starts.
+      std::stable_sort(slices.begin(), slices.end(), [](const Slice& a, const Slice& b) {
+        return a.ts != b.ts ? a.ts < b.ts : a.end > b.end;
+      });
+      std::vector<std::vector<double>> lanes;  // per lane: the ends of the open slices
+      for (const auto& sl : slices) {
+        size_t lane = 0;
+        for (;; ++lane) {
+          if (lane == lanes.size()) lanes.emplace_back();
+          auto& open = lanes[lane];
+          while (!open.empty() && open.back() <= sl.ts) open.pop_back();
+          if (open.empty() || sl.end <= open.back()) {
+            open.push_back(sl.end);
+            break;
+          }
+        }
+        if (lane > 0) events_[sl.event]["tid"] = lane_tid(thread.first, thread.second, lane);
+      }
+    }
+  }
+
   void write(std::ostream& out, const nlohmann::ordered_json& other) const {
     // One event per line: easy to diff and to grep, still one JSON document.
     out << "{\"traceEvents\":[\n";
@@ -186,7 +233,9 @@ class Timeline {
          {"tid", 0},
          {"args", {{"sort_index", pid}}}});
   }
-  void thread(int pid, int tid, const std::string& name) {
+  // Sort indexes leave room after each thread for its extra lanes.
+  void thread(int pid, int tid, const std::string& name, int sort_index = -1) {
+    thread_names_[{pid, tid}] = name;
     add({{"ph", "M"},
          {"name", "thread_name"},
          {"pid", pid},
@@ -196,7 +245,16 @@ class Timeline {
          {"name", "thread_sort_index"},
          {"pid", pid},
          {"tid", tid},
-         {"args", {{"sort_index", tid}}}});
+         {"args", {{"sort_index", sort_index >= 0 ? sort_index : tid * kLaneRoom}}}});
+  }
+  int lane_tid(int pid, int tid, size_t lane) {
+    auto [it, fresh] = lanes_.try_emplace({pid, tid, lane}, 0);
+    if (fresh) {
+      it->second = kFirstLaneTid + next_lane_[pid]++;
+      thread(pid, it->second, thread_names_[{pid, tid}] + " " + std::to_string(lane + 1),
+             tid * kLaneRoom + static_cast<int>(lane));
+    }
+    return it->second;
   }
   std::pair<int, int> extra(int pid, const std::string& name) {
     auto [it, fresh] = extra_.try_emplace({pid, name}, 0);
@@ -207,7 +265,12 @@ class Timeline {
     return {pid, it->second};
   }
 
+  static constexpr int kLaneRoom = 1000;
+  static constexpr int kFirstLaneTid = 1000;
   std::vector<nlohmann::ordered_json> events_;
+  std::map<std::pair<int, int>, std::string> thread_names_;
+  std::map<std::tuple<int, int, size_t>, int> lanes_;
+  std::map<int, int> next_lane_;
   std::map<std::pair<int, std::string>, int> extra_;
   std::map<int, int> next_extra_;
   bool other_named_ = false;
@@ -292,8 +355,38 @@ void write_timeline(const RunLog& log, const Result& result, std::ostream& out) 
     tl.add(std::move(e));
   }
 
+  // "Nothing now" (ENOMSG on a data fd read) is the normal answer of a
+  // stream that is momentarily empty, not a failure; a post-copy source
+  // answers it thousands of times. No instant per poll: a counter per host
+  // of the polls so far, one sample per millisecond at most.
+  std::map<std::string, uint64_t> polls;
+  struct PollSample {
+    int64_t bucket;  // the millisecond of the last poll
+    double t_s;      // the last poll
+    uint64_t shown;  // the count last drawn
+  };
+  std::map<std::string, PollSample> poll_sample;
+  auto poll_counter = [&](const std::string& host, double t_s, uint64_t n) {
+    poll_sample[host].shown = n;
+    tl.add({{"ph", "C"},
+            {"name", "nothing-now polls"},
+            {"cat", "abi"},
+            {"pid", tl.host_pid(host)},
+            {"tid", 0},
+            {"ts", us(t_s)},
+            {"args", {{"value", n}}}});
+  };
   for (const auto& a : log.abi) {
     const auto& c = a.call;
+    if (is_nothing_now(c)) {
+      const uint64_t n = ++polls[a.host];
+      const auto bucket = static_cast<int64_t>(std::floor(a.t_s * 1e3));
+      auto [it, fresh] = poll_sample.try_emplace(a.host, PollSample{bucket, a.t_s, 0});
+      if (fresh || it->second.bucket != bucket) poll_counter(a.host, a.t_s, n);
+      it->second.bucket = bucket;
+      it->second.t_s = a.t_s;
+      continue;
+    }
     nlohmann::ordered_json args = {{"fd", c.fd}, {"fd_kind", c.fd_kind}};
     if (shows_request(c)) args["request"] = c.request;
     if (!c.args.empty()) args["args"] = c.args;
@@ -314,6 +407,11 @@ void write_timeline(const RunLog& log, const Result& result, std::ostream& out) 
             {"args", std::move(args)}});
   }
 
+  // The last count of each host, so the counter ends at the total.
+  for (const auto& [host, sample] : poll_sample)
+    if (sample.shown != polls[host]) poll_counter(host, sample.t_s, polls[host]);
+  tl.nest_slices();
+
   nlohmann::ordered_json other = {
       {"schema", "mdevsim.timeline/1"},
       {"scenario", result.scenario},
@@ -326,13 +424,17 @@ void write_timeline(const RunLog& log, const Result& result, std::ostream& out) 
       {"switchover_s", log.switchover_s},
   };
   if (!result.reason.empty()) other["reason"] = result.reason;
+  if (!polls.empty()) other["nothing_now_polls"] = polls;
   tl.write(out, other);
 }
 
 // ------------------------------------------------------------- AbiRecorder
 
 void AbiRecorder::on_call(const vfio::CallRecord& record) {
-  const double t = sc_core::sc_time_stamp().to_seconds();
+  record_at(record, sc_core::sc_time_stamp().to_seconds());
+}
+
+void AbiRecorder::record_at(const vfio::CallRecord& record, double t) {
   const bool first_for_host =
       std::none_of(log_.states.begin(), log_.states.end(),
                    [&](const RunLog::StateVisit& v) { return v.host == host_; });

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <map>
 #include <numbers>
+#include <optional>
 #include <ostream>
 #include <set>
 #include <sstream>
@@ -240,18 +241,45 @@ void downtime_bar(std::ostream& o, double downtime, double limit) {
   o << "</svg>\n";
 }
 
+// The result's `switchover` reason, in words. Read through the JSON so a
+// result without the field (older files) reads as unknown.
+std::string switchover_text(const Result& r) {
+  const auto j = to_json(r);
+  const auto it = j.find("switchover");
+  if (it == j.end() || !it->is_string()) return "unknown (not in the result)";
+  const std::string v = it->get<std::string>();
+  if (v.empty()) return "unknown (not in the result)";
+  if (v == "converged") return "converged: the downtime rule fired";
+  if (v == "forced") return "forced: an iteration or time limit ended pre-copy (force)";
+  if (v == "postcopy") return "post-copy: the destination ran before every page arrived";
+  if (v == "none") return "none: the source never stopped for a switchover";
+  return v;
+}
+
+bool downtime_exceeded(const Result& r, const ReportContext& c) {
+  return c.downtime_limit_s > 0 && std::isfinite(r.downtime_s) && r.downtime_s > c.downtime_limit_s;
+}
+
 void summary(std::ostream& o, const Result& r, const ReportContext& c) {
   const std::string cls = outcome_class(r.outcome);
   o << "<section id=\"summary\">\n<h2>Summary</h2>\n<div class=\"outcome " << cls << "\">"
     << esc(r.outcome) << "</div>\n";
   if (!r.reason.empty()) o << "<p class=\"reason\">" << esc(r.reason) << "</p>\n";
+  const bool exceeded = downtime_exceeded(r, c);
+  if (exceeded)
+    o << "<p class=\"exceeded\" id=\"downtime-exceeded\">downtime exceeded the limit: "
+      << esc(dur(r.downtime_s)) << " against " << esc(dur(c.downtime_limit_s)) << " (+"
+      << esc(dur(r.downtime_s - c.downtime_limit_s)) << ")</p>\n";
   downtime_bar(o, r.downtime_s, c.downtime_limit_s);
   auto row = [&](std::string_view k, const std::string& v) {
     o << "<tr><th>" << esc(k) << "</th><td>" << esc(v) << "</td></tr>\n";
   };
   o << "<table class=\"kv\">\n";
   row("downtime", dur(r.downtime_s) +
-                      (c.downtime_limit_s > 0 ? " (limit " + dur(c.downtime_limit_s) + ")" : ""));
+                      (c.downtime_limit_s > 0
+                           ? " (limit " + dur(c.downtime_limit_s) + (exceeded ? ", exceeded)" : ")")
+                           : ""));
+  row("switchover", switchover_text(r));
   row("total time", dur(r.total_time_s));
   row("bytes sent", bytes(double(r.ram_bytes) + double(r.device_bytes)) + " (RAM " +
                         bytes(double(r.ram_bytes)) + ", device " + bytes(double(r.device_bytes)) +
@@ -649,6 +677,76 @@ double percentile(const std::vector<double>& sorted, double p) {
   return sorted[std::min(sorted.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 
+// The result's `postcopy` object (docs/results.md) with labels and units;
+// a key this list does not know is still shown, under its own name.
+void postcopy_metrics(std::ostream& o, const nlohmann::json& pc) {
+  std::set<std::string> shown;
+  auto num = [&](const char* k) -> std::optional<double> {
+    const auto it = pc.find(k);
+    if (it == pc.end() || !it->is_number()) return std::nullopt;
+    shown.insert(k);
+    return it->get<double>();
+  };
+  auto count = [](double v) { return fmt("%.0f", v); };
+  auto pct = [](double v) { return fmt("%.1f %%", v * 100); };
+  o << "<table class=\"kv\" id=\"postcopy-metrics\">\n";
+  auto row = [&](std::string_view k, const std::string& v) {
+    o << "<tr><th>" << esc(k) << "</th><td>" << esc(v) << "</td></tr>\n";
+  };
+  if (const auto it = pc.find("protocol"); it != pc.end() && it->is_string()) {
+    shown.insert("protocol");
+    row("protocol", it->get<std::string>());
+  }
+  if (const auto it = pc.find("device_pages_postcopied"); it != pc.end() && it->is_boolean()) {
+    shown.insert("device_pages_postcopied");
+    row("device pages post-copied", it->get<bool>() ? "yes" : "no (RAM only)");
+  }
+  if (const auto it = pc.find("fault_delivery"); it != pc.end() && it->is_string()) {
+    shown.insert("fault_delivery");
+    row("fault delivery", it->get<std::string>());
+  }
+  if (const auto f = num("faults")) {
+    std::string v = count(*f) + " page faults";
+    const auto d = num("device_faults"), ram = num("ram_faults");
+    if (d && ram) v += " (device " + count(*d) + ", RAM " + count(*ram) + ")";
+    row("faults", v);
+  }
+  if (const auto v = num("missing_vram_pages_at_switch"), m = num("missing_ram_pages_at_switch");
+      v && m)
+    row("pages missing at the switch", "VRAM " + count(*v) + ", RAM " + count(*m));
+  if (const auto v = num("vram_pages_fetched"), m = num("ram_pages_fetched"); v && m)
+    row("pages fetched during post-copy", "VRAM " + count(*v) + ", RAM " + count(*m));
+  if (const auto v = num("pages_sent_twice")) row("device pages sent twice", count(*v));
+  if (const auto v = num("bytes")) row("bytes moved during post-copy", bytes(*v));
+  if (const auto v = num("duration_s"))
+    row("post-copy duration (destination start to last page)", dur(*v));
+  if (const auto v = num("risk_window_s"))
+    row("risk window (source stop to last page: a failure loses the VM)", dur(*v));
+  {
+    const auto p50 = num("stall_p50_s"), p99 = num("stall_p99_s"), mx = num("stall_max_s"),
+               tot = num("stall_total_s");
+    if (p50 && p99 && mx && tot)
+      row("stall per touch",
+          "p50 " + dur(*p50) + ", p99 " + dur(*p99) + ", max " + dur(*mx) + ", total " + dur(*tot));
+  }
+  if (const auto d = num("device_work_pages"), ref = num("reference_device_work_pages"); d && ref)
+    row("device work since the switch",
+        count(*d) + " page operations (never-migrated run " + count(*ref) + ")");
+  if (const auto d = num("vcpu_writes"), ref = num("reference_vcpu_writes"); d && ref)
+    row("vCPU writes since the switch",
+        count(*d) + " writes (never-migrated run " + count(*ref) + ")");
+  if (const auto v = num("device_slowdown")) row("device slowdown over post-copy", pct(*v));
+  if (const auto v = num("device_slowdown_peak")) row("device slowdown, peak", pct(*v));
+  if (const auto v = num("vcpu_slowdown")) row("vCPU slowdown over post-copy", pct(*v));
+  for (const auto& [k, v] : pc.items())
+    if (!shown.count(k)) {
+      std::string label = k;
+      std::replace(label.begin(), label.end(), '_', ' ');
+      row(label, v.is_string() ? v.get<std::string>() : v.dump());
+    }
+  o << "</table>\n";
+}
+
 void postcopy_section(std::ostream& o, const Result& r, const RunLog& log) {
   o << "<section id=\"postcopy\">\n<h2>Post-copy page faults</h2>\n";
   std::vector<PageFaultEvent> faults;
@@ -667,11 +765,8 @@ void postcopy_section(std::ostream& o, const Result& r, const RunLog& log) {
     row("stall p99", dur(percentile(stalls, 0.99)));
     row("stall max", dur(stalls.back()));
   }
-  // The driver's own post-copy metrics, whatever it put there.
-  if (r.postcopy && r.postcopy->is_object())
-    for (const auto& [k, v] : r.postcopy->items())
-      row("postcopy." + k, v.is_string() ? v.get<std::string>() : v.dump());
   o << "</table>\n";
+  if (r.postcopy && r.postcopy->is_object()) postcopy_metrics(o, *r.postcopy);
   if (faults.empty()) {
     no_data(o, "chart-faults", "no page fault in the run log");
     o << "</section>\n";
@@ -756,7 +851,7 @@ svg .ram{fill:#218bff}svg .dev{fill:#fb8f44}svg .ram-stop{fill:#0a3069}svg .dev-
 svg .line{fill:none;stroke-width:2}svg .line.c1{stroke:#8250df}svg .line.c2{stroke:#1a7f37}svg .line.c3{stroke:#218bff}
 svg .pt.c1{fill:#8250df}svg .pt.c2{fill:#1a7f37}svg .pt.c3{fill:#218bff}
 svg line.switchover{stroke:#cf222e;stroke-width:1.5;stroke-dasharray:5 3}svg text.switchover{fill:#cf222e}
-svg .downtime{fill:#ffebe9}
+svg .downtime{fill:#ffebe9}.exceeded{color:#cf222e;font-weight:600;margin:4px 0 8px}
 svg .arc{fill:none;stroke:#8c959f;stroke-width:1.3}svg .arc.extra{stroke-dasharray:5 4}
 svg .m-arc path{fill:#8c959f}svg .m-src path{fill:#0969da}svg .m-dst path{fill:#d1470b}
 svg .taken{fill:none;stroke-width:3.5;opacity:.85}svg .taken.src{stroke:#0969da}svg .taken.dst{stroke:#d1470b}svg .taken.other{stroke:#8250df}

@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <map>
 
 #include "mdevsim/models/gpu_device.h"
 #include "mdevsim/sim/host.h"
+#include "mdevsim/sim/units.h"
 
 namespace mdevsim::sim {
 
@@ -57,7 +59,13 @@ RunRecorder::HostObserver::HostObserver(RunRecorder& r, vfio::Frontend& f, bool 
     : r_(r), f_(f), source_(source), abi_(r.log, source ? "src" : "dst") {}
 
 void RunRecorder::HostObserver::on_call(const vfio::CallRecord& record) {
-  if (r_.opt_.record) abi_.on_call(record);
+  const bool device_bytes_in_flight = !source_ && record.call == "write" &&
+                                      record.fd_kind == "data" && r_.link_in_scope_ &&
+                                      std::strcmp(r_.link_name_, kDeviceData) == 0;
+  if (r_.opt_.record && device_bytes_in_flight)
+    r_.held_writes_.push_back({this, record, now()});
+  else if (r_.opt_.record)
+    abi_.on_call(record);
   if (r_.wf_ && record.state_after != record.state_before)
     r_.wf_->set_device_state(source_, f_.state_value());
 }
@@ -142,8 +150,19 @@ void RunRecorder::link_begin(const char* what) {
   link_in_scope_ = true;
 }
 
+void RunRecorder::release_held_writes(double t_s) {
+  for (auto& w : held_writes_) {
+    if (t_s > w.read_at_s)
+      w.call.notes.push_back("the bytes arrived " + format_duration(t_s - w.read_at_s) +
+                             " after the source read them");
+    w.host->abi().record_at(w.call, t_s);
+  }
+  held_writes_.clear();
+}
+
 void RunRecorder::link_end() {
   link_progress(now(), 0);
+  release_held_writes(now());
   link_name_ = kDefaultLinkName;
   link_fresh_ = true;
   link_in_scope_ = false;
@@ -152,6 +171,7 @@ void RunRecorder::link_end() {
 void RunRecorder::link_progress(double t_s, double bytes_left) {
   if (wf_) wf_->set_link_bytes_in_flight(static_cast<uint64_t>(bytes_left));
   if (!opt_.record) return;
+  if (bytes_left == 0) release_held_writes(t_s);
   if (bytes_left > 0 || link_open_ >= 0) {
     // The span begins with the first bytes of a scope (an empty send makes
     // none); it continues the previous one when that ended just now.
@@ -299,6 +319,7 @@ void RunRecorder::close() {
   clear_progress();
   if (wf_) wf_->close();
   if (!opt_.record) return;
+  release_held_writes(now());
   // Device protocol states as spans: each visit lasts until the next visit
   // of the same host, the last one until the end of the run. States only
   // passed through (a multi-arc SET) last no time and are left out.

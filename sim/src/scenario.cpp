@@ -262,6 +262,10 @@ void read_device(Obj& o, Scenario& s, const std::filesystem::path& base_dir) {
   if (empty != "enomsg" && empty != "zero")
     o.fail("precopy_empty", "must be \"enomsg\" or \"zero\"");
   d.precopy_enomsg = empty == "enomsg";
+  const std::string kernel = o.str("kernel", d.kernel_before_2025 ? "before-2025" : "current");
+  if (kernel != "current" && kernel != "before-2025")
+    o.fail("kernel", "must be \"current\" or \"before-2025\"");
+  d.kernel_before_2025 = kernel == "before-2025";
   d.resume_bandwidth = o.rate("resume_bandwidth", d.resume_bandwidth);
   if (!(d.resume_bandwidth > 0)) o.fail("resume_bandwidth", "must be > 0");
   if (o.has("fail_arc")) {

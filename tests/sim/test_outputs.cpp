@@ -315,13 +315,14 @@ TEST(OutputsTimeline, DowntimeFromSwitchoverWhenTheDriverRecordedNoSpan) {
 TEST(OutputsTimeline, CountersAreCounterEvents) {
   const auto p = timeline(migration_log(), migration_result());
   const auto c = p.of("C");
-  ASSERT_EQ(c.size(), 5u);
+  ASSERT_EQ(c.size(), 6u);  // the log's 5 and the one "nothing now" poll
   std::multimap<std::string, double> values;
   for (const auto& e : c) values.emplace(e.at("name"), e.at("args").at("value").get<double>());
   EXPECT_EQ(values.count("dirty pages"), 2u);
   EXPECT_EQ(values.count("remaining bytes"), 1u);
   EXPECT_EQ(values.count("link bytes in flight"), 1u);
   EXPECT_EQ(values.count("faults"), 1u);
+  EXPECT_EQ(values.count("nothing-now polls"), 1u);
   EXPECT_EQ(values.find("remaining bytes")->second, 65536.0);
   for (const auto& e : c) {
     if (e.at("name") == "link bytes in flight") {
@@ -349,17 +350,84 @@ TEST(OutputsTimeline, AbiCallsAreInstantsOnTheHostsAbiThread) {
   std::vector<json> abi;
   for (const auto& e : p.of("i"))
     if (e.at("name") != "switchover") abi.push_back(e);
-  ASSERT_EQ(abi.size(), log.abi.size());
+  ASSERT_EQ(abi.size(), log.abi.size() - 1) << "all but the ENOMSG poll (a counter)";
   EXPECT_EQ(p.where(abi[0]), "src host/abi");
   EXPECT_EQ(p.where(abi[1]), "dst host/abi");
   EXPECT_EQ(abi[0].at("name"), "ioctl VFIO_DEVICE_FEATURE(SET MIG_DEVICE_STATE)");
   EXPECT_EQ(abi[0].at("args").at("state_after"), "PRE_COPY");
   EXPECT_EQ(abi[2].at("name"), "read");
   EXPECT_EQ(abi[2].at("args").at("ret"), 1048576);
-  EXPECT_EQ(abi[6].at("args").at("errno"), "EINVAL");
-  EXPECT_EQ(abi[6].at("args").at("notes")[0],
+  EXPECT_EQ(abi[5].at("args").at("errno"), "EINVAL");
+  EXPECT_EQ(abi[5].at("cat"), "abi,error");
+  EXPECT_EQ(abi[5].at("args").at("notes")[0],
             "EINVAL: STOP_COPY -> PRE_COPY is a blocked arc: no path leads there");
-  EXPECT_NEAR(abi[6].at("ts").get<double>(), 1.05e6, 1e-6);
+  EXPECT_NEAR(abi[5].at("ts").get<double>(), 1.05e6, 1e-6);
+}
+
+// Every pair of slices of one thread is disjoint or nested (Perfetto's rule).
+void expect_slices_nest(const Parsed& p) {
+  std::map<std::pair<int, int>, std::vector<std::pair<double, double>>> by_thread;
+  for (const auto& e : p.of("X")) {
+    const double ts = e.at("ts").get<double>();
+    by_thread[{e.at("pid").get<int>(), e.at("tid").get<int>()}].push_back(
+        {ts, ts + e.at("dur").get<double>()});
+  }
+  for (auto& [thread, v] : by_thread) {
+    std::sort(v.begin(), v.end());
+    for (size_t i = 0; i < v.size(); ++i)
+      for (size_t j = i + 1; j < v.size() && v[j].first < v[i].second; ++j)
+        EXPECT_LE(v[j].second, v[i].second)
+            << "tid " << thread.second << " slices " << i << ", " << j << " partially overlap";
+  }
+}
+
+TEST(OutputsTimeline, ConcurrentFaultsGetLanesWhereTheyNest) {
+  RunLog log;
+  // a [0, 10 ms) and b [5, 15 ms) overlap partially; c [1, 2 ms) nests in a;
+  // d [12, 20 ms) overlaps b but not a; e [30, 31 ms) is alone.
+  log.faults = {{0.000, 0.010, "vram", 1},
+                {0.005, 0.010, "vram", 2},
+                {0.001, 0.001, "ram", 3},
+                {0.012, 0.008, "vram", 4},
+                {0.030, 0.001, "vram", 5}};
+  const auto p = timeline(log, Result{});
+  expect_slices_nest(p);
+  std::map<std::string, std::string> lane;  // fault name → thread
+  for (const auto& e : p.of("X")) lane[e.at("name")] = p.where(e);
+  ASSERT_EQ(lane.size(), 5u) << "every fault is drawn";
+  EXPECT_EQ(lane["vram page 1"], "dst host/faults");
+  EXPECT_EQ(lane["ram page 3"], "dst host/faults") << "nested: stays";
+  EXPECT_EQ(lane["vram page 2"], "dst host/faults 2") << "partial overlap: next lane";
+  EXPECT_EQ(lane["vram page 4"], "dst host/faults") << "fits after the first one ended";
+  EXPECT_EQ(lane["vram page 5"], "dst host/faults");
+}
+
+TEST(OutputsTimeline, NothingNowPollsAreACounterNotInstants) {
+  RunLog log;
+  // 1000 ENOMSG polls over 10 ms, and a failed call of another kind.
+  for (int i = 0; i < 1000; ++i)
+    log.abi.push_back({0.100 + i * 1e-5, "src",
+                       data_call("read", 5, -ENOMSG, "POSTCOPY_SERVE",
+                                 {"ENOMSG: nothing queued: ask for pages"})});
+  log.abi.push_back(
+      {0.2, "src", data_call("write", 5, -EBADF, "POSTCOPY_SERVE", {"EBADF: a save fd"})});
+  const auto p = timeline(log, Result{});
+  const auto instants = p.of("i");
+  ASSERT_EQ(instants.size(), 1u) << "only the real failure is an instant";
+  EXPECT_EQ(instants[0].at("cat"), "abi,error");
+  const auto c = p.of("C");
+  ASSERT_GE(c.size(), 2u);
+  EXPECT_LE(c.size(), 12u) << "at most one sample per millisecond, and the last";
+  double last = 0, prev = 0;
+  for (const auto& e : c) {
+    EXPECT_EQ(e.at("name"), "nothing-now polls");
+    EXPECT_EQ(p.where(e).rfind("src host", 0), 0u);
+    last = e.at("args").at("value").get<double>();
+    EXPECT_GE(last, prev) << "a running count";
+    prev = last;
+  }
+  EXPECT_EQ(last, 1000.0);
+  EXPECT_EQ(p.doc.at("otherData").at("nothing_now_polls").at("src"), 1000);
 }
 
 TEST(OutputsTimeline, EmptyRunLogIsStillAValidTrace) {

@@ -124,7 +124,8 @@ TEST(Report, PostCopyRunShowsFaultTimelineAndStallPercentiles) {
   EXPECT_TRUE(has(h, "id=\"chart-stall-hist\""));
   EXPECT_EQ(count(h, "<circle class=\"fault "), 200u + 2u);  // + legend
   EXPECT_TRUE(has(h, "<th>faults in the run log</th><td>200</td>"));
-  EXPECT_TRUE(has(h, "<th>postcopy.faults</th><td>200</td>"));
+  EXPECT_TRUE(has(h, "<th>faults</th><td>200 page faults</td>"));
+  EXPECT_TRUE(has(h, "<th>pages pushed</th><td>4096</td>")) << "an unknown key, in words";
   EXPECT_TRUE(has(h, "<th>stall p50</th>"));
   EXPECT_TRUE(has(h, "<th>stall p99</th>"));
   EXPECT_TRUE(has(h, "stall (ms)"));
@@ -193,7 +194,7 @@ TEST(Report, TextIsEscapedEverywhere) {
   EXPECT_TRUE(has(h, "<div class=\"outcome other\">failed&lt;b&gt;</div>"));
   EXPECT_TRUE(has(h, "&lt;img src=x&gt;"));
   EXPECT_FALSE(has(h, "<img"));
-  EXPECT_TRUE(has(h, "postcopy.&lt;k&gt;"));
+  EXPECT_TRUE(has(h, "<th>&lt;k&gt;</th><td>&lt;v&gt;</td>"));
   EXPECT_EQ(count(h, "<script>"), 1u);  // the tooltip script only
   expect_well_formed(h);
 }
@@ -289,6 +290,109 @@ TEST(ReportContext, FromV1HasTheEncodingsAndTheStrictTablesWrites) {
   bool precopy_to_stopcopy = false;
   for (const auto& a : c.arcs) precopy_to_stopcopy |= a.from == "011b" && a.to == "010b";
   EXPECT_TRUE(precopy_to_stopcopy);
+}
+
+// The driver's post-copy metrics (docs/results.md) as a person reads them:
+// labels and units, never the JSON keys or bare floats.
+TEST(Report, PostCopyMetricsHaveLabelsAndUnits) {
+  SyntheticRun r = postcopy();
+  r.result.postcopy = nlohmann::json{{"protocol", "v2-postcopy"},
+                                     {"device_pages_postcopied", true},
+                                     {"fault_delivery", "eventfd"},
+                                     {"faults", 4614},
+                                     {"device_faults", 4611},
+                                     {"ram_faults", 3},
+                                     {"missing_vram_pages_at_switch", 23223},
+                                     {"missing_ram_pages_at_switch", 3831},
+                                     {"vram_pages_fetched", 23223},
+                                     {"ram_pages_fetched", 3831},
+                                     {"pages_sent_twice", 0},
+                                     {"bytes", 1.5 * (1 << 30)},
+                                     {"duration_s", 2.244},
+                                     {"risk_window_s", 2.2451},
+                                     {"stall_total_s", 2.22},
+                                     {"stall_p50_s", 0.0004821},
+                                     {"stall_p99_s", 0.0005021},
+                                     {"stall_max_s", 0.0005728},
+                                     {"device_work_pages", 228515},
+                                     {"reference_device_work_pages", 294257},
+                                     {"vcpu_writes", 28710},
+                                     {"reference_vcpu_writes", 28735},
+                                     {"device_slowdown", 0.2234},
+                                     {"device_slowdown_peak", 0.989},
+                                     {"vcpu_slowdown", 0.00087}};
+  const std::string h = html_of(r);
+  const auto table = h.substr(h.find("id=\"postcopy-metrics\""));
+  const auto metrics = table.substr(0, table.find("</table>"));
+  for (const auto& [label, value] : std::vector<std::pair<std::string, std::string>>{
+           {"faults", "4614 page faults (device 4611, RAM 3)"},
+           {"pages missing at the switch", "VRAM 23223, RAM 3831"},
+           {"pages fetched during post-copy", "VRAM 23223, RAM 3831"},
+           {"device pages post-copied", "yes"},
+           {"bytes moved during post-copy", "1.50 GiB"},
+           {"post-copy duration (destination start to last page)", "2.244 s"},
+           {"stall per touch", "p50 482.1 us, p99 502.1 us, max 572.8 us, total 2.220 s"},
+           {"device work since the switch", "228515 page operations (never-migrated run 294257)"},
+           {"device slowdown over post-copy", "22.3 %"},
+           {"device slowdown, peak", "98.9 %"},
+           {"vCPU slowdown over post-copy", "0.1 %"},
+       })
+    EXPECT_TRUE(has(metrics, "<th>" + label + "</th><td>" + value + "</td>")) << label;
+  // No JSON key and no float printed raw.
+  for (const auto& [k, v] : r.result.postcopy->items()) {
+    if (k == "protocol" || k == "faults" || k == "bytes") continue;  // also plain words
+    EXPECT_FALSE(has(metrics, k)) << k;
+  }
+  EXPECT_FALSE(has(metrics, "postcopy."));
+  EXPECT_FALSE(has(metrics, "0.2234"));
+  EXPECT_FALSE(has(metrics, "2.2451"));
+  expect_well_formed(h);
+}
+
+TEST(Report, DowntimeOverTheLimitIsSaid) {
+  SyntheticRun r = precopy_v2();
+  r.result.downtime_s = 0.7207;  // limit 0.3 s
+  std::string h = html_of(r);
+  EXPECT_TRUE(has(h,
+                  "id=\"downtime-exceeded\">downtime exceeded the limit: 720.7 ms against "
+                  "300.0 ms (+420.7 ms)</p>"));
+  EXPECT_TRUE(has(h, "<th>downtime</th><td>720.7 ms (limit 300.0 ms, exceeded)</td>"));
+  r.result.downtime_s = 0.0453;
+  h = html_of(r);
+  EXPECT_FALSE(has(h, "downtime-exceeded"));
+  EXPECT_TRUE(has(h, "<th>downtime</th><td>45.3 ms (limit 300.0 ms)</td>"));
+  r.ctx.downtime_limit_s = 0;  // no limit known: nothing to exceed
+  r.result.downtime_s = 5;
+  EXPECT_FALSE(has(html_of(r), "downtime-exceeded"));
+}
+
+// Sets Result::switchover when the struct has it (the field arrives with
+// the switchover work of issue 10): true when set.
+template <typename R>
+bool set_switchover(R& r, const std::string& v) {
+  if constexpr (requires { r.switchover = v; }) {
+    r.switchover = v;
+    return true;
+  } else {
+    return false;
+  }
+}
+
+TEST(Report, SwitchoverReasonIsShownAndAbsentMeansUnknown) {
+  SyntheticRun r = precopy_v2();
+  if (!to_json(r.result).contains("switchover"))
+    EXPECT_TRUE(has(html_of(r), "<th>switchover</th><td>unknown (not in the result)</td>"));
+  if (!set_switchover(r.result, "converged"))
+    GTEST_SKIP() << "Result has no switchover field in this build: only 'unknown' is checked";
+  for (const auto& [v, text] : std::vector<std::pair<std::string, std::string>>{
+           {"converged", "converged: the downtime rule fired"},
+           {"forced", "forced: an iteration or time limit ended pre-copy (force)"},
+           {"postcopy", "post-copy: the destination ran before every page arrived"},
+           {"none", "none: the source never stopped for a switchover"},
+       }) {
+    set_switchover(r.result, v);
+    EXPECT_TRUE(has(html_of(r), "<th>switchover</th><td>" + text + "</td>")) << v;
+  }
 }
 
 }  // namespace

@@ -67,6 +67,27 @@ RunFiles run_all(const std::string& name, const Workdir& w) {
 
 // ------------------------------------------------------------------ timeline
 
+// Perfetto stacks the slices of one thread: any two must be disjoint or one
+// inside the other, never partially overlapping.
+void expect_slices_nest(const nlohmann::json& events) {
+  std::map<std::pair<int, int>, std::vector<std::pair<double, double>>> by_thread;
+  for (const auto& e : events)
+    if (e["ph"] == "X") {
+      const double ts = e["ts"].get<double>();
+      by_thread[{e["pid"].get<int>(), e["tid"].get<int>()}].push_back(
+          {ts, ts + e["dur"].get<double>()});
+    }
+  for (auto& [thread, slices] : by_thread) {
+    std::sort(slices.begin(), slices.end());
+    for (size_t i = 0; i < slices.size(); ++i)
+      for (size_t j = i + 1; j < slices.size() && slices[j].first < slices[i].second; ++j)
+        ASSERT_LE(slices[j].second, slices[i].second)
+            << "pid " << thread.first << " tid " << thread.second << ": [" << slices[i].first
+            << ", " << slices[i].second << ") and [" << slices[j].first << ", " << slices[j].second
+            << ") partially overlap";
+  }
+}
+
 void check_timeline(const std::string& name) {
   Workdir w;
   const RunFiles r = run_all(name, w);
@@ -160,15 +181,57 @@ void check_timeline(const std::string& name) {
   EXPECT_EQ(counters["link bytes in flight"].back(), 0.0);
   for (double v : counters["remaining bytes"]) EXPECT_GT(v, 0.0);
 
-  // ABI calls on the abi threads, as many as the trace has lines.
+  // ABI calls on the abi threads, as many as the trace has lines, but for
+  // the "nothing now" polls (read = -1 ENOMSG), which only a counter shows.
   size_t abi = 0;
   for (const auto& e : events)
     if (e["ph"] == "i" && e["cat"].get<std::string>().rfind("abi", 0) == 0) ++abi;
-  EXPECT_EQ(abi, static_cast<size_t>(std::count(r.trace.begin(), r.trace.end(), '\n')));
+  size_t lines = 0, polls = 0;
+  std::istringstream trace(r.trace);
+  for (std::string l; std::getline(trace, l); ++lines)
+    if (l.find(" read(data:") != std::string::npos && l.find("= -1 ENOMSG") != std::string::npos)
+      ++polls;
+  EXPECT_EQ(abi, lines - polls);
+  expect_slices_nest(events);
 }
 
 TEST(RunOutputs, TimelineOfV2PreCopyRun) { check_timeline("quickstart.json"); }
 TEST(RunOutputs, TimelineOfV1Run) { check_timeline("protocol-v1.json"); }
+
+// Post-copy: thousands of faults, many of them concurrent, and the source
+// answering "nothing now" between page requests.
+TEST(RunOutputs, PostcopyTimelineNestsFaultsAndFoldsNothingNowPolls) {
+  Workdir w;
+  const auto o = mdevsim("run " + scenario("postcopy-write-heavy.json") + " --trace " +
+                             (w / "t.trace") + " --timeline " + (w / "t.json"),
+                         w);
+  ASSERT_EQ(o.code, 0) << o.err;
+  const auto tl = nlohmann::json::parse(slurp(w / "t.json"));
+  const auto& events = tl["traceEvents"];
+  expect_slices_nest(events);
+  size_t faults = 0, enomsg_instants = 0, lanes = 0;
+  double polls_counter = 0;
+  for (const auto& e : events) {
+    if (e["ph"] == "X" && e["cat"] == "fault") ++faults;
+    if (e["ph"] == "i" && e.contains("args") && e["args"].value("errno", "") == "ENOMSG")
+      ++enomsg_instants;
+    if (e["ph"] == "C" && e["name"] == "nothing-now polls")
+      polls_counter = std::max(polls_counter, e["args"]["value"].get<double>());
+    if (e["ph"] == "M" && e["name"] == "thread_name" &&
+        e["args"]["name"].get<std::string>().rfind("faults ", 0) == 0)
+      ++lanes;
+  }
+  const std::string trace = slurp(w / "t.trace");
+  size_t trace_polls = 0;
+  for (size_t at = 0; (at = trace.find("= -1 ENOMSG", at)) != std::string::npos; ++at)
+    ++trace_polls;
+  EXPECT_GT(faults, 1000u);
+  EXPECT_GE(lanes, 1u) << "concurrent faults need a second lane";
+  EXPECT_GT(trace_polls, 1000u);
+  EXPECT_EQ(enomsg_instants, 0u) << "polls are not drawn one by one";
+  EXPECT_EQ(polls_counter, static_cast<double>(trace_polls)) << "the counter ends at the total";
+  EXPECT_EQ(tl["otherData"]["nothing_now_polls"]["src"].get<size_t>(), trace_polls);
+}
 
 // ------------------------------------------------------------------ VCD
 
@@ -304,6 +367,32 @@ void expect_in_order(const std::vector<Call>& calls,
   }
 }
 
+// The zero-copy hand-off shows as what a VMM does: no "splice", and every
+// source read of n device bytes is followed by the destination's write of
+// the same n bytes, stamped when they arrived: one link transfer later.
+void expect_device_bytes_as_read_write_pairs(const std::vector<Call>& calls) {
+  const std::regex read_re(R"(^ read\(data:[0-9]+\) = ([0-9]+) )");
+  const std::regex write_re(R"(^ write\(data:[0-9]+\) = ([0-9]+) )");
+  size_t pairs = 0;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    ASSERT_EQ(calls[i].text.find("splice"), std::string::npos) << calls[i].text;
+    std::smatch m;
+    if (calls[i].host != "src" || !std::regex_search(calls[i].text, m, read_re) || m[1] == "0")
+      continue;
+    const long j = find_call(calls, i + 1, "dst", {" write(data:"});
+    ASSERT_GE(j, 0) << "no destination write after: " << calls[i].text;
+    std::smatch w;
+    ASSERT_TRUE(std::regex_search(calls[j].text, w, write_re)) << calls[j].text;
+    EXPECT_EQ(w[1], m[1]) << "the write carries the bytes the read returned";
+    EXPECT_GT(calls[j].t, calls[i].t) << "the bytes cross the link before they are written";
+    // Nothing else on the source between the read and its write.
+    for (long k = static_cast<long>(i) + 1; k < j; ++k)
+      EXPECT_NE(calls[k].text.find(" read(data:"), 0u) << calls[k].text;
+    ++pairs;
+  }
+  EXPECT_GE(pairs, 2u);
+}
+
 TEST(RunOutputs, AbiTraceOfV2PreCopyRunFollowsTheDriver) {
   Workdir w;
   const RunFiles r = run_all("quickstart.json", w);
@@ -322,11 +411,13 @@ TEST(RunOutputs, AbiTraceOfV2PreCopyRunFollowsTheDriver) {
                       {"src", {set, "device_state=PRE_COPY", "[RUNNING -> PRE_COPY]", "data_fd="}},
                       {"dst", {set, "device_state=RESUMING", "-> RESUMING]", "data_fd="}},
                       {"src", {"VFIO_MIG_GET_PRECOPY_INFO", "= 0"}},
-                      {"src", {"splice(data:", "[PRE_COPY]"}},
+                      {"src", {"read(data:", "[PRE_COPY]"}},
+                      {"dst", {"write(data:", "[RESUMING]", "after the source read them"}},
                       {"src", {"GET MIG_DATA_SIZE"}},
                       {"src", {set, "device_state=STOP_COPY", "[PRE_COPY ->", "-> STOP_COPY]"}},
-                      {"src", {"splice(data:", "[STOP_COPY]"}},
-                      {"src", {"splice(data:", ") = 0 [STOP_COPY]"}},  // end of stream
+                      {"src", {"read(data:", "[STOP_COPY]"}},
+                      {"dst", {"write(data:", "[RESUMING]"}},
+                      {"src", {"read(data:", ") = 0 [STOP_COPY]"}},  // end of stream
                       {"dst", {set, "device_state=RUNNING", "[RESUMING ->", "-> RUNNING]"}},
                       {"src", {set, "device_state=STOP", "[STOP_COPY -> STOP]"}},
                   });
@@ -347,6 +438,15 @@ TEST(RunOutputs, AbiTraceOfV2PreCopyRunFollowsTheDriver) {
       EXPECT_NE(c.text.find("ENOMSG"), std::string::npos) << c.text;
     }
   }
+  expect_device_bytes_as_read_write_pairs(calls);
+}
+
+TEST(RunOutputs, AbiTraceOfExactRunHasTheSamePairs) {
+  Workdir w;
+  const auto o =
+      mdevsim("run " + scenario("quickstart.json") + " --exact --trace " + (w / "t.trace"), w);
+  ASSERT_EQ(o.code, 0) << o.err;
+  expect_device_bytes_as_read_write_pairs(parse_trace(slurp(w / "t.trace")));
 }
 
 TEST(RunOutputs, AbiTraceOfV1RunFollowsTheDriver) {

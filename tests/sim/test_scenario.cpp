@@ -128,6 +128,15 @@ TEST(Scenario, OverridesAreValidatedLikeTheFileAndNamed) {
   EXPECT_NE(e.find("PATH=VALUE"), std::string::npos) << e;
 }
 
+TEST(Scenario, KernelGenerationIsADeviceOption) {
+  EXPECT_FALSE(load_scenario(write_scenario("k0", "{}")).device.kernel_before_2025) << "current";
+  const auto path = write_scenario("k1", R"({"device": {"kernel": "before-2025"}})");
+  EXPECT_TRUE(load_scenario(path).device.kernel_before_2025);
+  EXPECT_FALSE(load_scenario(path, {"device.kernel=current"}).device.kernel_before_2025);
+  const std::string e = load_error(R"({"device": {"kernel": "6.1"}})");
+  EXPECT_NE(e.find("/device/kernel"), std::string::npos) << e;
+}
+
 TEST(Scenario, MissingFileIsAnInputError) {
   EXPECT_THROW(load_scenario("/nonexistent/scenario.json"), InputError);
 }

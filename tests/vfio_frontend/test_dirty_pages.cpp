@@ -63,7 +63,7 @@ TEST(DirtyPagesType1, FlagAndArgumentChecks) {
   get.get.iova = 0;
   get.get.size = 64 << 20;
   get.get.bitmap.data = nullptr;
-  EXPECT_EQ(fe.ioctl(c, VFIO_IOMMU_DIRTY_PAGES, &get), -EINVAL);
+  EXPECT_EQ(fe.ioctl(c, VFIO_IOMMU_DIRTY_PAGES, &get), -EFAULT) << "copied out, then faults";
   get.get.bitmap.data = reinterpret_cast<__u64*>(bitmap.data());
   ASSERT_EQ(fe.ioctl(c, VFIO_IOMMU_DIRTY_PAGES, &get), 0);
   // Pinned pages (the device's DMA buffer, 1 MiB at GPA 0) are dirty in every report.
@@ -87,7 +87,8 @@ TEST(DirtyPagesType1, PlainType1ContainerIsRefused) {
 TEST(DirtyPagesType1, IommuInfoAdvertisesTheMigrationCapability) {
   Pair p(ram_options());
   alignas(8)
-      uint8_t buf[sizeof(vfio_iommu_type1_info) + sizeof(vfio_iommu_type1_info_cap_migration)] = {};
+      uint8_t buf[sizeof(vfio_iommu_type1_info) + sizeof(vfio_iommu_type1_info_cap_migration) +
+                  sizeof(vfio_iommu_type1_info_dma_avail)] = {};
   auto* info = reinterpret_cast<vfio_iommu_type1_info*>(buf);
   info->argsz = sizeof(buf);
   ASSERT_EQ(p.src.ioctl(p.src.container_fd(), VFIO_IOMMU_GET_INFO, buf), 0);

@@ -23,6 +23,7 @@ constexpr uint64_t kRegionShift = 40;                             // vfio-pci's 
 constexpr uint64_t kV1DataOffset = 4096;                          // header page, then data section
 constexpr uint64_t kIommuPage = 4096;
 constexpr uint64_t kMaxDirtyBitmap = uint64_t{256} << 20;
+constexpr uint64_t kDmaEntryLimit = 65535;  // vfio_iommu_type1's dma_entry_limit default
 constexpr uint32_t kNumIrqs = 5;
 
 // v1 field offsets and widths in struct vfio_device_migration_info.
@@ -468,8 +469,9 @@ struct Frontend::Impl {
         ops = VFIO_DEVICE_FEATURE_GET, minsz = sizeof(vfio_device_feature_dma_logging_report);
         break;
       default:
-        // An mdev driver without a device_feature op: the core says EINVAL.
-        return fail(EINVAL,
+        // vfio_ioctl_device_feature(): a driver without a device_feature op
+        // (an mdev) gets ENOTTY since 16df67f2189a (2025), EINVAL before.
+        return fail(opt.kernel == KernelGeneration::kCurrent ? ENOTTY : EINVAL,
                     "feature " + std::to_string(feature) + " is not handled by this device");
     }
     const bool is_mig = feature == VFIO_DEVICE_FEATURE_MIGRATION ||
@@ -536,25 +538,33 @@ struct Frontend::Impl {
         "page_size=" + std::to_string(c.page_size) + " num_ranges=" + std::to_string(c.num_ranges);
     if (c.num_ranges == 0) return fail(EINVAL, "num_ranges is 0");
     if (c.num_ranges > kMaxRanges) return fail(E2BIG, "more than 256 ranges");
-    if (!pow2(c.page_size)) return fail(EINVAL, "page_size must be a power of two");
     const auto* ranges = reinterpret_cast<const vfio_device_feature_dma_logging_range*>(c.ranges);
-    if (ranges == nullptr) return fail(EFAULT, "ranges points nowhere");
-    std::vector<std::pair<uint64_t, uint64_t>> sorted;
+    // vfio_ioctl_device_feature_logging_start(): each range in turn, so the
+    // first bad one decides the errno. page_size is a hint (no power-of-two
+    // check); alignment is the kernel's IS_ALIGNED(x, page_size), a mask test.
+    const uint64_t mask = c.page_size - 1;
+    std::vector<std::pair<uint64_t, uint64_t>> accepted;  // [first, last]
     for (uint32_t i = 0; i < c.num_ranges; ++i) {
+      if (ranges == nullptr) return fail(EFAULT, "ranges points nowhere");
       const auto& r = ranges[i];
-      if (r.iova % c.page_size || r.length % c.page_size)
-        return fail(EINVAL, "range " + std::to_string(i) + " is not aligned to page_size");
-      if (r.iova + r.length < r.iova)
-        return fail(EOVERFLOW, "range " + std::to_string(i) + " wraps around");
-      sorted.emplace_back(r.iova, r.length);
+      const std::string which = "range " + std::to_string(i);
+      if ((r.iova & mask) || (r.length & mask))
+        return fail(EINVAL, which + " is not aligned to page_size");
+      if (r.iova + r.length < r.iova) return fail(EOVERFLOW, which + " wraps around");
+      const uint64_t last = r.iova + r.length - 1;
+      for (const auto& [a, b] : accepted)
+        if (r.iova <= b && a <= last) return fail(EINVAL, which + " overlaps an earlier range");
+      accepted.emplace_back(r.iova, last);
     }
-    std::sort(sorted.begin(), sorted.end());
-    for (size_t i = 1; i < sorted.size(); ++i)
-      if (sorted[i].first < sorted[i - 1].first + sorted[i - 1].second)
-        return fail(EINVAL, "ranges overlap");
     if (logging) return fail(EINVAL, "logging already started: STOP first (one START until STOP)");
-    if (c.page_size < kIommuPage)
-      c.page_size = kIommuPage;  // granularity actually used, copied back
+    // [sim] the driver's choice, copied back: the hint rounded down to a power
+    // of two (as mlx5 does with ilog2), at least 4 KiB.
+    uint64_t chosen = kIommuPage;
+    while (chosen * 2 != 0 && chosen * 2 <= c.page_size) chosen *= 2;
+    if (chosen != c.page_size)
+      note("page_size " + std::to_string(c.page_size) + " is a hint: logging uses " +
+           std::to_string(chosen));
+    c.page_size = chosen;
     logging = true;
     logging_page_size = c.page_size;
     dev.dma_logging_start(c.page_size);
@@ -666,8 +676,7 @@ struct Frontend::Impl {
     sparse->reserved = 0;
     sparse->areas[0].offset = kV1DataOffset;
     sparse->areas[0].size = data_section.size();
-    info->cap_offset = sizeof(vfio_region_info);
-    info->argsz = needed;
+    info->cap_offset = sizeof(vfio_region_info);  // a large enough argsz stays as passed
     return 0;
   }
 
@@ -919,18 +928,9 @@ struct Frontend::Impl {
                   [](auto& a, auto& b) { return a.iova < b.iova; });
         return 0;
       }
-      case VFIO_IOMMU_UNMAP_DMA: {
+      case VFIO_IOMMU_UNMAP_DMA:
         rec.request = "VFIO_IOMMU_UNMAP_DMA";
-        if (!arg) return fail(EFAULT, "no argument buffer");
-        auto* u = static_cast<vfio_iommu_type1_dma_unmap*>(arg);
-        if (u->argsz < sizeof(*u)) return fail(EINVAL, "argsz too small");
-        const auto it = std::find_if(mappings.begin(), mappings.end(), [&](auto& x) {
-          return x.iova == u->iova && x.size == u->size;
-        });
-        if (it == mappings.end()) return fail(EINVAL, "no mapping exactly at this range");
-        mappings.erase(it);
-        return 0;
-      }
+        return unmap_dma(arg);
       case VFIO_IOMMU_GET_INFO:
         rec.request = "VFIO_IOMMU_GET_INFO";
         return iommu_info(arg);
@@ -941,30 +941,152 @@ struct Frontend::Impl {
     return fail(ENOTTY, "not an ioctl of a VFIO container");
   }
 
+  // vfio_iommu_type1_get_info(): the MIGRATION and DMA_AVAIL capabilities,
+  // packed one after the other. No IOVA_RANGE: a container holding only an
+  // mdev (an emulated-IOMMU group) has an empty IOVA list, and
+  // vfio_iommu_iova_build_caps() then adds nothing. A large enough argsz is
+  // left as passed; a smaller one is raised to the size needed.
   long iommu_info(void* arg) {
     if (!arg) return fail(EFAULT, "no argument buffer");
     auto* info = static_cast<vfio_iommu_type1_info*>(arg);
-    if (info->argsz < offsetof(vfio_iommu_type1_info, iova_pgsizes) + 8)
-      return fail(EINVAL, "argsz too small");
-    info->flags = VFIO_IOMMU_INFO_PGSIZES;
+    constexpr uint32_t kMinsz = offsetof(vfio_iommu_type1_info, iova_pgsizes) + 8;
+    constexpr uint32_t kCapsz = offsetof(vfio_iommu_type1_info, cap_offset) + 4;
+    if (info->argsz < kMinsz) return fail(EINVAL, "argsz too small");
+    info->flags = VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS;
     info->iova_pgsizes = kIommuPage;
-    const uint32_t needed =
-        sizeof(vfio_iommu_type1_info) + sizeof(vfio_iommu_type1_info_cap_migration);
-    if (info->argsz < sizeof(vfio_iommu_type1_info)) return 0;
-    info->flags |= VFIO_IOMMU_INFO_CAPS;
-    if (info->argsz < needed) {
-      info->cap_offset = 0;
-      info->argsz = needed;
+    constexpr uint32_t kMigCap = sizeof(vfio_iommu_type1_info_cap_migration);
+    constexpr uint32_t kAvailCap = sizeof(vfio_iommu_type1_info_dma_avail);
+    constexpr uint32_t kNeeded = sizeof(vfio_iommu_type1_info) + kMigCap + kAvailCap;
+    rec.args = "argsz=" + std::to_string(info->argsz);
+    if (info->argsz < kNeeded) {
+      if (info->argsz >= kCapsz) info->cap_offset = 0;
+      info->argsz = kNeeded;
+      note("buffer too small for the capabilities: argsz raised to " + std::to_string(kNeeded));
       return 0;
     }
-    auto* cap = reinterpret_cast<vfio_iommu_type1_info_cap_migration*>(
-        static_cast<uint8_t*>(arg) + sizeof(vfio_iommu_type1_info));
-    cap->header = {VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, 1, 0};
-    cap->flags = 0;
-    cap->pgsize_bitmap = kIommuPage;
-    cap->max_dirty_bitmap_size = kMaxDirtyBitmap;
-    info->cap_offset = sizeof(vfio_iommu_type1_info);
-    info->argsz = needed;
+    auto* base = static_cast<uint8_t*>(arg);
+    constexpr uint32_t kMigAt = sizeof(vfio_iommu_type1_info), kAvailAt = kMigAt + kMigCap;
+    vfio_iommu_type1_info_cap_migration mig{};
+    mig.header = {VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, 1, kAvailAt};
+    mig.flags = 0;
+    mig.pgsize_bitmap = kIommuPage;
+    mig.max_dirty_bitmap_size = kMaxDirtyBitmap;
+    std::memcpy(base + kMigAt, &mig, kMigCap);
+    vfio_iommu_type1_info_dma_avail avail{};
+    avail.header = {VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, 1, 0};
+    avail.avail = dma_avail();
+    std::memcpy(base + kAvailAt, &avail, kAvailCap);
+    info->cap_offset = kMigAt;
+    return 0;
+  }
+
+  // The kernel's dma_entry_limit default (U16_MAX) less the mappings made.
+  uint32_t dma_avail() const {
+    return static_cast<uint32_t>(kDmaEntryLimit -
+                                 std::min<uint64_t>(kDmaEntryLimit, mappings.size()));
+  }
+
+  // vfio_find_dma(): the mapping that overlaps [iova, iova + size), if any.
+  const Mapping* find_mapping(uint64_t iova, uint64_t size) const {
+    for (const auto& m : mappings)
+      if (iova < m.iova + m.size && iova + size > m.iova) return &m;
+    return nullptr;
+  }
+
+  // The check GET_BITMAP and a v2 unmap share: the range must not cut a
+  // mapping in two. Ends in unmapped holes are fine.
+  bool splits_a_mapping(uint64_t iova, uint64_t size) const {
+    const Mapping* first = find_mapping(iova, 1);
+    if (first && first->iova != iova) return true;
+    const Mapping* last = find_mapping(iova + size - 1, 1);
+    return last && last->iova + last->size != iova + size;
+  }
+
+  // verify_bitmap_size(): the bitmap must hold one bit per page of `size`.
+  static bool bitmap_size_ok(uint64_t size, const vfio_bitmap& b) {
+    const uint64_t npages = b.pgsize ? size >> __builtin_ctzll(b.pgsize) : 0;
+    return npages != 0 && b.size != 0 && b.size <= kMaxDirtyBitmap &&
+           b.size >= (npages + 63) / 64 * 8;
+  }
+
+  // update_user_bitmap() for one mapping inside [base, ...): its dirty pages
+  // are the pages the device has pinned (type1 re-marks them in every
+  // report). Returns the pages marked, or -1 when the bitmap cannot be
+  // written (EFAULT).
+  long mark_pinned(uint64_t* bitmap, uint64_t base, const Mapping& m) {
+    if (bitmap == nullptr) return -1;
+    long marked = 0;
+    for (const auto& r : dev.pinned_guest_pages()) {
+      const uint64_t first = r.first_page * opt.guest_page_size,
+                     end = (r.first_page + r.count) * opt.guest_page_size;
+      for (uint64_t a = std::max(first, m.iova); a < std::min(end, m.iova + m.size);
+           a += kIommuPage) {
+        const uint64_t k = (a - base) / kIommuPage;
+        bitmap[k / 64] |= uint64_t{1} << (k % 64);
+        ++marked;
+      }
+    }
+    return marked;
+  }
+
+  // vfio_iommu_type1_unmap_dma() and vfio_dma_do_unmap().
+  long unmap_dma(void* arg) {
+    if (!arg) return fail(EFAULT, "no argument buffer");
+    auto* u = static_cast<vfio_iommu_type1_dma_unmap*>(arg);
+    if (u->argsz < sizeof(*u)) return fail(EINVAL, "argsz too small");
+    constexpr uint32_t kDirty = VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP,
+                       kAll = VFIO_DMA_UNMAP_FLAG_ALL, kVaddr = VFIO_DMA_UNMAP_FLAG_VADDR;
+    rec.args = "iova=" + std::to_string(u->iova) + " size=" + std::to_string(u->size) +
+               " flags=" + std::to_string(u->flags);
+    if (u->flags & ~(kDirty | kAll | kVaddr)) return fail(EINVAL, "unknown bits in flags");
+    if ((u->flags & kDirty) && (u->flags & (kAll | kVaddr)))
+      return fail(EINVAL, "GET_DIRTY_BITMAP cannot be combined with ALL or VADDR");
+    vfio_bitmap bitmap{};
+    if (u->flags & kDirty) {
+      if (u->argsz < sizeof(*u) + sizeof(vfio_bitmap))
+        return fail(EINVAL, "GET_DIRTY_BITMAP needs argsz >= 48 (a struct vfio_bitmap follows)");
+      std::memcpy(&bitmap, u->data, sizeof bitmap);
+      if (!bitmap_size_ok(u->size, bitmap))
+        return fail(EINVAL, "bitmap.size must hold one bit per page (and at most 256 MiB)");
+    }
+    const bool all = u->flags & kAll;
+    uint64_t size = u->size;
+    if (u->iova % kIommuPage) return fail(EINVAL, "iova is not page aligned");
+    if (all) {
+      if (u->iova || u->size) return fail(EINVAL, "UNMAP_FLAG_ALL needs iova = size = 0");
+      size = UINT64_MAX;
+    } else if (size == 0 || size % kIommuPage || u->iova + size - 1 < u->iova) {
+      return fail(EINVAL, "size must be page aligned, non-zero and not wrap");
+    }
+    if ((u->flags & kDirty) && (!dirty_tracking || bitmap.pgsize != kIommuPage))
+      return fail(EINVAL, "GET_DIRTY_BITMAP needs dirty tracking started and pgsize 4096");
+    if (u->flags & kVaddr)
+      return fail(EINVAL, "UNMAP_FLAG_VADDR is refused while an mdev is in the container");
+    const bool v2 = iommu_type == VFIO_TYPE1v2_IOMMU;
+    if (v2 && !all && splits_a_mapping(u->iova, size))
+      return fail(EINVAL, "the range would cut a DMA mapping in two");
+    uint64_t unmapped = 0;
+    long marked = 0;
+    const uint64_t end = all ? UINT64_MAX : u->iova + size - 1;
+    for (auto it = mappings.begin(); it != mappings.end();) {
+      if (it->iova + it->size - 1 < u->iova) {
+        ++it;
+        continue;
+      }
+      if (it->iova > end) break;
+      if (!v2 && u->iova > it->iova) break;  // type1 v1: an unmap inside a mapping unmaps nothing
+      if (u->flags & kDirty) {
+        const long n = mark_pinned(reinterpret_cast<uint64_t*>(bitmap.data), u->iova, *it);
+        if (n < 0) return fail(EFAULT, "bitmap.data cannot be written");
+        marked += n;
+      }
+      unmapped += it->size;
+      it = mappings.erase(it);
+    }
+    u->size = unmapped;
+    if (unmapped == 0) note("no mapping in the range: nothing unmapped, size = 0");
+    if (u->flags & kDirty)
+      note(std::to_string(marked) + " pages pinned by the device are reported dirty");
     return 0;
   }
 
@@ -994,36 +1116,28 @@ struct Frontend::Impl {
       return fail(EINVAL, "argsz leaves less than the 40-byte range description");
     auto* g = reinterpret_cast<vfio_iommu_type1_dirty_bitmap_get*>(d->data);
     rec.args = "iova=" + std::to_string(g->iova) + " size=" + std::to_string(g->size);
+    // vfio_iommu_type1_dirty_pages(), in its order.
     if (g->iova + g->size < g->iova) return fail(EINVAL, "iova + size wraps around");
+    if (!bitmap_size_ok(g->size, g->bitmap))
+      return fail(EINVAL, "bitmap.size must hold one bit per page (and at most 256 MiB)");
     if (g->bitmap.pgsize != kIommuPage)
       return fail(EINVAL, "bitmap.pgsize must be the IOMMU page size (4096)");
     if (g->size == 0 || g->iova % kIommuPage || g->size % kIommuPage)
       return fail(EINVAL, "iova and size must be page aligned and non-zero");
-    const uint64_t npages = g->size / kIommuPage;
-    const uint64_t need = (npages + 63) / 64 * 8;
-    if (g->bitmap.size == 0 || g->bitmap.size > kMaxDirtyBitmap || g->bitmap.size < need)
-      return fail(EINVAL,
-                  "bitmap.size must hold " + std::to_string(need) + " bytes (and at most 256 MiB)");
-    if (g->bitmap.data == nullptr) return fail(EINVAL, "bitmap.data is not accessible");
     if (!dirty_tracking) return fail(EINVAL, "dirty tracking is not started");
-    const bool begins =
-        std::any_of(mappings.begin(), mappings.end(), [&](auto& m) { return m.iova == g->iova; });
-    const bool ends = std::any_of(mappings.begin(), mappings.end(),
-                                  [&](auto& m) { return m.iova + m.size == g->iova + g->size; });
-    if (!begins || !ends)
-      return fail(EINVAL, "the range must begin and end on DMA mapping boundaries");
-    // Pinned pages are reported dirty in every report.
-    uint64_t marked = 0;
-    for (const auto& r : dev.pinned_guest_pages()) {
-      const uint64_t first = r.first_page * opt.guest_page_size,
-                     end = (r.first_page + r.count) * opt.guest_page_size;
-      for (uint64_t a = std::max<uint64_t>(first, g->iova);
-           a < std::min<uint64_t>(end, g->iova + g->size); a += kIommuPage) {
-        const uint64_t k = (a - g->iova) / kIommuPage;
-        g->bitmap.data[k / 64] |= uint64_t{1} << (k % 64);
-        ++marked;
-      }
+    // vfio_iova_dirty_bitmap(): only a cut mapping is refused; the bitmap is
+    // written once per mapping in the range (so a NULL one faults only then).
+    if (splits_a_mapping(g->iova, g->size))
+      return fail(EINVAL, "the range would cut a DMA mapping in two");
+    uint64_t marked = 0, covered = 0;
+    for (const auto& m : mappings) {
+      if (m.iova < g->iova || m.iova > g->iova + g->size - 1) continue;
+      const long n = mark_pinned(reinterpret_cast<uint64_t*>(g->bitmap.data), g->iova, m);
+      if (n < 0) return fail(EFAULT, "bitmap.data cannot be written");
+      marked += static_cast<uint64_t>(n);
+      ++covered;
     }
+    if (covered == 0) note("no DMA mapping in the range: nothing reported");
     note(std::to_string(marked) +
          " pages pinned by the device are reported dirty (type1 reports pinned pages in every "
          "report)");
@@ -1084,10 +1198,11 @@ struct Frontend::Impl {
     if (!arg) return fail(EFAULT, "no argument buffer");
     auto* info = static_cast<vfio_precopy_info*>(arg);
     if (info->argsz < sizeof(vfio_precopy_info)) return fail(EINVAL, "argsz is smaller than 24");
-    if (!f.active) return fail(ENODEV, "the save session has ended");
+    // The state first, then the fd (mtty_precopy_ioctl, mlx5 and hisi_acc alike).
     if (state != MigState::kPreCopy && state != MigState::kPreCopyP2P)
       return fail(EINVAL,
                   "PRECOPY_INFO is valid only in PRE_COPY or PRE_COPY_P2P, not " + sname(state));
+    if (!f.active) return fail(ENODEV, "the save session has ended");
     info->initial_bytes = f.saver->initial_bytes();
     info->dirty_bytes = f.saver->dirty_bytes();
     note(
@@ -1206,31 +1321,59 @@ void* Frontend::mmap(int fd, uint64_t offset, size_t len) {
   return m.data_section.data() + (off - kV1DataOffset);
 }
 
+// The hand-off stands for the source VMM's read() of the save fd and the
+// destination VMM's write() of those bytes to the resume fd: each frontend
+// records (and counts) its own half, so traces and call counts show the
+// calls a VMM makes, never a "splice".
 ssize_t Frontend::splice_to(int save_fd, Frontend& dst, int resume_fd, size_t len) {
   auto& m = *impl_;
   auto& d = *dst.impl_;
-  m.begin("splice", save_fd, "data");
+  m.begin("read", save_fd, "data");
   const auto si = m.fds.find(save_fd);
-  const auto ri = d.fds.find(resume_fd);
-  if (si == m.fds.end() || ri == d.fds.end()) return m.finish(m.fail(EBADF, "not a data fd"));
+  if (si == m.fds.end()) return m.finish(m.fail(EBADF, "not a data fd"));
   DataFile& s = *si->second;
+  if (!s.save) return m.finish(m.fail(EBADF, "a resume fd is opened write-only"));
+  if (!s.active)
+    return m.finish(m.fail(ENODEV, "the save session has ended (state left, or device reset)"));
+  // The write's own checks, before any byte leaves the source.
+  const auto ri = d.fds.find(resume_fd);
+  const char* refused = ri == d.fds.end()     ? "not a data fd"
+                        : ri->second->save    ? "a save fd is opened read-only"
+                        : !ri->second->active ? "the resume session has ended"
+                        : ri->second->latched ? "the resume stream already failed"
+                                              : nullptr;
+  if (refused) {
+    const int err = ri == d.fds.end() || ri->second->save ? EBADF
+                    : !ri->second->active                 ? ENODEV
+                                                          : ri->second->latched;
+    d.begin("write", resume_fd, "data");
+    return d.finish(d.fail(err, refused));
+  }
   DataFile& r = *ri->second;
-  if (!s.save || r.save)
-    return m.finish(m.fail(EBADF, "splice goes from a save fd to a resume fd"));
-  if (!s.active || !r.active) return m.finish(m.fail(ENODEV, "a session has ended"));
-  if (r.latched) return m.finish(m.fail(r.latched, "the resume stream already failed"));
   std::vector<models::StreamChunk> chunks;
   const uint64_t n = s.saver->read_chunks(len, chunks);
-  if (n == 0 && s.saver->postcopy() && !s.saver->at_end())
-    return m.finish(m.fail(ENOMSG, "nothing queued for post-copy"));
-  if (n == 0 && !s.saver->finalized() && m.opt.precopy_empty_enomsg)
-    return m.finish(m.fail(ENOMSG, "nothing to read in PRE_COPY now"));
+  if (n == 0) {
+    if (len == 0) return m.finish(0);
+    if (s.saver->postcopy() && !s.saver->at_end())
+      return m.finish(
+          m.fail(ENOMSG, "nothing queued: ask for pages with VFIO_MIG_POSTCOPY_REQUEST"));
+    if (!s.saver->finalized() && m.opt.precopy_empty_enomsg)
+      return m.finish(m.fail(ENOMSG, "nothing to read in PRE_COPY now: a temporary end of stream"));
+    m.note(s.saver->finalized() ? "end of stream: STOP_COPY data is complete"
+                                : "nothing to read in PRE_COPY now (this device returns 0 rather "
+                                  "than ENOMSG)");
+    return m.finish(0);
+  }
+  m.finish(static_cast<long>(n));
+  d.begin("write", resume_fd, "data");
   const auto st = r.resumer->write_chunks(chunks);
   if (!st.ok()) {
     r.latched = stream_errno(st.error);
-    return m.finish(m.fail(r.latched, "the destination rejected the stream: " + st.message));
+    d.finish(d.fail(r.latched, "the device rejected the stream: " + st.message));
+    return -r.latched;
   }
-  return m.finish(static_cast<long>(n));
+  d.finish(static_cast<long>(n));
+  return static_cast<long>(n);
 }
 
 void Frontend::set_observer(CallObserver* observer) { impl_->observer = observer; }

@@ -37,6 +37,10 @@ class AbiRecorder : public vfio::CallObserver {
  public:
   AbiRecorder(RunLog& log, std::string host) : log_(log), host_(std::move(host)) {}
   void on_call(const vfio::CallRecord& record) override;
+  // The same, stamped with `t_s` instead of the current time (a call whose
+  // record is held until the time it stands for, e.g. a destination write
+  // of device bytes still on the link).
+  void record_at(const vfio::CallRecord& record, double t_s);
 
  private:
   RunLog& log_;

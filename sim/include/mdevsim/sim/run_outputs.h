@@ -127,6 +127,7 @@ class RunRecorder {
    public:
     HostObserver(RunRecorder& r, vfio::Frontend& f, bool source);
     void on_call(const vfio::CallRecord& record) override;
+    AbiRecorder& abi() { return abi_; }
 
    private:
     RunRecorder& r_;
@@ -134,6 +135,16 @@ class RunRecorder {
     bool source_;
     AbiRecorder abi_;
   };
+
+  // The destination's write() of device bytes happens, in the trace, when
+  // the bytes arrive: the driver hands them over before moving them over
+  // the link, so the record waits for the end of that transfer.
+  struct HeldWrite {
+    HostObserver* host;
+    vfio::CallRecord call;
+    double read_at_s;
+  };
+  void release_held_writes(double t_s);
 
   sc_core::sc_time slice() const;
   bool sampling() const { return wf_ || opt_.progress; }
@@ -155,6 +166,7 @@ class RunRecorder {
   std::vector<Sampled> devices_;
 
   // link spans
+  std::vector<HeldWrite> held_writes_;
   const char* link_name_;
   bool link_fresh_ = true;
   bool link_in_scope_ = false;

@@ -41,6 +41,7 @@ struct DeviceSection {
   std::vector<std::string> features = {"stop_copy", "p2p", "pre_copy"};  // v2
   bool v1_strict = false;
   bool precopy_enomsg = true;                     // PRE_COPY empty read: ENOMSG (true) or 0
+  bool kernel_before_2025 = false;                // "kernel": "before-2025" (EINVAL, not ENOTTY)
   double resume_bandwidth = 64.0 * (1ull << 30);  // bytes/s the destination applies state
   // fault injection (device options)
   std::optional<std::pair<std::string, std::string>> fail_arc;  // state names
