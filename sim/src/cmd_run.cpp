@@ -64,7 +64,7 @@ std::string switchover_phrase(const Result& r) {
   if (r.switchover == "converged") return "converged";
   if (r.switchover == "forced") return "not converged, switched over anyway (forced)";
   if (r.switchover == "postcopy") return "then post-copy";
-  return "no switchover";
+  return r.iterations.empty() ? "no switchover" : "not converged, no switchover";
 }
 
 // Faults that took effect, and those that did not (with why).
