@@ -22,7 +22,7 @@
 #include "mdevsim/vfio/feature_buf.h"
 #include "mdevsim/vfio/mig_fsm.h"
 #include "mdevsim/vfio/uapi.h"
-#include "migration_link.h"
+#include "migration_faults.h"
 
 namespace mdevsim::sim {
 
@@ -221,7 +221,7 @@ class MigrationDriver : public sc_core::sc_module {
       }
       // The destination checks the slice against the checksum sent with it
       // before placing any page of it.
-      const uint64_t sent_sum = slice_checksum(slice_);
+      const uint64_t sent_sum = detail::slice_checksum(slice_);
       if (!slice_.empty()) {
         if (const auto f = take_corruption(CorruptTarget::kRam)) {
           auto& [page, token] = slice_[slice_.size() / 2];
@@ -229,7 +229,7 @@ class MigrationDriver : public sc_core::sc_module {
           result.faults[*f].effect = "flipped a bit of guest RAM page " + std::to_string(page) +
                                      " on the wire; the destination's slice checksum caught it";
         }
-        if (slice_checksum(slice_) != sent_sum) {
+        if (detail::slice_checksum(slice_) != sent_sum) {
           fail_outcome_ = "failed";
           return fail_reason("guest RAM corrupted in transit: a slice of " +
                              std::to_string(slice_.size()) + " pages (" +
@@ -321,16 +321,7 @@ class MigrationDriver : public sc_core::sc_module {
   }
 
   // ------------------------------------------------------------ faults
-  // Wire integrity of RAM: QEMU sends no checksum for RAM pages; mdevsim's
-  // simulated wire carries one per slice (8 bytes over its (page, content)
-  // pairs) so that a `corrupt` fault on RAM is caught before it is applied.
-  static constexpr uint64_t kSliceChecksumBytes = 8;
-  static uint64_t slice_checksum(const std::vector<std::pair<uint64_t, uint64_t>>& slice) {
-    uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a over the pairs
-    for (const auto& [p, t] : slice)
-      for (uint64_t v : {p, t}) h = (h ^ v) * 0x100000001b3ull;
-    return h;
-  }
+  static constexpr uint64_t kSliceChecksumBytes = detail::kSliceChecksumBytes;
   // The first unused corrupt fault on `target` whose time has come.
   std::optional<size_t> corruption_due(CorruptTarget target) const {
     if (switched_) return std::nullopt;  // injected into pre-copy and stop-copy bytes only
@@ -397,61 +388,11 @@ class MigrationDriver : public sc_core::sc_module {
       return;  // a failed device fails once
     }
   }
-  // The first arc from the source's state now towards STOP_COPY.
   std::pair<uint32_t, uint32_t> next_switch_arc() const {
-    const uint32_t cur = src_.frontend.state_value();
-    if (v1_) return {cur, cur == 1 ? 3u : 2u};  // running -> pre-copy, pre-copy -> stop-and-copy
-    const auto& f = s_.device.features;
-    const bool p2p = std::find(f.begin(), f.end(), "p2p") != f.end();
-    const bool pre = std::find(f.begin(), f.end(), "pre_copy") != f.end();
-    using M = MigState;
-    auto arc = [](M a, M b) { return std::make_pair(uint32_t(a), uint32_t(b)); };
-    switch (static_cast<M>(cur)) {
-      case M::kRunning:
-        return pre ? arc(M::kRunning, M::kPreCopy)
-                   : arc(M::kRunning, p2p ? M::kRunningP2P : M::kStop);
-      case M::kPreCopy:
-        return arc(M::kPreCopy, p2p ? M::kPreCopyP2P : M::kStopCopy);
-      case M::kRunningP2P:
-        return arc(M::kRunningP2P, M::kStop);
-      default:
-        return arc(M::kStop, M::kStopCopy);
-    }
+    return detail::next_switch_arc(v1_, src_.frontend.state_value(), s_.device.features);
   }
-
-  // Which faults took effect, and why the others did not (the migration
-  // ran from `start` to `end`).
   void account_faults(double start, double end) {
-    for (size_t i = 0; i < s_.faults.size(); ++i) {
-      const auto& f = s_.faults[i];
-      auto& r = result.faults[i];
-      const bool timed = f.kind == FaultKind::kLinkDown || f.kind == FaultKind::kDegrade;
-      if (timed) {
-        r.applied = f.at_s < end && f.at_s + f.duration_s > start;
-        if (r.applied && f.kind == FaultKind::kLinkDown)
-          r.effect = r.lost_s > 0
-                         ? "transfers waited " + format_duration(r.lost_s) + " for the link"
-                         : "down while nothing was being sent";
-        else if (r.applied)
-          r.effect = "the link ran at " + format_rate(f.bandwidth);
-      } else if (f.kind == FaultKind::kDeviceError && r.applied && !device_failed_) {
-        r.applied = false;
-        r.effect = "armed, but the migration ended before the device took that arc";
-      } else if ((f.kind == FaultKind::kDestCrash || f.kind == FaultKind::kSourceCrash) &&
-                 link_.crashed() && i == link_.crash_index() && f.at_s <= end) {
-        r.applied = true;
-        r.effect = link_.failure() + (switched_ ? " after the switch" : " before the switch");
-      }
-      if (r.applied || !r.effect.empty()) continue;
-      if (f.at_s >= end)
-        r.effect = "scheduled after the migration ended at " + format_duration(end);
-      else if (timed)
-        r.effect = "over before the migration started";
-      else if (f.kind == FaultKind::kCorrupt)
-        r.effect = "no " + r.target + " bytes crossed the link before the switch after it";
-      else
-        r.effect = "the migration had already stopped";
-    }
+    detail::account_faults(s_.faults, result.faults, link_, start, end, switched_, device_failed_);
   }
 
   // ------------------------------------------------------------ phases
