@@ -216,6 +216,17 @@ TEST(Faults, FaultsOutsideTheMigrationAreListedAsNotApplied) {
   EXPECT_EQ(f[6]["target"], "device");
 }
 
+// Faults are scheduled in simulated time: the same run twice is the same result.
+TEST(Faults, EveryFaultScenarioIsDeterministic) {
+  for (const char* name :
+       {"fault-device-error.json", "fault-dest-crash-precopy.json", "fault-corrupt-ram.json",
+        "fault-corrupt-device.json", "fault-link-flap.json", "fault-source-crash-postcopy.json"}) {
+    SCOPED_TRACE(name);
+    const SimRun a = run(scenario(name)), b = run(scenario(name));
+    EXPECT_EQ(a.out, b.out);
+  }
+}
+
 TEST(Faults, InstantFaultsTakeNoDurationAndOnlyCorruptHasATarget) {
   const SimRun a = run(scenario("fault-device-error.json"), "--set faults.0.duration=1s", "");
   EXPECT_EQ(a.code, 2);
