@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <set>
@@ -392,7 +393,9 @@ class MigrationDriver : public sc_core::sc_module {
     return detail::next_switch_arc(v1_, src_.frontend.state_value(), s_.device.features);
   }
   void account_faults(double start, double end) {
-    detail::account_faults(s_.faults, result.faults, link_, start, end, switched_, device_failed_);
+    detail::account_faults(s_.faults, result.faults, link_, start, end,
+                           switched_ ? switched_at_ : std::numeric_limits<double>::infinity(),
+                           device_failed_);
   }
 
   // ------------------------------------------------------------ phases
@@ -519,6 +522,7 @@ class MigrationDriver : public sc_core::sc_module {
                                            : "the destination device rejected the device state (" +
                                                  vfio::errno_name(static_cast<int>(-r)) + ")");
     switched_ = true;
+    switched_at_ = now();
     sc.resume_s = now() - t_resume;
     // The guest's CPU state moves with the VM: the guest driver and vCPUs
     // carry on from where the source stopped.
@@ -688,10 +692,13 @@ class MigrationDriver : public sc_core::sc_module {
     r = device_pages ? set_state(dst_, *state_with(vfio::DataRule::kResumeRunning))
                      : set_state(dst_, MigState::kRunning);
     if (r < 0)
-      return fail_reason("the destination device rejected the switch package (" +
-                         vfio::errno_name(static_cast<int>(-r)) + ")");
+      return fail_reason(device_corrupted_
+                             ? refused_stream(r)
+                             : "the destination device rejected the switch package (" +
+                                   vfio::errno_name(static_cast<int>(-r)) + ")");
     sc.resume_s = now() - t_resume;
     switched_ = true;
+    switched_at_ = now();
     verify_switch();
     clone_reference();
     {
@@ -1180,6 +1187,7 @@ class MigrationDriver : public sc_core::sc_module {
   std::string fail_outcome_ = "cancelled";  // "failed" once the device or the data failed
   bool switching_ = false;                  // the source VM has stopped for the switch
   bool switched_ = false;                   // the destination runs the VM
+  double switched_at_ = 0;                  // since then
   bool ended_ = false;
   bool device_corrupted_ = false, device_failed_ = false;
 };

@@ -176,11 +176,13 @@ inline std::pair<uint32_t, uint32_t> next_switch_arc(bool v1, uint32_t cur,
 }
 
 // Which faults took effect, and why the others did not (the migration ran
-// from `start` to `end`). `records` already holds what the driver noted as
-// it met them (corruptions, device errors, link time lost).
+// from `start` to `end`; the destination took over at `switched_at`, or
+// never: infinity). `records` already holds what the driver noted as it met
+// them (corruptions, device errors, link time lost).
 inline void account_faults(const std::vector<Fault>& faults, std::vector<FaultResult>& records,
-                           const Link& link, double start, double end, bool switched,
+                           const Link& link, double start, double end, double switched_at,
                            bool device_failed) {
+  const bool switched = switched_at <= end;
   for (size_t i = 0; i < faults.size(); ++i) {
     const auto& f = faults[i];
     auto& r = records[i];
@@ -205,6 +207,8 @@ inline void account_faults(const std::vector<Fault>& faults, std::vector<FaultRe
       r.effect = "scheduled after the migration ended at " + format_duration(end);
     else if (timed)
       r.effect = "over before the migration started";
+    else if (f.kind == FaultKind::kCorrupt && f.at_s >= switched_at)
+      r.effect = "came after the switch: corrupt acts on the bytes sent before it";
     else if (f.kind == FaultKind::kCorrupt)
       r.effect = "no " + r.target + " bytes were sent between its time and the switch";
     else

@@ -216,6 +216,17 @@ TEST(Faults, FaultsOutsideTheMigrationAreListedAsNotApplied) {
   EXPECT_EQ(f[6]["target"], "device");
 }
 
+// corrupt acts on the bytes sent before the destination takes over; after a
+// post-copy switch it is listed as not applied, and the run completes.
+TEST(Faults, CorruptionAfterThePostcopySwitchIsNotApplied) {
+  const SimRun r = run(scenario("fault-source-crash-postcopy.json"),
+                       "--set 'faults=[{\"at\": \"1s\", \"kind\": \"corrupt\", "
+                       "\"target\": \"device\"}]'");
+  EXPECT_EQ(r.result["outcome"], "completed") << r.result["reason"];
+  EXPECT_FALSE(r.result["faults"][0]["applied"].get<bool>());
+  EXPECT_TRUE(has(r.result["faults"][0], "effect", "came after the switch")) << r.result["faults"];
+}
+
 // Faults are scheduled in simulated time: the same run twice is the same result.
 TEST(Faults, EveryFaultScenarioIsDeterministic) {
   for (const char* name :
