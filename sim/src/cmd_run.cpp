@@ -59,6 +59,21 @@ Exit codes: 0 success; 1 the migration failed or verification found a
 difference; 2 bad input or an output file that cannot be written.
 )";
 
+// The `switchover` reason in words (docs/results.md).
+std::string switchover_phrase(const Result& r) {
+  if (r.switchover == "converged") return "converged";
+  if (r.switchover == "forced") return "not converged, switched over anyway (forced)";
+  if (r.switchover == "postcopy") return "then post-copy";
+  return r.iterations.empty() ? "no switchover" : "not converged, no switchover";
+}
+
+// Faults that took effect, and those that did not (with why).
+void print_faults(std::ostream& out, const Result& r) {
+  for (const auto& f : r.faults)
+    out << "fault      " << f.kind << " at " << format_duration(f.at_s)
+        << (f.applied ? ": " : " not applied: ") << f.effect << "\n";
+}
+
 void print_summary(std::ostream& out, const Scenario& s, const Result& r) {
   out << "scenario   " << s.name << " (seed " << s.seed << ")\n";
   if (r.device_run) {
@@ -81,13 +96,10 @@ void print_summary(std::ostream& out, const Scenario& s, const Result& r) {
       return f;
     }()) << "), " << format_bytes(static_cast<double>(s.device.config.vram_bytes)) << " VRAM, "
         << format_bytes(static_cast<double>(s.vm.ram_bytes)) << " RAM, link " << format_rate(s.link.bandwidth) << "\n";
-    out << "iterations " << r.iterations.size()
-        << (r.postcopy    ? ", then post-copy"
-            : r.converged ? ", converged"
-                          : ", not converged")
-        << "\n";
+    out << "iterations " << r.iterations.size() << ", " << switchover_phrase(r) << "\n";
+    const bool exceeded = r.outcome == "completed" && r.downtime_s > s.migration.downtime_limit_s;
     out << "downtime   " << format_duration(r.downtime_s) << " (limit "
-        << format_duration(s.migration.downtime_limit_s) << ")\n";
+        << format_duration(s.migration.downtime_limit_s) << (exceeded ? ", exceeded" : "") << ")\n";
     out << "total      " << format_duration(r.total_time_s) << ", "
         << format_bytes(static_cast<double>(r.ram_bytes)) << " RAM + "
         << format_bytes(static_cast<double>(r.device_bytes)) << " device sent\n";
@@ -120,6 +132,7 @@ void print_summary(std::ostream& out, const Scenario& s, const Result& r) {
                         " device fields differ")
           << "\n";
   }
+  print_faults(out, r);
   out << "outcome    " << r.outcome << (r.reason.empty() ? "" : ": " + r.reason) << "\n";
 }
 

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <set>
@@ -22,103 +23,25 @@
 #include "mdevsim/vfio/feature_buf.h"
 #include "mdevsim/vfio/mig_fsm.h"
 #include "mdevsim/vfio/uapi.h"
+#include "migration_faults.h"
 
 namespace mdevsim::sim {
 
 namespace {
 
 using sc_core::sc_time;
-using sc_core::sc_time_stamp;
 using vfio::MigState;
 
-constexpr double kSlice = 0.01;         // link transfers advance in slices of at most 10 ms
 constexpr uint64_t kZeroPageBytes = 8;  // a zero page goes as a header only (QEMU's zero-page flag)
 constexpr uint64_t kPageHeaderBytes = 8;  // per-page header on the wire
 constexpr uint64_t kReadChunk = 1 << 20;  // QEMU reads device data 1 MiB at a time
 constexpr uint64_t kV1Region = uint64_t{VFIO_PCI_NUM_REGIONS} << 40;
 constexpr double kPostcopySlice = 0.00025;  // background push slices: faults wait at most this
 
-double now() { return sc_time_stamp().to_seconds(); }
-void wait_s(double s) {
-  if (s > 0) sc_core::wait(sc_time::from_seconds(s));
-}
-
-// The migration network: bandwidth, latency, an optional migration rate
-// limit (lifted at switchover, as QEMU does), and scheduled faults.
-class Link {
- public:
-  Link(const LinkSection& l, const std::vector<Fault>& faults, double link_timeout)
-      : cfg_(l), link_timeout_(link_timeout) {
-    for (const auto& f : faults)
-      if (f.kind == FaultKind::kLinkDown || f.kind == FaultKind::kDegrade) faults_.push_back(f);
-  }
-
-  // Moves `bytes` (waits their transfer time). False: the link stayed down
-  // longer than the link timeout, or a pre-copy (`limited`) transfer reached
-  // the migration's deadline (timed_out(); the bytes were not all moved).
-  bool transfer(uint64_t bytes, bool limited) {
-    double remaining = static_cast<double>(bytes);
-    while (remaining > 0) {
-      const double t = now();
-      if (limited && deadline_ > 0 && t >= deadline_) {
-        timed_out_ = true;
-        moved_ = bytes - static_cast<uint64_t>(remaining);
-        if (recorder) recorder->link_progress(t, 0);
-        return false;
-      }
-      if (recorder) recorder->link_progress(t, remaining);
-      if (const Fault* down = active(t, FaultKind::kLinkDown)) {
-        if (t >= down->at_s + link_timeout_) return false;
-        wait_s(std::min(down->at_s + down->duration_s, down->at_s + link_timeout_) - t);
-        continue;
-      }
-      const double bw = bandwidth(t, limited);
-      double dt = std::min(remaining / bw, kSlice);
-      for (const auto& f : faults_)  // stop at the next fault boundary
-        for (double edge : {f.at_s, f.at_s + f.duration_s})
-          if (edge > t && edge < t + dt) dt = edge - t;
-      if (limited && deadline_ > t && deadline_ < t + dt) dt = deadline_ - t;
-      wait_s(dt);
-      remaining -= dt * bw;
-      if (remaining < 1e-6) remaining = 0;
-    }
-    if (recorder) recorder->link_progress(now(), 0);
-    moved_ = bytes;
-    return true;
-  }
-
-  void latency() { wait_s(cfg_.latency_s); }
-
-  // Pre-copy's time limit (migration.timeout): no pre-copy transfer runs past
-  // it, so a link too slow for even one pass still ends on time. 0: none.
-  void set_deadline(double t) {
-    deadline_ = t;
-    timed_out_ = false;
-  }
-  bool timed_out() const { return timed_out_; }
-  uint64_t moved() const { return moved_; }  // bytes of the last transfer that arrived
-  RunRecorder* recorder = nullptr;           // link spans and bytes in flight (null: none)
-
-  double bandwidth(double t, bool limited) const {
-    double bw = cfg_.bandwidth;
-    if (const Fault* d = active(t, FaultKind::kDegrade)) bw = std::min(bw, d->bandwidth);
-    if (limited && cfg_.rate_limit) bw = std::min(bw, *cfg_.rate_limit);
-    return bw;
-  }
-
- private:
-  const Fault* active(double t, FaultKind k) const {
-    for (const auto& f : faults_)
-      if (f.kind == k && t >= f.at_s && t < f.at_s + f.duration_s) return &f;
-    return nullptr;
-  }
-  LinkSection cfg_;
-  double link_timeout_;
-  std::vector<Fault> faults_;
-  double deadline_ = 0;
-  bool timed_out_ = false;
-  uint64_t moved_ = 0;
-};
+using detail::Link;
+using detail::now;
+using detail::wait_s;
+constexpr double kSlice = Link::kSlice;
 
 template <typename Payload>
 using Feature = vfio::FeatureBuf<Payload>;
@@ -134,12 +57,22 @@ class MigrationDriver : public sc_core::sc_module {
         src_(src),
         dst_(dst),
         ref_(ref),
-        link_(s.link, s.faults, s.migration.link_timeout_s),
+        link_(s.link, s.faults, s.migration.link_timeout_s, result.faults),
         v1_(s.device.protocol == "v1"),
         page_(s.vm.page_size),
         dma_pending_(src.ram.store.page_count()) {
     link_.recorder = o.recorder;
+    for (const auto& f : s.faults) {
+      FaultResult r;
+      r.kind = fault_kind_name(f.kind);
+      r.at_s = f.at_s;
+      r.duration_s = f.duration_s;
+      if (f.kind == FaultKind::kCorrupt)
+        r.target = f.target == CorruptTarget::kRam ? "ram" : "device";
+      result.faults.push_back(r);
+    }
     SC_THREAD(run);
+    SC_THREAD(inject_device_errors);
   }
 
   Result result;
@@ -280,12 +213,31 @@ class MigrationDriver : public sc_core::sc_module {
         }
         ++i;
       }
+      n += kSliceChecksumBytes;
       if (!link_.transfer(n, limited)) {
-        if (!link_.timed_out())
-          return fail_reason("the link was down longer than the link timeout");
+        if (!link_.timed_out()) return fail_reason(link_.failure());
         // Cut off by the deadline: what did not arrive is still to send.
         for (size_t k = slice_begin; k < pages.size(); ++k) src_.ram.store.dirty().set(pages[k]);
         return false;
+      }
+      // The destination checks the slice against the checksum sent with it
+      // before placing any page of it.
+      const uint64_t sent_sum = detail::slice_checksum(slice_);
+      if (!slice_.empty()) {
+        if (const auto f = take_corruption(CorruptTarget::kRam)) {
+          auto& [page, token] = slice_[slice_.size() / 2];
+          token ^= uint64_t{1} << 17;  // one bit flipped on the wire
+          result.faults[*f].effect = "flipped a bit of guest RAM page " + std::to_string(page) +
+                                     " on the wire; the destination's slice checksum caught it";
+        }
+        if (detail::slice_checksum(slice_) != sent_sum) {
+          fail_outcome_ = "failed";
+          return fail_reason("guest RAM corrupted in transit: a slice of " +
+                             std::to_string(slice_.size()) + " pages (" +
+                             std::to_string(slice_.front().first) + ".." +
+                             std::to_string(slice_.back().first) +
+                             ") did not match its checksum; the destination applied none of it");
+        }
       }
       for (const auto& [p, t] : slice_) dst_.ram.store.set_token(p, t);
       bytes += n;
@@ -305,20 +257,18 @@ class MigrationDriver : public sc_core::sc_module {
                              static_cast<uint64_t>(link_.bandwidth(now(), limited) * kSlice)),
           until_end ? UINT64_MAX : limit - bytes);
       long n;
-      if (opt_.exact) {
+      const auto corrupt = corruption_due(CorruptTarget::kDevice);
+      if (opt_.exact || corrupt) {
         buf.resize(want);
         n = src_.frontend.read(save_fd_, buf.data(), want);
         if (n > 0) {
+          if (corrupt) corrupt_device_bytes(buf.data(), static_cast<uint64_t>(n));
           const long w = dst_.frontend.write(resume_fd_, buf.data(), static_cast<size_t>(n));
-          if (w != n)
-            return fail_reason("the destination device refused the stream (" +
-                               vfio::errno_name(static_cast<int>(-w)) + ")");
+          if (w != n) return fail_reason(refused_stream(w));
         }
       } else {
         n = src_.frontend.splice_to(save_fd_, dst_.frontend, resume_fd_, want);
-        if (n < 0 && n != -ENOMSG)
-          return fail_reason("the destination device refused the stream (" +
-                             vfio::errno_name(static_cast<int>(-n)) + ")");
+        if (n < 0 && n != -ENOMSG) return fail_reason(refused_stream(n));
       }
       if (n == -ENOMSG || n == 0) return true;  // nothing more now / end of stream
       if (n < 0)
@@ -327,8 +277,7 @@ class MigrationDriver : public sc_core::sc_module {
       if (!link_.transfer(static_cast<uint64_t>(n), limited)) {
         // At the deadline: the chunk left the source and is already written
         // at the destination (the stream must stay whole); count it.
-        if (!link_.timed_out())
-          return fail_reason("the link was down longer than the link timeout");
+        if (!link_.timed_out()) return fail_reason(link_.failure());
         bytes += static_cast<uint64_t>(n);
         return false;
       }
@@ -353,14 +302,14 @@ class MigrationDriver : public sc_core::sc_module {
           static_cast<long>(size))
         return fail_reason("reading the v1 data section failed");
       const bool arrived = link_.transfer(size, limited);
-      if (!arrived && !link_.timed_out())
-        return fail_reason("the link was down longer than the link timeout");
+      if (!arrived && !link_.timed_out()) return fail_reason(link_.failure());
+      if (corruption_due(CorruptTarget::kDevice)) corrupt_device_bytes(buf.data(), size);
       // At the deadline the segment is still delivered: it left the source's
       // data section and the stream must stay whole.
       const uint64_t doff = v1_rd64(dst_, 16);
       dst_.frontend.pwrite(dst_.frontend.device_fd(), buf.data(), size, kV1Region + doff);
-      if (dst_.frontend.pwrite(dst_.frontend.device_fd(), &size, 8, kV1Region + 24) < 0)
-        return fail_reason("the destination device refused the stream");
+      const long w = dst_.frontend.pwrite(dst_.frontend.device_fd(), &size, 8, kV1Region + 24);
+      if (w < 0) return fail_reason(refused_stream(w));
       bytes += size;
       if (!arrived) return false;
     }
@@ -370,6 +319,83 @@ class MigrationDriver : public sc_core::sc_module {
   bool fail_reason(std::string why) {
     if (reason_.empty()) reason_ = std::move(why);
     return false;
+  }
+
+  // ------------------------------------------------------------ faults
+  static constexpr uint64_t kSliceChecksumBytes = detail::kSliceChecksumBytes;
+  // The first unused corrupt fault on `target` whose time has come.
+  std::optional<size_t> corruption_due(CorruptTarget target) const {
+    if (switched_) return std::nullopt;  // injected into pre-copy and stop-copy bytes only
+    for (size_t i = 0; i < s_.faults.size(); ++i) {
+      const auto& f = s_.faults[i];
+      if (f.kind == FaultKind::kCorrupt && f.target == target && f.at_s <= now() &&
+          !result.faults[i].applied)
+        return i;
+    }
+    return std::nullopt;
+  }
+  std::optional<size_t> take_corruption(CorruptTarget target) {
+    const auto i = corruption_due(target);
+    if (i) result.faults[*i].applied = true;
+    return i;
+  }
+  // Flips one byte in the middle of device bytes on the wire.
+  void corrupt_device_bytes(uint8_t* data, uint64_t n) {
+    const auto i = take_corruption(CorruptTarget::kDevice);
+    if (!i || n == 0) return;
+    data[n / 2] ^= 0x10;
+    device_corrupted_ = true;
+    result.faults[*i].effect = "flipped stream byte " + std::to_string(n / 2) + " of a " +
+                               std::to_string(n) + "-byte device data chunk on the wire";
+  }
+  std::string refused_stream(long err) {
+    const std::string e = vfio::errno_name(static_cast<int>(-err));
+    if (!device_corrupted_) return "the destination device refused the stream (" + e + ")";
+    fail_outcome_ = "failed";
+    return "device data corrupted in transit: the destination's stream check rejected it (" + e +
+           "); nothing of it was applied";
+  }
+
+  // device_error: at its time, the source device fails, and the next arc it
+  // is asked to take on the way to the switch fails with EIO (the frontend's
+  // injected arc failure), leaving it in ERROR. Pre-copy migrations only.
+  void inject_device_errors() {
+    std::vector<size_t> order;
+    for (size_t i = 0; i < s_.faults.size(); ++i)
+      if (s_.faults[i].kind == FaultKind::kDeviceError) order.push_back(i);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return s_.faults[a].at_s < s_.faults[b].at_s; });
+    for (size_t i : order) {
+      wait_s(s_.faults[i].at_s - now());
+      auto& rec = result.faults[i];
+      if (s_.migration.mode != MigrationMode::kPrecopy) {
+        rec.effect = "device_error is modelled for pre-copy migrations only";
+        continue;
+      }
+      if (ended_) continue;  // accounted at the end
+      if (switching_) {
+        rec.effect = "came after the source had stopped for the switch";
+        continue;
+      }
+      const auto arc = next_switch_arc();
+      // The frontend reads its fault options on every arc (FrontendOptions::fail_arc).
+      const_cast<vfio::FrontendOptions&>(src_.frontend.options()).fail_arc = arc;
+      rec.applied = true;
+      rec.effect = v1_ ? "the source device fails its next state change (" +
+                             std::to_string(arc.first) + " -> " + std::to_string(arc.second) + ")"
+                       : std::string("the source device fails its next arc (") +
+                             vfio::state_name(static_cast<MigState>(arc.first)) + " -> " +
+                             vfio::state_name(static_cast<MigState>(arc.second)) + ")";
+      return;  // a failed device fails once
+    }
+  }
+  std::pair<uint32_t, uint32_t> next_switch_arc() const {
+    return detail::next_switch_arc(v1_, src_.frontend.state_value(), s_.device.features);
+  }
+  void account_faults(double start, double end) {
+    detail::account_faults(s_.faults, result.faults, link_, start, end,
+                           switched_ ? switched_at_ : std::numeric_limits<double>::infinity(),
+                           device_failed_);
   }
 
   // ------------------------------------------------------------ phases
@@ -432,7 +458,7 @@ class MigrationDriver : public sc_core::sc_module {
       // Cut off by the deadline: the destination starts zeroed, so the zero
       // pages not yet announced need nothing more.
       if (!link_.transfer(zero_bytes, true) && !link_.timed_out())
-        return fail_reason("the link was down longer than the link timeout");
+        return fail_reason(link_.failure());
       it.ram_bytes += link_.moved();
     }
     const bool sent = !link_.timed_out() && send_ram(pages, true, it.ram_bytes) &&
@@ -463,13 +489,16 @@ class MigrationDriver : public sc_core::sc_module {
       r = set_state(src_, MigState::kStop);
       if (r == 0) r = set_state(src_, MigState::kStopCopy, &save_fd_);
     }
-    if (r < 0)
+    if (r < 0) {
+      device_failed_ = true;
       return fail_reason("the source device failed to stop (" +
                          vfio::errno_name(static_cast<int>(-r)) + ")");
+    }
     return true;
   }
 
   bool switchover(bool forced) {
+    switching_ = true;
     const double t_stop = now();
     src_.set_vm_running(false);
     if (opt_.recorder) opt_.recorder->vm_stopped(t_stop);
@@ -486,10 +515,14 @@ class MigrationDriver : public sc_core::sc_module {
     // The destination applies the state, then runs.
     const double t_resume = now();
     wait_s(static_cast<double>(sc.device_bytes) / s_.device.resume_bandwidth);
+    if (link_.crashed()) return fail_reason(link_.failure());
     r = v1_ ? v1_write_state(dst_, 1) : set_state(dst_, MigState::kRunning);
     if (r < 0)
-      return fail_reason("the destination device rejected the device state (" +
-                         vfio::errno_name(static_cast<int>(-r)) + ")");
+      return fail_reason(device_corrupted_ ? refused_stream(r)
+                                           : "the destination device rejected the device state (" +
+                                                 vfio::errno_name(static_cast<int>(-r)) + ")");
+    switched_ = true;
+    switched_at_ = now();
     sc.resume_s = now() - t_resume;
     // The guest's CPU state moves with the VM: the guest driver and vCPUs
     // carry on from where the source stopped.
@@ -506,6 +539,7 @@ class MigrationDriver : public sc_core::sc_module {
     result.ram_bytes += sc.ram_bytes;
     result.device_bytes += sc.device_bytes;
     result.converged = !forced;
+    result.switchover = forced ? "forced" : "converged";
     // Source cleanup after downtime (QEMU defers STOP_COPY -> STOP).
     if (v1_)
       v1_write_state(src_, 0);
@@ -627,6 +661,7 @@ class MigrationDriver : public sc_core::sc_module {
   bool switchover_postcopy() {
     const auto& rules = *proto().postcopy;
     const bool device_pages = rules.device_pages;
+    switching_ = true;
     const double t_stop = now();
     src_.set_vm_running(false);
     if (opt_.recorder) opt_.recorder->vm_stopped(t_stop);
@@ -646,20 +681,24 @@ class MigrationDriver : public sc_core::sc_module {
     ram_missing.swap(nonzero);
     const uint64_t discard_bytes =
         (src_.ram.store.page_count() + 7) / 8;  // bitmap of missing pages
-    if (!link_.transfer(discard_bytes, false))
-      return fail_reason("the link was down longer than the link timeout");
+    if (!link_.transfer(discard_bytes, false)) return fail_reason(link_.failure());
     sc.ram_bytes += discard_bytes;
     if (!send_device(0, false, true, sc.device_bytes)) return false;
     sc.transfer_s = now() - t_xfer;
     const double t_resume = now();
     wait_s(static_cast<double>(sc.device_bytes) / s_.device.resume_bandwidth);
+    if (link_.crashed()) return fail_reason(link_.failure());
     dst_.ram.missing.reset(dst_.ram.store.page_count(), ram_missing);
     r = device_pages ? set_state(dst_, *state_with(vfio::DataRule::kResumeRunning))
                      : set_state(dst_, MigState::kRunning);
     if (r < 0)
-      return fail_reason("the destination device rejected the switch package (" +
-                         vfio::errno_name(static_cast<int>(-r)) + ")");
+      return fail_reason(device_corrupted_
+                             ? refused_stream(r)
+                             : "the destination device rejected the switch package (" +
+                                   vfio::errno_name(static_cast<int>(-r)) + ")");
     sc.resume_s = now() - t_resume;
+    switched_ = true;
+    switched_at_ = now();
     verify_switch();
     clone_reference();
     {
@@ -680,7 +719,7 @@ class MigrationDriver : public sc_core::sc_module {
     result.stop_copy = sc;
     result.ram_bytes += sc.ram_bytes;
     result.device_bytes += sc.device_bytes;
-    result.converged = true;
+    result.switchover = "postcopy";  // converged stays false: the rule did not fire
     pc_t_stop_ = t_stop;
     pc_missing_vram_at_switch_ = dst_.device.missing_pages();
     pc_missing_ram_at_switch_ = dst_.ram.missing.count();
@@ -701,6 +740,7 @@ class MigrationDriver : public sc_core::sc_module {
     double next_sample = t0;
     auto& bytes = pc_bytes_;
     while (dst_.device.missing_pages() > 0 || dst_.ram.missing.count() > 0) {
+      if (link_.crashed()) return fail_reason(link_.failure());
       // Device faults reach the VMM by the proposal's mechanism.
       std::vector<uint64_t> vfaults;
       if (rules.device_pages && (eventfd || now() >= next_poll)) {
@@ -892,6 +932,12 @@ class MigrationDriver : public sc_core::sc_module {
   void cancel(const std::string& why, const std::string& outcome = "cancelled") {
     result.outcome = outcome;
     result.reason = why;
+    if (link_.source_crashed()) {  // the VM ran there: gone with it, the destination never ran
+      result.outcome = "vm_lost";
+      result.reason = why + " before the switch: the VM was running there and is lost with it";
+      dst_.frontend.ioctl(dst_.frontend.device_fd(), VFIO_DEVICE_RESET, nullptr);
+      return;
+    }
     const uint64_t before = src_.device.state_hash();
     long r = v1_ ? v1_write_state(src_, 1) : set_state(src_, MigState::kRunning);
     bool reset = false;
@@ -899,7 +945,8 @@ class MigrationDriver : public sc_core::sc_module {
       src_.frontend.ioctl(src_.frontend.device_fd(), VFIO_DEVICE_RESET, nullptr);
       reset = true;
     }
-    dst_.frontend.ioctl(dst_.frontend.device_fd(), VFIO_DEVICE_RESET, nullptr);
+    if (!link_.dest_crashed())  // nothing to tear down on a crashed host
+      dst_.frontend.ioctl(dst_.frontend.device_fd(), VFIO_DEVICE_RESET, nullptr);
     src_.vcpus.set_throttle(0);
     src_.set_vm_running(true);
     // Nothing lost: the source runs again with the state it had (a reset,
@@ -908,6 +955,13 @@ class MigrationDriver : public sc_core::sc_module {
         src_.device.running() && src_.vcpus.running() &&
         (v1_ ? (src_.frontend.state_value() & 7) == 1 : src_.frontend.state_name() == "RUNNING");
     result.verification.source_intact = running && (reset || src_.device.state_hash() == before);
+    result.verification.source_reset = reset;
+    if (reset) {  // a device that had to be reset failed: not a clean cancel
+      result.outcome = "failed";
+      result.reason +=
+          "; the source device was reset (VFIO_DEVICE_RESET: registers and engines "
+          "to their reset values, VRAM kept) and runs again";
+    }
   }
 
   void verify() {
@@ -957,7 +1011,7 @@ class MigrationDriver : public sc_core::sc_module {
     const double t0 = s_.migration.start_at_s;
     wait_s(t0);
     if (!setup()) {
-      cancel(reason_);
+      cancel(reason_, fail_outcome_);
       finish(t0);
       return;
     }
@@ -972,7 +1026,7 @@ class MigrationDriver : public sc_core::sc_module {
       it.index = iteration;
       it.throttle = throttle;
       if (!iterate(it) && !link_.timed_out()) {
-        cancel(reason_);
+        cancel(reason_, fail_outcome_);
         finish(t0);
         return;
       }
@@ -982,6 +1036,7 @@ class MigrationDriver : public sc_core::sc_module {
       const uint64_t ram_dirty = src_.ram.store.dirty().count() + dma_pending_.count();
       if (v1_) v1_pending_hint_ = v1_rd64(src_, 8);
       const uint64_t remaining = ram_dirty * (page_ + kPageHeaderBytes) + data_size();
+      it.remaining_bytes = remaining;
       it.expected_downtime_s = static_cast<double>(remaining) / it.bandwidth;
       if (opt_.recorder)
         opt_.recorder->sync(now(),
@@ -1000,7 +1055,7 @@ class MigrationDriver : public sc_core::sc_module {
         if (s_.migration.on_no_convergence == OnNoConvergence::kCancel) {
           const std::string when =
               link_.timed_out() ? "the timeout (" + format_duration(s_.migration.timeout_s) +
-                                      ") ended iteration " + std::to_string(iteration) + " early;"
+                                      ") ended iteration " + std::to_string(it.index) + " early;"
                                 : "after " + std::to_string(iteration) +
                                       (iteration == 1 ? " iteration" : " iterations");
           cancel("did not converge: " + when + " the expected downtime is " +
@@ -1036,19 +1091,31 @@ class MigrationDriver : public sc_core::sc_module {
     link_.set_deadline(0);  // the switch and what follows run to the end
     if (to_postcopy) {
       if (!switchover_postcopy()) {  // nothing runs at the destination yet: safe to cancel
-        cancel(reason_);
+        cancel(reason_, fail_outcome_);
         finish(t0);
         return;
       }
       const bool ok = run_postcopy();
+      const uint64_t vram_unreceived = dst_.device.missing_pages(),
+                     ram_unreceived = dst_.ram.missing.count();
       finish_postcopy();
       if (!ok) {
+        // What the destination never got: lost with the VM.
+        (*result.postcopy)["vram_pages_never_received"] = vram_unreceived;
+        (*result.postcopy)["ram_pages_never_received"] = ram_unreceived;
         result.outcome = "vm_lost";
-        result.reason =
-            "post-copy failed: " + (reason_.empty() ? std::string("the link failed") : reason_) +
-            " while the VM's state was split across the hosts (the destination runs without " +
-            std::to_string(dst_.device.missing_pages()) + " VRAM and " +
-            std::to_string(dst_.ram.missing.count()) + " RAM pages)";
+        result.reason = link_.dest_crashed()
+                            ? "post-copy failed: " + link_.failure() +
+                                  ": the VM was running there and is lost with it (" +
+                                  std::to_string(vram_unreceived) + " VRAM and " +
+                                  std::to_string(ram_unreceived) +
+                                  " RAM pages had not left the source)"
+                            : "post-copy failed: " +
+                                  (reason_.empty() ? std::string("the link failed") : reason_) +
+                                  " while the VM's state was split across the hosts (the "
+                                  "destination runs without " +
+                                  std::to_string(dst_.device.missing_pages()) + " VRAM and " +
+                                  std::to_string(dst_.ram.missing.count()) + " RAM pages)";
         result.verification.passed = false;
         finish(t0);
         return;
@@ -1064,7 +1131,7 @@ class MigrationDriver : public sc_core::sc_module {
       return;
     }
     if (!switchover(forced)) {
-      cancel(reason_);
+      cancel(reason_, fail_outcome_);
       finish(t0);
       return;
     }
@@ -1088,6 +1155,8 @@ class MigrationDriver : public sc_core::sc_module {
 
   void finish(double t0, double t_end = -1) {
     result.total_time_s = (t_end < 0 ? now() : t_end) - t0;
+    ended_ = true;
+    account_faults(t0, t0 + result.total_time_s);
     if (opt_.recorder) opt_.recorder->finish(now());
     for (auto* h : {&src_, &dst_}) {
       const std::string who = h == &src_ ? "src " : "dst ";
@@ -1115,6 +1184,12 @@ class MigrationDriver : public sc_core::sc_module {
   int save_fd_ = -1, resume_fd_ = -1;
   uint64_t v1_pending_hint_ = 0;
   std::string reason_;
+  std::string fail_outcome_ = "cancelled";  // "failed" once the device or the data failed
+  bool switching_ = false;                  // the source VM has stopped for the switch
+  bool switched_ = false;                   // the destination runs the VM
+  double switched_at_ = 0;                  // since then
+  bool ended_ = false;
+  bool device_corrupted_ = false, device_failed_ = false;
 };
 
 }  // namespace

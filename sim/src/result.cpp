@@ -19,6 +19,7 @@ nlohmann::ordered_json to_json(const Result& r) {
   j["reason"] =
       r.reason.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.reason);
   j["converged"] = r.converged;
+  j["switchover"] = r.switchover;
   j["total_time_s"] = r9(r.total_time_s);
   j["downtime_s"] = r9(r.downtime_s);
   j["bytes"] = {
@@ -33,6 +34,7 @@ nlohmann::ordered_json to_json(const Result& r) {
                      {"ram_dirty_pages", it.ram_dirty_pages},
                      {"device_dirty_bytes", it.device_dirty_bytes},
                      {"bandwidth", r9(it.bandwidth)},
+                     {"remaining_bytes", it.remaining_bytes},
                      {"expected_downtime_s", r9(it.expected_downtime_s)},
                      {"throttle", r9(it.throttle)}});
   }
@@ -57,7 +59,19 @@ nlohmann::ordered_json to_json(const Result& r) {
                        {"device_fields_mismatched", v.device_fields_mismatched},
                        {"continuation_matches", v.continuation_matches},
                        {"source_intact", v.source_intact},
+                       {"source_reset", v.source_reset},
                        {"differences", v.differences}};
+  auto faults = nlohmann::ordered_json::array();
+  for (const auto& f : r.faults) {
+    nlohmann::ordered_json o = {{"kind", f.kind}, {"at_s", r9(f.at_s)}};
+    if (f.kind == "link_down" || f.kind == "degrade") o["duration_s"] = r9(f.duration_s);
+    if (!f.target.empty()) o["target"] = f.target;
+    o["applied"] = f.applied;
+    if (f.kind == "link_down") o["lost_s"] = r9(f.lost_s);
+    o["effect"] = f.effect;
+    faults.push_back(o);
+  }
+  j["faults"] = faults;
   nlohmann::ordered_json calls = nlohmann::ordered_json::object(),
                          errs = nlohmann::ordered_json::object();
   for (const auto& [k, n] : r.abi_calls) calls[k] = n;

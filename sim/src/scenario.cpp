@@ -398,19 +398,32 @@ Scenario build(const std::string& file, const json& root) {
       if (!f.has("at")) f.fail("at", "every fault needs a time");
       fault.at_s = f.duration("at", 0);
       const std::string kind = f.str("kind", "");
-      if (kind == "link_down")
-        fault.kind = FaultKind::kLinkDown;
-      else if (kind == "degrade")
-        fault.kind = FaultKind::kDegrade;
-      else if (kind == "device_error")
+      const FaultKind kinds[] = {FaultKind::kLinkDown,    FaultKind::kDegrade,
+                                 FaultKind::kDeviceError, FaultKind::kDestCrash,
+                                 FaultKind::kSourceCrash, FaultKind::kCorrupt};
+      bool known = false;
+      for (FaultKind k : kinds)
+        if (kind == fault_kind_name(k)) fault.kind = k, known = true;
+      if (!known)
         f.fail("kind",
-               "device_error is not implemented yet; inject device faults with device.fail_arc");
-      else
-        f.fail("kind", "must be link_down, degrade or device_error");
-      fault.duration_s = f.duration("duration", 0);
-      fault.bandwidth = f.rate("bandwidth", 0);
+               "must be link_down, degrade, device_error, dest_crash, source_crash or corrupt");
+      const bool timed = fault.kind == FaultKind::kLinkDown || fault.kind == FaultKind::kDegrade;
+      if (timed) {
+        fault.duration_s = f.duration("duration", 0);
+        fault.bandwidth = f.rate("bandwidth", 0);
+      } else if (f.has("duration") || f.has("bandwidth")) {
+        f.fail(f.has("duration") ? "duration" : "bandwidth",
+               kind + " happens at one instant: no duration or bandwidth");
+      }
       if (fault.kind == FaultKind::kDegrade && !(fault.bandwidth > 0))
         f.fail("bandwidth", "degrade needs a bandwidth > 0");
+      if (fault.kind == FaultKind::kCorrupt) {
+        const std::string target = f.str("target", "ram");
+        if (target != "ram" && target != "device") f.fail("target", "must be ram or device");
+        fault.target = target == "ram" ? CorruptTarget::kRam : CorruptTarget::kDevice;
+      } else if (f.has("target")) {
+        f.fail("target", "only a corrupt fault has a target");
+      }
       f.finish();
       s.faults.push_back(fault);
     }

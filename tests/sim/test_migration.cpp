@@ -47,8 +47,58 @@ std::string write_scenario(const std::string& text) {
   return path;
 }
 
+// A duration as bundled scenarios write it ("300ms", "1s", "50us").
+double seconds(const std::string& d) {
+  size_t end = 0;
+  const double v = std::stod(d, &end);
+  const std::string unit = d.substr(end);
+  return unit == "ms" ? v / 1e3 : unit == "us" ? v / 1e6 : unit == "ns" ? v / 1e9 : v;
+}
+
+// The switchover reason, recomputed from the scenario and the iterations
+// list: QEMU's rule is remaining bytes / measured bandwidth <= limit.
+void expect_switchover_reason(const json& file, const json& j) {
+  const json mig = file["migration"];
+  const double limit = mig.contains("downtime_limit") ? seconds(mig["downtime_limit"]) : 0.3;
+  const std::string mode = mig.value("mode", "precopy");
+  const std::string on_no = mig.value("on_no_convergence", "cancel");
+  const auto& its = j["iterations"];
+  auto rule_fired = [&](const json& it) {
+    return it["remaining_bytes"].get<double>() / it["bandwidth"].get<double>() <= limit;
+  };
+  bool any_fired = false;
+  for (const auto& it : its) any_fired |= rule_fired(it);
+  const std::string sw = j["switchover"];
+  EXPECT_EQ(j["converged"].get<bool>(), sw == "converged");
+  if (sw == "converged") {
+    ASSERT_FALSE(its.empty());
+    EXPECT_TRUE(rule_fired(its.back())) << "the last iteration met the rule";
+    for (size_t i = 0; i + 1 < its.size(); ++i) EXPECT_FALSE(rule_fired(its[i])) << i;
+    EXPECT_TRUE(j["postcopy"].is_null());
+    EXPECT_FALSE(j["stop_copy"].is_null());
+  } else if (sw == "forced") {
+    EXPECT_EQ(on_no, "force");
+    EXPECT_FALSE(any_fired) << "no iteration met the rule";
+    EXPECT_FALSE(j["stop_copy"].is_null());
+  } else if (sw == "postcopy") {
+    EXPECT_NE(mode, "precopy");
+    EXPECT_FALSE(any_fired) << "a hybrid run whose rule fired switches by stop-copy";
+    EXPECT_FALSE(j["postcopy"].is_null());
+  } else {
+    EXPECT_EQ(sw, "none");
+    EXPECT_NE(j["outcome"], "completed");
+    EXPECT_TRUE(j["stop_copy"].is_null());
+    EXPECT_TRUE(j["postcopy"].is_null());
+    if (mode == "precopy" && on_no == "cancel" && !its.empty() &&
+        j["reason"].get<std::string>().find("did not converge") != std::string::npos) {
+      EXPECT_FALSE(any_fired);
+    }
+  }
+}
+
 // Every bundled scenario runs with verification passing, or fails the way
-// its `expect` section says it should.
+// its `expect` section says it should; its switchover reason agrees with
+// the rule recomputed from its iterations.
 TEST(Migration, EveryBundledScenarioRunsAsExpected) {
   int count = 0;
   for (const auto& entry :
@@ -84,8 +134,41 @@ TEST(Migration, EveryBundledScenarioRunsAsExpected) {
     if (want == "cancelled") {
       EXPECT_TRUE(j["verification"]["source_intact"].get<bool>()) << "nothing lost";
     }
+    expect_switchover_reason(file, j);
   }
   EXPECT_GE(count, 10);
+}
+
+// The run summary's lines for the switch and the downtime.
+std::string summary(const std::string& scenario_path, const std::string& extra = "") {
+  const std::string cmd = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim run " + scenario_path + " " +
+                          extra + " 2>/dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  pclose(p);
+  return out;
+}
+
+// protocol-v2-stopcopy forces its switch after 30 iterations and stops the
+// VM for ~720 ms against 300 ms: the summary says both; quickstart neither.
+TEST(Migration, SummaryNamesTheSwitchoverAndAnExceededLimit) {
+  const json forced = run(scenario("protocol-v2-stopcopy.json")).result;
+  ASSERT_GT(forced["downtime_s"].get<double>(), 0.3);
+  const std::string f = summary(scenario("protocol-v2-stopcopy.json"));
+  EXPECT_NE(f.find("iterations 30, not converged, switched over anyway (forced)"),
+            std::string::npos)
+      << f;
+  EXPECT_NE(f.find("(limit 300.0 ms, exceeded)"), std::string::npos) << f;
+  const json quick = run(scenario("quickstart.json")).result;
+  ASSERT_LT(quick["downtime_s"].get<double>(), 0.3);
+  const std::string q = summary(scenario("quickstart.json"));
+  EXPECT_NE(q.find(", converged\n"), std::string::npos) << q;
+  EXPECT_EQ(q.find("exceeded"), std::string::npos) << q;
+  const std::string pc = summary(scenario("postcopy-write-heavy.json"));
+  EXPECT_NE(pc.find("iterations 0, then post-copy"), std::string::npos) << pc;
 }
 
 TEST(Migration, SameScenarioAndSeedGiveByteIdenticalResults) {
@@ -142,10 +225,13 @@ TEST(Migration, RamBoundHotSetNeedsAutoConverge) {
   const SimRun plain = run(path);
   EXPECT_EQ(plain.result["outcome"], "cancelled");
   EXPECT_FALSE(plain.result["converged"].get<bool>());
+  EXPECT_EQ(plain.result["switchover"], "none");
+  EXPECT_EQ(plain.result["iterations"].size(), 25u);
   EXPECT_TRUE(plain.result["verification"]["source_intact"].get<bool>());
   const SimRun ac = run(path, "--set migration.auto_converge=true");
   EXPECT_EQ(ac.result["outcome"], "completed") << ac.result["reason"];
   EXPECT_TRUE(ac.result["converged"].get<bool>());
+  EXPECT_EQ(ac.result["switchover"], "converged");
   EXPECT_TRUE(ac.result["verification"]["passed"].get<bool>());
   // QEMU's ladder: 20%, then +10% per trigger.
   double last = 0;
@@ -208,12 +294,14 @@ TEST(Migration, TimeoutEndsAPassTooSlowToFinish) {
   const SimRun r = run(scenario("quickstart.json"), "--set link.bandwidth=10Mbit/s");
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.result["outcome"], "cancelled");
+  ASSERT_EQ(r.result["iterations"].size(), 1u);
+  // One numbering everywhere: the message names the iteration by its JSON index.
+  EXPECT_EQ(r.result["iterations"][0]["index"], 0);
   EXPECT_NE(
-      r.result["reason"].get<std::string>().find("the timeout (60.000 s) ended iteration 1 early"),
+      r.result["reason"].get<std::string>().find("the timeout (60.000 s) ended iteration 0 early"),
       std::string::npos)
       << r.result["reason"];
   EXPECT_NEAR(r.result["total_time_s"].get<double>(), 60.0, 0.011);
-  ASSERT_EQ(r.result["iterations"].size(), 1u);
   // What arrived is what 10 Mbit/s moves in the pass (minus the setup's
   // latency), not the whole pass.
   const double sent = r.result["iterations"][0]["ram_bytes"].get<double>() +
@@ -236,6 +324,7 @@ TEST(Migration, ForcedSwitchoverAfterATimedOutPassVerifies) {
       SCOPED_TRACE(std::string(protocol) + " " + exact);
       EXPECT_EQ(r.result["outcome"], "completed");
       EXPECT_FALSE(r.result["converged"].get<bool>());
+      EXPECT_EQ(r.result["switchover"], "forced");
       EXPECT_TRUE(r.result["verification"]["passed"].get<bool>()) << r.result["verification"];
       double precopy_s = 0;
       for (const auto& it : r.result["iterations"]) precopy_s += it["duration_s"].get<double>();
@@ -244,10 +333,15 @@ TEST(Migration, ForcedSwitchoverAfterATimedOutPassVerifies) {
   }
 }
 
-TEST(Migration, InjectedDeviceFaultCancelsAndResetsTheSource) {
+// A device that fails an arc fails the migration (not a clean cancel): the
+// source is reset to run again, and the result says so.
+TEST(Migration, InjectedDeviceFaultFailsAndResetsTheSource) {
   const SimRun r =
       run(scenario("quickstart.json"), "--set 'device.fail_arc=[\"PRE_COPY_P2P\",\"STOP_COPY\"]'");
-  EXPECT_EQ(r.result["outcome"], "cancelled");
+  EXPECT_EQ(r.result["outcome"], "failed");
+  EXPECT_EQ(r.result["switchover"], "none");
+  EXPECT_TRUE(r.result["verification"]["source_reset"].get<bool>());
+  EXPECT_GE(r.result["abi"]["calls"]["src ioctl VFIO_DEVICE_RESET"].get<int>(), 1);
   EXPECT_NE(r.result["reason"].get<std::string>().find("EIO"), std::string::npos)
       << r.result["reason"];
   EXPECT_TRUE(r.result["verification"]["source_intact"].get<bool>());

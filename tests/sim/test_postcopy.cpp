@@ -171,3 +171,29 @@ TEST(Postcopy, ModeNeedsAProtocolThatDefinesIt) {
 }
 
 }  // namespace
+
+// `converged` means QEMU's rule fired. A hybrid run whose pre-copy round
+// expects more downtime than the limit switches to post-copy without it; the
+// same run with a limit above that expectation converges and stop-copies.
+TEST(Postcopy, SwitchoverReasonIsPostcopyUnlessTheRuleFired) {
+  const json hybrid = run(scenario("hybrid-inference-hotset.json"));
+  ASSERT_EQ(hybrid["iterations"].size(), 1u);
+  const auto& it = hybrid["iterations"][0];
+  const double expected = it["remaining_bytes"].get<double>() / it["bandwidth"].get<double>();
+  ASSERT_GT(expected, 0.3) << "the round does not meet the 300 ms limit";
+  EXPECT_EQ(hybrid["switchover"], "postcopy");
+  EXPECT_FALSE(hybrid["converged"].get<bool>());
+
+  const json pure = run(scenario("postcopy-write-heavy.json"));
+  EXPECT_EQ(pure["iterations"].size(), 0u);
+  EXPECT_EQ(pure["switchover"], "postcopy");
+  EXPECT_FALSE(pure["converged"].get<bool>()) << "no iteration, no rule";
+
+  const json generous = run(scenario("hybrid-inference-hotset.json"),
+                            "--set migration.downtime_limit=" +
+                                std::to_string(static_cast<int>(expected * 1000) + 1) + "ms");
+  ASSERT_EQ(generous["outcome"], "completed") << generous["reason"];
+  EXPECT_EQ(generous["switchover"], "converged");
+  EXPECT_TRUE(generous["converged"].get<bool>());
+  EXPECT_TRUE(generous["postcopy"].is_null()) << "converged in its pre-copy round: stop-copy";
+}

@@ -21,6 +21,7 @@ struct IterationResult {
   uint64_t ram_dirty_pages = 0;     // RAM pages found dirty at the sync that started it
   uint64_t device_dirty_bytes = 0;  // device dirty bytes reported when it started
   double bandwidth = 0;             // bytes/s measured for this iteration
+  uint64_t remaining_bytes = 0;     // RAM dirty + device stop-copy size at the sync ending it
   double expected_downtime_s = 0;   // remaining / bandwidth when it ended
   double throttle = 0;              // auto-converge vCPU throttle in force (0..0.99)
 };
@@ -41,8 +42,20 @@ struct VerificationResult {
   uint64_t device_fields_mismatched = 0;
   bool continuation_matches = false;  // migrated run continued like the reference run
   bool source_intact = false;  // cancelled: source device RUNNING again, VM running, state kept
+  bool source_reset = false;   // the source device had to be reset (VFIO_DEVICE_RESET) to run
   std::vector<std::string>
       differences;  // first few, human readable ("vram page 17", "ctx[3].rptr")
+};
+
+// One scheduled fault and what became of it (scenario order).
+struct FaultResult {
+  std::string kind;  // fault_kind_name()
+  double at_s = 0;
+  double duration_s = 0;  // link_down, degrade
+  std::string target;     // corrupt: "ram" or "device"
+  bool applied = false;   // it took effect during the migration
+  double lost_s = 0;      // link_down: time transfers waited for the link
+  std::string effect;     // what it did, or why it was not applied
 };
 
 struct DeviceRunStats {  // device-only runs (no migration section)
@@ -57,7 +70,9 @@ struct Result {
   uint64_t seed = 0;
   std::string outcome = "completed";  // completed | failed | cancelled | vm_lost
   std::string reason;                 // why, when not completed
-  bool converged = false;
+  bool converged = false;             // QEMU's switchover rule fired (switchover == "converged")
+  // How the VM moved: converged | forced | postcopy | none (docs/results.md).
+  std::string switchover = "none";
   double total_time_s = 0;
   double downtime_s = 0;
   uint64_t ram_bytes = 0, device_bytes = 0;
@@ -65,6 +80,7 @@ struct Result {
   std::optional<StopCopyResult> stop_copy;
   std::optional<nlohmann::json> postcopy;
   VerificationResult verification;
+  std::vector<FaultResult> faults;
   std::map<std::string, uint64_t> abi_calls;   // "ioctl VFIO_DEVICE_FEATURE" → count
   std::map<std::string, uint64_t> abi_errors;  // "EINVAL" → count
   std::optional<DeviceRunStats> device_run;

@@ -83,14 +83,35 @@ struct MigrationSection {
   bool exact = false;                      // byte-copying stream path instead of zero-copy
 };
 
-enum class FaultKind { kLinkDown, kDegrade, kDeviceError };
+enum class FaultKind { kLinkDown, kDegrade, kDeviceError, kDestCrash, kSourceCrash, kCorrupt };
+enum class CorruptTarget { kRam, kDevice };
 
 struct Fault {
   double at_s = 0;
   FaultKind kind = FaultKind::kLinkDown;
-  double duration_s = 0;  // link_down, degrade
-  double bandwidth = 0;   // degrade: bytes/s while degraded
+  double duration_s = 0;                       // link_down, degrade
+  double bandwidth = 0;                        // degrade: bytes/s while degraded
+  CorruptTarget target = CorruptTarget::kRam;  // corrupt: which wire bytes
 };
+
+// The fault's name in scenarios and results ("link_down", ...).
+inline const char* fault_kind_name(FaultKind k) {
+  switch (k) {
+    case FaultKind::kLinkDown:
+      return "link_down";
+    case FaultKind::kDegrade:
+      return "degrade";
+    case FaultKind::kDeviceError:
+      return "device_error";
+    case FaultKind::kDestCrash:
+      return "dest_crash";
+    case FaultKind::kSourceCrash:
+      return "source_crash";
+    case FaultKind::kCorrupt:
+      return "corrupt";
+  }
+  return "?";
+}
 
 struct Scenario {
   std::string file;  // where it came from ("" for built-in)
