@@ -1,5 +1,6 @@
 #include "mdevsim/models/gpu_device.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <tlm_utils/tlm_quantumkeeper.h>
@@ -44,23 +45,32 @@ GpuDevice::~GpuDevice() = default;
 bool GpuDevice::engines_idle() const { return compute.idle() && copy.idle() && dma.idle(); }
 
 void GpuDevice::set_running(bool running) {
-  if (running == run.running) return;
-  run.running = running;
-  if (running) {
-    // The engines restart their local clocks here, whatever they ran ahead to
-    // before the stop: a resumed device and one restored from its image and
-    // started at the same instant go on identically.
-    for (Engine* e :
-         {static_cast<Engine*>(&compute), static_cast<Engine*>(&copy), static_cast<Engine*>(&dma)})
-      e->restart_clock();
-    run.resumed.notify(sc_core::SC_ZERO_TIME);
-    return;
-  }
+  if (!running) return stop_together({this});
+  if (run.running) return;
+  run.running = true;
+  // The engines restart their local clocks here, whatever they ran ahead to
+  // before the stop: a resumed device and one restored from its image and
+  // started at the same instant go on identically.
+  for (Engine* e :
+       {static_cast<Engine*>(&compute), static_cast<Engine*>(&copy), static_cast<Engine*>(&dma)})
+    e->restart_clock();
+  run.resumed.notify(sc_core::SC_ZERO_TIME);
+}
+
+void stop_together(std::initializer_list<GpuDevice*> devices) {
   // Engines observe the flag at their next page boundary; the caller waits
-  // the device's stop latency when it is a SystemC thread (an ioctl blocks).
+  // the longest stop latency when it is a SystemC thread (an ioctl blocks).
+  // Every flag is set before that wait: a device stopped after another's
+  // wait would run on for that latency.
+  double latency = 0;
+  for (GpuDevice* d : devices) {
+    if (!d->run.running) continue;
+    d->run.running = false;
+    latency = std::max(latency, d->config().stop_latency_s);
+  }
   auto h = sc_core::sc_get_current_process_handle();
-  if (h.valid() && h.proc_kind() == sc_core::SC_THREAD_PROC_ && config_.stop_latency_s > 0)
-    sc_core::wait(sc_core::sc_time::from_seconds(config_.stop_latency_s));
+  if (h.valid() && h.proc_kind() == sc_core::SC_THREAD_PROC_ && latency > 0)
+    sc_core::wait(sc_core::sc_time::from_seconds(latency));
 }
 
 void GpuDevice::reset() {

@@ -938,10 +938,11 @@ class MigrationDriver : public sc_core::sc_module {
     src_.device.set_running(true);
     src_.set_vm_running(true);
     wait_s(s_.migration.run_after_s);
+    // Both frozen at one instant: stopped one after the other, the second
+    // would run on for the first one's stop latency.
     src_.set_vm_running(false);
     dst_.set_vm_running(false);
-    src_.device.set_running(false);
-    dst_.device.set_running(false);
+    models::stop_together({&src_.device, &dst_.device});
     const bool same_ram = src_.ram.store.content_hash() == dst_.ram.store.content_hash();
     const auto later = models::compare_devices(src_.device, dst_.device, 4);
     v.continuation_matches = later.equal() && same_ram;

@@ -2,6 +2,7 @@
 // processor and interrupt controller, and the device's side of migration.
 #pragma once
 
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -89,6 +90,12 @@ class GpuDevice : public sc_core::sc_module, public MigratableDevice {
   DeviceConfig config_;
   bool p2p_quiesced_ = false;
 };
+
+// Stops several devices at one and the same instant, then waits the longest
+// stop latency once. Stopping them one after the other would let each later
+// device run on for the earlier ones' stop latency (a migrated run and its
+// reference must be frozen together to be compared).
+void stop_together(std::initializer_list<GpuDevice*> devices);
 
 // Field-by-field and page-by-page comparison (what verification reports).
 DeviceDiff compare_devices(const GpuDevice& a, const GpuDevice& b, size_t max_listed = 16);
