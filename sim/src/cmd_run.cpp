@@ -114,10 +114,7 @@ void print_summary(std::ostream& out, const Scenario& s, const Result& r) {
                         "carried the source's content")
               : r.verification.passed
                   ? "passed: destination equals source, and continues identically"
-                  : "FAILED: " + std::to_string(r.verification.vram_pages_mismatched) +
-                        " VRAM pages, " + std::to_string(r.verification.ram_pages_mismatched) +
-                        " RAM pages, " + std::to_string(r.verification.device_fields_mismatched) +
-                        " device fields differ")
+                  : "FAILED " + describe_verification_failure(r.verification))
           << "\n";
   }
   out << "outcome    " << r.outcome << (r.reason.empty() ? "" : ": " + r.reason) << "\n";
