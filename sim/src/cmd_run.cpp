@@ -114,7 +114,9 @@ void print_summary(std::ostream& out, const Scenario& s, const Result& r) {
                         "carried the source's content")
               : r.verification.passed
                   ? "passed: destination equals source, and continues identically"
-                  : "FAILED " + describe_verification_failure(r.verification))
+                  : (r.verification.failed_check.empty()
+                         ? std::string("FAILED")
+                         : "FAILED " + describe_verification_failure(r.verification)))
           << "\n";
   }
   out << "outcome    " << r.outcome << (r.reason.empty() ? "" : ": " + r.reason) << "\n";
