@@ -1,5 +1,6 @@
 #include "mdevsim/models/gpu_device.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <tlm_utils/tlm_quantumkeeper.h>
@@ -44,23 +45,32 @@ GpuDevice::~GpuDevice() = default;
 bool GpuDevice::engines_idle() const { return compute.idle() && copy.idle() && dma.idle(); }
 
 void GpuDevice::set_running(bool running) {
-  if (running == run.running) return;
-  run.running = running;
-  if (running) {
-    // The engines restart their local clocks here, whatever they ran ahead to
-    // before the stop: a resumed device and one restored from its image and
-    // started at the same instant go on identically.
-    for (Engine* e :
-         {static_cast<Engine*>(&compute), static_cast<Engine*>(&copy), static_cast<Engine*>(&dma)})
-      e->restart_clock();
-    run.resumed.notify(sc_core::SC_ZERO_TIME);
-    return;
-  }
+  if (!running) return stop_together({this});
+  if (run.running) return;
+  run.running = true;
+  // The engines restart their local clocks here, whatever they ran ahead to
+  // before the stop: a resumed device and one restored from its image and
+  // started at the same instant go on identically.
+  for (Engine* e :
+       {static_cast<Engine*>(&compute), static_cast<Engine*>(&copy), static_cast<Engine*>(&dma)})
+    e->restart_clock();
+  run.resumed.notify(sc_core::SC_ZERO_TIME);
+}
+
+void stop_together(std::initializer_list<GpuDevice*> devices) {
   // Engines observe the flag at their next page boundary; the caller waits
-  // the device's stop latency when it is a SystemC thread (an ioctl blocks).
+  // the longest stop latency when it is a SystemC thread (an ioctl blocks).
+  // Every flag is set before that wait: a device stopped after another's
+  // wait would run on for that latency.
+  double latency = 0;
+  for (GpuDevice* d : devices) {
+    if (!d->run.running) continue;
+    d->run.running = false;
+    latency = std::max(latency, d->config().stop_latency_s);
+  }
   auto h = sc_core::sc_get_current_process_handle();
-  if (h.valid() && h.proc_kind() == sc_core::SC_THREAD_PROC_ && config_.stop_latency_s > 0)
-    sc_core::wait(sc_core::sc_time::from_seconds(config_.stop_latency_s));
+  if (h.valid() && h.proc_kind() == sc_core::SC_THREAD_PROC_ && latency > 0)
+    sc_core::wait(sc_core::sc_time::from_seconds(latency));
 }
 
 void GpuDevice::reset() {
@@ -177,47 +187,50 @@ DeviceDiff compare_devices(const GpuDevice& a, const GpuDevice& b, size_t max_li
   auto note = [&](std::string what) {
     if (d.differences.size() < max_listed) d.differences.push_back(std::move(what));
   };
-  if (a.compatibility_string() != b.compatibility_string()) {
+  auto field = [&](FieldDifference f, std::string text) {
     d.fields++;
-    note("configuration: " + a.compatibility_string() + " vs " + b.compatibility_string());
+    note(std::move(text));
+    if (!d.first_field) d.first_field = std::move(f);
+  };
+  if (a.compatibility_string() != b.compatibility_string()) {
+    field({"configuration", "", {}, {}},
+          "configuration: " + a.compatibility_string() + " vs " + b.compatibility_string());
     return d;
   }
   const DeviceState sa = a.capture_state(), sb = b.capture_state();
   const auto names = a.registers.field_names();
   for (size_t i = 0; i < sa.registers.values.size(); ++i) {
-    if (sa.registers.values[i] != sb.registers.values[i]) {
-      d.fields++;
-      note("register " + names[i] + ": " + std::to_string(sa.registers.values[i]) + " vs " +
-           std::to_string(sb.registers.values[i]));
-    }
+    const uint32_t x = sa.registers.values[i], y = sb.registers.values[i];
+    if (x != y)
+      field({"register", names[i], x, y},
+            "register " + names[i] + ": " + std::to_string(x) + " vs " + std::to_string(y));
   }
   for (size_t c = 0; c < sa.rings.size(); ++c)
     for (size_t k = 0; k < kRingEntries; ++k)
       if (!(sa.rings[c].entries[k] == sb.rings[c].entries[k])) {
-        d.fields++;
-        note("ctx[" + std::to_string(c) + "].ring[" + std::to_string(k) + "]");
+        const std::string name = "ctx[" + std::to_string(c) + "].ring[" + std::to_string(k) + "]";
+        field({"ring_entry", name, {}, {}}, name);
       }
   static const char* kEngines[] = {"compute", "copy", "dma"};
   for (size_t e = 0; e < sa.engines.size(); ++e) {
     const auto& x = sa.engines[e];
     const auto& y = sb.engines[e];
-    auto field = [&](bool same, const char* f) {
-      if (!same) {
-        d.fields++;
-        note(std::string("engine ") + kEngines[e] + "." + f);
-      }
+    auto engine = [&](bool same, const char* f, std::optional<uint64_t> u = {},
+                      std::optional<uint64_t> v = {}) {
+      if (same) return;
+      const std::string name = std::string(kEngines[e]) + "." + f;
+      field({"engine", name, u, v}, "engine " + name);
     };
-    field(x.busy == y.busy, "busy");
-    field(x.cmd == y.cmd, "command");
-    field(x.progress == y.progress, "progress");
-    field(x.commands_done == y.commands_done, "commands_done");
-    field(x.pages_done == y.pages_done, "pages_done");
-    field(x.dma_cursor == y.dma_cursor, "dma_cursor");
+    engine(x.busy == y.busy, "busy", x.busy, y.busy);
+    engine(x.cmd == y.cmd, "command");
+    engine(x.progress == y.progress, "progress", x.progress, y.progress);
+    engine(x.commands_done == y.commands_done, "commands_done", x.commands_done, y.commands_done);
+    engine(x.pages_done == y.pages_done, "pages_done", x.pages_done, y.pages_done);
+    engine(x.dma_cursor == y.dma_cursor, "dma_cursor", x.dma_cursor, y.dma_cursor);
   }
-  if (sa.next_context != sb.next_context) {
-    d.fields++;
-    note("command_processor.next_context");
-  }
+  if (sa.next_context != sb.next_context)
+    field({"command_processor", "next_context", sa.next_context, sb.next_context},
+          "command_processor.next_context");
   // VRAM: walk both stores' touched pages.
   const PageStore& va = a.vram.store();
   const PageStore& vb = b.vram.store();
@@ -225,6 +238,7 @@ DeviceDiff compare_devices(const GpuDevice& a, const GpuDevice& b, size_t max_li
     if (va.token(p) != vb.token(p)) {
       d.vram_pages++;
       note("vram page " + std::to_string(p));
+      if (!d.first_vram_page || p < *d.first_vram_page) d.first_vram_page = p;
     }
   };
   va.for_each_touched([&](uint64_t p, uint64_t) { check_page(p); });

@@ -126,10 +126,9 @@ void print_summary(std::ostream& out, const Scenario& s, const Result& r) {
                         "carried the source's content")
               : r.verification.passed
                   ? "passed: destination equals source, and continues identically"
-                  : "FAILED: " + std::to_string(r.verification.vram_pages_mismatched) +
-                        " VRAM pages, " + std::to_string(r.verification.ram_pages_mismatched) +
-                        " RAM pages, " + std::to_string(r.verification.device_fields_mismatched) +
-                        " device fields differ")
+                  : (r.verification.failed_check.empty()
+                         ? std::string("FAILED")
+                         : "FAILED " + describe_verification_failure(r.verification)))
           << "\n";
   }
   print_faults(out, r);

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cmath>
 #include <limits>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <set>
@@ -578,6 +579,64 @@ class MigrationDriver : public sc_core::sc_module {
     ref_->vcpus.load_state(src_.vcpus.state());
   }
 
+  // ------------------------------------------------------------ verification
+  // Pages whose content differs between two stores (`skip`: pages not
+  // compared, still missing at the destination); the lowest one and the
+  // first few in walking order.
+  struct PageDiff {
+    uint64_t count = 0;
+    std::optional<uint64_t> lowest;
+    std::vector<uint64_t> listed;
+  };
+  template <typename Skip>
+  static PageDiff differing_pages(const models::PageStore& a, const models::PageStore& b,
+                                  Skip skip) {
+    PageDiff d;
+    auto check = [&](uint64_t p) {
+      if (skip(p) || a.token(p) == b.token(p)) return;
+      if (d.listed.size() < 8) d.listed.push_back(p);
+      if (!d.lowest || p < *d.lowest) d.lowest = p;
+      ++d.count;
+    };
+    a.for_each_touched([&](uint64_t p, uint64_t) { check(p); });
+    b.for_each_touched([&](uint64_t p, uint64_t) {
+      if (a.token(p) == 0) check(p);
+    });
+    return d;
+  }
+  static PageDiff vram_pages(const models::DeviceDiff& d) {
+    return {d.vram_pages, d.first_vram_page, {}};
+  }
+
+  // Names the earliest check that failed and its first difference: a device
+  // field (state order), else the lowest VRAM page, else the lowest RAM page.
+  void note_check(const char* check, const models::DeviceDiff& device, const PageDiff& vram,
+                  const PageDiff& ram) {
+    auto& v = result.verification;
+    const uint64_t count = device.fields + vram.count + ram.count;
+    if (count == 0 || !v.failed_check.empty()) return;
+    VerificationDifference f;
+    if (const auto& x = device.first_field) {
+      f = {x->kind, x->field, std::nullopt, x->a, x->b};
+    } else if (vram.lowest) {
+      const uint64_t p = *vram.lowest;
+      f = {"vram_page", "", p, std::nullopt, std::nullopt};
+    } else {
+      const uint64_t p = *ram.lowest;
+      f = {"ram_page", "", p, std::nullopt, std::nullopt};
+    }
+    v.failed_check = check;
+    v.first_difference = f;
+    v.differences_in_check = count;
+  }
+  void note_failure(const char* check, VerificationDifference f) {
+    auto& v = result.verification;
+    if (!v.failed_check.empty()) return;
+    v.failed_check = check;
+    v.first_difference = std::move(f);
+    v.differences_in_check = 1;
+  }
+
   // Bit-exact check at the switch: everything the destination has equals the
   // source's; pages it lacks are listed as missing (fetched and checked later).
   void verify_switch() {
@@ -587,30 +646,17 @@ class MigrationDriver : public sc_core::sc_module {
     v.device_fields_mismatched = diff.fields;
     for (const auto& d : diff.differences)
       if (d.rfind("vram", 0) != 0) v.differences.push_back("at the switch: " + d);
-    const auto& sv = src_.device.vram.store();
-    const auto& dv = dst_.device.vram.store();
-    auto vcheck = [&](uint64_t p) {
-      if (!dst_.device.vram.missing(p) && sv.token(p) != dv.token(p)) {
-        if (v.vram_pages_mismatched++ < 8)
-          v.differences.push_back("at the switch: vram page " + std::to_string(p));
-      }
-    };
-    sv.for_each_touched([&](uint64_t p, uint64_t) { vcheck(p); });
-    dv.for_each_touched([&](uint64_t p, uint64_t) {
-      if (sv.token(p) == 0) vcheck(p);
-    });
-    const auto& a = src_.ram.store;
-    const auto& b = dst_.ram.store;
-    auto rcheck = [&](uint64_t p) {
-      if (!dst_.ram.missing.test(p) && a.token(p) != b.token(p)) {
-        if (v.ram_pages_mismatched++ < 8)
-          v.differences.push_back("at the switch: guest RAM page " + std::to_string(p));
-      }
-    };
-    a.for_each_touched([&](uint64_t p, uint64_t) { rcheck(p); });
-    b.for_each_touched([&](uint64_t p, uint64_t) {
-      if (a.token(p) == 0) rcheck(p);
-    });
+    const auto vram = differing_pages(src_.device.vram.store(), dst_.device.vram.store(),
+                                      [&](uint64_t p) { return dst_.device.vram.missing(p); });
+    const auto ram = differing_pages(src_.ram.store, dst_.ram.store,
+                                     [&](uint64_t p) { return dst_.ram.missing.test(p); });
+    v.vram_pages_mismatched += vram.count;
+    v.ram_pages_mismatched += ram.count;
+    for (uint64_t p : vram.listed)
+      v.differences.push_back("at the switch: vram page " + std::to_string(p));
+    for (uint64_t p : ram.listed)
+      v.differences.push_back("at the switch: guest RAM page " + std::to_string(p));
+    note_check("switch", diff, vram, ram);
   }
 
   bool request_device_pages(uint64_t first, uint64_t count, uint32_t flags, uint64_t& queued) {
@@ -814,9 +860,11 @@ class MigrationDriver : public sc_core::sc_module {
   void finish_postcopy() {
     const auto& rules = *proto().postcopy;
     const double t_end = now();
+    bool refused = false;
     if (rules.device_pages) {
       set_state(src_, MigState::kStop);
-      if (set_state(dst_, MigState::kRunning) < 0)
+      refused = set_state(dst_, MigState::kRunning) < 0;
+      if (refused)
         result.verification.differences.push_back("the destination refused to leave post-copy");
     } else {
       set_state(src_, MigState::kStop);
@@ -825,11 +873,14 @@ class MigrationDriver : public sc_core::sc_module {
     // its stop (the source has not run since).
     auto& v = result.verification;
     std::set<uint64_t> distinct;
+    PageDiff placed_bad;
     for (const auto& [p, t] : dst_.device.vram.placed()) {
       distinct.insert(p);
       if (src_.device.vram.token(p) != t) {
         if (v.vram_pages_mismatched++ < 8)
           v.differences.push_back("post-copy: vram page " + std::to_string(p));
+        if (!placed_bad.lowest || p < *placed_bad.lowest) placed_bad.lowest = p;
+        ++placed_bad.count;
       }
     }
     pc_fetched_vram_ = dst_.device.vram.placed().size();
@@ -898,7 +949,21 @@ class MigrationDriver : public sc_core::sc_module {
     v.continuation_matches = true;  // timing differs by design (faults); see docs/postcopy.md
     v.passed = v.vram_pages_mismatched == 0 && v.ram_pages_mismatched == 0 &&
                v.device_fields_mismatched == 0 && dst_.device.missing_pages() == 0 &&
-               dst_.ram.missing.count() == 0;
+               dst_.ram.missing.count() == 0 && !refused;
+    if (placed_bad.count > 0) {
+      const uint64_t p = *placed_bad.lowest;
+      note_failure("postcopy", {"vram_page", "", p, std::nullopt, std::nullopt});
+      v.differences_in_check = placed_bad.count;
+    }
+    if (dst_.device.missing_pages() > 0)
+      note_failure("postcopy",
+                   {"missing_pages", "VRAM", std::nullopt, 0, dst_.device.missing_pages()});
+    if (dst_.ram.missing.count() > 0)
+      note_failure("postcopy",
+                   {"missing_pages", "guest RAM", std::nullopt, 0, dst_.ram.missing.count()});
+    if (refused)
+      note_failure("postcopy",
+                   {"destination_state", "the destination refused to leave post-copy", {}, {}, {}});
     for (Host* h : {&dst_, ref_})
       if (h) h->set_vm_running(false);
   }
@@ -972,37 +1037,42 @@ class MigrationDriver : public sc_core::sc_module {
     v.vram_pages_mismatched = diff.vram_pages;
     v.device_fields_mismatched = diff.fields;
     for (const auto& d : diff.differences) v.differences.push_back(d);
-    uint64_t ram_bad = 0;
-    const auto& a = src_.ram.store;
-    const auto& b = dst_.ram.store;
-    auto check = [&](uint64_t p) {
-      if (a.token(p) != b.token(p)) {
-        if (ram_bad < 8) v.differences.push_back("guest RAM page " + std::to_string(p));
-        ++ram_bad;
-      }
-    };
-    a.for_each_touched([&](uint64_t p, uint64_t) { check(p); });
-    b.for_each_touched([&](uint64_t p, uint64_t) {
-      if (a.token(p) == 0) check(p);
-    });
-    v.ram_pages_mismatched = ram_bad;
+    const auto ram =
+        differing_pages(src_.ram.store, dst_.ram.store, [](uint64_t) { return false; });
+    for (uint64_t p : ram.listed) v.differences.push_back("guest RAM page " + std::to_string(p));
+    v.ram_pages_mismatched = ram.count;
+    note_check("switch", diff, vram_pages(diff), ram);
+    // Test hook (tests/sim/test_verification_summary.cpp): after the switch
+    // check, the destination counts a fence and an interrupt it never had,
+    // so only the continuation can find them.
+    if (const char* h = std::getenv("MDEVSIM_TEST_DIVERGE"); h && std::string(h) == "continuation")
+      for (auto r : {models::kFenceCompleted, models::kIrqCount})
+        dst_.device.registers.set(r, dst_.device.registers.get(r) + 1);
     // 2. The migrated run continues like a run that never migrated: the
     // source, resumed from the same point (the reference run), against the
     // destination over the same simulated time.
     src_.device.set_running(true);
     src_.set_vm_running(true);
     wait_s(s_.migration.run_after_s);
+    // Both frozen at one instant: stopped one after the other, the second
+    // would run on for the first one's stop latency.
     src_.set_vm_running(false);
     dst_.set_vm_running(false);
-    src_.device.set_running(false);
-    dst_.device.set_running(false);
-    const bool same_ram = src_.ram.store.content_hash() == dst_.ram.store.content_hash();
+    models::stop_together({&src_.device, &dst_.device});
     const auto later = models::compare_devices(src_.device, dst_.device, 4);
-    v.continuation_matches = later.equal() && same_ram;
-    for (const auto& d : later.differences)
-      v.differences.push_back("after " + std::to_string(s_.migration.run_after_s) + " s: " + d);
-    if (!same_ram) v.differences.push_back("after the continuation: guest RAM differs");
-    v.passed = diff.equal() && ram_bad == 0 && v.continuation_matches;
+    const auto later_ram =
+        src_.ram.store.content_hash() == dst_.ram.store.content_hash()
+            ? PageDiff{}
+            : differing_pages(src_.ram.store, dst_.ram.store, [](uint64_t) { return false; });
+    v.continuation_matches = later.equal() && later_ram.count == 0;
+    const std::string after = "after " + std::to_string(s_.migration.run_after_s) + " s: ";
+    for (const auto& d : later.differences) v.differences.push_back(after + d);
+    if (later_ram.count > 0)
+      v.differences.push_back(after + std::to_string(later_ram.count) +
+                              " guest RAM pages differ (lowest: page " +
+                              std::to_string(*later_ram.lowest) + ")");
+    note_check("continuation", later, vram_pages(later), later_ram);
+    v.passed = v.failed_check.empty();
     if (!v.continuation_matches)
       v.differences.push_back("the migrated run diverged from the reference run");
   }
@@ -1122,11 +1192,7 @@ class MigrationDriver : public sc_core::sc_module {
       }
       result.outcome = result.verification.passed ? "completed" : "failed";
       if (!result.verification.passed)
-        result.reason =
-            "verification found differences: " +
-            std::to_string(result.verification.vram_pages_mismatched) + " VRAM pages, " +
-            std::to_string(result.verification.ram_pages_mismatched) + " RAM pages, " +
-            std::to_string(result.verification.device_fields_mismatched) + " device fields";
+        result.reason = "verification failed " + describe_verification_failure(result.verification);
       finish(t0);
       return;
     }
@@ -1140,11 +1206,7 @@ class MigrationDriver : public sc_core::sc_module {
     verify();
     if (!result.verification.passed) {
       result.outcome = "failed";
-      result.reason = "verification found differences: " +
-                      std::to_string(result.verification.vram_pages_mismatched) + " VRAM pages, " +
-                      std::to_string(result.verification.ram_pages_mismatched) + " RAM pages, " +
-                      std::to_string(result.verification.device_fields_mismatched) +
-                      " device fields";
+      result.reason = "verification failed " + describe_verification_failure(result.verification);
     }
     if (forced)
       result.reason =

@@ -61,6 +61,23 @@ nlohmann::ordered_json to_json(const Result& r) {
                        {"source_intact", v.source_intact},
                        {"source_reset", v.source_reset},
                        {"differences", v.differences}};
+  auto optional = [](const auto& x) {
+    return x ? nlohmann::ordered_json(*x) : nlohmann::ordered_json(nullptr);
+  };
+  j["verification"]["failed_check"] = v.failed_check.empty()
+                                          ? nlohmann::ordered_json(nullptr)
+                                          : nlohmann::ordered_json(v.failed_check);
+  if (const auto& f = v.first_difference)
+    j["verification"]["first_difference"] = {
+        {"kind", f->kind},
+        {"field",
+         f->field.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(f->field)},
+        {"page", optional(f->page)},
+        {"expected", optional(f->expected)},
+        {"actual", optional(f->actual)}};
+  else
+    j["verification"]["first_difference"] = nullptr;
+  j["verification"]["differences_in_check"] = v.differences_in_check;
   auto faults = nlohmann::ordered_json::array();
   for (const auto& f : r.faults) {
     nlohmann::ordered_json o = {{"kind", f.kind}, {"at_s", r9(f.at_s)}};
@@ -88,6 +105,39 @@ nlohmann::ordered_json to_json(const Result& r) {
                        {"unique_pages_over_time", over}};
   }
   return j;
+}
+
+std::string describe_verification_failure(const VerificationResult& v) {
+  if (v.failed_check.empty()) return "";
+  const std::string where = v.failed_check == "switch"         ? "at the switch"
+                            : v.failed_check == "continuation" ? "after the continuation"
+                                                               : "after post-copy";
+  if (!v.first_difference) return where;
+  const auto& f = *v.first_difference;
+  std::string what;
+  auto values = [&] {
+    return f.expected && f.actual
+               ? " " + std::to_string(*f.expected) + " vs " + std::to_string(*f.actual)
+               : std::string();
+  };
+  if (f.kind == "vram_page") {
+    what = "VRAM page " + std::to_string(f.page.value_or(0));
+  } else if (f.kind == "ram_page") {
+    what = "guest RAM page " + std::to_string(f.page.value_or(0));
+  } else if (f.kind == "missing_pages") {
+    what = std::to_string(f.actual.value_or(0)) + " " + f.field + " pages never arrived";
+  } else if (f.kind == "configuration") {
+    what = "the device configuration";
+  } else if (f.kind == "destination_state") {
+    what = f.field;
+  } else {
+    const std::string label = f.kind == "ring_entry"          ? "ring entry "
+                              : f.kind == "command_processor" ? "command processor "
+                                                              : f.kind + " ";
+    what = label + f.field + values();
+  }
+  const uint64_t more = v.differences_in_check > 1 ? v.differences_in_check - 1 : 0;
+  return where + ": " + what + (more ? " (and " + std::to_string(more) + " more)" : "");
 }
 
 int exit_code_for(const Result& r) {

@@ -452,5 +452,73 @@ TEST(GpuDevice, MissingPageRecordCountsAreCheckedWithoutOverflow) {
   }
 }
 
+// From a SystemC thread (as the VMM's ioctl is): stops two devices at `at`,
+// together or one after the other, and notes when the call returned.
+class Stopper : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(Stopper);
+  Stopper(sc_core::sc_module_name name, GpuDevice& a, GpuDevice& b, sc_time at, bool together)
+      : sc_core::sc_module(name), a_(a), b_(b), at_(at), together_(together) {
+    SC_THREAD(thread);
+  }
+  sc_time returned_at;
+
+ private:
+  void thread() {
+    sc_core::wait(at_);
+    if (together_) {
+      stop_together({&a_, &b_});
+    } else {
+      a_.set_running(false);
+      b_.set_running(false);
+    }
+    returned_at = sc_core::sc_time_stamp();
+  }
+  GpuDevice &a_, &b_;
+  sc_time at_;
+  bool together_;
+};
+
+// Two identical devices with identical drivers, stopped 20 us after a driver
+// tick whose DMA work (16 GiB/s: ~310 us on the 50 GiB/s DMA engine) spans
+// several 100 us quanta. Stopped together they hold the same state; stopped
+// one after the other, the second runs on for the first's stop latency.
+void stop_two_busy_devices(bool together) {
+  auto cfg = small_device();
+  cfg.stop_latency_s = 200e-6;
+  GpuDevice a("a", cfg), b("b", cfg);
+  RecordingGuestMemory ma, mb;
+  a.attach_guest_memory(&ma);
+  b.attach_guest_memory(&mb);
+  auto w = hotset_workload(1e9);
+  w.dma_rate_bytes_per_s = 16.0 * (1ull << 30);
+  WorkloadDriver da("da", a, w, 5);
+  WorkloadDriver db("db", b, w, 5);
+  const sc_time at(50.02, SC_MS);
+  Stopper stopper("stopper", a, b, at, together);
+  sc_core::sc_start(sc_time(51, SC_MS));
+  EXPECT_EQ(stopper.returned_at,
+            at + sc_time(cfg.stop_latency_s * (together ? 1 : 2), sc_core::SC_SEC));
+  EXPECT_FALSE(a.running());
+  EXPECT_FALSE(b.running());
+  const auto diff = compare_devices(a, b);
+  if (together) {
+    EXPECT_TRUE(diff.equal()) << diff.differences[0];
+    EXPECT_EQ(ma.writes, mb.writes);
+    EXPECT_FALSE(a.engines_idle()) << "stopped mid-work: the case that matters";
+  } else {
+    EXPECT_FALSE(diff.equal()) << "b ran on for a's stop latency";
+    EXPECT_LT(ma.writes.size(), mb.writes.size());
+  }
+}
+
+TEST(GpuDevice, DevicesStoppedTogetherHoldTheSameStateUnderHeavyDma) {
+  stop_two_busy_devices(true);
+}
+
+TEST(GpuDevice, DevicesStoppedOneAfterTheOtherDivergeUnderHeavyDma) {
+  stop_two_busy_devices(false);
+}
+
 }  // namespace
 }  // namespace mdevsim::models

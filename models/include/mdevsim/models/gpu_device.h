@@ -2,7 +2,9 @@
 // processor and interrupt controller, and the device's side of migration.
 #pragma once
 
+#include <initializer_list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,10 +29,20 @@ struct DeviceState {
   bool operator==(const DeviceState&) const = default;
 };
 
+// One differing internal-state field, structured (for results and scripts).
+struct FieldDifference {
+  // configuration | register | ring_entry | engine | command_processor
+  std::string kind;
+  std::string field;  // "FENCE_COMPLETED", "ctx[0].RPTR", "ctx[0].ring[5]", "dma.progress"
+  std::optional<uint64_t> a, b;  // the two values, where the field is a number
+};
+
 struct DeviceDiff {
   uint64_t vram_pages = 0;               // pages whose content differs
   uint64_t fields = 0;                   // internal-state fields that differ
   std::vector<std::string> differences;  // the first few, named ("ctx[3].RPTR", "vram page 17")
+  std::optional<FieldDifference> first_field;  // the first in state order
+  std::optional<uint64_t> first_vram_page;     // the lowest differing page
   bool equal() const { return vram_pages == 0 && fields == 0; }
 };
 
@@ -89,6 +101,12 @@ class GpuDevice : public sc_core::sc_module, public MigratableDevice {
   DeviceConfig config_;
   bool p2p_quiesced_ = false;
 };
+
+// Stops several devices at one and the same instant, then waits the longest
+// stop latency once. Stopping them one after the other would let each later
+// device run on for the earlier ones' stop latency (a migrated run and its
+// reference must be frozen together to be compared).
+void stop_together(std::initializer_list<GpuDevice*> devices);
 
 // Field-by-field and page-by-page comparison (what verification reports).
 DeviceDiff compare_devices(const GpuDevice& a, const GpuDevice& b, size_t max_listed = 16);

@@ -34,6 +34,16 @@ struct StopCopyResult {
   double resume_s = 0;       // destination applying device state + arcs to RUNNING
 };
 
+// The first difference a failed check found: a device field or a page.
+struct VerificationDifference {
+  // register | ring_entry | engine | command_processor | configuration |
+  // vram_page | ram_page | missing_pages | destination_state
+  std::string kind;
+  std::string field;                         // the field's name, for kinds that have one
+  std::optional<uint64_t> page;              // vram_page, ram_page
+  std::optional<uint64_t> expected, actual;  // source (or reference run) vs destination
+};
+
 struct VerificationResult {
   bool checked = false;
   bool passed = false;
@@ -45,6 +55,12 @@ struct VerificationResult {
   bool source_reset = false;   // the source device had to be reset (VFIO_DEVICE_RESET) to run
   std::vector<std::string>
       differences;  // first few, human readable ("vram page 17", "ctx[3].rptr")
+  // The earliest check that failed: "switch" (destination vs source at its
+  // stop), "continuation" (vs the reference run), "postcopy" (fetched pages);
+  // empty when none did.
+  std::string failed_check;
+  std::optional<VerificationDifference> first_difference;  // of that check
+  uint64_t differences_in_check = 0;  // how many that check found, the first included
 };
 
 // One scheduled fault and what became of it (scenario order).
@@ -85,6 +101,11 @@ struct Result {
   std::map<std::string, uint64_t> abi_errors;  // "EINVAL" → count
   std::optional<DeviceRunStats> device_run;
 };
+
+// Which check failed and its first difference, for people:
+// "after the continuation: register FENCE_COMPLETED 44119 vs 44132 (and 3 more)".
+// Empty when no check failed.
+std::string describe_verification_failure(const VerificationResult& v);
 
 // Stable, deterministic JSON (keys in a fixed order, numbers as computed).
 nlohmann::ordered_json to_json(const Result& r);
