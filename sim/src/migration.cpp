@@ -39,8 +39,11 @@ constexpr uint64_t kV1Region = uint64_t{VFIO_PCI_NUM_REGIONS} << 40;
 constexpr double kPostcopySlice = 0.00025;  // background push slices: faults wait at most this
 
 double now() { return sc_time_stamp().to_seconds(); }
+// At least one time-resolution step: a positive wait shorter than that would
+// round to a delta cycle, and a loop waiting for a time a few ulps ahead of
+// now() (a fault's end) would spin without simulated time advancing.
 void wait_s(double s) {
-  if (s > 0) sc_core::wait(sc_time::from_seconds(s));
+  if (s > 0) sc_core::wait(std::max(sc_time::from_seconds(s), sc_core::sc_get_time_resolution()));
 }
 
 // The migration network: bandwidth, latency, an optional migration rate
