@@ -251,7 +251,7 @@ class MigrationDriver : public sc_core::sc_module {
   bool send_device(uint64_t limit, bool limited, bool until_end, uint64_t& bytes) {
     const auto span = RunRecorder::link_scope(opt_.recorder, RunRecorder::kDeviceData);
     if (v1_) return send_device_v1(limit, limited, until_end, bytes);
-    std::vector<uint8_t> buf;
+    auto& buf = exact_buf_;
     while (until_end || bytes < limit) {
       const uint64_t want = std::min<uint64_t>(
           std::max<uint64_t>(kReadChunk,
@@ -288,7 +288,7 @@ class MigrationDriver : public sc_core::sc_module {
   }
 
   bool send_device_v1(uint64_t limit, bool limited, bool until_end, uint64_t& bytes) {
-    std::vector<uint8_t> buf;
+    auto& buf = exact_buf_;
     while (until_end || bytes < limit) {
       long err = 0;
       const uint64_t pending = v1_rd64(src_, 8, &err);
@@ -298,7 +298,7 @@ class MigrationDriver : public sc_core::sc_module {
       const uint64_t size = v1_rd64(src_, 24, &err);
       if (err) return fail_reason("the v1 iteration failed");
       if (size == 0) return true;
-      buf.resize(size);
+      if (buf.size() < size) buf.resize(size);
       if (src_.frontend.pread(src_.frontend.device_fd(), buf.data(), size, kV1Region + off) !=
           static_cast<long>(size))
         return fail_reason("reading the v1 data section failed");
@@ -316,6 +316,11 @@ class MigrationDriver : public sc_core::sc_module {
     }
     return true;
   }
+
+  // The read()/write() buffer of device data, kept between calls: post-copy
+  // sends device data thousands of times, and a fresh buffer of one link slice
+  // (up to hundreds of MiB, zero-filled) per call made exact runs take minutes.
+  std::vector<uint8_t> exact_buf_;
 
   bool fail_reason(std::string why) {
     if (reason_.empty()) reason_ = std::move(why);

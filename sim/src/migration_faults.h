@@ -22,8 +22,12 @@
 namespace mdevsim::sim::detail {
 
 inline double now() { return sc_core::sc_time_stamp().to_seconds(); }
+// At least one time-resolution step: a positive wait shorter than that would
+// round to a delta cycle, and a loop waiting for a time a few ulps ahead of
+// now() (a fault's end) would spin without simulated time advancing.
 inline void wait_s(double s) {
-  if (s > 0) sc_core::wait(sc_core::sc_time::from_seconds(s));
+  if (s > 0)
+    sc_core::wait(std::max(sc_core::sc_time::from_seconds(s), sc_core::sc_get_time_resolution()));
 }
 
 class Link {
