@@ -1,6 +1,7 @@
 // mdevsim qemu-migrate SCENARIO: a real QEMU source and destination, the
 // simulated device interposed into both, driven over QMP (docs/qemu.md).
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -50,6 +51,9 @@ Options:
   --trace FILE          every VFIO call of both QEMUs, in the format of
                         mdevsim run --trace (docs/abi-trace.md)
   --keep                keep the work folder (QEMU logs, reports, sysfs)
+  --kill-destination-after DURATION
+                        fault injection: SIGKILL the destination QEMU this
+                        long after 'migrate' (the source must keep running)
   --no-device           migrate the VM without the simulated device: QEMU's
                         own RAM migration, a baseline (nothing verified)
   --help                this text
@@ -109,6 +113,19 @@ int free_tcp_port() {
   return ntohs(a.sin_port);
 }
 
+// v1: the bytes of the migration region's data section the source read.
+uint64_t v1_data_bytes_read(const std::string& trace) {
+  std::ifstream in(trace);
+  uint64_t total = 0;
+  for (std::string l; std::getline(in, l);) {
+    const auto at = l.find(" pread(device, data[");
+    if (at == std::string::npos) continue;
+    const auto eq = l.find(") = ", at);
+    if (eq != std::string::npos) total += std::strtoull(l.c_str() + eq + 4, nullptr, 10);
+  }
+  return total;
+}
+
 double r9(double v) { return std::round(v * 1e9) / 1e9; }
 
 // The outcome being built, written at the end whatever happened.
@@ -117,6 +134,8 @@ struct Run {
   json source_info, destination_info;
   std::string source_status, destination_status;
   bool source_alive = true, destination_alive = true;
+  std::optional<std::vector<std::string>> destination_arcs;
+  std::string source_device_state;  // before quitting
 };
 
 void fail(Run& run, const std::string& why) {
@@ -150,6 +169,7 @@ int cmd_qemu_migrate(int argc, char** argv) {
   std::string scenario_path, qemu_spec = "10.0", uri_kind = "tcp", json_out, trace_out;
   std::vector<std::string> sets;
   bool paused = false, keep = false, no_device = false;
+  std::optional<double> kill_destination_after;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -182,6 +202,14 @@ int cmd_qemu_migrate(int argc, char** argv) {
         paused = true;
       } else if (a == "--keep") {
         keep = true;
+      } else if (a == "--kill-destination-after") {
+        const std::string v = value();
+        try {
+          kill_destination_after = parse_duration(v);
+        } catch (const std::exception& e) {
+          std::cerr << "mdevsim qemu-migrate: --kill-destination-after: " << e.what() << "\n";
+          return 2;
+        }
       } else if (a == "--no-device") {
         no_device = true;
       } else if (!a.empty() && a[0] == '-') {
@@ -318,7 +346,8 @@ int cmd_qemu_migrate(int argc, char** argv) {
                            {"MDEVSIM_VFIO_REPORT", side->report},
                            {"MDEVSIM_SYSFSDEV", side->sysfsdev},
                            {"SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1"}});
-    if (!trace_out.empty()) env.push_back({"MDEVSIM_VFIO_TRACE", side->trace});
+    // QEMU 7.2 has no VFIO byte counter: the trace gives the device bytes read.
+    if (!trace_out.empty() || v1_qemu) env.push_back({"MDEVSIM_VFIO_TRACE", side->trace});
     side->proc.start(args, env, side->log);
   }
   std::vector<std::string> caps;
@@ -364,6 +393,22 @@ int cmd_qemu_migrate(int argc, char** argv) {
     } catch (const QmpError& e) {
       fail(run, "QEMU refused to migrate: " + e.desc());  // e.g. a migration blocker
     }
+    std::thread killer;
+    if (kill_destination_after && run.outcome == "completed") {
+      const pid_t victim = dst.proc.pid();
+      const auto when = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                           std::chrono::duration<double>(*kill_destination_after));
+      killer = std::thread([victim, when] {
+        std::this_thread::sleep_until(when);
+        ::kill(victim, SIGKILL);  // reaped by the main thread's ChildProcess
+      });
+    }
+    struct Join {
+      std::thread& t;
+      ~Join() {
+        if (t.joinable()) t.join();
+      }
+    } join{killer};
     if (run.outcome == "completed") {
       run.source_info = wait_migration(src, deadline, run);
       const std::string st = run.source_info.value("status", "");
@@ -374,9 +419,14 @@ int cmd_qemu_migrate(int argc, char** argv) {
                      ", status " + st + ")";
         run.source_info = wait_migration(src, Clock::now() + 10s, run);
       } else if (st != "completed") {
+        // A destination that refused the stream says why in its log, then exits.
+        dst.proc.wait(2s);
+        std::string dst_why = tail_of(dst.log);
+        if (dst_why.empty() && !dst.proc.running())
+          dst_why = "exited with code " + std::to_string(dst.proc.exit_code());
         fail(run, "source: migration " + st + ": " +
                       run.source_info.value("error-desc", std::string("no reason given")) +
-                      (dst.proc.running() ? "" : "; destination: " + tail_of(dst.log)));
+                      (dst_why.empty() ? "" : "; destination: " + dst_why));
       }
     }
     if (run.outcome == "completed") {
@@ -390,7 +440,13 @@ int cmd_qemu_migrate(int argc, char** argv) {
         const json st = dst.qmp.execute("query-status");
         const json mi = dst.qmp.execute("query-migrate");
         run.destination_status = st.value("status", "");
-        if (run.destination_status == "running") break;
+        if (run.destination_status == "running") {
+          // The arcs of the migration itself (quitting later stops the VM again).
+          std::string ignored;
+          if (const auto rep = read_host_report(dst.report, &ignored))
+            run.destination_arcs = rep->arcs;
+          break;
+        }
         if (paused && mi.value("status", "") == "completed" &&
             (run.destination_status == "paused" || run.destination_status == "prelaunch")) {
           dst.qmp.execute("cont");
@@ -412,6 +468,9 @@ int cmd_qemu_migrate(int argc, char** argv) {
   if (src.proc.running() && src.qmp.connected()) {
     try {
       run.source_status = src.qmp.execute("query-status").value("status", "");
+      std::string ignored;
+      if (const auto rep = read_host_report(src.report, &ignored))
+        run.source_device_state = rep->state;
     } catch (const std::exception&) {
     }
   }
@@ -477,8 +536,11 @@ int cmd_qemu_migrate(int argc, char** argv) {
     run.outcome = "failed";
     run.reason = "verification: " + differences.front();
   }
+  // A failed migration must leave the source VM running with its device
+  // running again (RUNNING for v2, 001b for v1).
   const bool source_intact =
-      run.outcome != "completed" && run.source_alive && run.source_status == "running";
+      run.outcome != "completed" && run.source_alive && run.source_status == "running" &&
+      (no_device || run.source_device_state == "RUNNING" || run.source_device_state == "001b");
 
   // --- result -------------------------------------------------------------
   Result r;
@@ -486,7 +548,7 @@ int cmd_qemu_migrate(int argc, char** argv) {
   r.seed = s.seed;
   r.outcome = run.outcome;
   r.reason = run.reason;
-  const json& mi = run.source_info;
+  const json mi = run.source_info.is_object() ? run.source_info : json::object();
   r.converged = mi.value("status", "") == "completed";
   r.total_time_s = mi.value("total-time", 0.0) / 1000.0;
   r.downtime_s = mi.value("downtime", 0.0) / 1000.0;
@@ -495,9 +557,9 @@ int cmd_qemu_migrate(int argc, char** argv) {
   if (mi.contains("vfio")) {
     r.device_bytes = mi["vfio"].value("transferred", uint64_t{0});
     device_bytes_from = "qemu";
-  } else if (rs && rs->raw.contains("bytes_saved")) {
-    r.device_bytes = rs->raw.value("bytes_saved", uint64_t{0});
-    device_bytes_from = "interposer";
+  } else if (!no_device && v1_qemu) {
+    r.device_bytes = v1_data_bytes_read(src.trace);
+    device_bytes_from = "trace";
   }
   // The interposer counts calls and failed calls per process.
   for (const auto* rep : {&rs, &rd}) {
@@ -532,7 +594,10 @@ int cmd_qemu_migrate(int argc, char** argv) {
   }
   ojson arcs = ojson::object();
   if (rs) arcs["src"] = rs->arcs;
-  if (rd) arcs["dst"] = rd->arcs;
+  if (run.destination_arcs)
+    arcs["dst"] = *run.destination_arcs;
+  else if (rd)
+    arcs["dst"] = rd->arcs;
   out["qemu"] = {{"uri", uri_kind},
                  {"paused_source", paused},
                  {"capabilities", caps},
@@ -543,6 +608,7 @@ int cmd_qemu_migrate(int argc, char** argv) {
                  {"device_bytes_from", device_bytes_from},
                  {"source_status", run.source_status},
                  {"source_alive", run.source_alive},
+                 {"source_device_state", run.source_device_state},
                  {"destination_status", run.destination_status},
                  {"dma_bytes_written", rs ? rs->dma_bytes_written : 0},
                  {"arcs", arcs}};
