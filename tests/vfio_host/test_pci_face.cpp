@@ -1,7 +1,10 @@
 // The device's PCI face as QEMU reads it through the interposer: device and
 // region info, the config space bytes (PCI spec header type 0 layout), BAR0
 // sizing and the register table behind it, the IRQ indexes.
+#include <sys/mman.h>
+
 #include <cstring>
+#include <vector>
 
 #include "mdevsim/models/bar0_registers.h"
 #include "vfio_host_fixture.h"
@@ -142,7 +145,7 @@ TEST(VfioHostPci, OnlyErrAndReqInterruptsWithEventfds) {
   EXPECT_EQ(rc(::ioctl(f.device, VFIO_DEVICE_SET_IRQS, buf)), -EINVAL);  // two actions
 }
 
-TEST(VfioHostPci, V1MigrationRegionIsIndexNineWithoutMmap) {
+TEST(VfioHostPci, V1MigrationRegionIsIndexNineWithARealSharedMapping) {
   const auto f = open_device("v1");
   vfio_device_info info{};
   info.argsz = sizeof info;
@@ -153,17 +156,41 @@ TEST(VfioHostPci, V1MigrationRegionIsIndexNineWithoutMmap) {
   r->argsz = sizeof buf;
   r->index = 9;
   ASSERT_EQ(::ioctl(f.device, VFIO_DEVICE_GET_REGION_INFO, buf), 0);
-  EXPECT_EQ(r->flags & VFIO_REGION_INFO_FLAG_MMAP, 0u);
   ASSERT_TRUE(r->flags & VFIO_REGION_INFO_FLAG_CAPS);
+  ASSERT_TRUE(r->flags & VFIO_REGION_INFO_FLAG_MMAP);
   ASSERT_GE(r->cap_offset, sizeof(vfio_region_info));
   const auto* type = reinterpret_cast<const vfio_region_info_cap_type*>(buf + r->cap_offset);
   EXPECT_EQ(type->header.id, VFIO_REGION_INFO_CAP_TYPE);
   EXPECT_EQ(type->type, 3u);
   EXPECT_EQ(type->subtype, 1u);
-  EXPECT_EQ(type->header.next, 0u);  // no sparse-mmap capability
-  uint32_t state = 0;
-  ASSERT_EQ(::pread(f.device, &state, 4, region_offset(9)), 4);
-  EXPECT_EQ(state, uint32_t{VFIO_DEVICE_STATE_V1_RUNNING});
+  ASSERT_NE(type->header.next, 0u);
+  const auto* sparse =
+      reinterpret_cast<const vfio_region_info_cap_sparse_mmap*>(buf + type->header.next);
+  ASSERT_EQ(sparse->header.id, VFIO_REGION_INFO_CAP_SPARSE_MMAP);
+  ASSERT_EQ(sparse->nr_areas, 1u);
+  const auto area = sparse->areas[0];
+
+  // QEMU 7.2 maps the sparse area and copies data through it: the mapping
+  // must be real memory showing what the device staged.
+  auto* m = static_cast<uint8_t*>(::mmap(nullptr, area.size, PROT_READ | PROT_WRITE, MAP_SHARED,
+                                          f.device, r->offset + area.offset));
+  ASSERT_NE(m, MAP_FAILED);
+  const uint64_t mig = region_offset(9);
+  uint32_t state = VFIO_DEVICE_STATE_V1_SAVING | VFIO_DEVICE_STATE_V1_RUNNING;
+  ASSERT_EQ(::pwrite(f.device, &state, 4, mig + 0), 4);
+  uint64_t pending = 0, data_offset = 0, data_size = 0;
+  ASSERT_EQ(::pread(f.device, &pending, 8, mig + 8), 8);
+  ASSERT_GT(pending, 0u);
+  ASSERT_EQ(::pread(f.device, &data_offset, 8, mig + 16), 8);
+  EXPECT_EQ(data_offset, area.offset);
+  ASSERT_EQ(::pread(f.device, &data_size, 8, mig + 24), 8);
+  ASSERT_GT(data_size, 0u);
+  ASSERT_LE(data_size, area.size);
+  std::vector<uint8_t> trapped(data_size);
+  ASSERT_EQ(::pread(f.device, trapped.data(), data_size, mig + data_offset),
+            static_cast<ssize_t>(data_size));
+  EXPECT_EQ(std::memcmp(m, trapped.data(), data_size), 0) << "the mapping shows other bytes";
+  EXPECT_EQ(::munmap(m, area.size), 0);
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -56,6 +57,8 @@ struct Real {
   ssize_t (*read)(int, void*, size_t) = next_symbol<decltype(read)>("read");
   ssize_t (*write)(int, const void*, size_t) = next_symbol<decltype(write)>("write");
   int (*close)(int) = next_symbol<decltype(close)>("close");
+  void* (*mmap)(void*, size_t, int, int, int, off_t) = next_symbol<decltype(mmap)>("mmap64");
+  int (*munmap)(void*, size_t) = next_symbol<decltype(munmap)>("munmap");
 };
 
 Real& real() {
@@ -137,6 +140,53 @@ struct VfioState {
   }
 };
 VfioState g_vfio;
+
+// v1's data section as QEMU maps it: a real shared anonymous mapping that
+// mirrors the frontend's data buffer. The save side's staged buffer is copied
+// out when QEMU reads data_size; the resume side's segment is copied in just
+// before QEMU's data_size write hands it to the device.
+struct Shadow {
+  uint8_t* qemu;      // what mmap returned to QEMU
+  uint8_t* frontend;  // Frontend::mmap of the same range
+  size_t len;
+};
+std::mutex g_shadow_mu;  // QEMU's munmap may come from any thread
+std::vector<Shadow> g_shadows;
+std::atomic<size_t> g_shadow_count{0};
+
+constexpr uint64_t kV1Region = uint64_t{VFIO_PCI_NUM_REGIONS} << 40;
+constexpr uint64_t kV1DataSize = kV1Region + offsetof(vfio_device_migration_info, data_size);
+
+void copy_shadows(uint64_t n, bool to_qemu) {
+  std::lock_guard lk(g_shadow_mu);
+  for (const auto& sh : g_shadows) {
+    const size_t len = std::min<uint64_t>(n, sh.len);
+    if (to_qemu)
+      std::memcpy(sh.qemu, sh.frontend, len);
+    else
+      std::memcpy(sh.frontend, sh.qemu, len);
+  }
+}
+
+// The device fd's pread/pwrite, with the v1 data section kept coherent.
+long device_pread(SimHost& h, int in, void* buf, size_t len, uint64_t off) {
+  const long r = h.pread(in, buf, len, off);
+  if (r == 8 && off == kV1DataSize && g_shadow_count.load() > 0) {
+    uint64_t n;
+    std::memcpy(&n, buf, 8);
+    copy_shadows(n, true);
+  }
+  return r;
+}
+
+long device_pwrite(SimHost& h, int in, const void* buf, size_t len, uint64_t off) {
+  if (len == 8 && off == kV1DataSize && g_shadow_count.load() > 0) {
+    uint64_t n;
+    std::memcpy(&n, buf, 8);
+    copy_shadows(n, false);
+  }
+  return h.pwrite(in, buf, len, off);
+}
 
 long done(SimHost& h, vfio::CallRecord r, long ret) {
   r.ret = ret;
@@ -514,7 +564,7 @@ MDEVSIM_EXPORT ssize_t pread64(int fd, void* buf, size_t len, off_t offset) {
   const auto e = lookup(fd);
   if (!e) return real().pread(fd, buf, len, offset);
   return set_errno(serve(fd, *e, [&](SimHost& h, int in) {
-    return h.pread(in, buf, len, static_cast<uint64_t>(offset));
+    return device_pread(h, in, buf, len, static_cast<uint64_t>(offset));
   }));
 }
 MDEVSIM_EXPORT ssize_t pread(int fd, void* buf, size_t len, off_t offset) {
@@ -532,7 +582,7 @@ MDEVSIM_EXPORT ssize_t pwrite64(int fd, const void* buf, size_t len, off_t offse
   const auto e = lookup(fd);
   if (!e) return real().pwrite(fd, buf, len, offset);
   return set_errno(serve(fd, *e, [&](SimHost& h, int in) {
-    return h.pwrite(in, buf, len, static_cast<uint64_t>(offset));
+    return device_pwrite(h, in, buf, len, static_cast<uint64_t>(offset));
   }));
 }
 MDEVSIM_EXPORT ssize_t pwrite(int fd, const void* buf, size_t len, off_t offset) {
@@ -553,3 +603,54 @@ MDEVSIM_EXPORT ssize_t write(int fd, const void* buf, size_t len) {
   return set_errno(serve(fd, *e, [&](SimHost& h, int in) { return h.write(in, buf, len); }));
 }
 MDEVSIM_EXPORT int close(int fd) { return close_node(fd); }
+
+MDEVSIM_EXPORT void* mmap64(void* addr, size_t len, int prot, int flags, int fd, off_t offset) {
+  const auto e = lookup(fd);
+  if (!e) return real().mmap(addr, len, prot, flags, fd, offset);
+  SimThread* s = sim();
+  if (s == nullptr || e->kind != Kind::kDevice) {
+    errno = ENODEV;
+    return MAP_FAILED;
+  }
+  void* out = MAP_FAILED;
+  int err = EINVAL;
+  s->run([&](SimHost& h) {
+    auto* inside = static_cast<uint8_t*>(
+        h.frontend().mmap(h.frontend().device_fd(), static_cast<uint64_t>(offset), len));
+    auto rec = call_record("mmap", h.frontend().device_fd(), "device", "mmap");
+    rec.args = "offset=" + std::to_string(offset) + " len=" + std::to_string(len);
+    if (inside == nullptr) {
+      fail(h, rec, EINVAL, "no mmap-able area at this offset");
+      return;
+    }
+    void* m = real().mmap(addr, len, prot, (flags & ~MAP_TYPE) | MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) {
+      err = errno;
+      fail(h, rec, err, "no memory for the mapping");
+      return;
+    }
+    std::memcpy(m, inside, len);
+    {
+      std::lock_guard lk(g_shadow_mu);
+      g_shadows.push_back({static_cast<uint8_t*>(m), inside, len});
+      g_shadow_count.store(g_shadows.size());
+    }
+    rec.notes.push_back("the data section is mirrored in a shared mapping");
+    done(h, rec, 0);
+    out = m;
+  });
+  if (out == MAP_FAILED) errno = err;
+  return out;
+}
+MDEVSIM_EXPORT void* mmap(void* addr, size_t len, int prot, int flags, int fd, off_t offset) {
+  return mmap64(addr, len, prot, flags, fd, offset);
+}
+MDEVSIM_EXPORT int munmap(void* addr, size_t len) {
+  // Forget a shadow before its address can be reused.
+  if (g_shadow_count.load() > 0) {
+    std::lock_guard lk(g_shadow_mu);
+    std::erase_if(g_shadows, [&](const Shadow& sh) { return sh.qemu == addr; });
+    g_shadow_count.store(g_shadows.size());
+  }
+  return real().munmap(addr, len);
+}

@@ -180,7 +180,9 @@ SimHost::SimHost(const HostConfig& config)
   driver_->set_guest_running(false);  // until QEMU starts the VM
   auto o = sim::frontend_options(scenario_, cfg_.role == "src");
   o.premap_guest_ram = false;  // QEMU maps guest RAM itself
-  o.v1_data_mmap = false;      // QEMU's mmap of the fd cannot reach the data section
+  // v1's data section is mmap-able: the interposer serves QEMU's mmap with a
+  // real shared mapping it keeps coherent (interposer.cpp).
+  o.v1_data_mmap = true;
   frontend_ = std::make_unique<vfio::Frontend>(*device_, o);
   frontend_->set_observer(this);
   if (!cfg_.trace.empty()) {
