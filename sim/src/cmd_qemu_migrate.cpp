@@ -136,6 +136,13 @@ struct Run {
   bool source_alive = true, destination_alive = true;
   std::optional<std::vector<std::string>> destination_arcs;
   std::string source_device_state;  // before quitting
+  // query-migrate while it ran: seconds since 'migrate', RAM and device bytes.
+  Clock::time_point migrate_at;
+  struct Sample {
+    double t_s;
+    uint64_t ram, device;
+  };
+  std::vector<Sample> samples;
 };
 
 void fail(Run& run, const std::string& why) {
@@ -155,8 +162,18 @@ json wait_migration(Side& side, Clock::time_point deadline, Run& run) {
       throw std::runtime_error(side.name + " QEMU exited (code " +
                                std::to_string(side.proc.exit_code()) + "): " + tail_of(side.log));
     }
-    info = side.qmp.execute("query-migrate");
+    // QEMU answers nothing while it holds its big lock for the stop-copy
+    // phase: wait as long as the migration may take.
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    info =
+        side.qmp.execute("query-migrate", nullptr, std::max<std::chrono::milliseconds>(left, 10s));
     const std::string st = info.value("status", "");
+    if (info.contains("ram"))
+      run.samples.push_back(
+          {std::chrono::duration<double>(Clock::now() - run.migrate_at).count(),
+           info["ram"].value("transferred", uint64_t{0}),
+           info.contains("vfio") ? info["vfio"].value("transferred", uint64_t{0}) : 0});
     if (st == "completed" || st == "failed" || st == "cancelled") return info;
     if (Clock::now() >= deadline) return info;
     std::this_thread::sleep_for(20ms);
@@ -248,12 +265,6 @@ int cmd_qemu_migrate(int argc, char** argv) {
   if (!s.migrates) return bad(file + ": has no migration section: nothing to migrate");
   if (s.migration.mode != MigrationMode::kPrecopy)
     return bad(file + ": /migration/mode: QEMU migrates VFIO devices with pre-copy only");
-  if (s.guest.rate_bytes_per_s > 0)
-    return bad(file +
-               ": /guest: guest RAM dirtying cannot be simulated without a guest OS in QEMU "
-               "(remove the guest section or --set guest.dirty_rate=0)");
-  if (!s.faults.empty())
-    return bad(file + ": /faults: link faults cannot be injected into a real QEMU migration");
   const bool v1_qemu = q.major < 8;  // QEMU 8.0 replaced protocol v1 with v2
   if (s.device.protocol != "v1" && s.device.protocol != "v2")
     return bad(file + ": /device/protocol: QEMU speaks only v1 or v2, not '" + s.device.protocol +
@@ -264,6 +275,12 @@ int cmd_qemu_migrate(int argc, char** argv) {
   if (s.device.protocol == "v2" && v1_qemu)
     return bad(file + ": /device/protocol: QEMU " + q.version +
                " speaks protocol v1 only: use --qemu 10.0 or --set device.protocol=v1");
+  if (s.guest.rate_bytes_per_s > 0)
+    return bad(file +
+               ": /guest: guest RAM dirtying cannot be simulated without a guest OS in QEMU "
+               "(remove the guest section or --set guest.dirty_rate=0)");
+  if (!s.faults.empty())
+    return bad(file + ": /faults: link faults cannot be injected into a real QEMU migration");
   if (uri_kind == "file" && v1_qemu)
     return bad("--uri file: QEMU " + q.version + " has no file: migration (use tcp or unix)");
   if (uri_kind == "file" && k.multifd_channels > 0)
@@ -388,6 +405,7 @@ int cmd_qemu_migrate(int argc, char** argv) {
     const double limit = s.migration.timeout_s > 0 ? s.migration.timeout_s : 600;
     const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                              std::chrono::duration<double>(limit));
+    run.migrate_at = Clock::now();
     try {
       src.qmp.execute("migrate", {{"uri", uri}});
     } catch (const QmpError& e) {
@@ -598,20 +616,30 @@ int cmd_qemu_migrate(int argc, char** argv) {
     arcs["dst"] = *run.destination_arcs;
   else if (rd)
     arcs["dst"] = rd->arcs;
-  out["qemu"] = {{"uri", uri_kind},
-                 {"paused_source", paused},
-                 {"capabilities", caps},
-                 {"parameters", params},
-                 {"device_options", device_opts},
-                 {"setup_time_s", r9(mi.value("setup-time", 0.0) / 1000.0)},
-                 {"wall_time_s", r9(wall_s)},
-                 {"device_bytes_from", device_bytes_from},
-                 {"source_status", run.source_status},
-                 {"source_alive", run.source_alive},
-                 {"source_device_state", run.source_device_state},
-                 {"destination_status", run.destination_status},
-                 {"dma_bytes_written", rs ? rs->dma_bytes_written : 0},
-                 {"arcs", arcs}};
+  out["qemu"] = {
+      {"uri", uri_kind},
+      {"paused_source", paused},
+      {"capabilities", caps},
+      {"parameters", params},
+      {"device_options", device_opts},
+      {"setup_time_s", r9(mi.value("setup-time", 0.0) / 1000.0)},
+      {"ram_precopy_bytes", mi.contains("ram") ? mi["ram"].value("precopy-bytes", uint64_t{0}) : 0},
+      {"ram_downtime_bytes",
+       mi.contains("ram") ? mi["ram"].value("downtime-bytes", uint64_t{0}) : 0},
+      {"wall_time_s", r9(wall_s)},
+      {"device_bytes_from", device_bytes_from},
+      {"source_status", run.source_status},
+      {"source_alive", run.source_alive},
+      {"source_device_state", run.source_device_state},
+      {"destination_status", run.destination_status},
+      {"dma_bytes_written", rs ? rs->dma_bytes_written : 0},
+      {"arcs", arcs},
+      {"samples", [&] {
+         ojson a = ojson::array();
+         for (const auto& x : run.samples)
+           a.push_back({{"t_s", r9(x.t_s)}, {"ram", x.ram}, {"device", x.device}});
+         return a;
+       }()}};
   const std::string text = out.dump(2) + "\n";
   if (!trace_out.empty() && !merge_traces(src.trace, dst.trace, trace_out))
     std::cerr << "mdevsim qemu-migrate: cannot write " << trace_out << "\n";

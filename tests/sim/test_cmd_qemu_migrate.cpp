@@ -219,11 +219,12 @@ TEST(QemuMigrateFailures, WithoutDirtyTrackingQemusBlockerIsTheReason) {
 
 TEST(QemuMigrateFailures, DestinationDyingMidMigrationLeavesTheSourceRunning) {
   REQUIRE_QEMU("10.0");
-  // 8 MiB/s: the 16 MiB device needs about 2 s, the kill comes after 0.3 s.
-  const auto m = migrate(scenario(), "--set link.rate_limit=8MiB/s --kill-destination-after 300ms");
+  // 1 MiB/s: the device's few MiB of state need seconds; the kill comes after 0.3 s.
+  const auto m = migrate(scenario(), "--set link.rate_limit=1MiB/s --kill-destination-after 300ms");
   EXPECT_EQ(m.code, 1) << m.err;
   EXPECT_EQ(m.result["outcome"], "failed");
-  EXPECT_NE(m.result["reason"].get<std::string>().find("exited with code 137"), std::string::npos)
+  EXPECT_NE(m.result.value("reason", json("")).dump().find("exited with code 137"),
+            std::string::npos)
       << m.result["reason"];
   EXPECT_EQ(m.result["qemu"]["source_status"], "running");
   EXPECT_TRUE(m.result["verification"]["source_intact"].get<bool>());
