@@ -117,6 +117,9 @@ TEST(VfioHostPassThrough, OtherFilesGoToGlibcAndStartNothing) {
 TEST(VfioHostPassThrough, ChildrenRunWithoutThePreload) {
   // The library removes itself from LD_PRELOAD when it loads; a shell started
   // with it preloaded sees an empty LD_PRELOAD.
+#ifdef MDEVSIM_SANITIZED
+  GTEST_SKIP() << "a sanitizer build of the interposer cannot be preloaded into /bin/sh";
+#endif
   const std::string lib = MDEVSIM_VFIO_HOST_LIB;
   const std::string cmd = "env LD_PRELOAD=" + lib + " /bin/sh -c 'echo \"[$LD_PRELOAD]\"'";
   FILE* p = popen(cmd.c_str(), "r");
@@ -222,6 +225,37 @@ TEST(VfioHostDevice, DataFdIsARealFdAndDmaLandsInMappedRam) {
     EXPECT_GE(p.iova, uint64_t{16} << 20);
   }
   EXPECT_GE(d.dma_bytes_written, d.dma_pages.size() * 4096);  // pages may be rewritten
+}
+
+TEST(VfioHostEnvironment, BadProtocolNamesTheVariableAndFailsTheOpen) {
+  setenv("MDEVSIM_VFIO_PROTOCOL", "v3", 1);
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(rc(::open("/dev/vfio/7", O_RDWR)), -ENODEV);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("MDEVSIM_VFIO_PROTOCOL"), std::string::npos) << err;
+  EXPECT_NE(err.find("'v3' is not v1 or v2"), std::string::npos) << err;
+  EXPECT_EQ(rc(::open("/dev/vfio/vfio", O_RDWR)), -ENODEV);  // stays failed, said once
+}
+
+TEST(VfioHostEnvironment, BadTimeRatioIsRejected) {
+  setenv("MDEVSIM_VFIO_TIME_RATIO", "-2", 1);
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(rc(::open("/dev/vfio/vfio", O_RDWR)), -ENODEV);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("MDEVSIM_VFIO_TIME_RATIO: '-2' is not a positive number"), std::string::npos)
+      << err;
+}
+
+TEST(VfioHostEnvironment, BadScenarioNamesFileAndJsonPath) {
+  ScratchDir dir("vfio-host", "MDEVSIM_KEEP_TEST_FILES");
+  const auto scenario = dir.path() / "bad.json";
+  std::ofstream(scenario) << R"({"device": {"vram": "lots"}})";
+  setenv("MDEVSIM_VFIO_SCENARIO", scenario.c_str(), 1);
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(rc(::open("/dev/vfio/7", O_RDWR)), -ENODEV);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find(scenario.string()), std::string::npos) << err;
+  EXPECT_NE(err.find("/device/vram"), std::string::npos) << err;
 }
 
 }  // namespace

@@ -173,7 +173,7 @@ TEST(VfioHostPci, V1MigrationRegionIsIndexNineWithARealSharedMapping) {
   // QEMU 7.2 maps the sparse area and copies data through it: the mapping
   // must be real memory showing what the device staged.
   auto* m = static_cast<uint8_t*>(::mmap(nullptr, area.size, PROT_READ | PROT_WRITE, MAP_SHARED,
-                                          f.device, r->offset + area.offset));
+                                         f.device, r->offset + area.offset));
   ASSERT_NE(m, MAP_FAILED);
   const uint64_t mig = region_offset(9);
   uint32_t state = VFIO_DEVICE_STATE_V1_SAVING | VFIO_DEVICE_STATE_V1_RUNNING;

@@ -154,7 +154,7 @@ TEST_F(VfioHostQemu, LiveMigrationOverTcpKeepsDeviceStateAndDmaPages) {
   expect_verified(*m);
   // QEMU 10.0's source walk (reference transcript qemu-10.0-v2-src.txt).
   const std::vector<std::string> src_arcs = {
-      "RUNNING -> RUNNING_P2P",    "RUNNING_P2P -> RUNNING",    "RUNNING -> PRE_COPY",
+      "RUNNING -> RUNNING_P2P",   "RUNNING_P2P -> RUNNING",    "RUNNING -> PRE_COPY",
       "PRE_COPY -> PRE_COPY_P2P", "PRE_COPY_P2P -> STOP_COPY", "STOP_COPY -> STOP"};
   EXPECT_EQ(m->src.arcs, src_arcs);
 }
@@ -173,11 +173,10 @@ struct VfioHostQemu72 : VfioHostQemu {
 };
 
 TEST_F(VfioHostQemu72, V1MigrationOverTcpKeepsDeviceStateAndDmaPages) {
-  const auto m = migrate(*this,
-                         {"-L", root + "/usr/share/qemu", "-L", root + "/usr/share/seabios"},
-                         ",x-enable-migration=on",
-                         {"QEMU_MODULE_DIR=" + root + "/usr/lib/x86_64-linux-gnu/qemu",
-                          "MDEVSIM_VFIO_PROTOCOL=v1"});
+  const auto m = migrate(
+      *this, {"-L", root + "/usr/share/qemu", "-L", root + "/usr/share/seabios"},
+      ",x-enable-migration=on",
+      {"QEMU_MODULE_DIR=" + root + "/usr/lib/x86_64-linux-gnu/qemu", "MDEVSIM_VFIO_PROTOCOL=v1"});
   ASSERT_TRUE(m);
   EXPECT_EQ(m->src.protocol, "v1");
   expect_verified(*m);

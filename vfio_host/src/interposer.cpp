@@ -14,7 +14,8 @@
 // Every fd handed to QEMU is a real eventfd(EFD_CLOEXEC), so its number
 // never collides with QEMU's own; a table maps it to what it stands for (a
 // group, the container, the device, or one of the frontend's data fds).
-// Calls on any other fd go straight to glibc. Nothing starts until a
+// Calls on any other fd go straight to glibc. QEMU 7.2's mmap of v1's data
+// section gets a real shared mapping kept coherent with the frontend's buffer. Nothing starts until a
 // process opens /dev/vfio/*; LD_PRELOAD is removed from the environment at
 // load, so QEMU's children (exec: migration) run without the library.
 #include <dlfcn.h>
@@ -30,6 +31,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -123,6 +125,17 @@ SimThread* sim() {
     g_init_failed = true;
   }
   return g_sim;
+}
+
+// Runs fn on the simulation thread; false once it has ended (QEMU exiting
+// while another of its threads still calls).
+bool post(SimThread* s, const std::function<void(SimHost&)>& fn) {
+  try {
+    s->run(fn);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
 }
 
 // VFIO state the kernel keeps outside the device: which groups are open and
@@ -234,8 +247,8 @@ int open_node(Kind kind, uint32_t group, const char* path) {
     errno = ENODEV;
     return -1;
   }
-  long r = 0;
-  s->run([&](SimHost& h) {
+  long r = -ENODEV;
+  post(s, [&](SimHost& h) {
     auto rec = call_record("open", -1, kind == Kind::kGroup ? "group" : "container", path);
     if (kind == Kind::kGroup && g_vfio.groups.count(group)) {
       r = fail(h, rec, EBUSY, "the group is already open");
@@ -412,10 +425,10 @@ int inner_fd(SimHost& h, const Entry& e) {
 
 template <class F>
 long serve(int fd, const Entry& e, F&& f) {
-  long r = -EINVAL;
+  long r = -ENODEV;
   SimThread* s = sim();
   if (s == nullptr) return -ENODEV;
-  s->run([&](SimHost& h) {
+  post(s, [&](SimHost& h) {
     const int in = inner_fd(h, e);
     if (in < 0) {
       r = fail(h, call_record("io", fd, "group", ""), EINVAL, "a group fd has no read or write");
@@ -430,7 +443,7 @@ int close_node(int fd) {
   const auto e = take(fd);
   if (!e) return real().close(fd);
   if (SimThread* s = sim())
-    s->run([&](SimHost& h) {
+    post(s, [&](SimHost& h) {
       switch (e->kind) {
         case Kind::kData:
           h.close(e->inner);
@@ -552,11 +565,7 @@ MDEVSIM_EXPORT int ioctl(int fd, unsigned long request, ...) noexcept {
   SimThread* s = sim();
   if (s == nullptr) return set_errno(-ENODEV);
   long r = -ENOTTY;
-  try {
-    s->run([&](SimHost& h) { r = dispatch_ioctl(h, fd, *e, request, arg); });
-  } catch (const std::exception&) {
-    r = -ENODEV;
-  }
+  if (!post(s, [&](SimHost& h) { r = dispatch_ioctl(h, fd, *e, request, arg); })) r = -ENODEV;
   return set_errno(r);
 }
 
@@ -613,13 +622,14 @@ MDEVSIM_EXPORT void* mmap64(void* addr, size_t len, int prot, int flags, int fd,
     return MAP_FAILED;
   }
   void* out = MAP_FAILED;
-  int err = EINVAL;
-  s->run([&](SimHost& h) {
+  int err = ENODEV;
+  post(s, [&](SimHost& h) {
     auto* inside = static_cast<uint8_t*>(
         h.frontend().mmap(h.frontend().device_fd(), static_cast<uint64_t>(offset), len));
     auto rec = call_record("mmap", h.frontend().device_fd(), "device", "mmap");
     rec.args = "offset=" + std::to_string(offset) + " len=" + std::to_string(len);
     if (inside == nullptr) {
+      err = EINVAL;
       fail(h, rec, EINVAL, "no mmap-able area at this offset");
       return;
     }

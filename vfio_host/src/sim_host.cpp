@@ -234,7 +234,11 @@ long SimHost::after(long ret) {
       report_.ram_hashes_at_resume = ram_.nonzero_hashes();
       key = true;
     }
-    if (is_state_change_call(r) && r.ret >= 0 && device_->running()) vm_started_ = true;
+    // QEMU sets RUNNING (v1: writes 001b) when the VM starts; a paused VM
+    // (-S) migrated from PRE_COPY has never run its guest driver.
+    if (is_state_change_call(r) && r.ret >= 0 &&
+        (r.state_after == "RUNNING" || r.state_after == "001b"))
+      vm_started_ = true;
     key = key || r.state_before != r.state_after;
   }
   pending_.clear();
