@@ -544,7 +544,12 @@ int cmd_qemu_migrate(int argc, char** argv) {
           }
         }
       }
-      if (s.workload.dma_rate_bytes_per_s > 0 && pages_checked == 0)
+      // A paused source (-S) never runs its VM, so its device never DMAs.
+      if (pages_checked == 0 && rs->dma_bytes_written > 0)
+        differences.push_back("the source device DMA-wrote " +
+                              std::to_string(rs->dma_bytes_written) +
+                              " bytes but reported no DMA-written page");
+      else if (s.workload.dma_rate_bytes_per_s > 0 && pages_checked == 0 && !paused)
         differences.push_back(
             "the workload DMAs but the source device reported no DMA-written page");
     }

@@ -292,9 +292,9 @@ QemuScenario load_qemu_scenario(const std::string& path, const std::vector<std::
     // (in the original's folder, so relative paths in it still resolve); its
     // messages name the original file.
     const fs::path orig(path);
-    const std::string copy = (orig.parent_path() / ("." + orig.filename().string() + ".qemu-" +
-                                                    std::to_string(::getpid()) + ".json"))
-                                 .string();
+    std::string hidden = orig.filename().string();
+    hidden.insert(0, 1, '.').append(".qemu-").append(std::to_string(::getpid())).append(".json");
+    const std::string copy = (orig.parent_path() / hidden).string();
     {
       std::ofstream out(copy);
       out << root.dump(2);
@@ -304,7 +304,12 @@ QemuScenario load_qemu_scenario(const std::string& path, const std::vector<std::
       q.scenario = load_scenario(copy, others);
     } catch (const InputError& e) {
       ::unlink(copy.c_str());
-      throw InputError(e.file() == copy ? path : e.file(), e.json_path(), e.reason());
+      auto named = [&](std::string text) {
+        for (size_t at; (at = text.find(copy)) != std::string::npos;)
+          text.replace(at, copy.size(), path);
+        return text;
+      };
+      throw InputError(named(e.file()), e.json_path(), named(e.reason()));
     }
     ::unlink(copy.c_str());
   }

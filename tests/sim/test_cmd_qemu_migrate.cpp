@@ -171,6 +171,8 @@ TEST(QemuMigrate10, PausedSourceThenContOnTheDestination) {
   EXPECT_TRUE(m.result["verification"]["passed"].get<bool>()) << m.result["verification"];
   EXPECT_TRUE(m.result["verification"]["device_state_equal"].get<bool>());
   EXPECT_EQ(m.result["qemu"]["destination_status"], "running") << "resumed with cont";
+  // The source VM never ran, so neither did its device's workload.
+  EXPECT_EQ(m.result["verification"]["dma_pages_checked"], 0) << m.result["verification"];
   // The source VM never started (no RUNNING_P2P -> RUNNING at VM start); the
   // destination's device runs only after cont.
   EXPECT_FALSE(walks(arcs_of(m.result, "src"), "RUNNING_P2P -> RUNNING"))
