@@ -54,6 +54,9 @@ Options:
   --kill-destination-after DURATION
                         fault injection: SIGKILL the destination QEMU this
                         long after 'migrate' (the source must keep running)
+  --v1-mmap             QEMU 7.2: let QEMU mmap the v1 data section (the
+                        interposer serves a real mapping) instead of
+                        x-no-mmap=on, its 8-byte preads
   --no-device           migrate the VM without the simulated device: QEMU's
                         own RAM migration, a baseline (nothing verified)
   --help                this text
@@ -113,15 +116,16 @@ int free_tcp_port() {
   return ntohs(a.sin_port);
 }
 
-// v1: the bytes of the migration region's data section the source read.
+// v1: the bytes of the buffers the source staged (each data_offset read
+// notes the size), whether QEMU then preads or mmaps the data section.
 uint64_t v1_data_bytes_read(const std::string& trace) {
   std::ifstream in(trace);
   uint64_t total = 0;
+  static const std::string kNote = "stages the next buffer (";
   for (std::string l; std::getline(in, l);) {
-    const auto at = l.find(" pread(device, data[");
-    if (at == std::string::npos) continue;
-    const auto eq = l.find(") = ", at);
-    if (eq != std::string::npos) total += std::strtoull(l.c_str() + eq + 4, nullptr, 10);
+    if (l.find(" src pread(device, data_offset") == std::string::npos) continue;
+    const auto at = l.find(kNote);
+    if (at != std::string::npos) total += std::strtoull(l.c_str() + at + kNote.size(), nullptr, 10);
   }
   return total;
 }
@@ -185,7 +189,7 @@ json wait_migration(Side& side, Clock::time_point deadline, Run& run) {
 int cmd_qemu_migrate(int argc, char** argv) {
   std::string scenario_path, qemu_spec = "10.0", uri_kind = "tcp", json_out, trace_out;
   std::vector<std::string> sets;
-  bool paused = false, keep = false, no_device = false;
+  bool paused = false, keep = false, no_device = false, v1_mmap = false;
   std::optional<double> kill_destination_after;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -227,6 +231,8 @@ int cmd_qemu_migrate(int argc, char** argv) {
           std::cerr << "mdevsim qemu-migrate: --kill-destination-after: " << e.what() << "\n";
           return 2;
         }
+      } else if (a == "--v1-mmap") {
+        v1_mmap = true;
       } else if (a == "--no-device") {
         no_device = true;
       } else if (!a.empty() && a[0] == '-') {
@@ -327,7 +333,7 @@ int cmd_qemu_migrate(int argc, char** argv) {
   std::string device_arg = "vfio-pci,addr=03.0,sysfsdev=";
   std::string device_opts;
   if (v1_qemu) {
-    device_opts = ",x-enable-migration=on,x-no-mmap=on";
+    device_opts = v1_mmap ? ",x-enable-migration=on" : ",x-enable-migration=on,x-no-mmap=on";
   } else if (k.dirty_tracking == DirtyTracking::kType1) {
     device_opts = ",x-device-dirty-page-tracking=off,enable-migration=on";
   } else if (k.dirty_tracking == DirtyTracking::kNone) {

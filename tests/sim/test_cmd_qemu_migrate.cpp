@@ -194,6 +194,14 @@ TEST(QemuMigrate72, V1OverTcpCompletesAndVerifies) {
       << m.result["qemu"]["arcs"];
 }
 
+TEST(QemuMigrate72, V1WithTheDataSectionMappedCompletesAndVerifies) {
+  REQUIRE_QEMU("7.2");
+  // With the mapping QEMU copies whole buffers: the 16 MiB device is fine.
+  const auto m = migrate(scenario("", "", "v1"), "--qemu 7.2 --v1-mmap");
+  expect_verified(m, "7.2");
+  EXPECT_EQ(m.result["qemu"]["device_options"], ",x-enable-migration=on");
+}
+
 TEST(QemuMigrateFailures, CorruptedDeviceStreamIsRefusedAndTheSourceKeepsRunning) {
   REQUIRE_QEMU("10.0");
   const auto m = migrate(scenario(R"(, "corrupt_stream_at": 100000)"), "");
