@@ -26,6 +26,10 @@ Usage:
       one command per line on stdin; each effect is explained.
   mdevsim fsm PROTOCOL [--features LIST] [--table] [--path FROM TO] [--dot] [--json]
       Print a migration protocol's state machine, next-step table or paths.
+  mdevsim qemu-migrate SCENARIO [--qemu 7.2|10.0|PATH] [--uri tcp|unix|file] [--json FILE|-]
+      Live-migrate the simulated device between two real QEMUs (docs/qemu.md).
+  mdevsim qemu [--scenario FILE] [--trace FILE] -- QEMU_COMMAND...
+      Run your own QEMU with the simulated device interposed (docs/qemu.md).
 
 Each command takes --help. Exit codes: 0 success; 1 the migration failed or
 verification found a difference; 2 bad input (scenario, option, command).
@@ -51,6 +55,8 @@ int sc_main(int argc, char* argv[]) {
   if (cmd == "sweep") return mdevsim::sim::cmd_sweep(argc - 1, argv + 1);
   if (cmd == "step") return mdevsim::sim::cmd_step(argc - 1, argv + 1);
   if (cmd == "fsm") return mdevsim::sim::cmd_fsm(argc - 1, argv + 1);
+  if (cmd == "qemu") return mdevsim::sim::cmd_qemu(argc - 1, argv + 1);
+  if (cmd == "qemu-migrate") return mdevsim::sim::cmd_qemu_migrate(argc - 1, argv + 1);
   std::cerr << "mdevsim: unknown command '" << cmd << "' (try mdevsim --help)\n";
   return 2;
 }

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "mdevsim/vfio/mig_fsm.h"
+#include "mdevsim/vfio/pci_face.h"
 #include "mdevsim/vfio/protocol.h"
 #include "mdevsim/vfio/uapi.h"
 
@@ -24,7 +25,7 @@ constexpr uint64_t kV1DataOffset = 4096;                          // header page
 constexpr uint64_t kIommuPage = 4096;
 constexpr uint64_t kMaxDirtyBitmap = uint64_t{256} << 20;
 constexpr uint64_t kDmaEntryLimit = 65535;  // vfio_iommu_type1's dma_entry_limit default
-constexpr uint32_t kNumIrqs = 5;
+constexpr uint32_t kNumIrqs = PciIrqs::kNumIrqs;
 
 // v1 field offsets and widths in struct vfio_device_migration_info.
 constexpr uint64_t kOffState = offsetof(vfio_device_migration_info, device_state);
@@ -146,13 +147,17 @@ struct DataFile {
 };
 
 struct Frontend::Impl {
-  Impl(models::MigratableDevice& d, FrontendOptions o) : dev(d), opt(std::move(o)) {
+  Impl(models::MigratableDevice& d, FrontendOptions o)
+      : dev(d), opt(std::move(o)), pci(pci_bar_size(dev.mmio_size())) {
     if (opt.protocol == Protocol::kV1) data_section.resize(opt.v1_data_section_size);
-    mappings.push_back({0, opt.guest_ram_bytes});  // guest RAM mapped 1:1 for device DMA
+    if (opt.premap_guest_ram)
+      mappings.push_back({0, opt.guest_ram_bytes});  // guest RAM mapped 1:1 for device DMA
   }
 
   models::MigratableDevice& dev;
   FrontendOptions opt;
+  PciConfigSpace pci;  // region 7; BAR0 (region 0) is the device's MMIO
+  PciIrqs irqs;
   CallObserver* observer = nullptr;
   static constexpr int kContainerFd = 3, kDeviceFd = 4;
   int next_fd = 5;
@@ -614,6 +619,7 @@ struct Frontend::Impl {
       case VFIO_DEVICE_RESET:
         rec.request = "VFIO_DEVICE_RESET";
         dev.reset();
+        pci.reset();
         end_session();
         v1_saver.reset();
         v1_resumer.reset();
@@ -627,6 +633,25 @@ struct Frontend::Impl {
         return 0;
       case VFIO_DEVICE_FEATURE:
         return device_feature(arg);
+      case VFIO_DEVICE_GET_IRQ_INFO:
+      case VFIO_DEVICE_SET_IRQS: {
+        const bool get = request == VFIO_DEVICE_GET_IRQ_INFO;
+        rec.request = get ? "VFIO_DEVICE_GET_IRQ_INFO" : "VFIO_DEVICE_SET_IRQS";
+        if (!arg) return fail(EFAULT, "no argument buffer");
+        std::string why;
+        long r;
+        if (get) {
+          auto* i = static_cast<vfio_irq_info*>(arg);
+          r = irqs.info(*i, why);
+          rec.args = "index=" + std::to_string(i->index) + " count=" + std::to_string(i->count);
+        } else {
+          auto* i = static_cast<vfio_irq_set*>(arg);
+          r = irqs.set(*i, why);
+          rec.args = "index=" + std::to_string(i->index) + " flags=" + std::to_string(i->flags) +
+                     " count=" + std::to_string(i->count);
+        }
+        return r < 0 ? fail(static_cast<int>(-r), why) : r;
+      }
     }
     rec.request = "ioctl " + std::to_string(request);
     return fail(ENOTTY, "not an ioctl of a VFIO device fd");
@@ -644,17 +669,23 @@ struct Frontend::Impl {
     info->offset = uint64_t{info->index} << kRegionShift;
     info->cap_offset = 0;
     if (info->index != kMigrationRegionIndex) {
-      info->flags = 0;
-      info->size = 0;  // standard PCI regions are not modelled
+      // The PCI face: config space and BAR0 (trapped); other BARs, the ROM
+      // and VGA do not exist (size 0).
+      info->size = info->index == VFIO_PCI_CONFIG_REGION_INDEX ? kPciConfigSize
+                   : info->index == VFIO_PCI_BAR0_REGION_INDEX ? pci_bar_size(dev.mmio_size())
+                                                               : 0;
+      info->flags = info->size ? VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE : 0;
       return 0;
     }
     // Migration region: TYPE capability first, then the sparse mmap of the data section.
     const uint32_t caps = sizeof(vfio_region_info_cap_type) +
                           sizeof(vfio_region_info_cap_sparse_mmap) +
                           sizeof(vfio_region_sparse_mmap_area);
-    const uint32_t needed = sizeof(vfio_region_info) + caps;
+    const bool mmap = opt.v1_data_mmap;
+    const uint32_t needed =
+        sizeof(vfio_region_info) + (mmap ? caps : uint32_t{sizeof(vfio_region_info_cap_type)});
     info->flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE |
-                  VFIO_REGION_INFO_FLAG_MMAP | VFIO_REGION_INFO_FLAG_CAPS;
+                  (mmap ? VFIO_REGION_INFO_FLAG_MMAP : 0) | VFIO_REGION_INFO_FLAG_CAPS;
     info->size = v1_region_size();
     if (info->argsz < needed) {
       info->argsz = needed;  // too small: succeed, ask for more room
@@ -665,9 +696,12 @@ struct Frontend::Impl {
     auto* type = reinterpret_cast<vfio_region_info_cap_type*>(base + sizeof(vfio_region_info));
     type->header.id = VFIO_REGION_INFO_CAP_TYPE;
     type->header.version = 1;
-    type->header.next = sizeof(vfio_region_info) + sizeof(vfio_region_info_cap_type);
+    type->header.next = mmap ? sizeof(vfio_region_info) + sizeof(vfio_region_info_cap_type) : 0;
     type->type = VFIO_REGION_TYPE_MIGRATION_DEPRECATED;
     type->subtype = VFIO_REGION_SUBTYPE_MIGRATION_DEPRECATED;
+    info->cap_offset = sizeof(vfio_region_info);
+    info->argsz = needed;
+    if (!mmap) return 0;
     auto* sparse = reinterpret_cast<vfio_region_info_cap_sparse_mmap*>(base + type->header.next);
     sparse->header.id = VFIO_REGION_INFO_CAP_SPARSE_MMAP;
     sparse->header.version = 1;
@@ -871,6 +905,8 @@ struct Frontend::Impl {
                    off = offset & ((uint64_t{1} << kRegionShift) - 1);
     rec.request = v1_field_name(off);
     rec.args = "offset=" + std::to_string(off) + " len=" + std::to_string(len);
+    if (index == VFIO_PCI_CONFIG_REGION_INDEX || index == VFIO_PCI_BAR0_REGION_INDEX)
+      return pci_access(index == VFIO_PCI_CONFIG_REGION_INDEX, write, buf, len, off);
     if (!v1() || index != kMigrationRegionIndex)
       return fail(EINVAL, "no readable region at this offset");
     if (buf == nullptr) return fail(EFAULT, "no buffer");
@@ -892,6 +928,34 @@ struct Frontend::Impl {
       return fail(EINVAL,
                   "migration-info fields are accessed only at their native width and alignment");
     return write ? v1_write_field(off, buf) : v1_read_field(off, buf);
+  }
+
+  // Config space, or BAR0 as 32-bit registers (narrower accesses read or
+  // merge into the containing register; unmapped registers read 0).
+  long pci_access(bool config, bool write, void* buf, size_t len, uint64_t off) {
+    rec.request = config ? "config" : "bar0";
+    if (buf == nullptr) return fail(EFAULT, "no buffer");
+    if (config) {
+      const long r = write ? pci.write(off, buf, len) : pci.read(off, buf, len);
+      return r < 0 ? fail(static_cast<int>(-r), "beyond the 256-byte config space") : r;
+    }
+    const uint64_t size = pci_bar_size(dev.mmio_size());
+    if (off >= size || len > size - off) return fail(EINVAL, "beyond BAR0");
+    auto* bytes = static_cast<uint8_t*>(buf);
+    for (uint64_t a = off; a < off + len;) {
+      const uint64_t reg = a & ~uint64_t{3}, n = std::min<uint64_t>(reg + 4, off + len) - a;
+      uint32_t v = 0;
+      dev.mmio_read(static_cast<uint32_t>(reg), v);
+      auto* vb = reinterpret_cast<uint8_t*>(&v) + (a - reg);
+      if (write) {
+        std::memcpy(vb, bytes + (a - off), n);
+        dev.mmio_write(static_cast<uint32_t>(reg), v);
+      } else {
+        std::memcpy(bytes + (a - off), vb, n);
+      }
+      a += n;
+    }
+    return static_cast<long>(len);
   }
 
   // ------------------------------------------------------------ container
@@ -1314,7 +1378,7 @@ int Frontend::close(int fd) {
 
 void* Frontend::mmap(int fd, uint64_t offset, size_t len) {
   auto& m = *impl_;
-  if (fd != Impl::kDeviceFd || !m.v1()) return nullptr;
+  if (fd != Impl::kDeviceFd || !m.v1() || !m.opt.v1_data_mmap) return nullptr;
   const uint64_t index = offset >> kRegionShift, off = offset & ((uint64_t{1} << kRegionShift) - 1);
   if (index != kMigrationRegionIndex || off < kV1DataOffset || off + len > m.v1_region_size())
     return nullptr;

@@ -86,6 +86,13 @@ class GpuDevice : public sc_core::sc_module, public MigratableDevice {
   std::vector<uint64_t> dma_logging_report(uint64_t iova, uint64_t length,
                                            uint64_t page_size) override;
   std::string compatibility_string() const override;
+  uint32_t mmio_size() const override { return registers.size_bytes(); }
+  bool mmio_read(uint32_t offset, uint32_t& value) override {
+    return registers.guest_read(offset, value);
+  }
+  bool mmio_write(uint32_t offset, uint32_t value) override {
+    return registers.guest_write(offset, value);
+  }
   std::vector<uint64_t> take_faults() override { return vram.take_faults(); }
   uint64_t missing_pages() const override { return vram.missing_count(); }
 

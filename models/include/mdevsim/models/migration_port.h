@@ -164,6 +164,14 @@ class MigratableDevice {
   // A short stable description of the configuration that a resume stream
   // must match (shown in compatibility errors).
   virtual std::string compatibility_string() const = 0;
+
+  // The device's MMIO registers as its PCI BAR0 (the VMM traps accesses
+  // through the region): size in bytes (0: no BAR0) and 32-bit guest
+  // accesses with the register file's rules; false for an offset that maps
+  // no register.
+  virtual uint32_t mmio_size() const { return 0; }
+  virtual bool mmio_read(uint32_t /*offset*/, uint32_t& /*value*/) { return false; }
+  virtual bool mmio_write(uint32_t /*offset*/, uint32_t /*value*/) { return false; }
 };
 
 }  // namespace mdevsim::models

@@ -72,6 +72,14 @@ struct FrontendOptions {
 
   // Guest memory visible to device DMA (IOVA == GPA, no vIOMMU).
   uint64_t guest_ram_bytes = uint64_t{1} << 30;
+  // true: guest RAM [0, guest_ram_bytes) starts mapped in the container (the
+  // simulator's driver never maps); false: mappings come only from the VMM's
+  // VFIO_IOMMU_MAP_DMA, as with a real kernel (vfio_host/ serving QEMU).
+  bool premap_guest_ram = true;
+  // v1: advertise the data section as mmap-able (FLAG_MMAP + sparse area).
+  // Only for callers that use Frontend::mmap; a VMM whose mmap of the fd
+  // cannot reach the section must see a pread/pwrite-only region.
+  bool v1_data_mmap = true;
   uint32_t guest_page_size = 4096;
 
   // Fault injection. fail_arc: the single arc from → to (state values of the
