@@ -38,7 +38,7 @@ std::string rerun_command(int argc, char** argv) {
     if (a == "--emit-jobs" || a == "--collect")
       ++i;
     else if (a != "--fresh")
-      command += " " + shell_quote(a);
+      command.append(" ").append(shell_quote(a));
   }
   return command;
 }

@@ -2,7 +2,8 @@
 // slurmctld and slurmd with their key, configuration, state and logs in a
 // temporary folder, listening on 127.0.0.1 only, on free ports. The daemons
 // run in the foreground (-D) as children of this process and are stopped by
-// stop() or the destructor, so a failing test still stops them. SLURM_CONF
+// stop() or the destructor, so a failing test still stops them (and they get
+// SIGTERM if this process dies outright). SLURM_CONF
 // is set in this process's environment, so the Slurm commands it (and
 // mdevsim, its child) runs talk to this cluster. No gtest dependency: the
 // benchmark uses it too.
@@ -10,6 +11,7 @@
 
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -171,6 +173,7 @@ class SlurmCluster {
   void spawn(const std::vector<std::string>& args, const std::string& log) {
     const pid_t pid = fork();
     if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGTERM);  // a test killed outright leaves no daemon behind
       FILE* out = std::freopen(path(log).c_str(), "w", stdout);
       if (out) dup2(fileno(out), 2);
       std::vector<char*> argv;

@@ -74,7 +74,7 @@ std::string point_command(const Plan& plan, const std::string& binary, const std
   const PointFiles f = point_files(fs::absolute(points_dir), point);
   std::string cmd;
   for (const auto& a : run_command(binary, scenario, plan.point_overrides(point), f.json.string()))
-    cmd += (cmd.empty() ? "" : " ") + shell_quote(a);
+    cmd.append(cmd.empty() ? "" : " ").append(shell_quote(a));
   const std::string tmp = shell_quote(f.exit.string() + ".tmp");
   return cmd + " </dev/null >/dev/null 2>" + shell_quote(f.err.string()) + "; echo $? >" + tmp +
          " && mv " + tmp + " " + shell_quote(f.exit.string());

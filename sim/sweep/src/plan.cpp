@@ -111,7 +111,8 @@ std::string vary_text(const ojson& vary) {
     text += (text.empty() ? "--vary " : " --vary ") + axis.value("path", std::string("?")) + "=";
     std::string values;
     for (const auto& v : axis.value("values", ojson::array()))
-      values += (values.empty() ? "" : ",") + (v.is_string() ? v.get<std::string>() : v.dump());
+      values.append(values.empty() ? "" : ",")
+          .append(v.is_string() ? v.get<std::string>() : v.dump());
     text += values;
   }
   return text.size() > 160 ? text.substr(0, 157) + "..." : text;

@@ -24,7 +24,7 @@ struct Captured {
 // Runs a command (its words shell-quoted), stdout and stderr captured.
 Captured capture(const std::vector<std::string>& words) {
   std::string cmd;
-  for (const auto& w : words) cmd += (cmd.empty() ? "" : " ") + shell_quote(w);
+  for (const auto& w : words) cmd.append(cmd.empty() ? "" : " ").append(shell_quote(w));
   Captured c;
   FILE* p = popen((cmd + " 2>&1 </dev/null").c_str(), "r");
   if (!p) return c;
@@ -97,7 +97,7 @@ std::string SlurmExecutor::submit(const std::vector<size_t>& todo) {
   const size_t per = options_.points_per_task;
   tasks_ = (todo.size() + per - 1) / per;
   std::string array = "--array=0-" + std::to_string(tasks_ - 1);
-  if (options_.max_running > 0) array += "%" + std::to_string(options_.max_running);
+  if (options_.max_running > 0) array.append("%").append(std::to_string(options_.max_running));
   std::vector<std::string> words = {"sbatch", "--parsable", "--job-name=mdevsim-sweep", array,
                                     "--output=" + (slurm_dir_ / "%A_%a.log").string()};
   words.insert(words.end(), options_.sbatch_args.begin(), options_.sbatch_args.end());
@@ -169,7 +169,7 @@ void SlurmExecutor::explain_missing(const std::vector<size_t>& todo,
   }
   for (const auto& [task, points] : by_task) {
     std::string list;
-    for (size_t p : points) list += (list.empty() ? "" : ",") + std::to_string(p);
+    for (size_t p : points) list.append(list.empty() ? "" : ",").append(std::to_string(p));
     troubles_.push_back("array task " + job_id_ + "_" + std::to_string(task) + " ended " +
                         final_state(task) + " without point(s) " + list + "; its log: " +
                         (slurm_dir_ / (job_id_ + "_" + std::to_string(task) + ".log")).string());
@@ -179,11 +179,12 @@ void SlurmExecutor::explain_missing(const std::vector<size_t>& todo,
 int SlurmExecutor::run(const std::vector<size_t>& todo, Progress& progress,
                        const RecordSink& sink) {
   if (todo.empty()) return 0;
+  job_id_ = submit(todo);
+  // From here on Ctrl-C and SIGTERM are taken by sigtimedwait: they cancel the array.
   sigset_t waited, old_mask;
   sigemptyset(&waited);
   for (int s : {SIGINT, SIGTERM}) sigaddset(&waited, s);
   sigprocmask(SIG_BLOCK, &waited, &old_mask);
-  job_id_ = submit(todo);
   std::vector<size_t> waiting = todo;
   int stop_signal = 0;
   auto last_poll = std::chrono::steady_clock::now() - std::chrono::seconds(10);

@@ -51,7 +51,9 @@ pid_t start_in_background(const std::string& args, const fs::path& err) {
   if (pid == 0) {
     dup2(open("/dev/null", O_WRONLY), 1);
     dup2(open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 2);
-    execl("/bin/sh", "sh", "-c", (std::string(MDEVSIM_BINARY_DIR) + "/mdevsim " + args).c_str(),
+    // exec: the signals the test sends go to mdevsim itself, not to a shell.
+    execl("/bin/sh", "sh", "-c",
+          ("exec " + std::string(MDEVSIM_BINARY_DIR) + "/mdevsim " + args).c_str(),
           static_cast<char*>(nullptr));
     _exit(127);
   }
@@ -117,6 +119,29 @@ TEST_F(SlurmExecutor, FiftyPointsEqualTheLocalExecutorsAndACancelledTaskIsRerunA
   EXPECT_EQ(count_lines(read(cut / "slurm" / "points.txt")), 50 - kept)
       << "the rerun submitted only the missing points";
   EXPECT_EQ(read(cut / "results.jsonl"), reference);
+}
+
+TEST_F(SlurmExecutor, CtrlCCancelsTheArrayAndKeepsWhatFinished) {
+  const fs::path dir = fresh_dir("sigint");
+  const std::string cmd =
+      kSweep + " --executor slurm --points-per-task 10 --max-running 1 --out " + dir.string();
+  const pid_t sweep = start_in_background(cmd, dir.string() + ".err");
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < give_up && !fs::exists(dir / "points" / "point-0.exit"))
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  kill(sweep, SIGINT);
+  int status = 0;
+  waitpid(sweep, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130) << read(dir.string() + ".err");
+  std::string job = read(dir / "slurm" / "job");
+  job = job.substr(0, job.find('\n'));
+  EXPECT_EQ(SlurmCluster::shell("squeue -h -r -j " + job + " -t PENDING,RUNNING -o %i"), "")
+      << "scancel left no task of job " << job << " waiting or running";
+  const size_t kept = count_lines(read(dir / "results.jsonl"));
+  EXPECT_GE(kept, 1u);
+  EXPECT_LT(kept, 50u);
+  EXPECT_NE(read(dir.string() + ".err").find("run again"), std::string::npos);
 }
 
 TEST(SlurmExecutorOptions, MisuseIsRefusedWithExitTwo) {
