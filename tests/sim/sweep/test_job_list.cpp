@@ -121,4 +121,34 @@ TEST(JobList, AKilledParallelLeavesOnlyTheMissingPointsForItsResume) {
   EXPECT_EQ(read(dir / "results.jsonl"), read(local / "results.jsonl"));
 }
 
+// A scenario that names its protocol by a relative path: the job list's
+// commands read the staged copies, so they run with the originals gone.
+TEST(JobList, TheScenarioAndTheFilesItRefersToAreStagedBesideTheResults) {
+  const fs::path src = fresh_dir("src"), dir = fresh_dir("staged");
+  fs::create_directories(src / "protocols");
+  fs::copy_file(std::string(MDEVSIM_SOURCE_DIR) + "/scenarios/protocols/v2-postcopy.json",
+                src / "protocols" / "mine.json");
+  std::string scenario = read(std::string(MDEVSIM_SOURCE_DIR) + "/scenarios/bench/sweep-1g.json");
+  scenario.replace(scenario.find("\"device\": {"), 11,
+                   "\"device\": { \"protocol\": \"protocols/mine.json\",");
+  std::ofstream(src / "s.json") << scenario;
+  const std::string sweep =
+      "sweep " + (src / "s.json").string() + " --vary seed=1,2 --out " + dir.string();
+  const auto emitted = run_cli(sweep + " --emit-jobs " + (dir / "jobs.txt").string());
+  ASSERT_EQ(emitted.code, 0) << emitted.err;
+  EXPECT_EQ(read(dir / "staged" / "s.json"), scenario);
+  EXPECT_EQ(read(dir / "staged" / "protocols" / "mine.json"),
+            read(src / "protocols" / "mine.json"));
+  fs::remove_all(src);
+  ASSERT_EQ(system(("sh " + (dir / "jobs.txt").string()).c_str()), 0);
+  EXPECT_EQ(read(dir / "points" / "point-1.exit"), "0\n") << read(dir / "points" / "point-1.err");
+  // --collect needs the scenario only to check the sweep's definition; put it back.
+  fs::create_directories(src / "protocols");
+  fs::copy_file(dir / "staged" / "s.json", src / "s.json");
+  fs::copy_file(dir / "staged" / "protocols" / "mine.json", src / "protocols" / "mine.json");
+  const auto collected = run_cli(sweep + " --collect " + (dir / "points").string());
+  EXPECT_EQ(collected.code, 0) << collected.err;
+  EXPECT_NE(collected.out.find("ran        2 now"), std::string::npos) << collected.out;
+}
+
 }  // namespace
