@@ -72,8 +72,11 @@ class SlurmCluster {
     return "";
   }
 
-  // SIGTERM to every daemon, SIGKILL after 5 s, then the folder goes.
+  // SIGTERM to every daemon, SIGKILL after 5 s, then the folder goes. A
+  // job's slurmstepd detaches from slurmd and would outlive it: every process
+  // left with this cluster's SLURM_CONF in its environment is killed too.
   void stop() {
+    if (!dir_.empty()) shell("scancel --full --quiet --user=root 2>/dev/null");
     for (auto it = pids_.rbegin(); it != pids_.rend(); ++it) kill(*it, SIGTERM);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     for (pid_t pid : pids_) {
@@ -83,6 +86,7 @@ class SlurmCluster {
       }
     }
     pids_.clear();
+    if (!dir_.empty()) kill_stragglers("SLURM_CONF=" + path("slurm.conf"));
     if (!dir_.empty() && !std::getenv("MDEVSIM_KEEP_SLURM")) std::filesystem::remove_all(dir_);
     dir_.clear();
   }
@@ -101,6 +105,23 @@ class SlurmCluster {
   }
 
  private:
+  // SIGKILL to the processes (not this one) whose environment holds `entry`.
+  static void kill_stragglers(const std::string& entry) {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      const pid_t pid = static_cast<pid_t>(std::stol(name));
+      if (pid == getpid()) continue;
+      std::ifstream env(e.path() / "environ", std::ios::binary);
+      for (std::string var; std::getline(env, var, '\0');)
+        if (var == entry) {
+          kill(pid, SIGKILL);
+          break;
+        }
+    }
+  }
+
   // The daemons live in sbin, which a user's PATH may lack.
   static std::string find_tool(const std::string& tool) {
     for (const char* dir :
