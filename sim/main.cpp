@@ -18,9 +18,11 @@ Usage:
               [--timeline FILE] [--vcd FILE] [--report FILE]
       Run one scenario (a live migration of a VM with the device) and print a summary.
   mdevsim sweep SCENARIO --vary PATH=V1,V2,... [--vary ...] [--jobs N] [--out DIR]
-                [--set PATH=VALUE]... [--fresh]
-      Run the cross product of parameter values, one process per point; writes
-      results.csv, results.jsonl and report.html, and resumes when run again.
+                [--set PATH=VALUE]... [--fresh] [--executor local|slurm]
+                [--emit-jobs FILE] [--collect DIR]
+      Run the cross product of parameter values, one process per point, here or
+      on a Slurm cluster; writes results.csv, results.jsonl and report.html, and
+      resumes when run again.
   mdevsim step [--protocol v1|v2|FILE] [--features LIST] [--json] [--echo]
       Drive a source and a destination device by hand through the VFIO ABI,
       one command per line on stdin; each effect is explained.
