@@ -301,6 +301,10 @@ const PatternSpec& PageWriteGenerator::spec() const { return impl_->spec; }
 std::vector<TraceWrite> load_trace_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error(path + ": cannot open trace file");
+  return parse_trace(in, path);
+}
+
+std::vector<TraceWrite> parse_trace(std::istream& in, const std::string& path) {
   std::vector<TraceWrite> out;
   std::string line;
   int lineno = 0;

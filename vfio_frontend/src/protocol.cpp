@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cerrno>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -689,7 +690,7 @@ ProtocolSpec resolve_protocol(const std::string& name, const std::string& relati
                        (name.ends_with(".json") ? name : name + ".json"));
 #endif
   for (const auto& c : candidates)
-    if (std::ifstream(c)) {
+    if (std::filesystem::is_regular_file(c) && std::ifstream(c)) {
       ProtocolSpec p = load_protocol_file(c);
 #ifdef MDEVSIM_SOURCE_DIR
       // Shipped files are named as in the repository, wherever it is.
@@ -698,6 +699,17 @@ ProtocolSpec resolve_protocol(const std::string& name, const std::string& relati
 #endif
       return p;
     }
+  if (looks_like_path) {
+    // It was meant as a file: say what is wrong with it, where it was looked for.
+    const std::string& where = candidates.front();
+    std::error_code ec;
+    if (std::filesystem::is_directory(where, ec))
+      throw ProtocolError(where + ": is a directory, not a protocol file");
+    if (std::filesystem::exists(where, ec))
+      throw ProtocolError(where + ": cannot open the protocol file");
+    throw ProtocolError(where + ": the protocol file does not exist" +
+                        (where != name ? " (a relative path is relative to the scenario)" : ""));
+  }
   throw ProtocolError(
       name + ": no such protocol (use v1, v2, a shipped name such as v2-postcopy, or a file path)");
 }
