@@ -80,8 +80,8 @@ on to the end either way. An errno from the ABI is an answer, not a failure.
 )";
 
 struct Session {
-  Session(vfio::FrontendOptions opt, bool json_out)
-      : cfg(config()),
+  Session(vfio::FrontendOptions opt, bool json_out, uint64_t vram_bytes = 64 << 20)
+      : cfg(config(vram_bytes)),
         src_dev("src", cfg),
         dst_dev("dst", cfg),
         driver("driver", src_dev, workload(), 1),
@@ -96,9 +96,9 @@ struct Session {
     dst_dev.set_running(true);
   }
 
-  static models::DeviceConfig config() {
+  static models::DeviceConfig config(uint64_t vram_bytes) {
     models::DeviceConfig c;
-    c.vram_bytes = 64 << 20;
+    c.vram_bytes = vram_bytes;
     c.page_size = 64 * 1024;
     c.contexts = 4;
     c.dma_buffer_bytes = 1 << 20;
@@ -124,7 +124,8 @@ struct Session {
   // bounds it; a user's session has no limit).
   double max_run_s = std::numeric_limits<double>::infinity();
   double run_s = 0;
-  bool echo = false;  // print "src> CMD" before each answer, as a terminal shows it
+  uint64_t max_io_bytes = 64 << 20;  // per read/write/pread command
+  bool echo = false;                 // print "src> CMD" before each answer, as a terminal shows it
   bool v1;
   std::shared_ptr<const vfio::ProtocolSpec> proto;  // v2-style states and names
   bool on_src = true;
@@ -306,7 +307,8 @@ Reply execute(Session& s, std::vector<std::string> w) {
     need(3);
     const int fd = static_cast<int>(num(1));
     const uint64_t n = num(2);
-    if (n > (64u << 20)) throw std::invalid_argument("at most 64 MiB per command");
+    if (n > s.max_io_bytes)
+      throw std::invalid_argument("at most " + format_bytes(s.max_io_bytes) + " per command");
     if (c == "read") {
       std::vector<uint8_t> b(n);
       const long r = fe.read(fd, b.data(), n);
@@ -467,7 +469,8 @@ Reply execute(Session& s, std::vector<std::string> w) {
   if (c == "pread") {
     v1_only();
     need(3);
-    if (num(2) > (64u << 20)) throw std::invalid_argument("at most 64 MiB per command");
+    if (num(2) > s.max_io_bytes)
+      throw std::invalid_argument("at most " + format_bytes(s.max_io_bytes) + " per command");
     std::vector<uint8_t> b(num(2));
     const long r = fe.pread(fe.device_fd(), b.data(), b.size(), kRegion + num(1));
     if (r > 0) s.buffer.insert(s.buffer.end(), b.begin(), b.begin() + r);
@@ -576,7 +579,9 @@ void run_lines(Session& s, std::istream& in, bool tty) {
       }
       for (auto it = r.extra.begin(); it != r.extra.end(); ++it) j[it.key()] = it.value();
       if (!error.empty()) j["message"] = error;
-      out << j.dump() << std::endl;
+      // A script may hold any bytes: invalid UTF-8 is replaced, not a crash
+      // (found by fuzz_step).
+      out << j.dump(-1, ' ', false, ordered_json::error_handler_t::replace) << std::endl;
     } else {
       out << s.name() << ": " << (error.empty() ? r.message : "error: " + error) << "\n";
       for (const auto& c : rec.calls) {
@@ -655,7 +660,7 @@ vfio::FrontendOptions step_options(const std::string& protocol, std::string& fea
 
 struct StepScriptRunner::Impl {
   Impl(vfio::FrontendOptions opt, bool json, const std::string& name)
-      : session(opt, json), module(name.c_str(), session) {}
+      : session(opt, json, 4 << 20), module(name.c_str(), session) {}
   Session session;
   ScriptModule module;
 };
@@ -669,6 +674,7 @@ StepScriptRunner::StepScriptRunner(const std::string& protocol, bool json, doubl
   static int count = 0;
   impl_ = std::make_unique<Impl>(opt, json, "step_script_" + std::to_string(count++));
   impl_->session.max_run_s = max_run_s;
+  impl_->session.max_io_bytes = 1 << 20;
 }
 
 StepScriptRunner::~StepScriptRunner() = default;

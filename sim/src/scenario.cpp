@@ -603,6 +603,13 @@ Scenario load_scenario_text(const std::string& text, const std::string& path,
     const auto at = what.find("at line");
     throw InputError(path, "",
                      "malformed JSON " + (at == std::string::npos ? what : what.substr(at)));
+  } catch (const json::out_of_range& e) {
+    // A number too large for a double (1e999): found by fuzz_scenario, it
+    // escaped as out_of_range and ended the process.
+    std::string what = e.what();
+    const auto at = what.find("number overflow");
+    throw InputError(path, "",
+                     "malformed JSON: " + (at == std::string::npos ? what : what.substr(at)));
   } catch (const DuplicateKey& d) {
     throw InputError(path, d.pointer, "the key appears twice in its object");
   }

@@ -188,5 +188,15 @@ TEST(Scenario, ATraceFileMustBeARegularFile) {
             std::string::npos);
 }
 
+// Found by fuzz_scenario: a number too large for a double escaped the loader
+// as nlohmann's out_of_range and ended the process.
+TEST(Scenario, ANumberTooLargeIsMalformedJsonNotACrash) {
+  EXPECT_NE(load_error(R"({"seed": 5500e10000})")
+                .find("malformed JSON: number overflow parsing "
+                      "'5500e10000'"),
+            std::string::npos)
+      << load_error(R"({"seed": 5500e10000})");
+}
+
 }  // namespace
 }  // namespace mdevsim::sim

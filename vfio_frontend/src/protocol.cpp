@@ -111,7 +111,12 @@ class Obj {
     }
     return out;
   }
-  const Json& at(const char* k) const { return j_.at(k); }
+  // A required member: missing, it is an error naming the key (found by
+  // fuzz_protocol: a file without "encoding" ended the process).
+  const Json& at(const char* k) const {
+    if (!j_.contains(k)) fail(k, "is required");
+    return j_.at(k);
+  }
   const std::string& file() const { return file_; }
   const std::string& path() const { return path_; }
 
@@ -471,7 +476,7 @@ ProtocolSpec parse_protocol(std::string_view text, const std::string& file) {
   Json j;
   try {
     j = Json::parse(text, nullptr, true, /*ignore_comments=*/true);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse_error, or out_of_range for 1e999
     throw ProtocolError(file + ": not valid JSON: " + e.what());
   }
   ProtocolSpec p;
