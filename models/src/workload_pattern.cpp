@@ -200,7 +200,7 @@ void PageWriteGenerator::Impl::validate_and_prepare(const std::string& where) {
         const auto& w = trace[i];
         if (w.time_s < last)
           bad(field("trace"), "times must not decrease (entry " + std::to_string(i) + ")");
-        if (w.count == 0 || w.page >= memory_pages || w.page + w.count > memory_pages)
+        if (w.count == 0 || w.page >= memory_pages || w.count > memory_pages - w.page)  // no wrap
           bad(field("trace"), "entry " + std::to_string(i) + " writes beyond the memory");
         last = w.time_s;
         trace_prefix.push_back(acc);
@@ -301,6 +301,10 @@ const PatternSpec& PageWriteGenerator::spec() const { return impl_->spec; }
 std::vector<TraceWrite> load_trace_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error(path + ": cannot open trace file");
+  return parse_trace(in, path);
+}
+
+std::vector<TraceWrite> parse_trace(std::istream& in, const std::string& path) {
   std::vector<TraceWrite> out;
   std::string line;
   int lineno = 0;

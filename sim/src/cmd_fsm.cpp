@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mdevsim/sim/commands.h"
+#include "mdevsim/sim/feature_list.h"
 #include "mdevsim/vfio/mig_fsm.h"
 #include "mdevsim/vfio/protocol.h"
 
@@ -427,9 +428,19 @@ int cmd_fsm(int argc, char** argv) {
       dot = true;
     } else if (a == "--json") {
       json = true;
-    } else if (a == "--path" && i + 2 < argc) {
+    } else if (a == "--path") {
+      // Two states; a missing TO would otherwise read as "unexpected argument".
+      if (i + 2 >= argc || argv[i + 2][0] == '-') {
+        std::cerr << "mdevsim fsm: --path takes two states, FROM and TO (e.g. --path RUNNING "
+                     "STOP_COPY)"
+                  << (i + 1 < argc ? std::string("; got only '") + argv[i + 1] + "'" : "") << "\n";
+        return 2;
+      }
       from = argv[++i];
       to = argv[++i];
+    } else if (a == "--features" && i + 1 >= argc) {
+      std::cerr << "mdevsim fsm: --features needs a list, e.g. --features stop_copy,p2p\n";
+      return 2;
     } else if (!a.empty() && a[0] != '-' && protocol.empty()) {
       protocol = a;
     } else {
@@ -453,21 +464,20 @@ int cmd_fsm(int argc, char** argv) {
     }
     uint64_t flags = p.all_flags();
     if (features_given) {
-      const auto f = p.parse_features(features);
-      if (!f || (*f & p.mandatory_flags()) != p.mandatory_flags()) {
-        std::cerr << "mdevsim fsm: --features '" << features << "' must list "
-                  << p.features_name(p.mandatory_flags()) << " and optionally others of "
-                  << p.features_name(p.all_flags()) << "\n";
+      std::string why;
+      const auto f = check_feature_list(p, features, why);
+      if (!f) {
+        std::cerr << "mdevsim fsm: --features " << features << ": " << why << "\n";
         return 2;
       }
       flags = *f;
     }
     return fsm_file(p, flags, table, from, to, dot, json);
   }
-  const auto flags = vfio::parse_features(features);
-  if (!flags || !(*flags & 1)) {
-    std::cerr << "mdevsim fsm: --features '" << features
-              << "' must list stop_copy and optionally p2p, pre_copy (comma separated)\n";
+  std::string why;
+  const auto flags = check_feature_list(vfio::builtin_protocol_v2(), features, why);
+  if (!flags) {
+    std::cerr << "mdevsim fsm: --features " << features << ": " << why << "\n";
     return 2;
   }
   return fsm_v2(*flags, table, from, to, dot, json);

@@ -1,8 +1,11 @@
 // mdevsim run SCENARIO [--set PATH=VALUE]... [--json FILE|-] [...]
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -33,7 +36,7 @@ Options:
   --set PATH=VALUE   override a scenario value, e.g. --set device.vram=8GiB
                      or --set workload.dirty_rate=1GiB/s (validated like the file)
   --json FILE|-      write the result JSON (schema mdevsim.result/1) to FILE,
-                     or to stdout with '-' (the summary then goes to stderr)
+                     or to stdout with '-' (as every output but --vcd can)
   --exact            move device state through read()/write() byte buffers
                      instead of the in-process zero-copy path (same result)
   --trace FILE       every VFIO call of both hosts, strace-style, with its
@@ -49,7 +52,9 @@ Options:
   --help             this text
 
 Output files are opened before the run starts: one that cannot be written
-stops the command with exit code 2. For a device-only scenario the trace is
+stops the command with exit code 2, and so do two outputs given the same
+file. '-' writes an output to stdout (--json, --trace, --timeline, --report;
+not --vcd, which needs a file); the summary then goes to stderr. For a device-only scenario the trace is
 empty and the timeline and report show the device run.
 
 On a terminal, a run that takes more than about 2 s shows its progress
@@ -194,25 +199,60 @@ int cmd_run(int argc, char** argv) {
     return 2;
   }
   // Every output file is opened before the run: a typo in a path should not
-  // cost a long simulation.
-  std::ofstream json_file, trace_file, timeline_file, report_file;
-  const std::string json_file_out = json_out == "-" ? "" : json_out;
-  const std::pair<const std::string*, std::ofstream*> outputs[] = {
-      {&json_file_out, &json_file},
-      {&trace_out, &trace_file},
-      {&timeline_out, &timeline_file},
-      {&report_out, &report_file},
-      {&vcd_out, nullptr},  // SystemC writes the VCD itself: only check it can be created
+  // cost a long simulation. '-' is stdout for each output written as a
+  // stream (the summary then goes to stderr); two outputs cannot share a path.
+  struct Output {
+    const char* option;
+    const std::string* path;
+    std::ofstream file;
+    bool to_stdout() const { return *path == "-"; }
+    std::ostream& stream() { return to_stdout() ? std::cout : file; }
   };
-  for (const auto& [path, file] : outputs) {
-    if (path->empty()) continue;
-    std::ofstream probe;
-    std::ofstream& f = file ? *file : probe;
-    f.open(*path, std::ios::binary | std::ios::trunc);
-    if (!f) {
-      std::cerr << "mdevsim run: cannot write " << *path << "\n";
+  Output outputs[] = {{"--json", &json_out, {}},
+                      {"--trace", &trace_out, {}},
+                      {"--timeline", &timeline_out, {}},
+                      {"--report", &report_out, {}},
+                      {"--vcd", &vcd_out, {}}};
+  Output& json_o = outputs[0];
+  Output& trace_o = outputs[1];
+  Output& timeline_o = outputs[2];
+  Output& report_o = outputs[3];
+  bool summary_to_stderr = false;
+  for (auto& o : outputs) {
+    if (o.path->empty()) continue;
+    for (auto* other = outputs; other != &o; ++other) {
+      if (other->path->empty()) continue;
+      std::error_code ec1, ec2;
+      const bool same =
+          *other->path == *o.path || (*o.path != "-" && *other->path != "-" &&
+                                      std::filesystem::weakly_canonical(*o.path, ec1) ==
+                                          std::filesystem::weakly_canonical(*other->path, ec2) &&
+                                      !ec1 && !ec2);
+      if (same) {
+        std::cerr << "mdevsim run: " << other->option << " and " << o.option << " both write "
+                  << (*o.path == "-" ? "stdout ('-')" : *o.path)
+                  << ": give each output its own file\n";
+        return 2;
+      }
+    }
+    if (o.to_stdout()) {
+      if (&o == &outputs[4]) {
+        std::cerr << "mdevsim run: --vcd -: the waveform needs a file name (SystemC writes and "
+                     "rewrites the file itself); '-' is stdout only for --json, --trace, "
+                     "--timeline and --report\n";
+        return 2;
+      }
+      summary_to_stderr = true;
+      continue;
+    }
+    errno = 0;
+    o.file.open(*o.path, std::ios::binary | std::ios::trunc);
+    if (!o.file) {
+      std::cerr << "mdevsim run: cannot write " << *o.path << ": "
+                << (errno ? std::strerror(errno) : "cannot open it") << "\n";
       return 2;
     }
+    if (&o == &outputs[4]) o.file.close();  // SystemC writes the VCD itself: only checked here
   }
   RecorderOptions ro;
   ro.record = !trace_out.empty() || !timeline_out.empty() || !report_out.empty();
@@ -244,22 +284,23 @@ int cmd_run(int argc, char** argv) {
     return 2;
   }
   const std::string text = to_json(r).dump(2) + "\n";
-  std::ostream& summary = json_out == "-" ? std::cerr : std::cout;
+  std::ostream& summary = summary_to_stderr ? std::cerr : std::cout;
   print_summary(summary, s, r);
+  auto written = [&](Output& o) {
+    o.stream().flush();
+    if (o.stream()) return true;
+    std::cerr << "mdevsim run: cannot write " << (o.to_stdout() ? "stdout" : *o.path) << ": "
+              << (errno ? std::strerror(errno) : "write failed") << "\n";
+    return false;
+  };
   if (rec) {
-    auto written = [&](std::ofstream& f, const std::string& path) {
-      f.flush();
-      if (f) return true;
-      std::cerr << "mdevsim run: cannot write " << path << "\n";
-      return false;
-    };
     if (!trace_out.empty()) {
-      write_abi_trace(rec->log, trace_file);
-      if (!written(trace_file, trace_out)) return 2;
+      write_abi_trace(rec->log, trace_o.stream());
+      if (!written(trace_o)) return 2;
     }
     if (!timeline_out.empty()) {
-      write_timeline(rec->log, r, timeline_file);
-      if (!written(timeline_file, timeline_out)) return 2;
+      write_timeline(rec->log, r, timeline_o.stream());
+      if (!written(timeline_o)) return 2;
     }
     if (!report_out.empty()) {
       ReportContext ctx;
@@ -283,17 +324,13 @@ int cmd_run(int argc, char** argv) {
       ctx.scenario = s.name;
       if (s.migrates) ctx.downtime_limit_s = s.migration.downtime_limit_s;
       if (s.migrates) ctx.link_bandwidth = s.link.bandwidth;
-      write_html_report(r, rec->log, ctx, report_file);
-      if (!written(report_file, report_out)) return 2;
+      write_html_report(r, rec->log, ctx, report_o.stream());
+      if (!written(report_o)) return 2;
     }
   }
-  if (json_out == "-") {
-    std::cout << text;
-  } else if (!json_out.empty()) {
-    if (!(json_file << text) || !json_file.flush()) {
-      std::cerr << "mdevsim run: cannot write " << json_out << "\n";
-      return 2;
-    }
+  if (!json_out.empty()) {
+    json_o.stream() << text;
+    if (!written(json_o)) return 2;
   }
   return exit_code_for(r);
 }

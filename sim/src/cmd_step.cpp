@@ -4,6 +4,8 @@
 #include <cstring>
 #include <deque>
 #include <iostream>
+#include <limits>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -14,6 +16,8 @@
 #include "mdevsim/models/gpu_device.h"
 #include "mdevsim/models/workload_driver.h"
 #include "mdevsim/sim/commands.h"
+#include "mdevsim/sim/feature_list.h"
+#include "mdevsim/sim/step_script.h"
 #include "mdevsim/sim/units.h"
 #include "mdevsim/vfio/feature_buf.h"
 #include "mdevsim/vfio/frontend.h"
@@ -76,13 +80,14 @@ on to the end either way. An errno from the ABI is an answer, not a failure.
 )";
 
 struct Session {
-  Session(vfio::FrontendOptions opt, bool json_out)
-      : cfg(config()),
+  Session(vfio::FrontendOptions opt, bool json_out, uint64_t vram_bytes = 64 << 20)
+      : cfg(config(vram_bytes)),
         src_dev("src", cfg),
         dst_dev("dst", cfg),
         driver("driver", src_dev, workload(), 1),
-        src(src_dev, opt),
-        dst(dst_dev, opt),
+        options(opt),
+        src(std::make_unique<vfio::Frontend>(src_dev, opt)),
+        dst(std::make_unique<vfio::Frontend>(dst_dev, opt)),
         json(json_out),
         v1(opt.protocol == vfio::Protocol::kV1),
         proto(opt.protocol_def
@@ -91,9 +96,9 @@ struct Session {
     dst_dev.set_running(true);
   }
 
-  static models::DeviceConfig config() {
+  static models::DeviceConfig config(uint64_t vram_bytes) {
     models::DeviceConfig c;
-    c.vram_bytes = 64 << 20;
+    c.vram_bytes = vram_bytes;
     c.page_size = 64 * 1024;
     c.contexts = 4;
     c.dma_buffer_bytes = 1 << 20;
@@ -111,9 +116,16 @@ struct Session {
   models::DeviceConfig cfg;
   models::GpuDevice src_dev, dst_dev;
   models::WorkloadDriver driver;
-  vfio::Frontend src, dst;
+  vfio::FrontendOptions options;
+  std::unique_ptr<vfio::Frontend> src, dst;
   bool json;
-  bool echo = false;  // print "src> CMD" before each answer, as a terminal shows it
+  std::ostream* out = &std::cout;
+  // `run` may not pass more simulated time than this per script (the fuzzer
+  // bounds it; a user's session has no limit).
+  double max_run_s = std::numeric_limits<double>::infinity();
+  double run_s = 0;
+  uint64_t max_io_bytes = 64 << 20;  // per read/write/pread command
+  bool echo = false;                 // print "src> CMD" before each answer, as a terminal shows it
   bool v1;
   std::shared_ptr<const vfio::ProtocolSpec> proto;  // v2-style states and names
   bool on_src = true;
@@ -124,7 +136,20 @@ struct Session {
   int bad_lines = 0;
   std::string first_bad;
 
-  vfio::Frontend& fe() { return on_src ? src : dst; }
+  vfio::Frontend& fe() { return on_src ? *src : *dst; }
+  // A fresh start for the next script: new frontends (no open fds), an empty
+  // buffer, src selected. Device memory keeps what earlier scripts left.
+  void restart() {
+    src = std::make_unique<vfio::Frontend>(src_dev, options);
+    dst = std::make_unique<vfio::Frontend>(dst_dev, options);
+    dst_dev.set_running(true);
+    on_src = true;
+    buffer.clear();
+    last_ret = 0;
+    bad_lines = 0;
+    first_bad.clear();
+    run_s = 0;
+  }
   models::GpuDevice& dev() { return on_src ? src_dev : dst_dev; }
   const char* name() const { return on_src ? "src" : "dst"; }
 };
@@ -282,7 +307,8 @@ Reply execute(Session& s, std::vector<std::string> w) {
     need(3);
     const int fd = static_cast<int>(num(1));
     const uint64_t n = num(2);
-    if (n > (64u << 20)) throw std::invalid_argument("at most 64 MiB per command");
+    if (n > s.max_io_bytes)
+      throw std::invalid_argument("at most " + format_bytes(s.max_io_bytes) + " per command");
     if (c == "read") {
       std::vector<uint8_t> b(n);
       const long r = fe.read(fd, b.data(), n);
@@ -387,6 +413,10 @@ Reply execute(Session& s, std::vector<std::string> w) {
     } catch (const UnitError& e) {
       throw std::invalid_argument(e.what());
     }
+    if (s.run_s + t > s.max_run_s)
+      throw std::invalid_argument("this session may simulate at most " +
+                                  format_duration(s.max_run_s) + " in all");
+    s.run_s += t;
     sc_core::wait(sc_core::sc_time::from_seconds(t));
     Reply r;
     r.message = "simulated " + format_duration(t) +
@@ -439,6 +469,8 @@ Reply execute(Session& s, std::vector<std::string> w) {
   if (c == "pread") {
     v1_only();
     need(3);
+    if (num(2) > s.max_io_bytes)
+      throw std::invalid_argument("at most " + format_bytes(s.max_io_bytes) + " per command");
     std::vector<uint8_t> b(num(2));
     const long r = fe.pread(fe.device_fd(), b.data(), b.size(), kRegion + num(1));
     if (r > 0) s.buffer.insert(s.buffer.end(), b.begin(), b.begin() + r);
@@ -493,6 +525,82 @@ std::vector<std::string> split(const std::string& line) {
   return w;
 }
 
+// Runs the commands of `in` on the session, one per line; `tty`: prompt
+// before each (a terminal already echoes what was typed).
+void run_lines(Session& s, std::istream& in, bool tty) {
+  Recorder rec;
+  s.src->set_observer(&rec);
+  s.dst->set_observer(&rec);
+  tty = tty && !s.json;
+  std::ostream& out = *s.out;
+  std::string line;
+  for (int line_no = 1;; ++line_no) {
+    if (tty) out << s.name() << "> " << std::flush;
+    if (!std::getline(in, line)) break;
+    const auto words = split(line);
+    if (words.empty()) continue;
+    if (s.echo && !s.json && !tty)  // a terminal already shows what was typed
+      out << s.name() << "> " << line.substr(0, line.find_last_not_of(" \t") + 1) << "\n";
+    rec.calls.clear();
+    Reply r;
+    std::string error;
+    try {
+      r = execute(s, words);
+      s.last_ret = r.ret;
+    } catch (const std::invalid_argument& e) {
+      r.ok = false;
+      r.ret = 0;
+      error = e.what();
+      if (s.bad_lines++ == 0) s.first_bad = "line " + std::to_string(line_no) + ": " + error;
+    }
+    const auto& fe = s.fe();
+    std::string errno_str;
+    for (const auto& c : rec.calls)
+      if (c.ret < 0) errno_str = vfio::errno_name(static_cast<int>(-c.ret));
+    if (!r.ok && error.empty() && r.ret < 0) errno_str = vfio::errno_name(static_cast<int>(-r.ret));
+    std::vector<std::string> path;
+    for (const auto& c : rec.calls)
+      if (!c.path.empty()) path = c.path;
+    const std::string cmd = line.substr(0, line.find('#'));
+    if (s.json) {
+      ordered_json j;
+      j["cmd"] = cmd.substr(0, cmd.find_last_not_of(" \t") + 1);
+      j["device"] = s.name();
+      j["ok"] = r.ok;
+      j["errno"] = errno_str.empty() ? ordered_json(nullptr) : ordered_json(errno_str);
+      j["ret"] = r.ret;
+      if (s.v1)
+        j["state"] = fe.state_value() & 7;
+      else
+        j["state"] = fe.state_name();
+      if (words[0] == "state" && words.size() > 1 && words[1] == "set") {
+        if (!s.v1) j["path"] = path;
+        if (!j.contains("data_fd") && !r.extra.contains("data_fd")) j["data_fd"] = -1;
+      }
+      for (auto it = r.extra.begin(); it != r.extra.end(); ++it) j[it.key()] = it.value();
+      if (!error.empty()) j["message"] = error;
+      // A script may hold any bytes: invalid UTF-8 is replaced, not a crash
+      // (found by fuzz_step).
+      out << j.dump(-1, ' ', false, ordered_json::error_handler_t::replace) << std::endl;
+    } else {
+      out << s.name() << ": " << (error.empty() ? r.message : "error: " + error) << "\n";
+      for (const auto& c : rec.calls) {
+        if (!c.path.empty() && c.path.size() > 1) {
+          out << "    path:";
+          for (size_t i = 0; i < c.path.size(); ++i) out << (i ? " -> " : " ") << c.path[i];
+          out << "\n";
+        } else if (c.state_before != c.state_after) {
+          out << "    state: " << c.state_before << " -> " << c.state_after << "\n";
+        }
+        for (const auto& n : c.notes) out << "    " << n << "\n";
+      }
+      out << std::flush;
+    }
+  }
+  s.src->set_observer(nullptr);
+  s.dst->set_observer(nullptr);
+}
+
 class StepModule : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(StepModule);
@@ -502,79 +610,85 @@ class StepModule : public sc_core::sc_module {
 
  private:
   void thread() {
-    Recorder rec;
-    s_.src.set_observer(&rec);
-    s_.dst.set_observer(&rec);
-    const bool tty = isatty(0) && !s_.json;
-    std::string line;
-    for (int line_no = 1;; ++line_no) {
-      if (tty) std::cout << s_.name() << "> " << std::flush;
-      if (!std::getline(std::cin, line)) break;
-      const auto words = split(line);
-      if (words.empty()) continue;
-      if (s_.echo && !s_.json && !tty)  // a terminal already shows what was typed
-        std::cout << s_.name() << "> " << line.substr(0, line.find_last_not_of(" \t") + 1) << "\n";
-      rec.calls.clear();
-      Reply r;
-      std::string error;
-      try {
-        r = execute(s_, words);
-        s_.last_ret = r.ret;
-      } catch (const std::invalid_argument& e) {
-        r.ok = false;
-        r.ret = 0;
-        error = e.what();
-        if (s_.bad_lines++ == 0) s_.first_bad = "line " + std::to_string(line_no) + ": " + error;
-      }
-      const auto& fe = s_.fe();
-      std::string errno_str;
-      for (const auto& c : rec.calls)
-        if (c.ret < 0) errno_str = vfio::errno_name(static_cast<int>(-c.ret));
-      if (!r.ok && error.empty() && r.ret < 0)
-        errno_str = vfio::errno_name(static_cast<int>(-r.ret));
-      std::vector<std::string> path;
-      for (const auto& c : rec.calls)
-        if (!c.path.empty()) path = c.path;
-      const std::string cmd = line.substr(0, line.find('#'));
-      if (s_.json) {
-        ordered_json j;
-        j["cmd"] = cmd.substr(0, cmd.find_last_not_of(" \t") + 1);
-        j["device"] = s_.name();
-        j["ok"] = r.ok;
-        j["errno"] = errno_str.empty() ? ordered_json(nullptr) : ordered_json(errno_str);
-        j["ret"] = r.ret;
-        if (s_.v1)
-          j["state"] = fe.state_value() & 7;
-        else
-          j["state"] = fe.state_name();
-        if (words[0] == "state" && words.size() > 1 && words[1] == "set") {
-          if (!s_.v1) j["path"] = path;
-          if (!j.contains("data_fd") && !r.extra.contains("data_fd")) j["data_fd"] = -1;
-        }
-        for (auto it = r.extra.begin(); it != r.extra.end(); ++it) j[it.key()] = it.value();
-        if (!error.empty()) j["message"] = error;
-        std::cout << j.dump() << std::endl;
-      } else {
-        std::cout << s_.name() << ": " << (error.empty() ? r.message : "error: " + error) << "\n";
-        for (const auto& c : rec.calls) {
-          if (!c.path.empty() && c.path.size() > 1) {
-            std::cout << "    path:";
-            for (size_t i = 0; i < c.path.size(); ++i) std::cout << (i ? " -> " : " ") << c.path[i];
-            std::cout << "\n";
-          } else if (c.state_before != c.state_after) {
-            std::cout << "    state: " << c.state_before << " -> " << c.state_after << "\n";
-          }
-          for (const auto& n : c.notes) std::cout << "    " << n << "\n";
-        }
-        std::cout << std::flush;
-      }
-    }
+    run_lines(s_, std::cin, isatty(0));
     sc_core::sc_stop();
   }
   Session& s_;
 };
 
+// One session and a thread that runs each script it is handed, pausing the
+// simulation when the script ends (sc_start returns), for the next one.
+class ScriptModule : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(ScriptModule);
+  ScriptModule(sc_core::sc_module_name n, Session& s) : sc_core::sc_module(n), s_(s) {
+    SC_THREAD(thread);
+  }
+  const std::string* script = nullptr;
+  bool done = false;
+  sc_core::sc_event start;
+
+ private:
+  void thread() {
+    for (;;) {
+      while (script == nullptr) sc_core::wait(start);
+      std::istringstream in(*script);
+      run_lines(s_, in, false);
+      script = nullptr;
+      done = true;
+      sc_core::sc_pause();
+    }
+  }
+  Session& s_;
+};
+
+vfio::FrontendOptions step_options(const std::string& protocol, std::string& features) {
+  vfio::FrontendOptions opt;
+  if (protocol == "v1") {
+    opt.protocol = vfio::Protocol::kV1;
+  } else if (protocol != "v2") {
+    opt.protocol_def = std::make_shared<const vfio::ProtocolSpec>(vfio::resolve_protocol(protocol));
+    if (features.empty()) features = opt.protocol_def->features_name(opt.protocol_def->all_flags());
+  }
+  if (features.empty()) features = "stop_copy,p2p,pre_copy";
+  opt.v1_data_section_size = 4 << 20;
+  opt.guest_ram_bytes = 64 << 20;
+  return opt;
+}
+
 }  // namespace
+
+struct StepScriptRunner::Impl {
+  Impl(vfio::FrontendOptions opt, bool json, const std::string& name)
+      : session(opt, json, 4 << 20), module(name.c_str(), session) {}
+  Session session;
+  ScriptModule module;
+};
+
+StepScriptRunner::StepScriptRunner(const std::string& protocol, bool json, double max_run_s) {
+  std::string features;
+  auto opt = step_options(protocol, features);
+  std::string why;
+  const auto& proto = opt.protocol_def ? *opt.protocol_def : vfio::builtin_protocol_v2();
+  opt.migration_flags = *check_feature_list(proto, features, why);
+  static int count = 0;
+  impl_ = std::make_unique<Impl>(opt, json, "step_script_" + std::to_string(count++));
+  impl_->session.max_run_s = max_run_s;
+  impl_->session.max_io_bytes = 1 << 20;
+}
+
+StepScriptRunner::~StepScriptRunner() = default;
+
+int StepScriptRunner::run(const std::string& script, std::ostream& out) {
+  auto& s = impl_->session;
+  s.restart();
+  s.out = &out;
+  impl_->module.done = false;
+  impl_->module.script = &script;
+  impl_->module.start.notify(sc_core::SC_ZERO_TIME);
+  while (!impl_->module.done) sc_core::sc_start();
+  return s.bad_lines;
+}
 
 int cmd_step(int argc, char** argv) {
   vfio::FrontendOptions opt;
@@ -619,11 +733,10 @@ int cmd_step(int argc, char** argv) {
     }
   }
   const auto& proto = opt.protocol_def ? *opt.protocol_def : vfio::builtin_protocol_v2();
-  const auto flags = proto.parse_features(features);
-  if (!flags || (*flags & proto.mandatory_flags()) != proto.mandatory_flags()) {
-    std::cerr << "mdevsim step: --features must list "
-              << proto.features_name(proto.mandatory_flags()) << " and optionally the others of "
-              << proto.features_name(proto.all_flags()) << "\n";
+  std::string why;
+  const auto flags = check_feature_list(proto, features, why);
+  if (!flags) {
+    std::cerr << "mdevsim step: --features " << features << ": " << why << "\n";
     return 2;
   }
   opt.migration_flags = *flags;

@@ -2,9 +2,13 @@
 // and errors that name the file, the JSON pointer and what is wrong.
 #include "mdevsim/sim/scenario.h"
 
+#include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -19,7 +23,21 @@ namespace {
 
 using nlohmann::json;
 
+constexpr double kMinSubmitInterval = 1e-6;  // seconds; see /workload/submit_interval
+
 bool power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+// "" when `path` is a regular file that can be opened, else why not: a
+// directory or a device (which would read forever) is not an input file.
+std::string not_a_readable_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(st)) return path.string() + ": the file does not exist";
+  if (std::filesystem::is_directory(st)) return path.string() + ": is a directory, not a file";
+  if (!std::filesystem::is_regular_file(st)) return path.string() + ": is not a regular file";
+  if (!std::ifstream(path)) return path.string() + ": cannot open it: " + std::strerror(errno);
+  return "";
+}
 
 // A JSON object being read: remembers which keys were consumed so that
 // unknown keys can be reported by name.
@@ -79,6 +97,9 @@ class Obj {
   template <typename F>
   auto unit(const std::string& key, F parse) -> decltype(parse(std::string())) {
     const auto& v = get(key);
+    // Zero is zero in every unit: a bare 0 needs none (as a string, the
+    // parsers accept "0"; --set migration.timeout=0 arrives as a number).
+    if (v.is_number() && v == 0) return 0;
     if (!v.is_string())
       fail(key, "must be a string with a unit, e.g. \"4GiB\", \"10Gbit/s\" or \"300ms\"; got " +
                     v.dump());
@@ -98,6 +119,23 @@ class Obj {
   }
   double duration(const std::string& key, double def) {
     return has(key) ? unit(key, parse_duration) : def;
+  }
+  // A size key failed a binary-multiple check: when it was written with an SI
+  // unit, say that GB is 10^9 bytes and GiB 2^30 (the usual slip).
+  [[noreturn]] void fail_size(const std::string& key, const std::string& why) const {
+    std::string hint;
+    if (j_.contains(key) && j_.at(key).is_string()) {
+      const std::string text = j_.at(key).get<std::string>();
+      for (const char* si : {"KB", "MB", "GB", "TB"})
+        if (text.size() > 2 && text.compare(text.size() - 2, 2, si) == 0) {
+          const std::string iec = text.substr(0, text.size() - 2) + si[0] + "iB";
+          hint = " (" + std::string(si) + " is 10^" +
+                 std::to_string(3 * (std::string("KMGT").find(si[0]) + 1)) + " bytes, " + si[0] +
+                 "iB 2^" + std::to_string(10 * (std::string("KMGT").find(si[0]) + 1)) +
+                 ": did you mean " + iec + "?)";
+        }
+    }
+    fail(key, why + hint);
   }
 
   // Call once every key has been read: anything left is a typo or unsupported.
@@ -125,10 +163,19 @@ class Obj {
   std::set<std::string> seen_;
 };
 
-// Keys every pattern object may have; the caller lists its own extras.
-const std::set<std::string> kPatternKeys = {
-    "kind",     "dirty_rate", "region",     "hot_fraction", "hot_probability",
-    "exponent", "fps",        "frame_size", "phases",       "trace_file"};
+// The pattern keys each kind reads; another kind's key is refused rather than
+// silently ignored (`exponent` on a hotset, `fps` on a uniform pattern).
+const std::set<std::string> kPatternKeys = {"dirty_rate",      "region",   "hot_fraction",
+                                            "hot_probability", "exponent", "fps",
+                                            "frame_size",      "phases",   "trace_file"};
+const std::map<std::string, std::set<std::string>> kKindKeys = {
+    {"uniform", {"dirty_rate", "region"}},
+    {"streaming", {"dirty_rate", "region"}},
+    {"hotset", {"dirty_rate", "region", "hot_fraction", "hot_probability"}},
+    {"zipf", {"dirty_rate", "region", "exponent"}},
+    {"framebuffer", {"dirty_rate", "region", "fps", "frame_size"}},
+    {"phased", {"phases"}},
+    {"trace", {"trace_file"}}};
 
 models::PatternSpec read_pattern(Obj& o, uint64_t memory_bytes, uint32_t page_size,
                                  const std::filesystem::path& base_dir, bool allow_phases) {
@@ -147,14 +194,21 @@ models::PatternSpec read_pattern(Obj& o, uint64_t memory_bytes, uint32_t page_si
     o.fail("kind", "unknown pattern '" + kind +
                        "' (one of uniform, hotset, zipf, streaming, framebuffer, phased, trace)");
   p.kind = k->second;
+  const auto& applies = kKindKeys.at(kind);
+  for (const auto& key : kPatternKeys)
+    if (o.has(key) && !applies.count(key)) {
+      std::string list;
+      for (const auto& a : applies) list += (list.empty() ? "" : ", ") + a;
+      o.fail(key, "does not apply to a " + kind + " pattern (its keys: kind, " + list + ")");
+    }
   p.rate_bytes_per_s = o.rate("dirty_rate", 0);
   if (o.has("region")) {
     Obj r(o.file(), o.get("region"), o.at("region"));
     const uint64_t off = r.size("offset", 0);
     const uint64_t size = r.size("size", memory_bytes - std::min(off, memory_bytes));
     r.finish();
-    if (off % page_size || size % page_size)
-      r.fail("", "offset and size must be multiples of the page size");
+    if (off % page_size) r.fail_size("offset", "must be a multiple of the page size");
+    if (size % page_size) r.fail_size("size", "must be a multiple of the page size");
     if (off + size > memory_bytes || size == 0)
       r.fail("", "region must be non-empty and inside the memory");
     p.region_first_page = off / page_size;
@@ -169,13 +223,14 @@ models::PatternSpec read_pattern(Obj& o, uint64_t memory_bytes, uint32_t page_si
   if (o.has("frame_size")) {
     const uint64_t fb = o.size("frame_size", 0);
     if (fb == 0 || fb % page_size)
-      o.fail("frame_size", "must be a non-zero multiple of the page size");
+      o.fail_size("frame_size", "must be a non-zero multiple of the page size");
     p.framebuffer_pages = fb / page_size;
   }
   if (o.has("trace_file")) {
     std::filesystem::path tf = o.str("trace_file", "");
     if (tf.is_relative()) tf = base_dir / tf;
     p.trace_file = tf.string();
+    if (const std::string why = not_a_readable_file(tf); !why.empty()) o.fail("trace_file", why);
     try {
       p.trace = models::load_trace_file(p.trace_file);
     } catch (const std::exception& e) {
@@ -218,11 +273,11 @@ void read_device(Obj& o, Scenario& s, const std::filesystem::path& base_dir) {
   c.page_size =
       static_cast<uint32_t>(std::min<uint64_t>(o.size("page_size", c.page_size), 1u << 30));
   if (!power_of_two(c.page_size) || c.page_size < 4096 || c.page_size > (2u << 20))
-    o.fail("page_size", "must be a power of two between 4KiB and 2MiB");
+    o.fail_size("page_size", "must be a power of two between 4KiB and 2MiB");
   c.vram_bytes = o.size("vram", c.vram_bytes);
   if (c.vram_bytes < c.page_size || c.vram_bytes > (uint64_t{64} << 30))
     o.fail("vram", "must be between one page and 64GiB");
-  if (c.vram_bytes % c.page_size) o.fail("vram", "must be a multiple of page_size");
+  if (c.vram_bytes % c.page_size) o.fail_size("vram", "must be a multiple of page_size");
   c.contexts = static_cast<uint32_t>(o.integer("contexts", c.contexts, 1, 256));
   c.engine_bandwidth = o.rate("engine_bandwidth", c.engine_bandwidth);
   if (!(c.engine_bandwidth > 0)) o.fail("engine_bandwidth", "must be > 0");
@@ -300,11 +355,11 @@ Scenario build(const std::string& file, const json& root) {
     s.vm.page_size =
         static_cast<uint32_t>(std::min<uint64_t>(v.size("page_size", s.vm.page_size), 1u << 30));
     if (!power_of_two(s.vm.page_size) || s.vm.page_size < 4096 || s.vm.page_size > (2u << 20))
-      v.fail("page_size", "must be a power of two between 4KiB and 2MiB");
+      v.fail_size("page_size", "must be a power of two between 4KiB and 2MiB");
     s.vm.ram_bytes = v.size("ram", s.vm.ram_bytes);
     if (s.vm.ram_bytes < s.vm.page_size || s.vm.ram_bytes > (uint64_t{1} << 40) ||
         s.vm.ram_bytes % s.vm.page_size)
-      v.fail("ram", "must be a multiple of page_size between one page and 1TiB");
+      v.fail_size("ram", "must be a multiple of page_size between one page and 1TiB");
     s.vm.vcpus = static_cast<uint32_t>(v.integer("vcpus", s.vm.vcpus, 1, 1024));
     s.vm.dma_dirty_tracking = v.boolean("dma_dirty_tracking", true);
     v.finish();
@@ -316,7 +371,13 @@ Scenario build(const std::string& file, const json& root) {
     Obj w(file, top.get("workload"), "/workload");
     s.workload.dma_rate_bytes_per_s = w.rate("dma_rate", 0);
     s.workload.submit_interval_s = w.duration("submit_interval", s.workload.submit_interval_s);
-    if (!(s.workload.submit_interval_s > 0)) w.fail("submit_interval", "must be > 0");
+    // Each submission is a simulated event: at 1us a simulated second costs
+    // about half a second of wall time, at 1ns minutes, with nothing to show.
+    if (!(s.workload.submit_interval_s >= kMinSubmitInterval))
+      w.fail("submit_interval",
+             "must be at least 1us (got " + format_duration(s.workload.submit_interval_s) +
+                 "): every submission is a simulated event, so a run's wall time grows as "
+                 "1/submit_interval (1ns would take minutes per simulated second)");
     s.workload.vram =
         read_pattern(w, s.device.config.vram_bytes, s.device.config.page_size, base_dir, true);
     w.finish();
@@ -428,13 +489,23 @@ Scenario build(const std::string& file, const json& root) {
       s.faults.push_back(fault);
     }
   }
-  if (top.has("expect")) s.expect = top.get("expect").dump();
+  if (top.has("expect")) {
+    // The bundled scenarios' own test expectation: checked by the test suite.
+    Obj e(file, top.get("expect"), "/expect");
+    const std::string outcome = e.str("outcome", "completed");
+    if (outcome != "completed" && outcome != "cancelled" && outcome != "failed" &&
+        outcome != "vm_lost")
+      e.fail("outcome", "must be completed, cancelled, failed or vm_lost");
+    e.str("reason", "");
+    e.finish();
+    s.expect = top.get("expect").dump();
+  }
   top.finish();
   return s;
 }
 
 // "device.vram=8GiB" → sets /device/vram in the document.
-void apply_override(json& root, const std::string& ov, const std::string& file) {
+void apply_override(json& root, const std::string& ov) {
   const auto eq = ov.find('=');
   if (eq == std::string::npos || eq == 0)
     throw InputError("--set " + ov, "", "expected PATH=VALUE, e.g. --set device.vram=8GiB");
@@ -447,53 +518,125 @@ void apply_override(json& root, const std::string& ov, const std::string& file) 
   }
   json* node = &root;
   std::stringstream ss(path);
-  std::string part;
+  std::string part, pointer;
   std::vector<std::string> parts;
   while (std::getline(ss, part, '.')) parts.push_back(part);
+  if (parts.empty() || path.back() == '.')
+    throw InputError("--set " + ov, "", "PATH has an empty part");
   for (size_t i = 0; i < parts.size(); ++i) {
     const bool last = i + 1 == parts.size();
+    const bool index =
+        !parts[i].empty() && parts[i].find_first_not_of("0123456789") == std::string::npos;
+    if (parts[i].empty()) throw InputError("--set " + ov, "", "PATH has an empty part");
     if (node->is_array()) {
-      size_t idx = 0;
-      try {
-        idx = std::stoul(parts[i]);
-      } catch (const std::exception&) {
-        throw InputError("--set " + ov, "", "'" + parts[i] + "' is not a list index");
-      }
+      if (!index)
+        throw InputError("--set " + ov, pointer, "'" + parts[i] + "' is not a list index");
+      const size_t idx = std::stoul(parts[i]);
       if (idx >= node->size())
-        throw InputError("--set " + ov, "", "index " + parts[i] + " is beyond the list");
+        throw InputError("--set " + ov, pointer,
+                         "index " + parts[i] + " is beyond the list (" +
+                             std::to_string(node->size()) + " items)");
       node = &(*node)[idx];
     } else {
-      if (node->is_null()) *node = json::object();  // --set may create a section
+      if (node->is_null()) {
+        // --set may create a section, but not a list item: there is no list.
+        if (index)
+          throw InputError("--set " + ov, pointer,
+                           "the scenario has no list here, so there is no item " + parts[i] +
+                               " to set (write the list in the scenario file)");
+        *node = json::object();
+      }
       if (!node->is_object())
-        throw InputError("--set " + ov, "",
+        throw InputError("--set " + ov, pointer,
                          "'" + parts[i] + "' is inside a value that is not an object");
       node = &(*node)[parts[i]];
     }
+    pointer += "/" + parts[i];
     if (last) *node = parsed;
   }
-  (void)file;
+}
+
+// Refuses a key that appears twice in one object (nlohmann keeps the last
+// silently), naming its JSON pointer.
+struct DuplicateKey {
+  std::string pointer;
+};
+
+json parse_strict(const std::string& text) {
+  struct Frame {
+    bool object;
+    std::set<std::string> keys;
+    std::string key;   // object: the key being read
+    size_t index = 0;  // array: the element being read
+  };
+  std::vector<Frame> stack;
+  auto pointer = [&](size_t depth) {
+    std::string p;
+    for (size_t i = 0; i < depth; ++i)
+      p += "/" + (stack[i].object ? stack[i].key : std::to_string(stack[i].index));
+    return p;
+  };
+  auto element_done = [&] {
+    if (!stack.empty() && !stack.back().object) ++stack.back().index;
+  };
+  json::parser_callback_t cb = [&](int, json::parse_event_t ev, json& parsed) {
+    switch (ev) {
+      case json::parse_event_t::object_start:
+        stack.push_back({true, {}, {}});
+        break;
+      case json::parse_event_t::array_start:
+        stack.push_back({false, {}, {}});
+        break;
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        stack.pop_back();
+        element_done();
+        break;
+      case json::parse_event_t::key: {
+        auto& f = stack.back();
+        f.key = parsed.get<std::string>();
+        if (!f.keys.insert(f.key).second) throw DuplicateKey{pointer(stack.size())};
+        break;
+      }
+      case json::parse_event_t::value:
+        element_done();
+        break;
+    }
+    return true;
+  };
+  return json::parse(text, cb, true, /*ignore_comments=*/true);
 }
 
 }  // namespace
 
-Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path, "", "cannot open the scenario file");
-  std::stringstream buf;
-  buf << in.rdbuf();
+Scenario load_scenario_text(const std::string& text, const std::string& path,
+                            const std::vector<std::string>& overrides) {
   json root;
   try {
-    root = json::parse(buf.str(), nullptr, true, /*ignore_comments=*/true);
+    root = parse_strict(text);
   } catch (const json::parse_error& e) {
     std::string what = e.what();
     // nlohmann reports "parse error at line L, column C: ..."
     const auto at = what.find("at line");
     throw InputError(path, "",
                      "malformed JSON " + (at == std::string::npos ? what : what.substr(at)));
+  } catch (const json::out_of_range& e) {
+    // A number too large for a double (1e999): found by fuzz_scenario, it
+    // escaped as out_of_range and ended the process.
+    std::string what = e.what();
+    const auto at = what.find("number overflow");
+    throw InputError(path, "",
+                     "malformed JSON: " + (at == std::string::npos ? what : what.substr(at)));
+  } catch (const DuplicateKey& d) {
+    throw InputError(path, d.pointer, "the key appears twice in its object");
   }
   std::vector<std::string> set_paths;
   for (const auto& ov : overrides) {
-    apply_override(root, ov, path);
+    try {
+      apply_override(root, ov);
+    } catch (const InputError& e) {
+      throw InputError(path + " (" + e.file() + ")", e.json_path(), e.reason());
+    }
     std::string p = "/" + ov.substr(0, ov.find('='));
     std::replace(p.begin(), p.end(), '.', '/');
     set_paths.push_back(p);
@@ -501,12 +644,28 @@ Scenario load_scenario(const std::string& path, const std::vector<std::string>& 
   try {
     return build(path, root);
   } catch (const InputError& e) {
-    // Name the override when it is what introduced the problem.
+    // Name the override when it is what introduced the problem: the error is
+    // at, inside, or around (a section it created) the value it set.
+    const auto within = [](const std::string& inner, const std::string& outer) {
+      return inner == outer || inner.rfind(outer + "/", 0) == 0;
+    };
     for (size_t i = 0; i < set_paths.size(); ++i)
-      if (e.json_path() == set_paths[i] || e.json_path().rfind(set_paths[i] + "/", 0) == 0)
+      if (within(e.json_path(), set_paths[i]) || within(set_paths[i], e.json_path()))
         throw InputError(path + " (--set " + overrides[i] + ")", e.json_path(), e.reason());
     throw;
   }
+}
+
+Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides) {
+  if (std::filesystem::is_directory(path))
+    throw InputError(path, "", "is a directory, not a scenario file");
+  std::ifstream in(path);
+  if (!in)
+    throw InputError(path, "",
+                     std::string("cannot open the scenario file: ") + std::strerror(errno));
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return load_scenario_text(buf.str(), path, overrides);
 }
 
 }  // namespace mdevsim::sim

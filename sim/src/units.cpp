@@ -33,7 +33,7 @@ std::pair<double, std::string> split(const std::string& text, const char* kind,
     throw fail("bad number '" + number + "'");
   std::string unit = text.substr(i);
   if (!unit.empty() && unit[0] == ' ') unit.erase(0, 1);
-  if (unit.empty()) throw fail("a unit is required");
+  if (unit.empty()) throw fail("a unit is required (only 0 may be written without one)");
   return {v, unit};
 }
 
@@ -64,6 +64,7 @@ uint64_t parse_size(const std::string& text) {
                                           {"MB", 1e6},
                                           {"GB", 1e9},
                                           {"TB", 1e12}};
+  if (text == "0") return 0;  // zero is zero in every unit
   const auto [v, unit] = split(text, "size", "4GiB");
   const double bytes = v * lookup(text, unit, units, "size", "4GiB");
   if (bytes >= 18446744073709551615.0) throw UnitError("'" + text + "' is too large a size");
@@ -79,6 +80,7 @@ double parse_rate(const std::string& text) {
                                           {"GiB/s", 1073741824.0}, {"TiB/s", 1099511627776.0},
                                           {"KB/s", 1e3},           {"MB/s", 1e6},
                                           {"GB/s", 1e9},           {"TB/s", 1e12}};
+  if (text == "0") return 0;
   const auto [v, unit] = split(text, "rate", "10Gbit/s");
   return v * lookup(text, unit, units, "rate", "10Gbit/s");
 }
@@ -86,6 +88,7 @@ double parse_rate(const std::string& text) {
 double parse_duration(const std::string& text) {
   static const std::vector<Unit> units = {{"ns", 1e-9}, {"us", 1e-6}, {"ms", 1e-3},
                                           {"s", 1},     {"min", 60},  {"h", 3600}};
+  if (text == "0") return 0;
   const auto [v, unit] = split(text, "duration", "300ms");
   return v * lookup(text, unit, units, "duration", "300ms");
 }
@@ -102,14 +105,20 @@ std::string format_bytes(double b) {
   return buf;
 }
 
+// SI steps down to B/s, then three significant digits: a slow link (1bit/s
+// is 0.125 B/s) never prints as 0.
 std::string format_rate(double r) {
   char buf[64];
-  if (r >= 1e9)
+  if (r >= 1e12)
+    std::snprintf(buf, sizeof buf, "%.2f TB/s", r / 1e12);
+  else if (r >= 1e9)
     std::snprintf(buf, sizeof buf, "%.2f GB/s", r / 1e9);
   else if (r >= 1e6)
     std::snprintf(buf, sizeof buf, "%.2f MB/s", r / 1e6);
+  else if (r >= 1e3)
+    std::snprintf(buf, sizeof buf, "%.2f KB/s", r / 1e3);
   else
-    std::snprintf(buf, sizeof buf, "%.0f B/s", r);
+    std::snprintf(buf, sizeof buf, "%.3g B/s", r);
   return buf;
 }
 
@@ -119,8 +128,10 @@ std::string format_duration(double s) {
     std::snprintf(buf, sizeof buf, "%.3f s", s);
   else if (s >= 1e-3)
     std::snprintf(buf, sizeof buf, "%.1f ms", s * 1e3);
-  else
+  else if (s >= 1e-6 || s == 0)
     std::snprintf(buf, sizeof buf, "%.1f us", s * 1e6);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f ns", s * 1e9);
   return buf;
 }
 

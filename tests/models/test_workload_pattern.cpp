@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <sstream>
 #include <unordered_set>
 #include <vector>
 
@@ -179,6 +180,21 @@ TEST(PageWriteGenerator, TraceReplaysExactlyAndRejectsBadFiles) {
   std::ofstream(path) << "0.5 500\n";
   s.trace.clear();
   EXPECT_THROW(PageWriteGenerator(s, 100, 4096, 1), std::invalid_argument);
+}
+
+// Found writing the trace fuzzer's invariant (every accepted write inside the
+// memory): PAGE + COUNT wrapped around 2^64, so a count of 2^64-1 from page 1
+// passed the bounds check and later writes named pages far beyond the memory.
+TEST(PageWriteGenerator, ATraceCountThatWrapsAroundIsRefused) {
+  std::istringstream in("0 1 0xffffffffffffffff\n");
+  PatternSpec s = spec_of(PatternKind::kTrace, 0);
+  s.trace = parse_trace(in, "wrap.trace");
+  ASSERT_EQ(s.trace.size(), 1u);
+  EXPECT_THROW(PageWriteGenerator(s, 100, 4096, 1), std::invalid_argument);
+  std::istringstream fits("0 98 2\n");
+  s.trace = parse_trace(fits, "fits.trace");
+  PageWriteGenerator g(s, 100, 4096, 1);
+  EXPECT_EQ(g.page_of(1), 99u);
 }
 
 TEST(PageWriteGenerator, SameSeedSameSequenceDifferentSeedDiffers) {

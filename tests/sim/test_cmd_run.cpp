@@ -3,8 +3,10 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -85,6 +87,126 @@ TEST(CmdRun, BadOptionsExitTwo) {
   const Outcome help = mdevsim("run --help");
   EXPECT_EQ(help.code, 0);
   EXPECT_NE(help.out.find("--set PATH=VALUE"), std::string::npos);
+}
+
+// The errors a new user hit (issue 10): each exits 2 with a message that says
+// what is wrong and where.
+struct UserError {
+  std::string args;                   // after "run "
+  std::vector<std::string> expected;  // substrings of stderr
+};
+
+void expect_user_error(const UserError& c) {
+  const Outcome r = mdevsim("run " + c.args);
+  EXPECT_EQ(r.code, 2) << c.args << "\n" << r.err;
+  for (const auto& e : c.expected)
+    EXPECT_NE(r.err.find(e), std::string::npos) << e << "\n" << r.err;
+}
+
+TEST(CmdRun, ADirectoryIsNotAScenario) {
+  expect_user_error({std::string(MDEVSIM_SOURCE_DIR) + "/scenarios",
+                     {"/scenarios: is a directory, not a scenario file"}});
+  expect_user_error({"/no/such/file.json",
+                     {"/no/such/file.json: cannot open the scenario file: "
+                      "No such file or directory"}});
+}
+
+TEST(CmdRun, AMissingProtocolFileIsSaidToBeMissing) {
+  expect_user_error({scenario("quickstart.json") + " --set device.protocol=mine/v9.json",
+                     {"/device/protocol", "mine/v9.json: the protocol file does not exist"}});
+}
+
+TEST(CmdRun, AnOutputThatCannotBeWrittenSaysWhy) {
+  const std::string dir = ::testing::TempDir() + "/no-such-dir-" + std::to_string(getpid());
+  expect_user_error({scenario("quickstart.json") + " --trace " + dir + "/llm.trace",
+                     {"cannot write " + dir + "/llm.trace: No such file or directory"}});
+  expect_user_error({scenario("quickstart.json") + " --report " + ::testing::TempDir(),
+                     {"cannot write " + ::testing::TempDir() + ": Is a directory"}});
+}
+
+TEST(CmdRun, ASetIntoAListTheScenarioLacksIsNamed) {
+  expect_user_error({scenario("quickstart.json") + " --set faults.0.at=2s",
+                     {"(--set faults.0.at=2s)",
+                      "/faults: the scenario has no list here, so "
+                      "there is no item 0"}});
+  const std::string path = write_bad(R"({"faults": []})");
+  expect_user_error({path + " --set faults.0.at=2s",
+                     {"(--set faults.0.at=2s)", "index 0 is beyond the list (0 items)"}});
+}
+
+TEST(CmdRun, AnSiSizeThatIsNoMultipleOfThePageHintsAtGiB) {
+  expect_user_error({scenario("quickstart.json") + " --set device.vram=8GB",
+                     {"/device/vram: must be a multiple of page_size",
+                      "GB is 10^9 bytes, GiB 2^30: did you mean 8GiB?"}});
+  expect_user_error({scenario("quickstart.json") + " --set vm.ram=100MB",
+                     {"/vm/ram", "MB is 10^6 bytes, MiB 2^20: did you mean 100MiB?"}});
+}
+
+TEST(CmdRun, WhatWasAcceptedSilentlyIsRefused) {
+  expect_user_error({write_bad(R"({"device": {"vram": "1GiB", "contexts": 4, "vram": "2GiB"}})"),
+                     {"/device/vram: the key appears twice in its object"}});
+  expect_user_error({write_bad(R"({"faults": [{"at": "1s"}, {"at": "1s", "at": "2s"}]})"),
+                     {"/faults/1/at: the key appears twice"}});
+  expect_user_error({scenario("quickstart.json") + " --set workload.exponent=2",
+                     {"/workload/exponent: does not apply to a hotset pattern"}});
+  expect_user_error({write_bad(R"({"guest": {"kind": "uniform", "fps": 30}})"),
+                     {"/guest/fps: does not apply to a uniform pattern (its keys: kind, "
+                      "dirty_rate, region)"}});
+  expect_user_error({write_bad(R"({"expect": {"outcome": "cancelled", "reson": "link"}})"),
+                     {"/expect/reson: unknown key"}});
+  expect_user_error(
+      {write_bad(R"({"expect": {"outcome": "lost"}})"), {"/expect/outcome: must be"}});
+}
+
+TEST(CmdRun, TwoOutputsCannotShareAFile) {
+  const std::string f = ::testing::TempDir() + "/shared." + std::to_string(getpid());
+  expect_user_error({scenario("quickstart.json") + " --trace " + f + " --timeline " + f,
+                     {"--trace and --timeline both write " + f}});
+  const auto same =
+      std::filesystem::path(f).parent_path() / "." / std::filesystem::path(f).filename();
+  expect_user_error({scenario("quickstart.json") + " --json " + f + " --report " + same.string(),
+                     {"--json and --report both write"}});
+  expect_user_error({scenario("quickstart.json") + " --json - --report -",
+                     {"--json and --report both write stdout ('-')"}});
+}
+
+// '-' is stdout for every output written as a stream; the VCD needs a file.
+TEST(CmdRun, DashIsStdoutForEveryStreamedOutput) {
+  const Outcome report = mdevsim("run " + scenario("quickstart.json") + " --report -");
+  EXPECT_EQ(report.code, 0) << report.err;
+  EXPECT_EQ(report.out.rfind("<!DOCTYPE html>", 0), 0u) << report.out.substr(0, 80);
+  EXPECT_NE(report.err.find("verify     passed"), std::string::npos) << "summary on stderr";
+  const Outcome trace = mdevsim("run " + scenario("quickstart.json") + " --trace -");
+  EXPECT_EQ(trace.code, 0);
+  EXPECT_NE(trace.out.find("VFIO_DEVICE_FEATURE"), std::string::npos) << trace.out.substr(0, 200);
+  expect_user_error({scenario("quickstart.json") + " --vcd -",
+                     {"--vcd -: the waveform needs a "
+                      "file name"}});
+}
+
+TEST(CmdRun, ABareZeroDurationNeedsNoUnit) {
+  const Outcome r = mdevsim("run " + scenario("quickstart.json") +
+                            " --set migration.timeout=0 --set migration.start_at=\"0\" --json -");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["outcome"], "completed");
+  expect_user_error({scenario("quickstart.json") + " --set migration.downtime_limit=0",
+                     {"/migration/downtime_limit: must be > 0"}});
+  expect_user_error({scenario("quickstart.json") + " --set migration.timeout=5",
+                     {"/migration/timeout: must be a string with a unit"}});
+}
+
+// 1bit/s is 0.125 B/s: the summary shows it, not "0 B/s".
+TEST(CmdRun, ASlowLinkPrintsItsRate) {
+  const Outcome r = mdevsim("run " + scenario("quickstart.json") +
+                            " --set link.bandwidth=1bit/s --set migration.timeout=10ms");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.out.find("link 0.125 B/s\n"), std::string::npos) << r.out;
+}
+
+TEST(CmdRun, ASubmitIntervalTooShortToSimulateIsRefusedWithTheBound) {
+  expect_user_error({scenario("quickstart.json") + " --set workload.submit_interval=1ns",
+                     {"/workload/submit_interval: must be at least 1us (got 1.0 ns)",
+                      "wall time grows as 1/submit_interval"}});
 }
 
 }  // namespace

@@ -182,4 +182,49 @@ TEST(CmdFsm, PathsAndJson) {
             2);
 }
 
+TEST(CmdStep, AnUnknownFeatureIsNamed) {
+  const std::string cmd =
+      std::string(MDEVSIM_BINARY_DIR) + "/mdevsim step --features stop_copy,foo </dev/null 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  EXPECT_EQ(WEXITSTATUS(pclose(p)), 2);
+  EXPECT_NE(out.find("--features stop_copy,foo: 'foo' is not a feature (the features of v2: "
+                     "stop_copy,p2p,pre_copy)"),
+            std::string::npos)
+      << out;
+}
+
+// Found by fuzz_step: 'pread OFF N' allocated N bytes unchecked, so a huge N
+// ended the process (std::bad_alloc) instead of refusing the line.
+TEST(CmdStep, AHugePreadIsRefusedNotACrash) {
+  const std::string cmd = "printf 'pread 4096 99999999999\nrd32 0\n' | " +
+                          std::string(MDEVSIM_BINARY_DIR) + "/mdevsim step --protocol v1 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  EXPECT_EQ(WEXITSTATUS(pclose(p)), 2);
+  EXPECT_NE(out.find("src: error: at most 64.00 MiB per command"), std::string::npos) << out;
+  EXPECT_NE(out.find("device_state reads"), std::string::npos) << "the session goes on: " << out;
+}
+
+// Found by fuzz_step: with --json, a line holding bytes that are not UTF-8
+// made the JSON dump throw inside the SystemC thread, ending the process.
+TEST(CmdStep, BytesThatAreNotUtf8AreAnUnknownCommandNotACrash) {
+  const std::string cmd = "printf 'st\\337ate get\\nstate get\\n' | " +
+                          std::string(MDEVSIM_BINARY_DIR) + "/mdevsim step --json 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  EXPECT_EQ(WEXITSTATUS(pclose(p)), 2) << out;
+  EXPECT_NE(out.find("unknown command"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"state\":\"RUNNING\""), std::string::npos) << "the session goes on: " << out;
+}
+
 }  // namespace

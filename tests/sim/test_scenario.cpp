@@ -141,5 +141,71 @@ TEST(Scenario, MissingFileIsAnInputError) {
   EXPECT_THROW(load_scenario("/nonexistent/scenario.json"), InputError);
 }
 
+TEST(Scenario, ABareZeroIsZeroInEveryUnit) {
+  const auto s = load_scenario(write_scenario("zero", R"({"migration": {"timeout": 0,
+      "postcopy_after": "0"}, "workload": {"dma_rate": 0}})"),
+                               {"link.latency=0"});
+  EXPECT_EQ(s.migration.timeout_s, 0.0) << "0: no limit";
+  EXPECT_EQ(s.migration.postcopy_after_s, 0.0);
+  EXPECT_EQ(s.workload.dma_rate_bytes_per_s, 0.0);
+  EXPECT_EQ(s.link.latency_s, 0.0);
+  EXPECT_NE(load_error(R"({"link": {"latency": 1}})").find("/link/latency: must be a string"),
+            std::string::npos);
+}
+
+TEST(Scenario, DuplicateKeysAreRefusedWithTheirPointer) {
+  EXPECT_NE(load_error(R"({"seed": 1, "seed": 2})").find(": /seed: the key appears twice"),
+            std::string::npos);
+  EXPECT_NE(load_error(R"({"guest": {"phases": [{"duration": "1s"},
+      {"duration": "1s", "kind": "uniform", "kind": "hotset"}], "kind": "phased"}})")
+                .find("/guest/phases/1/kind: the key appears twice"),
+            std::string::npos)
+      << load_error(R"({"guest": {"phases": [{"duration": "1s"}, {"kind": "a", "kind": "b"}]}})");
+  EXPECT_EQ(load_error(R"({"device": {"vram": "1GiB"}, "vm": {"ram": "1GiB"}})"), "")
+      << "the same key in two objects is fine";
+}
+
+TEST(Scenario, PatternKeysMustApplyToTheKind) {
+  struct Case {
+    const char* pattern;
+    const char* error;
+  };
+  for (const Case c : {Case{R"("kind": "hotset", "exponent": 2)",
+                            "/guest/exponent: does not apply "
+                            "to a hotset pattern"},
+                       Case{R"("fps": 30)", "/guest/fps: does not apply to a uniform pattern"},
+                       Case{R"("kind": "zipf", "hot_fraction": 0.2)", "/guest/hot_fraction"},
+                       Case{R"("kind": "streaming", "frame_size": "4KiB")", "/guest/frame_size"},
+                       Case{R"("kind": "phased", "dirty_rate": "1GiB/s", "phases": [{"duration":
+                             "1s"}])",
+                            "/guest/dirty_rate: does not apply to a phased pattern"}})
+    EXPECT_NE(load_error(std::string(R"({"guest": {)") + c.pattern + "}}").find(c.error),
+              std::string::npos)
+        << c.pattern << ": " << load_error(std::string(R"({"guest": {)") + c.pattern + "}}");
+  EXPECT_EQ(load_error(R"({"guest": {"kind": "framebuffer", "fps": 30, "frame_size": "8KiB"}})"),
+            "");
+}
+
+TEST(Scenario, ATraceFileMustBeARegularFile) {
+  EXPECT_NE(load_error(R"({"guest": {"kind": "trace", "trace_file": "/dev/zero"}})")
+                .find("/guest/trace_file: /dev/zero: is not a regular file"),
+            std::string::npos);
+  EXPECT_NE(load_error(R"({"guest": {"kind": "trace", "trace_file": "/"}})").find("is a directory"),
+            std::string::npos);
+  EXPECT_NE(load_error(R"({"guest": {"kind": "trace", "trace_file": "nope.trace"}})")
+                .find("nope.trace: the file does not exist"),
+            std::string::npos);
+}
+
+// Found by fuzz_scenario: a number too large for a double escaped the loader
+// as nlohmann's out_of_range and ended the process.
+TEST(Scenario, ANumberTooLargeIsMalformedJsonNotACrash) {
+  EXPECT_NE(load_error(R"({"seed": 5500e10000})")
+                .find("malformed JSON: number overflow parsing "
+                      "'5500e10000'"),
+            std::string::npos)
+      << load_error(R"({"seed": 5500e10000})");
+}
+
 }  // namespace
 }  // namespace mdevsim::sim

@@ -47,5 +47,25 @@ TEST(Units, BadInputSaysWhatWasExpected) {
   EXPECT_THROW(parse_size("1.2.3GiB"), UnitError);
 }
 
+TEST(Units, ABareZeroNeedsNoUnit) {
+  EXPECT_EQ(parse_size("0"), 0u);
+  EXPECT_EQ(parse_rate("0"), 0.0);
+  EXPECT_EQ(parse_duration("0"), 0.0);
+  EXPECT_THROW(parse_duration("5"), UnitError) << "only zero is unit-free";
+  EXPECT_THROW(parse_duration("00"), UnitError);
+}
+
+// Every rate shows in a unit where its digits are visible: 1bit/s is not "0 B/s".
+TEST(Units, RatesPrintWithAUnitThatShowsThem) {
+  EXPECT_EQ(format_rate(parse_rate("1bit/s")), "0.125 B/s");
+  EXPECT_EQ(format_rate(0), "0 B/s");
+  EXPECT_EQ(format_rate(999), "999 B/s");
+  EXPECT_EQ(format_rate(parse_rate("12Kbit/s")), "1.50 KB/s");
+  EXPECT_EQ(format_rate(parse_rate("10Gbit/s")), "1.25 GB/s");
+  EXPECT_EQ(format_rate(parse_rate("16Tbit/s")), "2.00 TB/s");
+  EXPECT_EQ(format_duration(1e-9), "1.0 ns");
+  EXPECT_EQ(format_duration(250e-6), "250.0 us");
+}
+
 }  // namespace
 }  // namespace mdevsim::sim

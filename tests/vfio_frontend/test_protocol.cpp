@@ -204,6 +204,14 @@ std::string error_of(const std::string& text) {
 
 TEST(ProtocolSpec, MinimalFileIsAccepted) { EXPECT_EQ(error_of(kMinimal), "(accepted)"); }
 
+// Found by fuzz_protocol: a file without "encoding" (or another required
+// object) threw nlohmann's out_of_range past every handler.
+TEST(ProtocolSpec, AMissingRequiredObjectIsNamedNotACrash) {
+  EXPECT_EQ(error_of(R"({"name": "x", "states": []})"), "bad.json: $.encoding: is required");
+  EXPECT_NE(error_of(R"({"name": 1e999})").find("bad.json: not valid JSON"), std::string::npos)
+      << "a number too large for a double";
+}
+
 TEST(ProtocolSpec, UnreachableStateIsNamed) {
   const auto text =
       replace(kMinimal, R"({"from": "STOP", "to": "STOP_COPY", "session": "open_save"},)", "");

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cerrno>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -110,7 +111,12 @@ class Obj {
     }
     return out;
   }
-  const Json& at(const char* k) const { return j_.at(k); }
+  // A required member: missing, it is an error naming the key (found by
+  // fuzz_protocol: a file without "encoding" ended the process).
+  const Json& at(const char* k) const {
+    if (!j_.contains(k)) fail(k, "is required");
+    return j_.at(k);
+  }
   const std::string& file() const { return file_; }
   const std::string& path() const { return path_; }
 
@@ -470,7 +476,7 @@ ProtocolSpec parse_protocol(std::string_view text, const std::string& file) {
   Json j;
   try {
     j = Json::parse(text, nullptr, true, /*ignore_comments=*/true);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse_error, or out_of_range for 1e999
     throw ProtocolError(file + ": not valid JSON: " + e.what());
   }
   ProtocolSpec p;
@@ -689,7 +695,7 @@ ProtocolSpec resolve_protocol(const std::string& name, const std::string& relati
                        (name.ends_with(".json") ? name : name + ".json"));
 #endif
   for (const auto& c : candidates)
-    if (std::ifstream(c)) {
+    if (std::filesystem::is_regular_file(c) && std::ifstream(c)) {
       ProtocolSpec p = load_protocol_file(c);
 #ifdef MDEVSIM_SOURCE_DIR
       // Shipped files are named as in the repository, wherever it is.
@@ -698,6 +704,17 @@ ProtocolSpec resolve_protocol(const std::string& name, const std::string& relati
 #endif
       return p;
     }
+  if (looks_like_path) {
+    // It was meant as a file: say what is wrong with it, where it was looked for.
+    const std::string& where = candidates.front();
+    std::error_code ec;
+    if (std::filesystem::is_directory(where, ec))
+      throw ProtocolError(where + ": is a directory, not a protocol file");
+    if (std::filesystem::exists(where, ec))
+      throw ProtocolError(where + ": cannot open the protocol file");
+    throw ProtocolError(where + ": the protocol file does not exist" +
+                        (where != name ? " (a relative path is relative to the scenario)" : ""));
+  }
   throw ProtocolError(
       name + ": no such protocol (use v1, v2, a shipped name such as v2-postcopy, or a file path)");
 }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iosfwd>
 #include <memory>
 #include <string>
 #include <vector>
@@ -70,5 +71,7 @@ class PageWriteGenerator {
 // Loads a trace file: lines "TIME_S PAGE [COUNT]", '#' comments, blank lines
 // allowed, times non-decreasing. Throws std::runtime_error "file:line: why".
 std::vector<TraceWrite> load_trace_file(const std::string& path);
+// The same from text already read; `name` stands for the file in errors.
+std::vector<TraceWrite> parse_trace(std::istream& in, const std::string& name);
 
 }  // namespace mdevsim::models

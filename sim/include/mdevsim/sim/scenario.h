@@ -133,5 +133,9 @@ struct Scenario {
 // Loads, applies `overrides` ("PATH=VALUE", PATH like device.vram), and
 // validates. Throws InputError.
 Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides = {});
+// The same from the file's text (`path` names it in errors and anchors
+// relative paths inside it); what the scenario fuzzer calls.
+Scenario load_scenario_text(const std::string& text, const std::string& path,
+                            const std::vector<std::string>& overrides = {});
 
 }  // namespace mdevsim::sim

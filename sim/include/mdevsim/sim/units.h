@@ -5,7 +5,7 @@
 //          "500MiB/s" "2GiB/s" "1GB/s" "100B/s"        bytes per second, IEC or SI
 //   times  "300ms" "2s" "50us" "1.5min" "100ns"
 //
-// Every function throws UnitError with a message that says what was
+// A bare "0" needs no unit. Every function throws UnitError with a message that says what was
 // expected and gives an example; negative, NaN, infinite and overflowing
 // values are refused.
 #pragma once
