@@ -753,9 +753,7 @@ class MigrationDriver : public sc_core::sc_module {
     verify_switch();
     clone_reference();
     {
-      uint64_t pages = 0;
-      for (const auto& e : src_.device.capture_state().engines) pages += e.pages_done;
-      pc_work_at_switch_ = {pages, src_.vcpus.state().submitted};
+      pc_work_at_switch_ = {src_.device.engine_pages_done(), src_.vcpus.state().submitted};
     }
     for (Host* h : {&dst_, ref_}) {
       if (!h) continue;
@@ -975,9 +973,7 @@ class MigrationDriver : public sc_core::sc_module {
 
   // Engine page operations and vCPU writes done so far.
   static std::pair<uint64_t, uint64_t> work(const Host& h) {
-    uint64_t pages = 0;
-    for (const auto& e : h.device.capture_state().engines) pages += e.pages_done;
-    return {pages, h.vcpus.state().submitted};
+    return {h.device.engine_pages_done(), h.vcpus.state().submitted};
   }
   // The largest lag of the destination's device work behind the reference
   // seen so far (sampled every 1 ms: engines that catch up later hide it at

@@ -94,6 +94,17 @@ TEST(GpuDevice, EveryRingDrainsUnderHeavyLoad) {
   EXPECT_EQ(dev.registers.get(kFenceCompleted), drv.state().commands);
 }
 
+// The cheap counter post-copy samples equals the sum over the captured state.
+TEST(GpuDevice, EnginePagesDoneIsTheSumOfTheCapturedEngines) {
+  GpuDevice dev("dev", small_device());
+  WorkloadDriver drv("drv", dev, hotset_workload(2.0 * (1ull << 30)), 5);
+  sc_core::sc_start(sc_time(20, SC_MS));
+  uint64_t sum = 0;
+  for (const auto& e : dev.capture_state().engines) sum += e.pages_done;
+  EXPECT_GT(sum, 0u);
+  EXPECT_EQ(dev.engine_pages_done(), sum);
+}
+
 TEST(GpuDevice, StreamingWorkloadRateWithinTwoPercent) {
   WorkloadSpec w;
   w.vram.kind = PatternKind::kStreaming;

@@ -68,6 +68,10 @@ class GpuDevice : public sc_core::sc_module, public MigratableDevice {
   // Ring memory slot the driver fills before ringing the doorbell.
   Command& ring_slot(uint32_t ctx, uint32_t slot) { return rings[ctx].entries[slot]; }
   bool engines_idle() const;
+  // Pages of work all engines have done (cheap: post-copy samples it every ms).
+  uint64_t engine_pages_done() const {
+    return compute.state().pages_done + copy.state().pages_done + dma.state().pages_done;
+  }
 
   // MigratableDevice
   void set_running(bool running) override;
