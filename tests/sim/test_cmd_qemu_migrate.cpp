@@ -184,8 +184,9 @@ TEST(QemuMigrate72, V1OverTcpCompletesAndVerifies) {
   REQUIRE_QEMU("7.2");
   // QEMU 7.2 reads the data section 8 bytes at a time: a tiny device.
   const auto m =
-      migrate(scenario(R"(, "vram": "128KiB", "page_size": "4KiB")", "", "v1"),
-              "--qemu 7.2 --set workload.dirty_rate=64KiB/s --set workload.dma_rate=256KiB/s");
+      migrate(scenario("", "", "v1"),
+              "--qemu 7.2 --set device.vram=128KiB --set device.page_size=4KiB"
+              " --set workload.dirty_rate=64KiB/s --set workload.dma_rate=256KiB/s");
   expect_verified(m, "7.2");
   EXPECT_EQ(m.result["qemu"]["device_options"], ",x-enable-migration=on,x-no-mmap=on");
   const auto src = arcs_of(m.result, "src");

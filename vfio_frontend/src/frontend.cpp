@@ -699,8 +699,7 @@ struct Frontend::Impl {
     type->header.next = mmap ? sizeof(vfio_region_info) + sizeof(vfio_region_info_cap_type) : 0;
     type->type = VFIO_REGION_TYPE_MIGRATION_DEPRECATED;
     type->subtype = VFIO_REGION_SUBTYPE_MIGRATION_DEPRECATED;
-    info->cap_offset = sizeof(vfio_region_info);
-    info->argsz = needed;
+    info->cap_offset = sizeof(vfio_region_info);  // a large enough argsz stays as passed
     if (!mmap) return 0;
     auto* sparse = reinterpret_cast<vfio_region_info_cap_sparse_mmap*>(base + type->header.next);
     sparse->header.id = VFIO_REGION_INFO_CAP_SPARSE_MMAP;
@@ -710,7 +709,6 @@ struct Frontend::Impl {
     sparse->reserved = 0;
     sparse->areas[0].offset = kV1DataOffset;
     sparse->areas[0].size = data_section.size();
-    info->cap_offset = sizeof(vfio_region_info);  // a large enough argsz stays as passed
     return 0;
   }
 
