@@ -321,6 +321,7 @@ class MigrationDriver : public sc_core::sc_module {
   // sends device data thousands of times, and a fresh buffer of one link slice
   // (up to hundreds of MiB, zero-filled) per call made exact runs take minutes.
   std::vector<uint8_t> exact_buf_;
+  std::vector<size_t> device_error_order_;  // device_error faults by time
 
   bool fail_reason(std::string why) {
     if (reason_.empty()) reason_ = std::move(why);
@@ -365,8 +366,10 @@ class MigrationDriver : public sc_core::sc_module {
   // device_error: at its time, the source device fails, and the next arc it
   // is asked to take on the way to the switch fails with EIO (the frontend's
   // injected arc failure), leaving it in ERROR. Pre-copy migrations only.
+  // (The list is a member: this thread may still be waiting when the run
+  // ends, and SystemC never unwinds a waiting thread's stack.)
   void inject_device_errors() {
-    std::vector<size_t> order;
+    auto& order = device_error_order_;
     for (size_t i = 0; i < s_.faults.size(); ++i)
       if (s_.faults[i].kind == FaultKind::kDeviceError) order.push_back(i);
     std::stable_sort(order.begin(), order.end(),
