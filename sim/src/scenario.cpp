@@ -509,6 +509,14 @@ void apply_override(json& root, const std::string& ov) {
   const auto eq = ov.find('=');
   if (eq == std::string::npos || eq == 0)
     throw InputError("--set " + ov, "", "expected PATH=VALUE, e.g. --set device.vram=8GiB");
+  // Everything else in a scenario passed the JSON parser's UTF-8 check; a
+  // --set value is taken raw (found by fuzz_scenario: bytes that are not
+  // UTF-8 made a later message's json::dump throw and end the process).
+  try {
+    (void)json(ov).dump();
+  } catch (const json::type_error&) {
+    throw InputError("--set", "", "the override is not valid UTF-8 text");
+  }
   const std::string path = ov.substr(0, eq), value = ov.substr(eq + 1);
   json parsed;
   try {

@@ -207,5 +207,16 @@ TEST(Scenario, ANumberTooLargeIsMalformedJsonNotACrash) {
       << load_error(R"({"seed": 5500e10000})");
 }
 
+// Found by fuzz_scenario: a --set value that is not UTF-8 made the error
+// message's json::dump throw (the process ended); the exact crashing input.
+TEST(Scenario, ASetThatIsNotUtf8IsRefusedNotACrash) {
+  const std::string err =
+      load_error(R"({"device": {"vram": "64MiB"}})", {"device.vram.at\xf2=\"s"});
+  EXPECT_NE(err.find("--set"), std::string::npos) << err;
+  EXPECT_NE(err.find("not valid UTF-8"), std::string::npos) << err;
+  EXPECT_EQ(load_error(R"({"device": {"vram": "64MiB"}})", {"name=caf\xc3\xa9"}), "")
+      << "valid UTF-8 is accepted";
+}
+
 }  // namespace
 }  // namespace mdevsim::sim
