@@ -10,34 +10,16 @@
 // the migrated run and its reference at different instants (one stop
 // latency apart) compares two different moments of that work. Ten end
 // phases 100 us apart hit that window at every rate above the threshold.
-#include <sys/wait.h>
-
-#include <array>
-#include <cstdio>
 #include <string>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "mdevsim_cli.h"
+
 namespace {
 
-struct SimRun {
-  int code = -1;
-  std::string out;  // the result JSON
-};
-
-// (Parameterised test names hold a '/': no per-test stderr file here.)
-SimRun run_mdevsim(const std::string& args) {
-  const std::string cmd = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim " + args + " 2>/dev/null";
-  SimRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  r.code = WEXITSTATUS(pclose(p));
-  return r;
-}
+using mdevsim::testing::run_cli;
 
 struct Device {
   const char* name;
@@ -67,7 +49,7 @@ TEST_P(DmaContinuation, MigratedRunContinuesLikeTheReference) {
         " --set workload.dma_rate=" + rate + " --set seed=" + std::to_string(k + 1) +
         " --set migration.start_at=200ms" +
         " --set migration.run_after=" + std::to_string(50000 + 100 * k) + "us --json -";
-    const SimRun r = run_mdevsim(args);
+    const auto r = run_cli(args);
     SCOPED_TRACE(args);
     ASSERT_FALSE(r.out.empty()) << "exit " << r.code;
     const auto j = nlohmann::json::parse(r.out);

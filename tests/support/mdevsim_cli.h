@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <fstream>
@@ -24,8 +25,10 @@ struct CliRun {
 // `mdevsim ARGS` (ARGS as typed in a shell: quote what the shell would eat).
 inline CliRun run_cli(const std::string& args) {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const std::string err_file = ::testing::TempDir() + "/stderr." + std::to_string(getpid()) + "." +
-                               (info ? info->name() : "none") + ".txt";
+  std::string name = info ? info->name() : "none";
+  std::replace(name.begin(), name.end(), '/', '_');  // parameterised names hold a '/'
+  const std::string err_file =
+      ::testing::TempDir() + "/stderr." + std::to_string(getpid()) + "." + name + ".txt";
   const std::string cmd = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim " + args + " 2>" + err_file;
   CliRun r;
   FILE* p = popen(cmd.c_str(), "r");
