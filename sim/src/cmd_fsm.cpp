@@ -1,4 +1,5 @@
 // mdevsim fsm PROTOCOL [--features LIST] [--table] [--path FROM TO] [--dot] [--json]
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -7,14 +8,13 @@
 
 #include "mdevsim/sim/commands.h"
 #include "mdevsim/sim/feature_list.h"
+#include "mdevsim/sim/protocol_drawing.h"
 #include "mdevsim/vfio/mig_fsm.h"
 #include "mdevsim/vfio/protocol.h"
 
 namespace mdevsim::sim {
 
 namespace {
-
-using vfio::MigState;
 
 constexpr const char* kFsmHelp = R"(Usage: mdevsim fsm PROTOCOL [options]
 
@@ -41,85 +41,95 @@ Examples:
   mdevsim fsm scenarios/protocols/v1-postcopy-101b.json --table
 )";
 
-// Any protocol file: states, arcs, next-step table, paths, Graphviz.
-int fsm_file(const vfio::ProtocolSpec& p, uint64_t flags, bool table, const std::string& from,
-             const std::string& to, bool dot, bool json) {
-  std::vector<size_t> states;
-  for (size_t i = 0; i < p.states.size(); ++i)
-    if (p.supported(i, flags)) states.push_back(i);
-  const auto arcs = p.arcs_for(flags);
+// --path FROM TO: the states a SET walks through, or EINVAL and why.
+int fsm_path(const vfio::ProtocolSpec& p, uint64_t flags, ProtocolStyle style,
+             const std::string& from, const std::string& to, bool json) {
   auto name = [&](size_t i) { return p.states[i].name; };
-  if (!from.empty()) {
-    const auto a = p.find(from), b = p.find(to);
-    if (!a || !b) {
-      std::string names;
-      for (const auto& st : p.states) names += " " + st.name;
-      std::cerr << "mdevsim fsm: unknown state '" << (!a ? from : to) << "' (states:" << names
-                << ")\n";
-      return 2;
-    }
-    const auto path = p.path(*a, *b, flags);
-    std::string why;
+  const auto a = p.find(from), b = p.find(to);
+  if (!a || !b) {
+    std::string names;
+    for (const auto& st : p.states) names += " " + st.name;
+    std::cerr << "mdevsim fsm: unknown state '" << (!a ? from : to) << "' (states:" << names
+              << ")\n";
+    return 2;
+  }
+  const auto path = p.path(*a, *b, flags);
+  std::string why;
+  if (path.err) {
+    if (!p.supported(*b, flags))
+      why = (p.states[*b].attrs & vfio::kAttrError)
+                ? name(*b) + " cannot be requested"
+                : name(*b) + " is not advertised with features " + p.features_name(flags);
+    else if (!p.supported(*a, flags))
+      why = name(*a) + " is not a state of this device";
+    else if (p.combination == vfio::ProtocolSpec::Combination::kDirect)
+      why = name(*a) + " -> " + name(*b) + " is not an accepted write";
+    else
+      why = name(*a) + " -> " + name(*b) + " is a blocked arc";
+  }
+  if (json) {
+    nlohmann::ordered_json j;
+    if (style == ProtocolStyle::kFile) j["protocol"] = p.name;
+    j["from"] = name(*a);
+    j["to"] = name(*b);
+    j["features"] = p.features_name(flags);
     if (path.err) {
-      if (!p.supported(*b, flags))
-        why = (p.states[*b].attrs & vfio::kAttrError)
-                  ? name(*b) + " cannot be requested"
-                  : name(*b) + " is not advertised with features " + p.features_name(flags);
-      else if (!p.supported(*a, flags))
-        why = name(*a) + " is not a state of this device";
-      else if (p.combination == vfio::ProtocolSpec::Combination::kDirect)
-        why = name(*a) + " -> " + name(*b) + " is not an accepted write";
-      else
-        why = name(*a) + " -> " + name(*b) + " is a blocked arc";
+      j["errno"] = "EINVAL";
+      j["reason"] = why;
+    } else {
+      j["errno"] = nullptr;
+      auto arr = nlohmann::ordered_json::array();
+      for (size_t st : path.states) arr.push_back(name(st));
+      j["path"] = arr;
     }
-    if (json) {
-      nlohmann::ordered_json j;
-      j["protocol"] = p.name;
-      j["from"] = name(*a);
-      j["to"] = name(*b);
-      j["features"] = p.features_name(flags);
-      if (path.err) {
-        j["errno"] = "EINVAL";
-        j["reason"] = why;
-      } else {
-        j["errno"] = nullptr;
-        auto arr = nlohmann::ordered_json::array();
-        for (size_t st : path.states) arr.push_back(name(st));
-        j["path"] = arr;
-      }
-      std::cout << j.dump() << "\n";
-      return 0;
-    }
-    if (path.err) {
-      std::cout << "EINVAL: " << why << "\n";
-      return 0;
-    }
-    for (size_t i = 0; i < path.states.size(); ++i)
-      std::cout << (i ? " -> " : "") << name(path.states[i]);
-    std::cout << "\n";
-    for (size_t i = 0; i + 1 < path.states.size(); ++i) {
-      const auto* arc = p.arc(path.states[i], path.states[i + 1], flags);
-      std::cout << "  " << name(path.states[i]) << " -> " << name(path.states[i + 1]) << ": "
-                << (arc ? vfio::arc_session_name(arc->session) : "?") << "\n";
-    }
+    std::cout << j.dump() << "\n";
+    return 0;  // the query was answered, whatever the answer
+  }
+  if (path.err) {
+    std::cout << "EINVAL: " << why << "\n";
     return 0;
   }
+  for (size_t i = 0; i < path.states.size(); ++i)
+    std::cout << (i ? " -> " : "") << name(path.states[i]);
+  std::cout << "\n";
+  for (size_t i = 0; i + 1 < path.states.size(); ++i) {
+    const auto* arc = p.arc(path.states[i], path.states[i + 1], flags);
+    std::cout << "  " << name(path.states[i]) << " -> " << name(path.states[i + 1]) << ": "
+              << (arc ? session_words(arc->session, style) : "?") << "\n";
+  }
+  return 0;
+}
+
+// Any protocol, in its own words (a file) or the kernel's (v2): states,
+// single arcs, the next-step table, paths, Graphviz.
+int fsm_protocol(const vfio::ProtocolSpec& p, uint64_t flags, ProtocolStyle style, bool table,
+                 const std::string& from, const std::string& to, bool dot, bool json) {
+  const bool file = style == ProtocolStyle::kFile;
+  const ProtocolDrawing d = draw_protocol(p, flags, style);
+  auto name = [&](size_t i) { return p.states[i].name; };
+  if (!from.empty()) return fsm_path(p, flags, style, from, to, json);
   if (table) {
+    // Columns as wide as the longest name (at least the widths v2 and the
+    // shipped files have always had).
+    int width = file ? 17 : 13;
+    for (const auto& st : d.states) width = std::max(width, static_cast<int>(st.name.size()) + 1);
     nlohmann::ordered_json j = nlohmann::ordered_json::object();
     if (!json) {
-      std::printf("%-17s", "cur \\ new");
-      for (size_t b : states) std::printf(" %-17s", name(b).c_str());
+      std::printf("%-*s", width, "cur \\ new");
+      for (const auto& b : d.states) std::printf(" %-*s", width, b.name.c_str());
       std::printf("\n");
     }
-    for (size_t a : states) {
-      if (!json) std::printf("%-17s", name(a).c_str());
-      for (size_t b : states) {
-        size_t n = a;
-        const std::string cell = a == b ? "-" : p.next_step(a, b, flags, n) ? "EINVAL" : name(n);
+    for (const auto& a : d.states) {
+      if (!json) std::printf("%-*s", width, a.name.c_str());
+      for (const auto& b : d.states) {
+        size_t n = a.index;
+        const std::string cell = a.index == b.index                        ? "-"
+                                 : p.next_step(a.index, b.index, flags, n) ? "EINVAL"
+                                                                           : name(n);
         if (json)
-          j[name(a)][name(b)] = a == b ? name(a) : cell;
+          j[a.name][b.name] = a.index == b.index ? a.name : cell;
         else
-          std::printf(" %-17s", cell.c_str());
+          std::printf(" %-*s", width, cell.c_str());
       }
       if (!json) std::printf("\n");
     }
@@ -127,219 +137,68 @@ int fsm_file(const vfio::ProtocolSpec& p, uint64_t flags, bool table, const std:
     return 0;
   }
   if (dot) {
-    std::cout << "digraph \"" << p.name << "\" {\n  label=\"" << p.name << " ("
-              << p.features_name(flags) << ")\";\n  node [shape=box, style=rounded];\n";
-    for (size_t s : states) {
-      const auto& st = p.states[s];
-      std::cout << "  \"" << st.name << "\"";
-      if (st.attrs & vfio::kAttrDefault)
-        std::cout << " [peripheries=2]";
-      else if (st.attrs & vfio::kAttrServing)
-        std::cout << " [style=\"rounded,filled\", fillcolor=\"#ffe8cc\"]";
-      else if (st.data != vfio::DataRule::kNone)
-        std::cout << " [style=\"rounded,filled\", fillcolor=\"#dde8ff\"]";
-      std::cout << ";\n";
-    }
-    for (const auto* a : arcs) {
-      std::cout << "  \"" << name(a->from) << "\" -> \"" << name(a->to) << "\"";
-      if (a->session != vfio::ArcSession::kNone)
-        std::cout << " [label=\"" << vfio::arc_session_name(a->session) << "\"]";
-      std::cout << ";\n";
-    }
-    std::cout << "}\n";
+    write_dot(d, std::cout);
     return 0;
   }
   if (json) {
     nlohmann::ordered_json j;
     j["protocol"] = p.name;
-    j["file"] = p.file;
-    j["features"] = p.features_name(flags);
+    if (file) j["file"] = p.file;
+    j["features"] = d.features;
     auto st = nlohmann::ordered_json::array();
-    for (size_t s : states)
-      st.push_back({{"name", name(s)},
-                    {"value", p.states[s].value},
-                    {"attributes", vfio::attrs_name(p.states[s].attrs)},
-                    {"data", vfio::data_rule_name(p.states[s].data)}});
+    for (const auto& s : d.states)
+      if (file)
+        st.push_back({{"name", s.name},
+                      {"value", s.value},
+                      {"attributes", vfio::attrs_name(s.attrs)},
+                      {"data", vfio::data_rule_name(s.data)}});
+      else
+        st.push_back(s.name);
     j["states"] = st;
     auto ar = nlohmann::ordered_json::array();
-    for (const auto* a : arcs)
-      ar.push_back({{"from", name(a->from)},
-                    {"to", name(a->to)},
-                    {"data_session", vfio::arc_session_name(a->session)}});
+    for (const auto& a : d.arcs)
+      ar.push_back({{"from", a.from_name},
+                    {"to", a.to_name},
+                    {"data_session", session_words(a.session, style)}});
     j["arcs"] = ar;
     std::cout << j.dump(2) << "\n";
     return 0;
   }
-  std::cout << p.name << ": " << p.description << "\n(" << p.file << ": valid; features "
-            << p.features_name(flags) << ")\n\nstates:\n";
-  for (size_t s : states) {
-    const auto& st = p.states[s];
-    char v[32];
-    if (p.encoding == vfio::ProtocolSpec::Encoding::kBits)
-      std::snprintf(v, sizeof v, "%s", st.name.c_str());
-    else
-      std::snprintf(v, sizeof v, "%u", st.value);
-    std::printf("  %-17s %-5s %-28s data %-15s %s\n", st.name.c_str(), v,
-                vfio::attrs_name(st.attrs).c_str(), vfio::data_rule_name(st.data),
-                st.meaning.c_str());
+  if (file) {
+    std::cout << p.name << ": " << p.description << "\n(" << p.file << ": valid; features "
+              << d.features << ")\n\nstates:\n";
+    for (const auto& st : d.states) {
+      char v[32];
+      if (p.encoding == vfio::ProtocolSpec::Encoding::kBits)
+        std::snprintf(v, sizeof v, "%s", st.name.c_str());
+      else
+        std::snprintf(v, sizeof v, "%u", st.value);
+      std::printf("  %-17s %-5s %-28s data %-15s %s\n", st.name.c_str(), v,
+                  vfio::attrs_name(st.attrs).c_str(), vfio::data_rule_name(st.data),
+                  st.meaning.c_str());
+    }
+    if (d.error_state)
+      std::cout << "  (" << *d.error_state << ": entered only by a failed arc; left by reset)\n";
+  } else {
+    std::cout << "VFIO migration protocol " << p.name << ", features " << d.features
+              << "\n\nstates:";
+    for (const auto& st : d.states) std::cout << " " << st.name;
+    if (d.error_state)
+      std::cout << " (and " << *d.error_state
+                << ", which only a failure enters and only VFIO_DEVICE_RESET leaves)";
+    std::cout << "\n";
   }
-  if (p.error_state)
-    std::cout << "  (" << name(*p.error_state)
-              << ": entered only by a failed arc; left by reset)\n";
   std::cout << "\nsingle arcs:\n";
-  for (const auto* a : arcs)
-    std::cout << "  " << name(a->from) << " -> " << name(a->to)
-              << (a->session == vfio::ArcSession::kNone
-                      ? ""
-                      : std::string("   (") + vfio::arc_session_name(a->session) + ")")
-              << "\n";
-  if (p.postcopy) {
+  for (const auto& a : d.arcs)
+    std::cout << "  " << a.from_name << " -> " << a.to_name
+              << (a.label.empty() ? "" : "   (" + a.label + ")") << "\n";
+  if (file && p.postcopy) {
     const auto& r = *p.postcopy;
     std::cout << "\npost-copy: "
               << (r.device_pages ? "device pages stay at the source until fetched"
                                  : "device stop-copied, RAM post-copied")
               << "; faults reach the VMM by " << r.fault_delivery << "\n";
   }
-  std::cout << "\nAny other pair is a combination transition: see --table and --path.\n";
-  return 0;
-}
-
-std::vector<MigState> states_of(uint64_t flags) {
-  std::vector<MigState> out;
-  for (uint32_t i = 1; i < vfio::kMigStateCount; ++i)
-    if (vfio::state_supported(static_cast<MigState>(i), flags))
-      out.push_back(static_cast<MigState>(i));
-  return out;
-}
-
-int fsm_v2(uint64_t flags, bool table, const std::string& from, const std::string& to, bool dot,
-           bool json) {
-  const auto states = states_of(flags);
-  if (!from.empty()) {
-    const auto a = vfio::parse_state(from), b = vfio::parse_state(to);
-    if (!a || !b) {
-      std::cerr << "mdevsim fsm: unknown state '" << (!a ? from : to)
-                << "' (states: ERROR STOP RUNNING STOP_COPY RESUMING RUNNING_P2P PRE_COPY "
-                   "PRE_COPY_P2P)\n";
-      return 2;
-    }
-    const auto p = vfio::find_path(*a, *b, flags);
-    std::string why;
-    if (p.err) {
-      if (!vfio::state_supported(*b, flags))
-        why = *b == MigState::kError
-                  ? "ERROR cannot be requested"
-                  : std::string(vfio::state_name(*b)) + " is not advertised with features " +
-                        vfio::features_name(flags);
-      else if (!vfio::state_supported(*a, flags))
-        why = std::string(vfio::state_name(*a)) + " is not a state of this device";
-      else
-        why =
-            std::string(vfio::state_name(*a)) + " -> " + vfio::state_name(*b) + " is a blocked arc";
-    }
-    if (json) {
-      nlohmann::ordered_json j;
-      j["from"] = vfio::state_name(*a);
-      j["to"] = vfio::state_name(*b);
-      j["features"] = vfio::features_name(flags);
-      if (p.err) {
-        j["errno"] = "EINVAL";
-        j["reason"] = why;
-      } else {
-        j["errno"] = nullptr;
-        auto arr = nlohmann::ordered_json::array();
-        for (auto s : p.states) arr.push_back(vfio::state_name(s));
-        j["path"] = arr;
-      }
-      std::cout << j.dump() << "\n";
-    } else if (p.err) {
-      std::cout << "EINVAL: " << why << "\n";
-    } else {
-      for (size_t i = 0; i < p.states.size(); ++i)
-        std::cout << (i ? " -> " : "") << vfio::state_name(p.states[i]);
-      std::cout << "\n";
-      for (size_t i = 0; i + 1 < p.states.size(); ++i) {
-        const auto arc = vfio::find_arc(p.states[i], p.states[i + 1], flags);
-        std::cout << "  " << vfio::state_name(p.states[i]) << " -> "
-                  << vfio::state_name(p.states[i + 1]) << ": "
-                  << (arc ? vfio::session_effect_name(arc->effect) : "?") << "\n";
-      }
-    }
-    return 0;  // the query was answered, whatever the answer
-  }
-  if (table) {
-    if (json) {
-      nlohmann::ordered_json j = nlohmann::ordered_json::object();
-      for (auto a : states)
-        for (auto b : states) {
-          MigState n;
-          j[vfio::state_name(a)][vfio::state_name(b)] =
-              a == b ? vfio::state_name(a)
-                     : (vfio::next_state(a, b, flags, n) ? "EINVAL" : vfio::state_name(n));
-        }
-      std::cout << j.dump(2) << "\n";
-      return 0;
-    }
-    std::printf("%-13s", "cur \\ new");
-    for (auto b : states) std::printf(" %-13s", vfio::state_name(b));
-    std::printf("\n");
-    for (auto a : states) {
-      std::printf("%-13s", vfio::state_name(a));
-      for (auto b : states) {
-        MigState n;
-        const char* cell =
-            a == b ? "-" : (vfio::next_state(a, b, flags, n) ? "EINVAL" : vfio::state_name(n));
-        std::printf(" %-13s", cell);
-      }
-      std::printf("\n");
-    }
-    return 0;
-  }
-  const auto arcs = vfio::arcs_for(flags);
-  if (dot) {
-    std::cout << "digraph vfio_v2 {\n  label=\"VFIO migration v2 (" << vfio::features_name(flags)
-              << ")\";\n"
-              << "  node [shape=box, style=rounded];\n  RUNNING [peripheries=2];\n";
-    for (auto s : states)
-      if (vfio::in_saving_group(s) || s == MigState::kResuming)
-        std::cout << "  " << vfio::state_name(s)
-                  << " [style=\"rounded,filled\", fillcolor=\"#dde8ff\"];\n";
-    for (const auto& a : arcs) {
-      std::cout << "  " << vfio::state_name(a.from) << " -> " << vfio::state_name(a.to);
-      if (a.effect != vfio::SessionEffect::kNone)
-        std::cout << " [label=\"" << vfio::session_effect_name(a.effect) << "\"]";
-      std::cout << ";\n";
-    }
-    std::cout << "}\n";
-    return 0;
-  }
-  if (json) {
-    nlohmann::ordered_json j;
-    j["protocol"] = "v2";
-    j["features"] = vfio::features_name(flags);
-    auto st = nlohmann::ordered_json::array();
-    for (auto s : states) st.push_back(vfio::state_name(s));
-    j["states"] = st;
-    auto ar = nlohmann::ordered_json::array();
-    for (const auto& a : arcs)
-      ar.push_back({{"from", vfio::state_name(a.from)},
-                    {"to", vfio::state_name(a.to)},
-                    {"data_session", vfio::session_effect_name(a.effect)}});
-    j["arcs"] = ar;
-    std::cout << j.dump(2) << "\n";
-    return 0;
-  }
-  std::cout << "VFIO migration protocol v2, features " << vfio::features_name(flags)
-            << "\n\nstates:";
-  for (auto s : states) std::cout << " " << vfio::state_name(s);
-  std::cout << " (and ERROR, which only a failure enters and only VFIO_DEVICE_RESET "
-               "leaves)\n\nsingle arcs:\n";
-  for (const auto& a : arcs)
-    std::cout << "  " << vfio::state_name(a.from) << " -> " << vfio::state_name(a.to)
-              << (a.effect == vfio::SessionEffect::kNone
-                      ? ""
-                      : std::string("   (") + vfio::session_effect_name(a.effect) + ")")
-              << "\n";
   std::cout << "\nAny other pair is a combination transition: see --table and --path.\n";
   return 0;
 }
@@ -472,7 +331,7 @@ int cmd_fsm(int argc, char** argv) {
       }
       flags = *f;
     }
-    return fsm_file(p, flags, table, from, to, dot, json);
+    return fsm_protocol(p, flags, ProtocolStyle::kFile, table, from, to, dot, json);
   }
   std::string why;
   const auto flags = check_feature_list(vfio::builtin_protocol_v2(), features, why);
@@ -480,7 +339,8 @@ int cmd_fsm(int argc, char** argv) {
     std::cerr << "mdevsim fsm: --features " << features << ": " << why << "\n";
     return 2;
   }
-  return fsm_v2(*flags, table, from, to, dot, json);
+  return fsm_protocol(vfio::builtin_protocol_v2(), *flags, ProtocolStyle::kKernel, table, from, to,
+                      dot, json);
 }
 
 }  // namespace mdevsim::sim

@@ -304,22 +304,17 @@ int cmd_run(int argc, char** argv) {
     }
     if (!report_out.empty()) {
       ReportContext ctx;
-      if (s.migrates && s.device.protocol_def) {
-        // A protocol file: its own states and the arcs this device implements.
-        const auto& p = *s.device.protocol_def;
-        const uint64_t flags = frontend_options(s, true).migration_flags;
-        ctx.protocol = p.name;
-        ctx.features = s.device.features;
-        for (size_t i = 0; i < p.states.size(); ++i)
-          if (p.supported(i, flags)) ctx.states.push_back({p.states[i].name, p.states[i].meaning});
-        for (const auto* a : p.arcs_for(flags))
-          ctx.arcs.push_back(
-              {p.states[a->from].name, p.states[a->to].name,
-               a->session == vfio::ArcSession::kNone ? "" : vfio::arc_session_name(a->session)});
+      if (s.migrates && s.device.protocol == "v1") {
+        ctx = ReportContext::from_v1();
       } else if (s.migrates) {
-        ctx = s.device.protocol == "v1"
-                  ? ReportContext::from_v1()
-                  : ReportContext::from_v2(frontend_options(s, true).migration_flags);
+        // The kernel's v2 in its words, or a protocol file in its own; the
+        // states and arcs a device with these features implements.
+        const bool file = s.device.protocol_def != nullptr;
+        ctx = ReportContext::from_drawing(
+            draw_protocol(file ? *s.device.protocol_def : vfio::builtin_protocol_v2(),
+                          frontend_options(s, true).migration_flags,
+                          file ? ProtocolStyle::kFile : ProtocolStyle::kKernel));
+        if (file) ctx.features = s.device.features;
       }
       ctx.scenario = s.name;
       if (s.migrates) ctx.downtime_limit_s = s.migration.downtime_limit_s;

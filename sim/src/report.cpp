@@ -17,23 +17,21 @@ namespace mdevsim::sim {
 
 // ---- ReportContext helpers ----
 
-ReportContext ReportContext::from_v2(uint64_t flags) {
+ReportContext ReportContext::from_drawing(const ProtocolDrawing& d) {
   ReportContext c;
-  c.protocol = "v2";
-  std::stringstream ss(vfio::features_name(flags));
-  for (std::string f; std::getline(ss, f, ',');)
-    if (!f.empty()) c.features.push_back(f);
+  c.protocol = d.spec->name;
+  for (const auto& f : d.spec->features)
+    if (d.flags & f.flag) c.features.push_back(f.name);
   // Around the circle in migration order, so most arcs join neighbours and
-  // STOP (the hub) sits opposite PRE_COPY.
-  using S = vfio::MigState;
-  for (S s : {S::kRunning, S::kPreCopy, S::kPreCopyP2P, S::kStopCopy, S::kStop, S::kResuming,
-              S::kRunningP2P})
-    if (vfio::state_supported(s, flags)) c.states.push_back({vfio::state_name(s), ""});
-  for (const auto& a : vfio::arcs_for(flags))
-    c.arcs.push_back(
-        {vfio::state_name(a.from), vfio::state_name(a.to),
-         a.effect == vfio::SessionEffect::kNone ? "" : vfio::session_effect_name(a.effect)});
+  // the stopped hub sits opposite pre-copy.
+  for (const auto* st : d.in_migration_order())
+    c.states.push_back({st->name, d.style == ProtocolStyle::kFile ? st->meaning : ""});
+  for (const auto& a : d.arcs) c.arcs.push_back({a.from_name, a.to_name, a.label});
   return c;
+}
+
+ReportContext ReportContext::from_v2(uint64_t flags) {
+  return from_drawing(draw_protocol(vfio::builtin_protocol_v2(), flags, ProtocolStyle::kKernel));
 }
 
 ReportContext ReportContext::from_v1() {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "mdevsim/sim/protocol_drawing.h"
 #include "mdevsim/sim/result.h"
 #include "mdevsim/sim/run_log.h"
 
@@ -37,9 +38,13 @@ struct ReportContext {
   std::vector<State> states;
   std::vector<Arc> arcs;
 
-  // Protocol v2 for a device advertising `flags` (VFIO_MIGRATION_*): its
-  // states (ERROR excluded) and arcs_for(flags), labelled with their effect
-  // on the data session.
+  // Any protocol as protocol_drawing.h draws it: its name, the features of
+  // the drawing's flags, the states in migration order (each noted with its
+  // meaning in the file style) and the single arcs labelled in the drawing's
+  // words.
+  static ReportContext from_drawing(const ProtocolDrawing& drawing);
+  // Protocol v2 (the shipped v2.json) for a device advertising `flags`
+  // (VFIO_MIGRATION_*), in the kernel's words: from_drawing of it.
   static ReportContext from_v2(uint64_t flags);
   // Protocol v1: the device_state encodings 000b..100b and 110b (error), and
   // the writes the strict (libvfio-user) table accepts between them.
