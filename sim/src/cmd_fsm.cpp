@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mdevsim/sim/cli_options.h"
 #include "mdevsim/sim/commands.h"
 #include "mdevsim/sim/feature_list.h"
 #include "mdevsim/sim/protocol_drawing.h"
@@ -268,43 +269,37 @@ int fsm_v1(bool table, const std::string& from, const std::string& to, bool dot,
   return 0;
 }
 
-}  // namespace
-
-int cmd_fsm(int argc, char** argv) {
+int fsm(int argc, char** argv) {
   std::string protocol, features = "stop_copy,p2p,pre_copy", from, to;
   bool table = false, dot = false, json = false, features_given = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
+  cli::ArgReader args(argc, argv, " (see mdevsim fsm --help)");
+  while (args.next()) {
+    if (args.help()) {
       std::cout << kFsmHelp;
       return 0;
-    } else if (a == "--features" && i + 1 < argc) {
-      features = argv[++i];
+    } else if (args.is("--features")) {
+      if (!args.peek())
+        throw cli::UsageError{"--features needs a list, e.g. --features stop_copy,p2p"};
+      features = args.value();
       features_given = true;
-    } else if (a == "--table") {
+    } else if (args.is("--table")) {
       table = true;
-    } else if (a == "--dot") {
+    } else if (args.is("--dot")) {
       dot = true;
-    } else if (a == "--json") {
+    } else if (args.is("--json")) {
       json = true;
-    } else if (a == "--path") {
+    } else if (args.is("--path")) {
       // Two states; a missing TO would otherwise read as "unexpected argument".
-      if (i + 2 >= argc || argv[i + 2][0] == '-') {
-        std::cerr << "mdevsim fsm: --path takes two states, FROM and TO (e.g. --path RUNNING "
-                     "STOP_COPY)"
-                  << (i + 1 < argc ? std::string("; got only '") + argv[i + 1] + "'" : "") << "\n";
-        return 2;
-      }
-      from = argv[++i];
-      to = argv[++i];
-    } else if (a == "--features" && i + 1 >= argc) {
-      std::cerr << "mdevsim fsm: --features needs a list, e.g. --features stop_copy,p2p\n";
-      return 2;
-    } else if (!a.empty() && a[0] != '-' && protocol.empty()) {
-      protocol = a;
+      if (!args.peek(2) || args.peek(2)[0] == '-')
+        throw cli::UsageError{
+            std::string("--path takes two states, FROM and TO (e.g. --path RUNNING STOP_COPY)") +
+            (args.peek() ? std::string("; got only '") + args.peek() + "'" : "")};
+      from = args.value();
+      to = args.value();
+    } else if (!args.word().empty() && !args.looks_like_option() && protocol.empty()) {
+      protocol = args.word();
     } else {
-      std::cerr << "mdevsim fsm: unexpected argument '" << a << "' (see mdevsim fsm --help)\n";
-      return 2;
+      throw cli::UsageError{"unexpected argument '" + args.word() + "' (see mdevsim fsm --help)"};
     }
   }
   if (protocol == "v1") return fsm_v1(table, from, to, dot, json);
@@ -341,6 +336,12 @@ int cmd_fsm(int argc, char** argv) {
   }
   return fsm_protocol(vfio::builtin_protocol_v2(), *flags, ProtocolStyle::kKernel, table, from, to,
                       dot, json);
+}
+
+}  // namespace
+
+int cmd_fsm(int argc, char** argv) {
+  return cli::run_command("fsm", [&] { return fsm(argc, argv); });
 }
 
 }  // namespace mdevsim::sim

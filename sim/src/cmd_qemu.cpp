@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "mdevsim/sim/cli_options.h"
 #include "mdevsim/sim/commands.h"
 #include "mdevsim/sim/qemu_support.h"
 
@@ -46,55 +47,34 @@ void forward_signal(int sig) {
   if (g_child > 0) ::kill(g_child, sig);
 }
 
-}  // namespace
-
-int cmd_qemu(int argc, char** argv) {
+int qemu(int argc, char** argv) {
   std::string scenario_path, trace_out, report_out;
   std::vector<std::string> sets, command;
   bool keep = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::cerr << "mdevsim qemu: " << a << " needs a value (see mdevsim qemu --help)\n";
-        throw 2;
-      }
-      return argv[++i];
-    };
-    try {
-      if (a == "--") {
-        command.assign(argv + i + 1, argv + argc);
-        break;
-      } else if (a == "--help" || a == "-h") {
-        std::cout << kHelp;
-        return 0;
-      } else if (a == "--scenario") {
-        scenario_path = value();
-      } else if (a == "--set") {
-        sets.push_back(value());
-      } else if (a == "--trace") {
-        trace_out = value();
-      } else if (a == "--report") {
-        report_out = value();
-      } else if (a == "--keep") {
-        keep = true;
-      } else {
-        std::cerr << "mdevsim qemu: unknown option '" << a
-                  << "' (the QEMU command goes after --; see mdevsim qemu --help)\n";
-        return 2;
-      }
-    } catch (int code) {
-      return code;
+  cli::ArgReader args(argc, argv, " (see mdevsim qemu --help)");
+  while (args.next()) {
+    if (args.is("--")) {
+      command = args.rest();
+    } else if (args.help()) {
+      std::cout << kHelp;
+      return 0;
+    } else if (args.is("--scenario")) {
+      scenario_path = args.value();
+    } else if (args.is("--set")) {
+      sets.push_back(args.value());
+    } else if (args.is("--trace")) {
+      trace_out = args.value();
+    } else if (args.is("--report")) {
+      report_out = args.value();
+    } else if (args.is("--keep")) {
+      keep = true;
+    } else {
+      args.unknown(" (the QEMU command goes after --; see mdevsim qemu --help)");
     }
   }
-  if (command.empty()) {
-    std::cerr << "mdevsim qemu: missing the QEMU command after -- (see mdevsim qemu --help)\n";
-    return 2;
-  }
-  if (!sets.empty() && scenario_path.empty()) {
-    std::cerr << "mdevsim qemu: --set needs --scenario\n";
-    return 2;
-  }
+  if (command.empty())
+    throw cli::UsageError{"missing the QEMU command after -- (see mdevsim qemu --help)"};
+  if (!sets.empty() && scenario_path.empty()) throw cli::UsageError{"--set needs --scenario"};
   const std::string interposer = find_interposer();
   if (interposer.empty()) {
     std::cerr << "mdevsim qemu: the interposer libmdevsim-vfio-host.so is not built (cmake "
@@ -150,6 +130,12 @@ int cmd_qemu(int argc, char** argv) {
   else
     remove_tree(tmp);
   return code;
+}
+
+}  // namespace
+
+int cmd_qemu(int argc, char** argv) {
+  return cli::run_command("qemu", [&] { return qemu(argc, argv); });
 }
 
 }  // namespace mdevsim::sim

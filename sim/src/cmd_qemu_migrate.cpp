@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "mdevsim/sim/cli_options.h"
 #include "mdevsim/sim/commands.h"
 #include "mdevsim/sim/qemu_support.h"
 #include "mdevsim/sim/qmp.h"
@@ -184,74 +185,50 @@ json wait_migration(Side& side, Clock::time_point deadline, Run& run) {
   }
 }
 
-}  // namespace
-
-int cmd_qemu_migrate(int argc, char** argv) {
+int qemu_migrate(int argc, char** argv) {
   std::string scenario_path, qemu_spec = "10.0", uri_kind = "tcp", json_out, trace_out;
   std::vector<std::string> sets;
   bool paused = false, keep = false, no_device = false, v1_mmap = false;
   std::optional<double> kill_destination_after;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::cerr << "mdevsim qemu-migrate: " << a << " needs a value (see --help)\n";
-        throw 2;
+  cli::ArgReader args(argc, argv, " (see --help)");
+  while (args.next()) {
+    if (args.help()) {
+      std::cout << kHelp;
+      return 0;
+    } else if (args.is("--qemu")) {
+      qemu_spec = args.value();
+    } else if (args.is("--uri")) {
+      uri_kind = args.value();
+      if (uri_kind != "tcp" && uri_kind != "unix" && uri_kind != "file")
+        throw cli::UsageError{"--uri must be tcp, unix or file (got '" + uri_kind + "')"};
+    } else if (args.is("--set")) {
+      sets.push_back(args.value());
+    } else if (args.is("--json")) {
+      json_out = args.value();
+    } else if (args.is("--trace")) {
+      trace_out = args.value();
+    } else if (args.is("--paused")) {
+      paused = true;
+    } else if (args.is("--keep")) {
+      keep = true;
+    } else if (args.is("--kill-destination-after")) {
+      const std::string v = args.value();
+      try {
+        kill_destination_after = parse_duration(v);
+      } catch (const std::exception& e) {
+        throw cli::UsageError{std::string("--kill-destination-after: ") + e.what()};
       }
-      return argv[++i];
-    };
-    try {
-      if (a == "--help" || a == "-h") {
-        std::cout << kHelp;
-        return 0;
-      } else if (a == "--qemu") {
-        qemu_spec = value();
-      } else if (a == "--uri") {
-        uri_kind = value();
-        if (uri_kind != "tcp" && uri_kind != "unix" && uri_kind != "file") {
-          std::cerr << "mdevsim qemu-migrate: --uri must be tcp, unix or file (got '" << uri_kind
-                    << "')\n";
-          return 2;
-        }
-      } else if (a == "--set") {
-        sets.push_back(value());
-      } else if (a == "--json") {
-        json_out = value();
-      } else if (a == "--trace") {
-        trace_out = value();
-      } else if (a == "--paused") {
-        paused = true;
-      } else if (a == "--keep") {
-        keep = true;
-      } else if (a == "--kill-destination-after") {
-        const std::string v = value();
-        try {
-          kill_destination_after = parse_duration(v);
-        } catch (const std::exception& e) {
-          std::cerr << "mdevsim qemu-migrate: --kill-destination-after: " << e.what() << "\n";
-          return 2;
-        }
-      } else if (a == "--v1-mmap") {
-        v1_mmap = true;
-      } else if (a == "--no-device") {
-        no_device = true;
-      } else if (!a.empty() && a[0] == '-') {
-        std::cerr << "mdevsim qemu-migrate: unknown option '" << a << "' (see --help)\n";
-        return 2;
-      } else if (scenario_path.empty()) {
-        scenario_path = a;
-      } else {
-        std::cerr << "mdevsim qemu-migrate: only one SCENARIO may be given\n";
-        return 2;
-      }
-    } catch (int code) {
-      return code;
+    } else if (args.is("--v1-mmap")) {
+      v1_mmap = true;
+    } else if (args.is("--no-device")) {
+      no_device = true;
+    } else if (args.looks_like_option()) {
+      args.unknown();
+    } else {
+      args.positional(scenario_path);
     }
   }
-  if (scenario_path.empty()) {
-    std::cerr << "mdevsim qemu-migrate: missing SCENARIO (see --help)\n";
-    return 2;
-  }
+  if (scenario_path.empty()) throw cli::UsageError{"missing SCENARIO (see --help)"};
   auto bad = [](const std::string& msg) {
     std::cerr << "mdevsim qemu-migrate: " << msg << "\n";
     return 2;
@@ -684,6 +661,12 @@ int cmd_qemu_migrate(int argc, char** argv) {
     remove_tree(tmp);
   if (r.outcome != "completed" || (verify && !passed)) return 1;
   return 0;
+}
+
+}  // namespace
+
+int cmd_qemu_migrate(int argc, char** argv) {
+  return cli::run_command("qemu-migrate", [&] { return qemu_migrate(argc, argv); });
 }
 
 }  // namespace mdevsim::sim

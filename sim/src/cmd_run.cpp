@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "mdevsim/sim/cli_options.h"
 #include "mdevsim/sim/commands.h"
 #include "mdevsim/sim/device_run.h"
 #include "mdevsim/sim/host.h"
@@ -140,57 +141,36 @@ void print_summary(std::ostream& out, const Scenario& s, const Result& r) {
   out << "outcome    " << r.outcome << (r.reason.empty() ? "" : ": " + r.reason) << "\n";
 }
 
-}  // namespace
-
-int cmd_run(int argc, char** argv) {
+int run(int argc, char** argv) {
   std::string scenario_path, json_out, trace_out, timeline_out, vcd_out, report_out;
   bool exact = false;
   std::vector<std::string> overrides;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&](const char* opt) -> std::string {
-      if (i + 1 >= argc) {
-        std::cerr << "mdevsim run: " << opt << " needs a value (see mdevsim run --help)\n";
-        throw 2;
-      }
-      return argv[++i];
-    };
-    try {
-      if (a == "--help" || a == "-h") {
-        std::cout << kRunHelp;
-        return 0;
-      } else if (a == "--set") {
-        overrides.push_back(value("--set"));
-      } else if (a == "--exact") {
-        exact = true;
-      } else if (a == "--json") {
-        json_out = value("--json");
-      } else if (a == "--trace") {
-        trace_out = value("--trace");
-      } else if (a == "--timeline") {
-        timeline_out = value("--timeline");
-      } else if (a == "--vcd") {
-        vcd_out = value("--vcd");
-      } else if (a == "--report") {
-        report_out = value("--report");
-      } else if (!a.empty() && a[0] == '-') {
-        std::cerr << "mdevsim run: unknown option '" << a << "' (see mdevsim run --help)\n";
-        return 2;
-      } else if (scenario_path.empty()) {
-        scenario_path = a;
-      } else {
-        std::cerr << "mdevsim run: only one SCENARIO may be given (got '" << scenario_path
-                  << "' and '" << a << "')\n";
-        return 2;
-      }
-    } catch (int code) {
-      return code;
+  cli::ArgReader args(argc, argv, " (see mdevsim run --help)");
+  while (args.next()) {
+    if (args.help()) {
+      std::cout << kRunHelp;
+      return 0;
+    } else if (args.is("--set")) {
+      overrides.push_back(args.value());
+    } else if (args.is("--exact")) {
+      exact = true;
+    } else if (args.is("--json")) {
+      json_out = args.value();
+    } else if (args.is("--trace")) {
+      trace_out = args.value();
+    } else if (args.is("--timeline")) {
+      timeline_out = args.value();
+    } else if (args.is("--vcd")) {
+      vcd_out = args.value();
+    } else if (args.is("--report")) {
+      report_out = args.value();
+    } else if (args.looks_like_option()) {
+      args.unknown();
+    } else {
+      args.positional(scenario_path);
     }
   }
-  if (scenario_path.empty()) {
-    std::cerr << "mdevsim run: missing SCENARIO (see mdevsim run --help)\n";
-    return 2;
-  }
+  if (scenario_path.empty()) throw cli::UsageError{"missing SCENARIO (see mdevsim run --help)"};
   Scenario s;
   try {
     s = load_scenario(scenario_path, overrides);
@@ -328,6 +308,12 @@ int cmd_run(int argc, char** argv) {
     if (!written(json_o)) return 2;
   }
   return exit_code_for(r);
+}
+
+}  // namespace
+
+int cmd_run(int argc, char** argv) {
+  return cli::run_command("run", [&] { return run(argc, argv); });
 }
 
 }  // namespace mdevsim::sim

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <memory>
 
+#include "mdevsim/sim/cli_options.h"
 #include "mdevsim/sim/commands.h"
 #include "mdevsim/sweep/job_list.h"
 #include "mdevsim/sweep/local_executor.h"
@@ -112,12 +113,7 @@ int sweep(int argc, char** argv) {
 }  // namespace
 
 int cmd_sweep(int argc, char** argv) {
-  try {
-    return sweep(argc, argv);
-  } catch (const UsageError& e) {
-    std::cerr << "mdevsim sweep: " << e.message << "\n";
-    return 2;
-  }
+  return cli::run_command("sweep", [&] { return sweep(argc, argv); });
 }
 
 }  // namespace mdevsim::sim

@@ -140,44 +140,38 @@ void check_plan(const Plan& plan) {
 Options parse_options(int argc, char** argv) {
   Options o;
   std::set<std::string> given;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw UsageError{a + " needs a value (see mdevsim sweep --help)"};
-      return argv[++i];
-    };
+  sim::cli::ArgReader args(argc, argv, " (see mdevsim sweep --help)");
+  while (args.next()) {
+    const std::string& a = args.word();
     given.insert(a == "-j" ? "--jobs" : a);
-    if (a == "--help" || a == "-h") {
+    if (args.help()) {
       o.help = true;
       return o;
     } else if (a == "--vary") {
-      o.plan.axes.push_back(parse_vary(value()));
+      o.plan.axes.push_back(parse_vary(args.value()));
     } else if (a == "--set") {
-      o.plan.overrides.push_back(value());
+      o.plan.overrides.push_back(args.value());
     } else if (a == "--jobs" || a == "-j") {
-      o.jobs = parse_count("--jobs", value(), 1024);
+      o.jobs = parse_count("--jobs", args.value(), 1024);
     } else if (a == "--out" || a == "--emit-jobs" || a == "--collect") {
       std::string& target = a == "--out" ? o.out_dir : a == "--emit-jobs" ? o.emit_jobs : o.collect;
-      target = value();
+      target = args.value();
       if (target.empty()) throw UsageError{a + " needs a file or directory name"};
     } else if (a == "--fresh") {
       o.fresh = true;
     } else if (a == "--executor") {
-      o.executor = value();
+      o.executor = args.value();
     } else if (a == "--points-per-task") {
-      o.slurm.points_per_task = parse_count(a, value(), 1'000'000);
+      o.slurm.points_per_task = parse_count(a, args.value(), 1'000'000);
     } else if (a == "--max-running") {
-      o.slurm.max_running = parse_count(a, value(), 1'000'000);
+      o.slurm.max_running = parse_count(a, args.value(), 1'000'000);
     } else if (a == "--slurm-opt") {
-      const auto words = split_words(value());
+      const auto words = split_words(args.value());
       o.slurm.sbatch_args.insert(o.slurm.sbatch_args.end(), words.begin(), words.end());
-    } else if (!a.empty() && a[0] == '-') {
-      throw UsageError{"unknown option '" + a + "' (see mdevsim sweep --help)"};
-    } else if (o.plan.scenario_path.empty()) {
-      o.plan.scenario_path = a;
+    } else if (args.looks_like_option()) {
+      args.unknown();
     } else {
-      throw UsageError{"only one SCENARIO may be given (got '" + o.plan.scenario_path + "' and '" +
-                       a + "')"};
+      args.positional(o.plan.scenario_path);
     }
   }
   check_plan(o.plan);

@@ -9,14 +9,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mdevsim/sim/cli_options.h"
+
 namespace mdevsim::sweep {
 
 using ojson = nlohmann::ordered_json;
 
 // Bad input: reported as "mdevsim sweep: ..." with exit code 2.
-struct UsageError {
-  std::string message;
-};
+using UsageError = sim::cli::UsageError;
 
 // One --vary: a dotted scenario path and the values it takes, in order.
 struct Axis {
