@@ -10,7 +10,6 @@
 #include <cerrno>
 #include <cmath>
 #include <limits>
-#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <set>
@@ -25,6 +24,7 @@
 #include "mdevsim/vfio/mig_fsm.h"
 #include "mdevsim/vfio/uapi.h"
 #include "migration_faults.h"
+#include "verify/oracle.h"
 
 namespace mdevsim::sim {
 
@@ -58,10 +58,18 @@ class MigrationDriver : public sc_core::sc_module {
         src_(src),
         dst_(dst),
         ref_(ref),
-        link_(s.link, s.faults, s.migration.link_timeout_s, result.faults),
+        link_("link", s.link, s.faults, s.migration.link_timeout_s, result.faults),
         v1_(s.device.protocol == "v1"),
         page_(s.vm.page_size),
-        dma_pending_(src.ram.store.page_count()) {
+        dma_pending_(src.ram.store.page_count()),
+        src_view_(o.inspector ? o.inspector(src, "src")
+                              : std::make_unique<verify::DeviceInspector>(src)),
+        dst_view_(o.inspector ? o.inspector(dst, "dst")
+                              : std::make_unique<verify::DeviceInspector>(dst)),
+        ref_view_(!ref          ? nullptr
+                  : o.inspector ? o.inspector(*ref, "ref")
+                                : std::make_unique<verify::DeviceInspector>(*ref)),
+        oracle_(s, *src_view_, *dst_view_, ref_view_.get(), result) {
     link_.recorder = o.recorder;
     for (const auto& f : s.faults) {
       FaultResult r;
@@ -572,101 +580,6 @@ class MigrationDriver : public sc_core::sc_module {
     return std::nullopt;
   }
 
-  // Clone of the source at its stop: the reference that never migrates
-  // (simulator bookkeeping, not the VMM: no ABI involved).
-  void clone_reference() {
-    if (!ref_) return;
-    ref_->ram.store.clear();
-    src_.ram.store.for_each_touched(
-        [&](uint64_t p, uint64_t t) { ref_->ram.store.set_token(p, t); });
-    auto& rv = ref_->device.vram.store();
-    rv.clear();
-    src_.device.vram.store().for_each_touched([&](uint64_t p, uint64_t t) { rv.set_token(p, t); });
-    ref_->device.apply_state(src_.device.capture_state());
-    ref_->driver.load_state(src_.driver.state());
-    ref_->vcpus.load_state(src_.vcpus.state());
-  }
-
-  // ------------------------------------------------------------ verification
-  // Pages whose content differs between two stores (`skip`: pages not
-  // compared, still missing at the destination); the lowest one and the
-  // first few in walking order.
-  struct PageDiff {
-    uint64_t count = 0;
-    std::optional<uint64_t> lowest;
-    std::vector<uint64_t> listed;
-  };
-  template <typename Skip>
-  static PageDiff differing_pages(const models::PageStore& a, const models::PageStore& b,
-                                  Skip skip) {
-    PageDiff d;
-    auto check = [&](uint64_t p) {
-      if (skip(p) || a.token(p) == b.token(p)) return;
-      if (d.listed.size() < 8) d.listed.push_back(p);
-      if (!d.lowest || p < *d.lowest) d.lowest = p;
-      ++d.count;
-    };
-    a.for_each_touched([&](uint64_t p, uint64_t) { check(p); });
-    b.for_each_touched([&](uint64_t p, uint64_t) {
-      if (a.token(p) == 0) check(p);
-    });
-    return d;
-  }
-  static PageDiff vram_pages(const models::DeviceDiff& d) {
-    return {d.vram_pages, d.first_vram_page, {}};
-  }
-
-  // Names the earliest check that failed and its first difference: a device
-  // field (state order), else the lowest VRAM page, else the lowest RAM page.
-  void note_check(const char* check, const models::DeviceDiff& device, const PageDiff& vram,
-                  const PageDiff& ram) {
-    auto& v = result.verification;
-    const uint64_t count = device.fields + vram.count + ram.count;
-    if (count == 0 || !v.failed_check.empty()) return;
-    VerificationDifference f;
-    if (const auto& x = device.first_field) {
-      f = {x->kind, x->field, std::nullopt, x->a, x->b};
-    } else if (vram.lowest) {
-      const uint64_t p = *vram.lowest;
-      f = {"vram_page", "", p, std::nullopt, std::nullopt};
-    } else {
-      const uint64_t p = *ram.lowest;
-      f = {"ram_page", "", p, std::nullopt, std::nullopt};
-    }
-    v.failed_check = check;
-    v.first_difference = f;
-    v.differences_in_check = count;
-  }
-  void note_failure(const char* check, VerificationDifference f) {
-    auto& v = result.verification;
-    if (!v.failed_check.empty()) return;
-    v.failed_check = check;
-    v.first_difference = std::move(f);
-    v.differences_in_check = 1;
-  }
-
-  // Bit-exact check at the switch: everything the destination has equals the
-  // source's; pages it lacks are listed as missing (fetched and checked later).
-  void verify_switch() {
-    auto& v = result.verification;
-    v.checked = true;
-    const auto diff = models::compare_devices(src_.device, dst_.device);
-    v.device_fields_mismatched = diff.fields;
-    for (const auto& d : diff.differences)
-      if (d.rfind("vram", 0) != 0) v.differences.push_back("at the switch: " + d);
-    const auto vram = differing_pages(src_.device.vram.store(), dst_.device.vram.store(),
-                                      [&](uint64_t p) { return dst_.device.vram.missing(p); });
-    const auto ram = differing_pages(src_.ram.store, dst_.ram.store,
-                                     [&](uint64_t p) { return dst_.ram.missing.test(p); });
-    v.vram_pages_mismatched += vram.count;
-    v.ram_pages_mismatched += ram.count;
-    for (uint64_t p : vram.listed)
-      v.differences.push_back("at the switch: vram page " + std::to_string(p));
-    for (uint64_t p : ram.listed)
-      v.differences.push_back("at the switch: guest RAM page " + std::to_string(p));
-    note_check("switch", diff, vram, ram);
-  }
-
   bool request_device_pages(uint64_t first, uint64_t count, uint32_t flags, uint64_t& queued) {
     vfio_mig_postcopy_request r{};
     r.argsz = sizeof(r);
@@ -753,11 +666,9 @@ class MigrationDriver : public sc_core::sc_module {
     sc.resume_s = now() - t_resume;
     switched_ = true;
     switched_at_ = now();
-    verify_switch();
-    clone_reference();
-    {
-      pc_work_at_switch_ = {src_.device.engine_pages_done(), src_.vcpus.state().submitted};
-    }
+    oracle_.verify_switch();
+    oracle_.clone_reference();
+    oracle_.note_work_at_switch();
     for (Host* h : {&dst_, ref_}) {
       if (!h) continue;
       h->driver.load_state(src_.driver.state());
@@ -801,7 +712,7 @@ class MigrationDriver : public sc_core::sc_module {
       }
       auto rfaults = dst_.ram.missing.take_faults();
       if (now() >= next_sample) {
-        sample_slowdown();
+        oracle_.sample_slowdown();
         if (opt_.recorder)
           opt_.recorder->counter(
               "missing pages", now(),
@@ -870,132 +781,29 @@ class MigrationDriver : public sc_core::sc_module {
     if (rules.device_pages) {
       set_state(src_, MigState::kStop);
       refused = set_state(dst_, MigState::kRunning) < 0;
-      if (refused)
-        result.verification.differences.push_back("the destination refused to leave post-copy");
     } else {
       set_state(src_, MigState::kStop);
     }
-    // Every page placed during post-copy must carry the source's content at
-    // its stop (the source has not run since).
-    auto& v = result.verification;
-    std::set<uint64_t> distinct;
-    PageDiff placed_bad;
-    for (const auto& [p, t] : dst_.device.vram.placed()) {
-      distinct.insert(p);
-      if (src_.device.vram.token(p) != t) {
-        if (v.vram_pages_mismatched++ < 8)
-          v.differences.push_back("post-copy: vram page " + std::to_string(p));
-        if (!placed_bad.lowest || p < *placed_bad.lowest) placed_bad.lowest = p;
-        ++placed_bad.count;
-      }
-    }
-    pc_fetched_vram_ = dst_.device.vram.placed().size();
-    const uint64_t vram_record = 16 + 8 + s_.device.config.page_size;
-    const uint64_t records = pc_device_bytes_ / vram_record;
-    pc_duplicates_ = records > distinct.size() ? records - distinct.size() : 0;
-    // Work done on the destination vs the never-migrated reference.
-    sample_slowdown();
-    const auto d = work(dst_);
-    const auto r = ref_ ? work(*ref_) : d;
-    const auto s0 = pc_work_at_switch_;
-    std::vector<double> stalls = dst_.device.vram.stalls();
-    stalls.insert(stalls.end(), dst_.ram.missing.stalls().begin(), dst_.ram.missing.stalls().end());
-    std::sort(stalls.begin(), stalls.end());
-    double total = 0;
-    for (double x : stalls) total += x;
-    auto pct = [&](double q) {
-      if (stalls.empty()) return 0.0;
-      return stalls[std::min(stalls.size() - 1,
-                             static_cast<size_t>(q * static_cast<double>(stalls.size())))];
-    };
-    const double ref_dev = static_cast<double>(r.first - s0.first),
-                 dst_dev = static_cast<double>(d.first - s0.first);
-    const double ref_cpu = static_cast<double>(r.second - s0.second),
-                 dst_cpu = static_cast<double>(d.second - s0.second);
-    nlohmann::json pc;
-    pc["protocol"] = s_.device.protocol;
-    pc["device_pages_postcopied"] = rules.device_pages;
-    pc["fault_delivery"] = rules.device_pages ? rules.fault_delivery : "userfaultfd";
-    pc["faults"] = dst_.device.vram.faults() + dst_.ram.missing.faults();
-    pc["device_faults"] = dst_.device.vram.faults();
-    pc["ram_faults"] = dst_.ram.missing.faults();
-    pc["missing_vram_pages_at_switch"] = pc_missing_vram_at_switch_;
-    pc["missing_ram_pages_at_switch"] = pc_missing_ram_at_switch_;
-    pc["vram_pages_fetched"] = pc_fetched_vram_;
-    pc["ram_pages_fetched"] = pc_fetched_ram_;
-    pc["pages_sent_twice"] = pc_duplicates_;
-    pc["bytes"] = pc_bytes_;
-    pc["duration_s"] = t_end - pc_t_stop_ - result.downtime_s;
-    pc["risk_window_s"] = t_end - pc_t_stop_;
-    pc["stall_total_s"] = total;
-    pc["stall_p50_s"] = pct(0.5);
-    pc["stall_p99_s"] = pct(0.99);
-    pc["stall_max_s"] = stalls.empty() ? 0.0 : stalls.back();
-    pc["device_work_pages"] = d.first - s0.first;
-    pc["reference_device_work_pages"] = r.first - s0.first;
-    pc["vcpu_writes"] = d.second - s0.second;
-    pc["reference_vcpu_writes"] = r.second - s0.second;
-    pc["device_slowdown"] = ref_dev > 0 ? 1.0 - dst_dev / ref_dev : 0.0;
-    pc["device_slowdown_peak"] = pc_peak_slowdown_;
-    pc["vcpu_slowdown"] = ref_cpu > 0 ? 1.0 - dst_cpu / ref_cpu : 0.0;
-    result.postcopy = pc;
-    if (opt_.recorder) {
-      opt_.recorder->phase("dst migration", "post-copy", pc_t_stop_ + result.downtime_s, t_end);
-      auto& log = opt_.recorder->log;
-      for (const auto& f : dst_.device.vram.fault_log())
-        log.faults.push_back({f.t_s, f.stall_s, "vram", f.page});
-      for (const auto& f : dst_.ram.missing.fault_log())
-        log.faults.push_back({f.t_s, f.stall_s, "ram", f.page});
-      std::sort(log.faults.begin(), log.faults.end(),
-                [](const PageFaultEvent& a, const PageFaultEvent& b) { return a.t_s < b.t_s; });
-      opt_.recorder->counter("missing pages", t_end, 0);
-    }
+    verify::PostcopyFigures f;
+    f.device_pages = rules.device_pages;
+    f.fault_delivery = rules.fault_delivery;
+    f.t_stop = pc_t_stop_;
+    f.t_end = t_end;
+    f.missing_vram_at_switch = pc_missing_vram_at_switch_;
+    f.missing_ram_at_switch = pc_missing_ram_at_switch_;
+    f.ram_pages_fetched = pc_fetched_ram_;
+    f.bytes = pc_bytes_;
+    f.device_bytes = pc_device_bytes_;
+    f.device_record_bytes = 16 + 8 + s_.device.config.page_size;
+    f.destination_refused = refused;
+    oracle_.finish_postcopy(f, opt_.recorder);
     result.ram_bytes += pc_bytes_ - pc_device_bytes_;
     result.device_bytes += pc_device_bytes_;
-    v.continuation_matches = true;  // timing differs by design (faults); see docs/postcopy.md
-    v.passed = v.vram_pages_mismatched == 0 && v.ram_pages_mismatched == 0 &&
-               v.device_fields_mismatched == 0 && dst_.device.missing_pages() == 0 &&
-               dst_.ram.missing.count() == 0 && !refused;
-    if (placed_bad.count > 0) {
-      const uint64_t p = *placed_bad.lowest;
-      note_failure("postcopy", {"vram_page", "", p, std::nullopt, std::nullopt});
-      v.differences_in_check = placed_bad.count;
-    }
-    if (dst_.device.missing_pages() > 0)
-      note_failure("postcopy",
-                   {"missing_pages", "VRAM", std::nullopt, 0, dst_.device.missing_pages()});
-    if (dst_.ram.missing.count() > 0)
-      note_failure("postcopy",
-                   {"missing_pages", "guest RAM", std::nullopt, 0, dst_.ram.missing.count()});
-    if (refused)
-      note_failure("postcopy",
-                   {"destination_state", "the destination refused to leave post-copy", {}, {}, {}});
-    for (Host* h : {&dst_, ref_})
-      if (h) h->set_vm_running(false);
   }
 
-  // Engine page operations and vCPU writes done so far.
-  static std::pair<uint64_t, uint64_t> work(const Host& h) {
-    return {h.device.engine_pages_done(), h.vcpus.state().submitted};
-  }
-  // The largest lag of the destination's device work behind the reference
-  // seen so far (sampled every 1 ms: engines that catch up later hide it at
-  // the end). Counted once the reference has done 100 pages since the switch.
-  void sample_slowdown() {
-    if (!ref_) return;
-    const auto d = work(dst_), r = work(*ref_);
-    const double ref_dev = static_cast<double>(r.first - pc_work_at_switch_.first);
-    if (ref_dev >= 100)
-      pc_peak_slowdown_ =
-          std::max(pc_peak_slowdown_,
-                   1.0 - static_cast<double>(d.first - pc_work_at_switch_.first) / ref_dev);
-  }
-  double pc_peak_slowdown_ = 0;
   double pc_t_stop_ = 0;
   uint64_t pc_missing_vram_at_switch_ = 0, pc_missing_ram_at_switch_ = 0;
-  uint64_t pc_fetched_vram_ = 0, pc_fetched_ram_ = 0, pc_duplicates_ = 0, pc_bytes_ = 0,
-           pc_device_bytes_ = 0;
-  std::pair<uint64_t, uint64_t> pc_work_at_switch_{0, 0};
+  uint64_t pc_fetched_ram_ = 0, pc_bytes_ = 0, pc_device_bytes_ = 0;
 
   // Source back to running, destination torn down: nothing lost.
   void cancel(const std::string& why, const std::string& outcome = "cancelled") {
@@ -1007,7 +815,7 @@ class MigrationDriver : public sc_core::sc_module {
       dst_.frontend.ioctl(dst_.frontend.device_fd(), VFIO_DEVICE_RESET, nullptr);
       return;
     }
-    const uint64_t before = src_.device.state_hash();
+    const uint64_t before = oracle_.source_state_hash();
     long r = v1_ ? v1_write_state(src_, 1) : set_state(src_, MigState::kRunning);
     bool reset = false;
     if (r < 0) {
@@ -1021,9 +829,9 @@ class MigrationDriver : public sc_core::sc_module {
     // Nothing lost: the source runs again with the state it had (a reset,
     // needed only after a device error, keeps VRAM but not the registers).
     const bool running =
-        src_.device.running() && src_.vcpus.running() &&
+        oracle_.source_running() &&
         (v1_ ? (src_.frontend.state_value() & 7) == 1 : src_.frontend.state_name() == "RUNNING");
-    result.verification.source_intact = running && (reset || src_.device.state_hash() == before);
+    result.verification.source_intact = running && (reset || oracle_.source_state_hash() == before);
     result.verification.source_reset = reset;
     if (reset) {  // a device that had to be reset failed: not a clean cancel
       result.outcome = "failed";
@@ -1031,54 +839,6 @@ class MigrationDriver : public sc_core::sc_module {
           "; the source device was reset (VFIO_DEVICE_RESET: registers and engines "
           "to their reset values, VRAM kept) and runs again";
     }
-  }
-
-  void verify() {
-    auto& v = result.verification;
-    v.checked = true;
-    // 1. At the start of the destination: equal to the source at its stop.
-    const auto diff = models::compare_devices(src_.device, dst_.device);
-    v.vram_pages_mismatched = diff.vram_pages;
-    v.device_fields_mismatched = diff.fields;
-    for (const auto& d : diff.differences) v.differences.push_back(d);
-    const auto ram =
-        differing_pages(src_.ram.store, dst_.ram.store, [](uint64_t) { return false; });
-    for (uint64_t p : ram.listed) v.differences.push_back("guest RAM page " + std::to_string(p));
-    v.ram_pages_mismatched = ram.count;
-    note_check("switch", diff, vram_pages(diff), ram);
-    // Test hook (tests/sim/test_verification_summary.cpp): after the switch
-    // check, the destination counts a fence and an interrupt it never had,
-    // so only the continuation can find them.
-    if (const char* h = std::getenv("MDEVSIM_TEST_DIVERGE"); h && std::string(h) == "continuation")
-      for (auto r : {models::kFenceCompleted, models::kIrqCount})
-        dst_.device.registers.set(r, dst_.device.registers.get(r) + 1);
-    // 2. The migrated run continues like a run that never migrated: the
-    // source, resumed from the same point (the reference run), against the
-    // destination over the same simulated time.
-    src_.device.set_running(true);
-    src_.set_vm_running(true);
-    wait_s(s_.migration.run_after_s);
-    // Both frozen at one instant: stopped one after the other, the second
-    // would run on for the first one's stop latency.
-    src_.set_vm_running(false);
-    dst_.set_vm_running(false);
-    models::stop_together({&src_.device, &dst_.device});
-    const auto later = models::compare_devices(src_.device, dst_.device, 4);
-    const auto later_ram =
-        src_.ram.store.content_hash() == dst_.ram.store.content_hash()
-            ? PageDiff{}
-            : differing_pages(src_.ram.store, dst_.ram.store, [](uint64_t) { return false; });
-    v.continuation_matches = later.equal() && later_ram.count == 0;
-    const std::string after = "after " + std::to_string(s_.migration.run_after_s) + " s: ";
-    for (const auto& d : later.differences) v.differences.push_back(after + d);
-    if (later_ram.count > 0)
-      v.differences.push_back(after + std::to_string(later_ram.count) +
-                              " guest RAM pages differ (lowest: page " +
-                              std::to_string(*later_ram.lowest) + ")");
-    note_check("continuation", later, vram_pages(later), later_ram);
-    v.passed = v.failed_check.empty();
-    if (!v.continuation_matches)
-      v.differences.push_back("the migrated run diverged from the reference run");
   }
 
   void run() {
@@ -1207,7 +967,7 @@ class MigrationDriver : public sc_core::sc_module {
     }
     result.outcome = "completed";
     const double t_end = now();
-    verify();
+    oracle_.verify();
     if (!result.verification.passed) {
       result.outcome = "failed";
       result.reason = "verification failed " + describe_verification_failure(result.verification);
@@ -1256,6 +1016,8 @@ class MigrationDriver : public sc_core::sc_module {
   double switched_at_ = 0;                  // since then
   bool ended_ = false;
   bool device_corrupted_ = false, device_failed_ = false;
+  std::unique_ptr<verify::DeviceInspector> src_view_, dst_view_, ref_view_;
+  verify::Oracle oracle_;  // after result and the views: it holds references to them
 };
 
 }  // namespace

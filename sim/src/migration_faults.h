@@ -1,7 +1,5 @@
-// The migration network of migration.cpp (bandwidth, latency, an optional
-// migration rate limit lifted at switchover, as QEMU does) and the scheduled
-// faults: those that act on the link (down, degraded, a host crashing), the
-// RAM wire checksum, the arc a failed device fails, and the result's account
+// The scheduled faults of migration.cpp (those on the link itself are in
+// net/link.h): the RAM wire checksum, the arc a failed device fails, and the result's account
 // of every fault. Private to the driver; not a public header.
 #pragma once
 
@@ -18,133 +16,13 @@
 #include "mdevsim/sim/scenario.h"
 #include "mdevsim/sim/units.h"
 #include "mdevsim/vfio/mig_fsm.h"
+#include "net/link.h"
 
 namespace mdevsim::sim::detail {
 
-inline double now() { return sc_core::sc_time_stamp().to_seconds(); }
-// At least one time-resolution step: a positive wait shorter than that would
-// round to a delta cycle, and a loop waiting for a time a few ulps ahead of
-// now() (a fault's end) would spin without simulated time advancing.
-inline void wait_s(double s) {
-  if (s > 0)
-    sc_core::wait(std::max(sc_core::sc_time::from_seconds(s), sc_core::sc_get_time_resolution()));
-}
-
-class Link {
- public:
-  static constexpr double kSlice = 0.01;  // transfers advance in slices of at most 10 ms
-
-  // `records` (one per scenario fault, same order) collects the time each
-  // link_down cost.
-  Link(const LinkSection& l, const std::vector<Fault>& faults, double link_timeout,
-       std::vector<FaultResult>& records)
-      : cfg_(l), link_timeout_(link_timeout), records_(records) {
-    for (size_t i = 0; i < faults.size(); ++i) {
-      const auto& f = faults[i];
-      if (f.kind == FaultKind::kLinkDown || f.kind == FaultKind::kDegrade)
-        faults_.push_back({f, i});
-      if ((f.kind == FaultKind::kDestCrash || f.kind == FaultKind::kSourceCrash) &&
-          f.at_s < crash_at_) {
-        crash_at_ = f.at_s;
-        crash_index_ = i;
-        crash_kind_ = f.kind;
-      }
-    }
-  }
-
-  // Moves `bytes` (waits their transfer time). False: the link stayed down
-  // longer than the link timeout, a host crashed (crashed()), or a pre-copy
-  // (`limited`) transfer reached the migration's deadline (timed_out(); the
-  // bytes were not all moved).
-  bool transfer(uint64_t bytes, bool limited) {
-    double remaining = static_cast<double>(bytes);
-    while (remaining > 0) {
-      const double t = now();
-      if (t >= crash_at_ || (limited && deadline_ > 0 && t >= deadline_)) {
-        timed_out_ = t < crash_at_;
-        moved_ = bytes - static_cast<uint64_t>(remaining);
-        if (recorder) recorder->link_progress(t, 0);
-        return false;
-      }
-      if (recorder) recorder->link_progress(t, remaining);
-      if (const Timed* down = active(t, FaultKind::kLinkDown)) {
-        const Fault& f = down->fault;
-        if (t >= f.at_s + link_timeout_) return false;
-        const double until = std::min({f.at_s + f.duration_s, f.at_s + link_timeout_, crash_at_});
-        wait_s(until - t);
-        records_[down->index].lost_s += until - t;
-        continue;
-      }
-      const double bw = bandwidth(t, limited);
-      double dt = std::min(remaining / bw, kSlice);
-      for (const auto& [f, i] : faults_)  // stop at the next fault boundary
-        for (double edge : {f.at_s, f.at_s + f.duration_s})
-          if (edge > t && edge < t + dt) dt = edge - t;
-      if (crash_at_ > t && crash_at_ < t + dt) dt = crash_at_ - t;
-      if (limited && deadline_ > t && deadline_ < t + dt) dt = deadline_ - t;
-      wait_s(dt);
-      remaining -= dt * bw;
-      if (remaining < 1e-6) remaining = 0;
-    }
-    if (recorder) recorder->link_progress(now(), 0);
-    moved_ = bytes;
-    return true;
-  }
-
-  void latency() { wait_s(cfg_.latency_s); }
-
-  // Pre-copy's time limit (migration.timeout): no pre-copy transfer runs past
-  // it, so a link too slow for even one pass still ends on time. 0: none.
-  void set_deadline(double t) {
-    deadline_ = t;
-    timed_out_ = false;
-  }
-  bool timed_out() const { return timed_out_; }
-  uint64_t moved() const { return moved_; }  // bytes of the last transfer that arrived
-  RunRecorder* recorder = nullptr;           // link spans and bytes in flight (null: none)
-
-  // A host has crashed by now (the first crash fault ends the migration).
-  bool crashed() const { return now() >= crash_at_; }
-  bool dest_crashed() const { return crashed() && crash_kind_ == FaultKind::kDestCrash; }
-  bool source_crashed() const { return crashed() && crash_kind_ == FaultKind::kSourceCrash; }
-  size_t crash_index() const { return crash_index_; }
-  // Why the last transfer failed, for the result's reason.
-  std::string failure() const {
-    if (crashed())
-      return std::string(crash_kind_ == FaultKind::kDestCrash ? "the destination" : "the source") +
-             " host crashed at " + format_duration(crash_at_);
-    return "the link was down longer than the link timeout";
-  }
-
-  double bandwidth(double t, bool limited) const {
-    double bw = cfg_.bandwidth;
-    if (const Timed* d = active(t, FaultKind::kDegrade)) bw = std::min(bw, d->fault.bandwidth);
-    if (limited && cfg_.rate_limit) bw = std::min(bw, *cfg_.rate_limit);
-    return bw;
-  }
-
- private:
-  struct Timed {
-    Fault fault;
-    size_t index;  // in the scenario's list
-  };
-  const Timed* active(double t, FaultKind k) const {
-    for (const auto& f : faults_)
-      if (f.fault.kind == k && t >= f.fault.at_s && t < f.fault.at_s + f.fault.duration_s)
-        return &f;
-    return nullptr;
-  }
-  LinkSection cfg_;
-  double link_timeout_;
-  std::vector<FaultResult>& records_;
-  std::vector<Timed> faults_;
-  double crash_at_ = std::numeric_limits<double>::infinity();
-  size_t crash_index_ = 0;
-  FaultKind crash_kind_ = FaultKind::kDestCrash;
-  double deadline_ = 0;
-  bool timed_out_ = false;
-  uint64_t moved_ = 0;
-};
+using net::Link;
+using net::now;
+using net::wait_s;
 
 // Wire integrity of RAM: QEMU sends no checksum for RAM pages; mdevsim's
 // simulated wire carries one per slice (8 bytes over its (page, content)
