@@ -25,6 +25,7 @@
 #include "mdevsim/vfio/uapi.h"
 #include "migration_faults.h"
 #include "verify/oracle.h"
+#include "vmm/convergence.h"
 
 namespace mdevsim::sim {
 
@@ -849,16 +850,23 @@ class MigrationDriver : public sc_core::sc_module {
       finish(t0);
       return;
     }
-    uint32_t iteration = 0, trigger = 0;
-    double throttle = 0;
-    bool switch_now = false, forced = false;
-    const auto mode = s_.migration.mode;
-    bool to_postcopy = mode == MigrationMode::kPostcopy;
+    uint32_t iteration = 0;
+    vmm::AutoConverge throttle;
+    bool forced = false;
+    vmm::ConvergencePolicy policy;
+    policy.downtime_limit_s = s_.migration.downtime_limit_s;
+    policy.max_iterations = s_.migration.max_iterations;
+    policy.timeout_s = s_.migration.timeout_s;
+    policy.cancel_on_no_convergence = s_.migration.on_no_convergence == OnNoConvergence::kCancel;
+    policy.hybrid = s_.migration.mode == MigrationMode::kHybrid;
+    policy.postcopy_after_iterations = s_.migration.postcopy_after_iterations;
+    policy.postcopy_after_s = s_.migration.postcopy_after_s;
+    bool to_postcopy = s_.migration.mode == MigrationMode::kPostcopy;
     if (s_.migration.timeout_s > 0) link_.set_deadline(t0 + s_.migration.timeout_s);
     while (!to_postcopy) {
       IterationResult it;
       it.index = iteration;
-      it.throttle = throttle;
+      it.throttle = throttle.throttle;
       if (!iterate(it) && !link_.timed_out()) {
         cancel(reason_, fail_outcome_);
         finish(t0);
@@ -871,7 +879,7 @@ class MigrationDriver : public sc_core::sc_module {
       if (v1_) v1_pending_hint_ = v1_rd64(src_, 8);
       const uint64_t remaining = ram_dirty * (page_ + kPageHeaderBytes) + data_size();
       it.remaining_bytes = remaining;
-      it.expected_downtime_s = static_cast<double>(remaining) / it.bandwidth;
+      it.expected_downtime_s = vmm::expected_downtime_s(remaining, it.bandwidth);
       if (opt_.recorder)
         opt_.recorder->sync(now(),
                             ram_dirty + (v1_ ? v1_pending_hint_ : it.device_dirty_bytes) /
@@ -881,45 +889,37 @@ class MigrationDriver : public sc_core::sc_module {
       result.ram_bytes += it.ram_bytes;
       result.device_bytes += it.device_bytes;
       ++iteration;
-      if (it.expected_downtime_s <= s_.migration.downtime_limit_s) {
-        switch_now = true;
-      } else if ((s_.migration.max_iterations && iteration >= s_.migration.max_iterations) ||
-                 (s_.migration.timeout_s > 0 && now() - t0 >= s_.migration.timeout_s) ||
-                 link_.timed_out()) {
-        if (s_.migration.on_no_convergence == OnNoConvergence::kCancel) {
-          const std::string when =
-              link_.timed_out() ? "the timeout (" + format_duration(s_.migration.timeout_s) +
-                                      ") ended iteration " + std::to_string(it.index) + " early;"
-                                : "after " + std::to_string(iteration) +
-                                      (iteration == 1 ? " iteration" : " iterations");
-          cancel("did not converge: " + when + " the expected downtime is " +
-                 std::to_string(it.expected_downtime_s) + " s, above the " +
-                 std::to_string(s_.migration.downtime_limit_s) + " s limit");
-          finish(t0);
-          return;
-        }
-        switch_now = forced = true;
+      vmm::IterationMeasure m;
+      m.remaining_bytes = remaining;
+      m.bandwidth = it.bandwidth;
+      m.iterations_done = iteration;
+      m.elapsed_s = now() - t0;
+      m.timed_out = link_.timed_out();
+      const auto decision = vmm::decide_switchover(policy, m);
+      if (decision.action == vmm::Switchover::kCancel) {
+        const std::string when =
+            link_.timed_out() ? "the timeout (" + format_duration(s_.migration.timeout_s) +
+                                    ") ended iteration " + std::to_string(it.index) + " early;"
+                              : "after " + std::to_string(iteration) +
+                                    (iteration == 1 ? " iteration" : " iterations");
+        cancel("did not converge: " + when + " the expected downtime is " +
+               std::to_string(it.expected_downtime_s) + " s, above the " +
+               std::to_string(s_.migration.downtime_limit_s) + " s limit");
+        finish(t0);
+        return;
       }
-      if (switch_now) break;
-      if (mode == MigrationMode::kHybrid &&
-          (iteration >= s_.migration.postcopy_after_iterations ||
-           (s_.migration.postcopy_after_s > 0 && now() - t0 >= s_.migration.postcopy_after_s))) {
+      forced = decision.action == vmm::Switchover::kForced;
+      if (forced || decision.action == vmm::Switchover::kConverged) break;
+      if (decision.action == vmm::Switchover::kPostcopy) {
         to_postcopy = true;
         break;
       }
-      // Auto-converge (QEMU): RAM dirtied in the period above 50% of what was
-      // sent, twice in a row, raises the vCPU throttle 20%, then +10% to 99%.
       if (s_.migration.auto_converge) {
         const double dirtied = static_cast<double>(src_.ram.store.dirty().count()) * page_;
-        if (dirtied > 0.5 * static_cast<double>(it.ram_bytes + it.device_bytes)) {
-          if (++trigger >= 2) {
-            throttle = throttle == 0 ? 0.2 : std::min(0.99, throttle + 0.1);
-            src_.vcpus.set_throttle(throttle);
-            trigger = 0;
-          }
-        } else {
-          trigger = 0;
-        }
+        bool raised = false;
+        throttle = vmm::auto_converge_step(
+            throttle, dirtied, static_cast<double>(it.ram_bytes + it.device_bytes), &raised);
+        if (raised) src_.vcpus.set_throttle(throttle.throttle);
       }
     }
     link_.set_deadline(0);  // the switch and what follows run to the end
