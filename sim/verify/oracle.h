@@ -17,6 +17,7 @@
 #include "mdevsim/sim/result.h"
 #include "mdevsim/sim/scenario.h"
 #include "verify/inspector.h"
+#include "vmm/observer.h"
 
 namespace mdevsim::sim {
 class RunRecorder;
@@ -48,16 +49,7 @@ PageDiff differing_pages(const models::PageStore& a, const models::PageStore& b,
   return d;
 }
 
-// What the VMM counted during post-copy, for the post-copy report.
-struct PostcopyFigures {
-  bool device_pages = false;
-  std::string fault_delivery;
-  double t_stop = 0, t_end = 0;
-  uint64_t missing_vram_at_switch = 0, missing_ram_at_switch = 0;
-  uint64_t ram_pages_fetched = 0, bytes = 0, device_bytes = 0;
-  uint64_t device_record_bytes = 0;  // one device page record in the stream
-  bool destination_refused = false;  // the destination would not leave post-copy
-};
+using PostcopyFigures = vmm::PostcopyFigures;
 
 class Oracle {
  public:
