@@ -1,14 +1,13 @@
 #include "vmm/ram_saver.h"
 
 #include "mdevsim/sim/run_outputs.h"
-#include "mdevsim/vfio/feature_buf.h"
-#include "mdevsim/vfio/uapi.h"
+#include "vmm/abi_calls.h"
 
 namespace mdevsim::sim::vmm {
 
 namespace {
-template <typename Payload>
-using Feature = vfio::FeatureBuf<Payload>;
+namespace abi = mdevsim::vmm;  // the typed calls (vmm/abi_calls.h)
+
 constexpr double kSlice = net::Link::kSlice;
 }  // namespace
 
@@ -54,22 +53,12 @@ bool RamSaver::setup() {
 void RamSaver::start_dma_tracking() {
   if (!ctx_.scenario.vm.dma_dirty_tracking) return;
   if (!v1_) {
-    vfio_device_feature_dma_logging_range range{0, ram_bytes_};
-    Feature<vfio_device_feature_dma_logging_control> f(VFIO_DEVICE_FEATURE_SET |
-                                                       VFIO_DEVICE_FEATURE_DMA_LOGGING_START);
-    f.payload.page_size = page_;
-    f.payload.num_ranges = 1;
-    f.payload.ranges = reinterpret_cast<uint64_t>(&range);
-    if (fe_.ioctl(fe_.device_fd(), VFIO_DEVICE_FEATURE, f.raw) == 0) {
+    if (abi::dma_logging_start(fe_, page_, {{0, ram_bytes_}}) == 0) {
       dma_logging_ = true;
       return;
     }
   }
-  alignas(8) uint8_t raw[8] = {};
-  auto* d = reinterpret_cast<vfio_iommu_type1_dirty_bitmap*>(raw);
-  d->argsz = 8;
-  d->flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_START;
-  type1_ = fe_.ioctl(fe_.container_fd(), VFIO_IOMMU_DIRTY_PAGES, raw) == 0;
+  type1_ = abi::type1_dirty_start(fe_) == 0;
 }
 
 // Pulls the pages device DMA wrote (or pinned) into dma_pending_.
@@ -80,27 +69,12 @@ void RamSaver::sync_dma_dirty() {
   auto& bitmap = report_bitmap_;
   bitmap.assign((pages * (page_ / 4096) + 63) / 64 + 1, 0);
   if (dma_logging_) {
-    Feature<vfio_device_feature_dma_logging_report> f(VFIO_DEVICE_FEATURE_GET |
-                                                      VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT);
-    f.payload.iova = 0;
-    f.payload.length = ram_bytes_;
-    f.payload.page_size = page_;
-    f.payload.bitmap = reinterpret_cast<uint64_t>(bitmap.data());
-    if (fe_.ioctl(fe_.device_fd(), VFIO_DEVICE_FEATURE, f.raw) < 0) return;
+    if (abi::dma_logging_report(fe_, 0, ram_bytes_, page_, bitmap.data()) < 0) return;
     mark_from_bitmap(bitmap, 1, pages);
     return;
   }
-  alignas(8) uint8_t raw[48] = {};
-  auto* d = reinterpret_cast<vfio_iommu_type1_dirty_bitmap*>(raw);
-  auto* g = reinterpret_cast<vfio_iommu_type1_dirty_bitmap_get*>(raw + 8);
-  d->argsz = 48;
-  d->flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
-  g->iova = 0;
-  g->size = ram_bytes_;
-  g->bitmap.pgsize = 4096;
-  g->bitmap.size = bitmap.size() * 8;
-  g->bitmap.data = reinterpret_cast<__u64*>(bitmap.data());
-  if (fe_.ioctl(fe_.container_fd(), VFIO_IOMMU_DIRTY_PAGES, raw) < 0) return;
+  if (abi::type1_dirty_get_bitmap(fe_, 0, ram_bytes_, 4096, bitmap.data(), bitmap.size() * 8) < 0)
+    return;
   mark_from_bitmap(bitmap, page_ / 4096, pages);
 }
 

@@ -4,19 +4,17 @@
 #include <cerrno>
 
 #include "mdevsim/sim/run_outputs.h"
-#include "mdevsim/vfio/feature_buf.h"
-#include "mdevsim/vfio/uapi.h"
+#include "vmm/abi_calls.h"
 
 namespace mdevsim::sim::vmm {
 
 namespace {
 
-template <typename Payload>
-using Feature = vfio::FeatureBuf<Payload>;
+namespace abi = mdevsim::vmm;  // the typed calls (vmm/abi_calls.h)
+using abi::kV1DataOffset;
+using abi::kV1DataSize;
+using abi::kV1PendingBytes;
 constexpr uint64_t kReadChunk = 1 << 20;  // QEMU reads device data 1 MiB at a time
-constexpr uint64_t kV1Region = uint64_t{VFIO_PCI_NUM_REGIONS} << 40;
-// v1 region fields (struct vfio_device_migration_info).
-constexpr uint64_t kV1PendingBytes = 8, kV1DataOffset = 16, kV1DataSize = 24;
 
 bool has(const std::vector<std::string>& v, const char* x) {
   return std::find(v.begin(), v.end(), x) != v.end();
@@ -72,7 +70,7 @@ bool VfioClient::request_pages(uint64_t, uint64_t, uint32_t, uint64_t& queued) {
 std::vector<uint64_t> VfioClient::read_faults() { return {}; }
 bool VfioClient::finish_postcopy(bool) { return true; }
 
-void VfioClient::reset(vfio::Frontend& fe) { fe.ioctl(fe.device_fd(), VFIO_DEVICE_RESET, nullptr); }
+void VfioClient::reset(vfio::Frontend& fe) { abi::device_reset(fe); }
 
 // TODO(inject_arc_failure): switch to Frontend::inject_arc_failure(...) at
 // merge. The frontend reads its fault options on every arc
@@ -94,13 +92,13 @@ void VfioClient::corrupt(uint8_t* data, uint64_t n) {
 // ------------------------------------------------------------ v1
 
 long V1RegionClient::write_state(vfio::Frontend& fe, uint32_t v) {
-  return fe.pwrite(fe.device_fd(), &v, 4, kV1Region);
+  return abi::v1_write_state(fe, v);
 }
 uint64_t V1RegionClient::rd64(vfio::Frontend& fe, uint64_t off, long* err) {
   uint64_t v = 0;
-  const long r = fe.pread(fe.device_fd(), &v, 8, kV1Region + off);
-  if (err) *err = r < 0 ? r : 0;
-  return r < 0 ? 0 : v;
+  const long r = abi::v1_read_u64(fe, off, v);
+  if (err) *err = r;
+  return v;
 }
 
 bool V1RegionClient::setup() {
@@ -159,7 +157,7 @@ bool V1RegionClient::send(uint64_t limit, bool limited, bool until_end, uint64_t
     if (err) return ctx_.fail("the v1 iteration failed");
     if (size == 0) return true;
     if (buf_.size() < size) buf_.resize(size);
-    if (src_.pread(src_.device_fd(), buf_.data(), size, kV1Region + off) != static_cast<long>(size))
+    if (abi::v1_pread(src_, off, buf_.data(), size) != static_cast<long>(size))
       return ctx_.fail("reading the v1 data section failed");
     const bool arrived = link.transfer(size, limited);
     if (!arrived && !link.timed_out()) return ctx_.fail(link.failure());
@@ -167,8 +165,8 @@ bool V1RegionClient::send(uint64_t limit, bool limited, bool until_end, uint64_t
     // At the deadline the segment is still delivered: it left the source's
     // data section and the stream must stay whole.
     const uint64_t doff = rd64(dst_, kV1DataOffset);
-    dst_.pwrite(dst_.device_fd(), buf_.data(), size, kV1Region + doff);
-    const long w = dst_.pwrite(dst_.device_fd(), &size, 8, kV1Region + kV1DataSize);
+    abi::v1_pwrite(dst_, doff, buf_.data(), size);
+    const long w = abi::v1_write_u64(dst_, kV1DataSize, size);
     if (w < 0) return ctx_.fail(ctx_.refused_stream(w));
     bytes += size;
     if (!arrived) return false;
@@ -183,21 +181,14 @@ V2FeatureClient::V2FeatureClient(MigrationContext& ctx, vfio::Frontend& src, vfi
     : VfioClient(ctx, src, dst, spec), features_(std::move(features)) {}
 
 long V2FeatureClient::set_state(vfio::Frontend& fe, uint32_t state, int* fd) {
-  Feature<vfio_device_feature_mig_state> f(VFIO_DEVICE_FEATURE_SET |
-                                           VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
-  f.payload.device_state = state;
-  const long r = fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, f.raw);
-  if (fd) *fd = f.payload.data_fd;
-  return r;
+  return abi::set_device_state(fe, state, fd);
 }
 
 bool V2FeatureClient::setup() {
-  Feature<vfio_device_feature_migration> mig(VFIO_DEVICE_FEATURE_GET |
-                                             VFIO_DEVICE_FEATURE_MIGRATION);
-  if (src_.ioctl(src_.device_fd(), VFIO_DEVICE_FEATURE, mig.raw) < 0 ||
-      !(mig.payload.flags & VFIO_MIGRATION_STOP_COPY))
+  uint64_t flags = 0;
+  if (abi::get_migration_flags(src_, flags) < 0 || !(flags & VFIO_MIGRATION_STOP_COPY))
     return ctx_.fail("the device does not support migration (VFIO_DEVICE_FEATURE_MIGRATION)");
-  if (mig.payload.flags & VFIO_MIGRATION_PRE_COPY) {
+  if (flags & VFIO_MIGRATION_PRE_COPY) {
     if (!roles_.precopy || set_state(src_, *roles_.precopy, &save_fd_) < 0)
       return ctx_.fail("the source device refused PRE_COPY");
     precopy_ = true;
@@ -210,11 +201,10 @@ bool V2FeatureClient::setup() {
 void V2FeatureClient::pending_estimate(IterationResult& it) {
   avail_ = 0;
   if (!precopy_) return;
-  vfio_precopy_info info{};
-  info.argsz = sizeof(info);
-  if (src_.ioctl(save_fd_, VFIO_MIG_GET_PRECOPY_INFO, &info) < 0) return;
-  avail_ = info.initial_bytes + info.dirty_bytes;
-  it.device_dirty_bytes = info.dirty_bytes;
+  uint64_t initial = 0, dirty = 0;
+  if (abi::get_precopy_info(src_, save_fd_, initial, dirty) < 0) return;
+  avail_ = initial + dirty;
+  it.device_dirty_bytes = dirty;
 }
 
 bool V2FeatureClient::iterate(IterationResult& it) {
@@ -222,11 +212,10 @@ bool V2FeatureClient::iterate(IterationResult& it) {
 }
 
 uint64_t V2FeatureClient::pending_exact() {
-  Feature<vfio_device_feature_mig_data_size> f(VFIO_DEVICE_FEATURE_GET |
-                                               VFIO_DEVICE_FEATURE_MIG_DATA_SIZE);
+  uint64_t length = 0;
   // A device without the size ioctl makes QEMU assume 100 GiB.
-  if (src_.ioctl(src_.device_fd(), VFIO_DEVICE_FEATURE, f.raw) < 0) return uint64_t{100} << 30;
-  return f.payload.stop_copy_length;
+  if (abi::get_data_size(src_, length) < 0) return uint64_t{100} << 30;
+  return length;
 }
 
 bool V2FeatureClient::complete(StopCopyResult& sc) { return send(0, false, true, sc.device_bytes); }
@@ -310,24 +299,13 @@ bool V2FeatureClient::send(uint64_t limit, bool limited, bool until_end, uint64_
 
 bool V2FeatureClient::request_pages(uint64_t first, uint64_t count, uint32_t flags,
                                     uint64_t& queued) {
-  vfio_mig_postcopy_request r{};
-  r.argsz = sizeof(r);
-  r.flags = flags;
-  r.first_page = first;
-  r.count = count;
-  const long rc = src_.ioctl(save_fd_, VFIO_MIG_POSTCOPY_REQUEST, &r);
-  queued = r.queued;
-  return rc == 0;
+  return abi::postcopy_request(src_, save_fd_, first, count, flags, queued) == 0;
 }
 
 std::vector<uint64_t> V2FeatureClient::read_faults() {
   std::vector<uint64_t> pages(4096);
-  vfio_mig_postcopy_faults q{};
-  q.argsz = sizeof(q);
-  q.capacity = pages.size();
-  q.pages = reinterpret_cast<uint64_t>(pages.data());
-  if (dst_.ioctl(resume_fd_, VFIO_MIG_POSTCOPY_FAULTS, &q) < 0) return {};
-  pages.resize(q.count);
+  uint64_t missing = 0;
+  if (abi::postcopy_faults(dst_, resume_fd_, pages, missing) < 0) return {};
   return pages;
 }
 
