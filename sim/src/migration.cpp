@@ -139,8 +139,8 @@ Result run_migration(const Scenario& s, const RunOptions& options) {
   GuestRamAdapter src_ram(src.ram), dst_ram(dst.ram);
   VmAdapter src_vm(src), dst_vm(dst);
   DevicePeek peek(dst);
-  vmm::MigrationDriver driver("migration", s, o.recorder, o.exact, {src.frontend, src_ram, src_vm},
-                              {dst.frontend, dst_ram, dst_vm}, peek, observer, result);
+  vmm::MigrationDriver driver("migration", s, o.recorder, o.exact, {&src.frontend, src_ram, src_vm},
+                              {&dst.frontend, dst_ram, dst_vm}, peek, observer, result);
   o.recorder ? o.recorder->simulate() : sc_core::sc_start();
   Result r = result;
   r.scenario = s.name;

@@ -18,7 +18,8 @@ constexpr double kPostcopySlice = 0.00025;  // background push slices: faults wa
 
 MigrationDriver::MigrationDriver(sc_core::sc_module_name n, const Scenario& s,
                                  RunRecorder* recorder, bool exact, VmmSide src, VmmSide dst,
-                                 PostcopyDevicePeek& peek, MigrationObserver& observer, Result& out)
+                                 PostcopyDevicePeek& peek, MigrationObserver& observer, Result& out,
+                                 const ClientFactory& make_client)
     : sc_core::sc_module(n),
       result(out),
       s_(s),
@@ -42,7 +43,7 @@ MigrationDriver::MigrationDriver(sc_core::sc_module_name n, const Scenario& s,
   const bool v1 = s.device.protocol == "v1";
   ram_ = std::make_unique<RamSaver>(ctx_, src.ram, dst.ram, src.frontend, s.vm.page_size,
                                     s.vm.ram_bytes, v1);
-  device_ = make_vfio_client(ctx_, src.frontend, dst.frontend);
+  device_ = make_client ? make_client(ctx_) : make_vfio_client(ctx_, *src.frontend, *dst.frontend);
   handlers_ = {ram_.get(), device_.get()};
   SC_THREAD(run);
   SC_THREAD(inject_device_errors);
@@ -327,18 +328,18 @@ void MigrationDriver::cancel(const std::string& why, const std::string& outcome)
   if (link_.source_crashed()) {  // the VM ran there: gone with it, the destination never ran
     result.outcome = "vm_lost";
     result.reason = why + " before the switch: the VM was running there and is lost with it";
-    device_->reset(dst_.frontend);
+    device_->reset_destination();
     return;
   }
   const uint64_t before = observer_.source_state_hash();
   const long r = device_->run_source_again();
   bool reset = false;
   if (r < 0) {
-    device_->reset(src_.frontend);
+    device_->reset_source();
     reset = true;
   }
   if (!link_.dest_crashed())
-    device_->reset(dst_.frontend);  // nothing to tear down on a crashed host
+    device_->reset_destination();  // nothing to tear down on a crashed host
   src_.vm.set_throttle(0);
   src_.vm.set_running(true);
   // Nothing lost: the source runs again with the state it had (a reset,
@@ -497,11 +498,7 @@ void MigrationDriver::finish(double t0, double t_end) {
                  ctx_.switched ? switched_at_ : std::numeric_limits<double>::infinity(),
                  device_->failed());
   if (recorder_) recorder_->finish(now());
-  for (const VmmSide* h : {&src_, &dst_}) {
-    const std::string who = h == &src_ ? "src " : "dst ";
-    for (const auto& [k, n] : h->frontend.call_counts()) result.abi_calls[who + k] += n;
-    for (const auto& [k, n] : h->frontend.errno_counts()) result.abi_errors[k] += n;
-  }
+  device_->add_abi_counts(result);
   sc_core::sc_stop();
 }
 

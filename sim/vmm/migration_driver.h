@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,19 +29,22 @@ class RunRecorder;
 
 namespace mdevsim::sim::vmm {
 
-// One side of the migration as the VMM sees it.
+// One side of the migration as the VMM sees it (frontend null: the device
+// client comes from a ClientFactory; tests).
 struct VmmSide {
-  vfio::Frontend& frontend;
+  vfio::Frontend* frontend;
   GuestRamPort& ram;
   VmPort& vm;
 };
+
+using ClientFactory = std::function<std::unique_ptr<VfioClient>(MigrationContext&)>;
 
 class MigrationDriver : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(MigrationDriver);
   MigrationDriver(sc_core::sc_module_name n, const Scenario& s, RunRecorder* recorder, bool exact,
                   VmmSide src, VmmSide dst, PostcopyDevicePeek& peek, MigrationObserver& observer,
-                  Result& result);
+                  Result& result, const ClientFactory& make_client = {});
 
  private:
   void run();

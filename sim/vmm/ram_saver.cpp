@@ -30,7 +30,7 @@ void PageSet::clear() {
 }
 
 RamSaver::RamSaver(MigrationContext& ctx, GuestRamPort& src, GuestRamPort& dst,
-                   vfio::Frontend& src_frontend, uint32_t page_size, uint64_t ram_bytes, bool v1)
+                   vfio::Frontend* src_frontend, uint32_t page_size, uint64_t ram_bytes, bool v1)
     : ctx_(ctx),
       src_(src),
       dst_(dst),
@@ -51,14 +51,14 @@ bool RamSaver::setup() {
 }
 
 void RamSaver::start_dma_tracking() {
-  if (!ctx_.scenario.vm.dma_dirty_tracking) return;
+  if (!ctx_.scenario.vm.dma_dirty_tracking || !fe_) return;
   if (!v1_) {
-    if (abi::dma_logging_start(fe_, page_, {{0, ram_bytes_}}) == 0) {
+    if (abi::dma_logging_start(*fe_, page_, {{0, ram_bytes_}}) == 0) {
       dma_logging_ = true;
       return;
     }
   }
-  type1_ = abi::type1_dirty_start(fe_) == 0;
+  type1_ = abi::type1_dirty_start(*fe_) == 0;
 }
 
 // Pulls the pages device DMA wrote (or pinned) into dma_pending_.
@@ -69,11 +69,11 @@ void RamSaver::sync_dma_dirty() {
   auto& bitmap = report_bitmap_;
   bitmap.assign((pages * (page_ / 4096) + 63) / 64 + 1, 0);
   if (dma_logging_) {
-    if (abi::dma_logging_report(fe_, 0, ram_bytes_, page_, bitmap.data()) < 0) return;
+    if (abi::dma_logging_report(*fe_, 0, ram_bytes_, page_, bitmap.data()) < 0) return;
     mark_from_bitmap(bitmap, 1, pages);
     return;
   }
-  if (abi::type1_dirty_get_bitmap(fe_, 0, ram_bytes_, 4096, bitmap.data(), bitmap.size() * 8) < 0)
+  if (abi::type1_dirty_get_bitmap(*fe_, 0, ram_bytes_, 4096, bitmap.data(), bitmap.size() * 8) < 0)
     return;
   mark_from_bitmap(bitmap, page_ / 4096, pages);
 }

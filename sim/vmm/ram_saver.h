@@ -47,7 +47,7 @@ class PageSet {
 class RamSaver : public SaveHandler {
  public:
   RamSaver(MigrationContext& ctx, GuestRamPort& src, GuestRamPort& dst,
-           vfio::Frontend& src_frontend, uint32_t page_size, uint64_t ram_bytes, bool v1);
+           vfio::Frontend* src_frontend, uint32_t page_size, uint64_t ram_bytes, bool v1);
   const char* name() const override { return "ram"; }
   bool setup() override;
   void pending_estimate(IterationResult& it) override;
@@ -83,7 +83,7 @@ class RamSaver : public SaveHandler {
   MigrationContext& ctx_;
   GuestRamPort& src_;
   GuestRamPort& dst_;
-  vfio::Frontend& fe_;
+  vfio::Frontend* fe_;  // device DMA dirty pages (null: none)
   uint32_t page_;
   uint64_t ram_bytes_;
   bool v1_;

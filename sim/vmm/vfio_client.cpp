@@ -59,10 +59,6 @@ std::string ProtocolRoles::name_of(uint32_t value) const {
 
 // ------------------------------------------------------------ common
 
-VfioClient::VfioClient(MigrationContext& ctx, vfio::Frontend& src, vfio::Frontend& dst,
-                       const vfio::ProtocolSpec& spec)
-    : ctx_(ctx), src_(src), dst_(dst), roles_(ProtocolRoles::find(spec)) {}
-
 bool VfioClient::request_pages(uint64_t, uint64_t, uint32_t, uint64_t& queued) {
   queued = 0;
   return false;
@@ -70,23 +66,31 @@ bool VfioClient::request_pages(uint64_t, uint64_t, uint32_t, uint64_t& queued) {
 std::vector<uint64_t> VfioClient::read_faults() { return {}; }
 bool VfioClient::finish_postcopy(bool) { return true; }
 
-void VfioClient::reset(vfio::Frontend& fe) { abi::device_reset(fe); }
+void FrontendClient::reset(vfio::Frontend& fe) { abi::device_reset(fe); }
 
 // TODO(inject_arc_failure): switch to Frontend::inject_arc_failure(...) at
 // merge. The frontend reads its fault options on every arc
 // (FrontendOptions::fail_arc).
-void VfioClient::fail_next_arc(std::pair<uint32_t, uint32_t> arc) {
+void FrontendClient::fail_next_arc(std::pair<uint32_t, uint32_t> arc) {
   const_cast<vfio::FrontendOptions&>(src_.options()).fail_arc = arc;
 }
 
 // Flips one byte in the middle of device bytes on the wire.
-void VfioClient::corrupt(uint8_t* data, uint64_t n) {
+void FrontendClient::corrupt(uint8_t* data, uint64_t n) {
   const auto i = ctx_.take_corruption(CorruptTarget::kDevice);
   if (!i || n == 0) return;
   data[n / 2] ^= 0x10;
   ctx_.device_corrupted = true;
   ctx_.result.faults[*i].effect = "flipped stream byte " + std::to_string(n / 2) + " of a " +
                                   std::to_string(n) + "-byte device data chunk on the wire";
+}
+
+void FrontendClient::add_abi_counts(Result& r) const {
+  for (const vfio::Frontend* fe : {&src_, &dst_}) {
+    const std::string who = fe == &src_ ? "src " : "dst ";
+    for (const auto& [k, n] : fe->call_counts()) r.abi_calls[who + k] += n;
+    for (const auto& [k, n] : fe->errno_counts()) r.abi_errors[k] += n;
+  }
 }
 
 // ------------------------------------------------------------ v1
@@ -178,7 +182,7 @@ bool V1RegionClient::send(uint64_t limit, bool limited, bool until_end, uint64_t
 
 V2FeatureClient::V2FeatureClient(MigrationContext& ctx, vfio::Frontend& src, vfio::Frontend& dst,
                                  const vfio::ProtocolSpec& spec, std::vector<std::string> features)
-    : VfioClient(ctx, src, dst, spec), features_(std::move(features)) {}
+    : FrontendClient(ctx, src, dst, spec), features_(std::move(features)) {}
 
 long V2FeatureClient::set_state(vfio::Frontend& fe, uint32_t state, int* fd) {
   return abi::set_device_state(fe, state, fd);

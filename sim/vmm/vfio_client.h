@@ -29,10 +29,12 @@ struct ProtocolRoles {
   std::string name_of(uint32_t value) const;  // the state's name in the file
 };
 
+// What the driver needs of a device's migration client (the clients below;
+// tests/sim/vmm drives the driver with a fake one).
 class VfioClient : public SaveHandler {
  public:
-  VfioClient(MigrationContext& ctx, vfio::Frontend& src, vfio::Frontend& dst,
-             const vfio::ProtocolSpec& spec);
+  VfioClient(MigrationContext& ctx, const vfio::ProtocolSpec& spec)
+      : ctx_(ctx), roles_(ProtocolRoles::find(spec)) {}
   const char* name() const override { return "vfio"; }
 
   // Stops the source device for the switch: into its serving state
@@ -46,37 +48,54 @@ class VfioClient : public SaveHandler {
   // Cancel: the source device back to running. 0 or -errno.
   virtual long run_source_again() = 0;
   virtual bool source_running() const = 0;
+  virtual void reset_source() = 0;  // VFIO_DEVICE_RESET
+  virtual void reset_destination() = 0;
   // The first arc from the source's current state towards stop-copy.
   virtual std::pair<uint32_t, uint32_t> next_switch_arc() const = 0;
+  // device_error: the source's next arc fails with EIO.
+  virtual void fail_next_arc(std::pair<uint32_t, uint32_t> arc) = 0;
   // The device bytes this iteration saw dirty, for the recorder.
   virtual uint64_t dirty_bytes_hint(const IterationResult& it) const = 0;
+  // Moves what the source has queued until its stream pauses or ends.
+  virtual bool send_all(uint64_t& bytes) = 0;
   // Post-copy (v2 proposals): requests, faults, serving.
   virtual bool request_pages(uint64_t first, uint64_t count, uint32_t flags, uint64_t& queued);
   virtual std::vector<uint64_t> read_faults();
   // End of post-copy: the source stops serving; true when the destination
   // left its running-while-resuming state.
   virtual bool finish_postcopy(bool device_pages);
+  // The ABI calls and errnos of both sides, into the result.
+  virtual void add_abi_counts(Result& r) const = 0;
 
-  void reset(vfio::Frontend& fe);
-  vfio::Frontend& source() { return src_; }
-  vfio::Frontend& destination() { return dst_; }
   const ProtocolRoles& roles() const { return roles_; }
   bool failed() const { return failed_; }
-  // Moves what the source has queued until its stream pauses or ends.
-  bool send_all(uint64_t& bytes) { return send(0, false, true, bytes); }
-  // device_error: the source's next arc fails with EIO.
-  void fail_next_arc(std::pair<uint32_t, uint32_t> arc);
+
+ protected:
+  MigrationContext& ctx_;
+  ProtocolRoles roles_;
+  bool failed_ = false;  // it failed to stop
+};
+
+// A client over the source's and the destination's vfio::Frontend.
+class FrontendClient : public VfioClient {
+ public:
+  FrontendClient(MigrationContext& ctx, vfio::Frontend& src, vfio::Frontend& dst,
+                 const vfio::ProtocolSpec& spec)
+      : VfioClient(ctx, spec), src_(src), dst_(dst) {}
+  void reset_source() override { reset(src_); }
+  void reset_destination() override { reset(dst_); }
+  void fail_next_arc(std::pair<uint32_t, uint32_t> arc) override;
+  bool send_all(uint64_t& bytes) override { return send(0, false, true, bytes); }
+  void add_abi_counts(Result& r) const override;
 
  protected:
   virtual bool send(uint64_t limit, bool limited, bool until_end, uint64_t& bytes) = 0;
+  void reset(vfio::Frontend& fe);
   void corrupt(uint8_t* data, uint64_t n);
 
-  MigrationContext& ctx_;
   vfio::Frontend& src_;
   vfio::Frontend& dst_;
-  ProtocolRoles roles_;
   bool precopy_ = false;  // the device saves while running
-  bool failed_ = false;   // it failed to stop
   uint64_t avail_ = 0;    // this iteration's pre-copy bytes
   // The read()/write() buffer of device data, kept between calls: post-copy
   // sends device data thousands of times, and a fresh buffer of one link slice
@@ -86,9 +105,9 @@ class VfioClient : public SaveHandler {
 
 // Protocol v1: the migration region's device_state, pending_bytes,
 // data_offset and data_size.
-class V1RegionClient : public VfioClient {
+class V1RegionClient : public FrontendClient {
  public:
-  using VfioClient::VfioClient;
+  using FrontendClient::FrontendClient;
   bool setup() override;
   void pending_estimate(IterationResult& it) override;
   bool iterate(IterationResult& it) override;
@@ -111,7 +130,7 @@ class V1RegionClient : public VfioClient {
 
 // Protocol v2 and proposals of its kind: MIG_DEVICE_STATE, data fds,
 // PRECOPY_INFO, MIG_DATA_SIZE, and the post-copy ioctls of the proposals.
-class V2FeatureClient : public VfioClient {
+class V2FeatureClient : public FrontendClient {
  public:
   V2FeatureClient(MigrationContext& ctx, vfio::Frontend& src, vfio::Frontend& dst,
                   const vfio::ProtocolSpec& spec, std::vector<std::string> features);
