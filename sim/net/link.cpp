@@ -33,12 +33,14 @@ bool Link::Channel::transfer(uint64_t bytes, bool limited) {
   Link& l = *link_;
   double remaining = static_cast<double>(bytes);
   ++l.busy_;
+  l.share_changed();
   struct Done {  // leaves the link's busy count on every return
     Link& l;
     Channel& c;
     ~Done() {
       --l.busy_;
       c.in_flight_ = 0;
+      l.share_changed();
     }
   } done{l, *this};
   while (remaining > 0) {
@@ -67,8 +69,16 @@ bool Link::Channel::transfer(uint64_t bytes, bool limited) {
         if (edge > t && edge < t + dt) dt = edge - t;
     if (l.crash_at_ > t && l.crash_at_ < t + dt) dt = l.crash_at_ - t;
     if (limited && l.deadline_ > t && l.deadline_ < t + dt) dt = l.deadline_ - t;
-    wait_s(dt);
-    remaining -= dt * bw;
+    if (l.channels_.size() == 1) {
+      wait_s(dt);
+      remaining -= dt * bw;
+    } else {
+      // Another channel starting or ending changes this one's share: the
+      // slice ends there and what moved so far is counted.
+      sc_core::wait(std::max(sc_core::sc_time::from_seconds(dt), sc_core::sc_get_time_resolution()),
+                    l.share_changed_);
+      remaining -= std::min(dt, now() - t) * bw;
+    }
     if (remaining < 1e-6) remaining = 0;
   }
   in_flight_ = 0;

@@ -100,6 +100,10 @@ class Link : public sc_core::sc_module {
     return busy_ > 1 ? bandwidth(t, limited) / static_cast<double>(busy_) : bandwidth(t, limited);
   }
   void progress(double t) const;
+  // Wakes the channels in a slice (a single channel never waits on this).
+  void share_changed() {
+    if (channels_.size() > 1) share_changed_.notify();
+  }
 
   LinkSection cfg_;
   double link_timeout_;
@@ -107,6 +111,7 @@ class Link : public sc_core::sc_module {
   std::vector<Timed> faults_;
   std::vector<Channel> channels_;
   size_t busy_ = 0;  // channels in a transfer
+  sc_core::sc_event share_changed_;
   double crash_at_ = std::numeric_limits<double>::infinity();
   size_t crash_index_ = 0;
   FaultKind crash_kind_ = FaultKind::kDestCrash;
