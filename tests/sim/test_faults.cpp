@@ -11,41 +11,17 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "sim_run.h"
+
 namespace {
 
 using nlohmann::json;
 
-struct SimRun {
-  int code = -1;
-  json result;
-  std::string out;
-};
+using mdevsim::testing::run_scenario;
+using mdevsim::testing::SimRun;
+using mdevsim::testing::write_scenario;
 
-SimRun run(const std::string& scenario, const std::string& extra = "",
-           const std::string& output = "--json -") {
-  const std::string cmd = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim run " + scenario + " " +
-                          output + " " + extra + (output == "--json -" ? " 2>/dev/null" : " 2>&1");
-  FILE* p = popen(cmd.c_str(), "r");
-  SimRun r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  r.code = WEXITSTATUS(pclose(p));
-  if (output == "--json -" && r.code != 2) r.result = json::parse(r.out);
-  return r;
-}
-
-std::string scenario(const std::string& name) {
-  return std::string(MDEVSIM_SOURCE_DIR) + "/scenarios/" + name;
-}
-
-std::string write_scenario(const std::string& text) {
-  const std::string path = ::testing::TempDir() + "/faults." + std::to_string(getpid()) + "." +
-                           ::testing::UnitTest::GetInstance()->current_test_info()->name() +
-                           ".json";
-  std::ofstream(path) << text;
-  return path;
-}
+std::string scenario(const std::string& name) { return mdevsim::testing::scenario_path(name); }
 
 bool has(const json& j, const char* key, const std::string& part) {
   return j[key].get<std::string>().find(part) != std::string::npos;
@@ -57,7 +33,7 @@ bool has(const json& j, const char* key, const std::string& part) {
 TEST(Faults, DeviceErrorFailsTheMigrationAndTheResetIsReported) {
   for (const char* extra : {"", "--set device.protocol=v1 --set faults.0.at=310ms"}) {
     SCOPED_TRACE(extra);
-    const SimRun r = run(scenario("fault-device-error.json"), extra);
+    const SimRun r = run_scenario(scenario("fault-device-error.json"), extra);
     EXPECT_EQ(r.code, 1);
     const auto& j = r.result;
     EXPECT_EQ(j["outcome"], "failed") << j["reason"];
@@ -74,7 +50,7 @@ TEST(Faults, DeviceErrorFailsTheMigrationAndTheResetIsReported) {
 
 // A device_error that comes after the migration: nothing fails.
 TEST(Faults, DeviceErrorAfterTheSwitchIsNotApplied) {
-  const SimRun r = run(scenario("fault-device-error.json"), "--set faults.0.at=5s");
+  const SimRun r = run_scenario(scenario("fault-device-error.json"), "--set faults.0.at=5s");
   EXPECT_EQ(r.result["outcome"], "completed") << r.result["reason"];
   EXPECT_FALSE(r.result["faults"][0]["applied"].get<bool>());
 }
@@ -83,12 +59,12 @@ TEST(Faults, DeviceErrorAfterTheSwitchIsNotApplied) {
 // without the fault runs 0.30 .. 0.52 s): cancelled at the crash, the source
 // never stopped and runs on untouched.
 TEST(Faults, DestinationCrashDuringPrecopyCancelsWithTheSourceIntact) {
-  const SimRun plain = run(scenario("fault-dest-crash-precopy.json"), "--set 'faults=[]'");
+  const SimRun plain = run_scenario(scenario("fault-dest-crash-precopy.json"), "--set 'faults=[]'");
   ASSERT_EQ(plain.result["outcome"], "completed");
   ASSERT_GT(plain.result["iterations"][0]["start_s"].get<double>() +
                 plain.result["iterations"][0]["duration_s"].get<double>(),
             0.4);
-  const SimRun r = run(scenario("fault-dest-crash-precopy.json"));
+  const SimRun r = run_scenario(scenario("fault-dest-crash-precopy.json"));
   EXPECT_EQ(r.code, 1);
   const auto& j = r.result;
   EXPECT_EQ(j["outcome"], "cancelled") << j["reason"];
@@ -101,7 +77,7 @@ TEST(Faults, DestinationCrashDuringPrecopyCancelsWithTheSourceIntact) {
 
 // The destination runs the VM after a post-copy switch: its crash loses it.
 TEST(Faults, DestinationCrashDuringPostcopyLosesTheVm) {
-  const SimRun r = run(scenario("fault-dest-crash-postcopy.json"));
+  const SimRun r = run_scenario(scenario("fault-dest-crash-postcopy.json"));
   EXPECT_EQ(r.code, 1);
   const auto& j = r.result;
   EXPECT_EQ(j["outcome"], "vm_lost") << j["reason"];
@@ -114,7 +90,7 @@ TEST(Faults, DestinationCrashDuringPostcopyLosesTheVm) {
 // The source crashes during post-copy: every page the destination had not
 // received is gone. Independently: missing at the switch minus fetched.
 TEST(Faults, SourceCrashDuringPostcopyCountsThePagesNeverReceived) {
-  const SimRun r = run(scenario("fault-source-crash-postcopy.json"));
+  const SimRun r = run_scenario(scenario("fault-source-crash-postcopy.json"));
   EXPECT_EQ(r.code, 1);
   const auto& j = r.result;
   EXPECT_EQ(j["outcome"], "vm_lost") << j["reason"];
@@ -133,7 +109,7 @@ TEST(Faults, SourceCrashDuringPostcopyCountsThePagesNeverReceived) {
 // never ran); no pretence that the source is intact.
 TEST(Faults, SourceCrashBeforeTheSwitchLosesTheVm) {
   const SimRun r =
-      run(scenario("fault-dest-crash-precopy.json"), "--set faults.0.kind=source_crash");
+      run_scenario(scenario("fault-dest-crash-precopy.json"), "--set faults.0.kind=source_crash");
   EXPECT_EQ(r.result["outcome"], "vm_lost") << r.result["reason"];
   EXPECT_TRUE(has(r.result, "reason", "source host crashed")) << r.result["reason"];
   EXPECT_FALSE(r.result["verification"]["source_intact"].get<bool>());
@@ -141,7 +117,7 @@ TEST(Faults, SourceCrashBeforeTheSwitchLosesTheVm) {
 
 // A flipped RAM bit is caught by the slice checksum; the source keeps running.
 TEST(Faults, CorruptedRamIsCaughtAndTheSourceKeepsRunning) {
-  const SimRun r = run(scenario("fault-corrupt-ram.json"));
+  const SimRun r = run_scenario(scenario("fault-corrupt-ram.json"));
   EXPECT_EQ(r.code, 1);
   const auto& j = r.result;
   EXPECT_EQ(j["outcome"], "failed") << j["reason"];
@@ -156,7 +132,7 @@ TEST(Faults, CorruptedRamIsCaughtAndTheSourceKeepsRunning) {
 TEST(Faults, CorruptedDeviceDataIsRejectedByTheDestinationDevice) {
   for (const char* extra : {"", "--exact", "--set device.protocol=v1"}) {
     SCOPED_TRACE(extra);
-    const SimRun r = run(scenario("fault-corrupt-device.json"), extra);
+    const SimRun r = run_scenario(scenario("fault-corrupt-device.json"), extra);
     EXPECT_EQ(r.code, 1);
     const auto& j = r.result;
     EXPECT_EQ(j["outcome"], "failed") << j["reason"];
@@ -169,8 +145,8 @@ TEST(Faults, CorruptedDeviceDataIsRejectedByTheDestinationDevice) {
 // Four 20 ms outages during the first pass: it completes, every outage is
 // listed with the 20 ms it cost, and the pass took exactly that much longer.
 TEST(Faults, FlappingLinkCompletesWithTheLostTimeInTheResult) {
-  const SimRun plain = run(scenario("fault-link-flap.json"), "--set 'faults=[]'");
-  const SimRun r = run(scenario("fault-link-flap.json"));
+  const SimRun plain = run_scenario(scenario("fault-link-flap.json"), "--set 'faults=[]'");
+  const SimRun r = run_scenario(scenario("fault-link-flap.json"));
   EXPECT_EQ(r.code, 0);
   const auto& j = r.result;
   ASSERT_EQ(j["outcome"], "completed") << j["reason"];
@@ -185,7 +161,8 @@ TEST(Faults, FlappingLinkCompletesWithTheLostTimeInTheResult) {
   const double longer = j["iterations"][0]["duration_s"].get<double>() -
                         plain.result["iterations"][0]["duration_s"].get<double>();
   EXPECT_NEAR(longer, lost, 1e-3);
-  EXPECT_NE(run(scenario("fault-link-flap.json"), "", "").out.find("waited 20.0 ms for the link"),
+  EXPECT_NE(run_scenario(scenario("fault-link-flap.json"), "", false)
+                .out.find("waited 20.0 ms for the link"),
             std::string::npos);
 }
 
@@ -204,7 +181,7 @@ TEST(Faults, FaultsOutsideTheMigrationAreListedAsNotApplied) {
                 { "at": "50s", "kind": "source_crash" },
                 { "at": "50s", "kind": "corrupt", "target": "device" } ]
   })");
-  const SimRun r = run(path);
+  const SimRun r = run_scenario(path);
   ASSERT_EQ(r.result["outcome"], "completed") << r.result["reason"];
   const auto& f = r.result["faults"];
   ASSERT_EQ(f.size(), 7u);
@@ -219,9 +196,9 @@ TEST(Faults, FaultsOutsideTheMigrationAreListedAsNotApplied) {
 // corrupt acts on the bytes sent before the destination takes over; after a
 // post-copy switch it is listed as not applied, and the run completes.
 TEST(Faults, CorruptionAfterThePostcopySwitchIsNotApplied) {
-  const SimRun r = run(scenario("fault-source-crash-postcopy.json"),
-                       "--set 'faults=[{\"at\": \"1s\", \"kind\": \"corrupt\", "
-                       "\"target\": \"device\"}]'");
+  const SimRun r = run_scenario(scenario("fault-source-crash-postcopy.json"),
+                                "--set 'faults=[{\"at\": \"1s\", \"kind\": \"corrupt\", "
+                                "\"target\": \"device\"}]'");
   EXPECT_EQ(r.result["outcome"], "completed") << r.result["reason"];
   EXPECT_FALSE(r.result["faults"][0]["applied"].get<bool>());
   EXPECT_TRUE(has(r.result["faults"][0], "effect", "came after the switch")) << r.result["faults"];
@@ -233,19 +210,22 @@ TEST(Faults, EveryFaultScenarioIsDeterministic) {
        {"fault-device-error.json", "fault-dest-crash-precopy.json", "fault-corrupt-ram.json",
         "fault-corrupt-device.json", "fault-link-flap.json", "fault-source-crash-postcopy.json"}) {
     SCOPED_TRACE(name);
-    const SimRun a = run(scenario(name)), b = run(scenario(name));
+    const SimRun a = run_scenario(scenario(name)), b = run_scenario(scenario(name));
     EXPECT_EQ(a.out, b.out);
   }
 }
 
 TEST(Faults, InstantFaultsTakeNoDurationAndOnlyCorruptHasATarget) {
-  const SimRun a = run(scenario("fault-device-error.json"), "--set faults.0.duration=1s", "");
+  const SimRun a =
+      run_scenario(scenario("fault-device-error.json"), "--set faults.0.duration=1s", false);
   EXPECT_EQ(a.code, 2);
   EXPECT_NE(a.out.find("/faults/0/duration"), std::string::npos) << a.out;
-  const SimRun b = run(scenario("fault-device-error.json"), "--set faults.0.target=ram", "");
+  const SimRun b =
+      run_scenario(scenario("fault-device-error.json"), "--set faults.0.target=ram", false);
   EXPECT_EQ(b.code, 2);
   EXPECT_NE(b.out.find("/faults/0/target"), std::string::npos) << b.out;
-  const SimRun c = run(scenario("fault-corrupt-ram.json"), "--set faults.0.target=disk", "");
+  const SimRun c =
+      run_scenario(scenario("fault-corrupt-ram.json"), "--set faults.0.target=disk", false);
   EXPECT_EQ(c.code, 2);
   EXPECT_NE(c.out.find("must be ram or device"), std::string::npos) << c.out;
 }

@@ -12,40 +12,17 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "sim_run.h"
+
 namespace {
 
 using nlohmann::json;
 
-struct SimRun {
-  int code = -1;
-  json result;
-  std::string out;
-};
+using mdevsim::testing::run_scenario;
+using mdevsim::testing::SimRun;
+using mdevsim::testing::write_scenario;
 
-SimRun run(const std::string& scenario, const std::string& extra = "") {
-  const std::string cmd = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim run " + scenario +
-                          " --json - " + extra + " 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  SimRun r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  r.code = WEXITSTATUS(pclose(p));
-  if (!r.out.empty()) r.result = json::parse(r.out);
-  return r;
-}
-
-std::string scenario(const std::string& name) {
-  return std::string(MDEVSIM_SOURCE_DIR) + "/scenarios/" + name;
-}
-
-std::string write_scenario(const std::string& text) {
-  const std::string path = ::testing::TempDir() + "/mig." + std::to_string(getpid()) + "." +
-                           ::testing::UnitTest::GetInstance()->current_test_info()->name() +
-                           ".json";
-  std::ofstream(path) << text;
-  return path;
-}
+std::string scenario(const std::string& name) { return mdevsim::testing::scenario_path(name); }
 
 // A duration as bundled scenarios write it ("300ms", "1s", "50us").
 double seconds(const std::string& d) {
@@ -108,7 +85,7 @@ TEST(Migration, EveryBundledScenarioRunsAsExpected) {
     const json file = json::parse(in, nullptr, true, true);
     if (!file.contains("migration")) continue;
     ++count;
-    const SimRun r = run(entry.path().string());
+    const SimRun r = run_scenario(entry.path().string());
     SCOPED_TRACE(entry.path().filename().string());
     ASSERT_FALSE(r.out.empty());
     const auto& j = r.result;
@@ -155,14 +132,14 @@ std::string summary(const std::string& scenario_path, const std::string& extra =
 // protocol-v2-stopcopy forces its switch after 30 iterations and stops the
 // VM for ~720 ms against 300 ms: the summary says both; quickstart neither.
 TEST(Migration, SummaryNamesTheSwitchoverAndAnExceededLimit) {
-  const json forced = run(scenario("protocol-v2-stopcopy.json")).result;
+  const json forced = run_scenario(scenario("protocol-v2-stopcopy.json")).result;
   ASSERT_GT(forced["downtime_s"].get<double>(), 0.3);
   const std::string f = summary(scenario("protocol-v2-stopcopy.json"));
   EXPECT_NE(f.find("iterations 30, not converged, switched over anyway (forced)"),
             std::string::npos)
       << f;
   EXPECT_NE(f.find("(limit 300.0 ms, exceeded)"), std::string::npos) << f;
-  const json quick = run(scenario("quickstart.json")).result;
+  const json quick = run_scenario(scenario("quickstart.json")).result;
   ASSERT_LT(quick["downtime_s"].get<double>(), 0.3);
   const std::string q = summary(scenario("quickstart.json"));
   EXPECT_NE(q.find(", converged\n"), std::string::npos) << q;
@@ -172,13 +149,14 @@ TEST(Migration, SummaryNamesTheSwitchoverAndAnExceededLimit) {
 }
 
 TEST(Migration, SameScenarioAndSeedGiveByteIdenticalResults) {
-  const SimRun a = run(scenario("quickstart.json")), b = run(scenario("quickstart.json"));
+  const SimRun a = run_scenario(scenario("quickstart.json")),
+               b = run_scenario(scenario("quickstart.json"));
   EXPECT_EQ(a.out, b.out);
 }
 
 TEST(Migration, ZeroCopyAndByteCopyPathsGiveTheSameMigration) {
-  json a = run(scenario("quickstart.json")).result;
-  json b = run(scenario("quickstart.json"), "--exact").result;
+  json a = run_scenario(scenario("quickstart.json")).result;
+  json b = run_scenario(scenario("quickstart.json"), "--exact").result;
   ASSERT_TRUE(a.is_object() && b.is_object());
   // The ABI call mix differs (splice vs read/write); everything else must not.
   a.erase("abi");
@@ -196,7 +174,7 @@ TEST(Migration, IterationBytesFollowTheUniformDirtyingRecurrence) {
     "link": { "bandwidth": "10Gbit/s" },
     "migration": { "start_at": "500ms", "downtime_limit": "1ms", "max_iterations": 5, "on_no_convergence": "force" }
   })");
-  const SimRun r = run(path);
+  const SimRun r = run_scenario(path);
   const auto& it = r.result["iterations"];
   ASSERT_EQ(it.size(), 5u);
   const double N = 16384, rate = 1.25 * 1073741824.0 / 65536, record = 16 + 8 + 65536;
@@ -222,13 +200,13 @@ TEST(Migration, RamBoundHotSetNeedsAutoConverge) {
     "link": { "bandwidth": "10Gbit/s" },
     "migration": { "start_at": "1s", "max_iterations": 25 }
   })");
-  const SimRun plain = run(path);
+  const SimRun plain = run_scenario(path);
   EXPECT_EQ(plain.result["outcome"], "cancelled");
   EXPECT_FALSE(plain.result["converged"].get<bool>());
   EXPECT_EQ(plain.result["switchover"], "none");
   EXPECT_EQ(plain.result["iterations"].size(), 25u);
   EXPECT_TRUE(plain.result["verification"]["source_intact"].get<bool>());
-  const SimRun ac = run(path, "--set migration.auto_converge=true");
+  const SimRun ac = run_scenario(path, "--set migration.auto_converge=true");
   EXPECT_EQ(ac.result["outcome"], "completed") << ac.result["reason"];
   EXPECT_TRUE(ac.result["converged"].get<bool>());
   EXPECT_EQ(ac.result["switchover"], "converged");
@@ -265,7 +243,7 @@ TEST(Migration, StopCopyOnlyDowntimeIsLinearInVramWithSlopeOneOverBandwidth) {
   std::vector<double> gib, down;
   for (int used : {1, 2, 4}) {
     const SimRun r =
-        run(path, "--set workload.phases.0.dirty_rate=" + std::to_string(used) + "GiB/s");
+        run_scenario(path, "--set workload.phases.0.dirty_rate=" + std::to_string(used) + "GiB/s");
     ASSERT_EQ(r.result["outcome"], "completed") << r.result["reason"];
     EXPECT_TRUE(r.result["verification"]["passed"].get<bool>());
     gib.push_back(used * 1073741824.0);
@@ -282,7 +260,7 @@ TEST(Migration, StopCopyOnlyDowntimeIsLinearInVramWithSlopeOneOverBandwidth) {
 }
 
 TEST(Migration, LinkFailureDuringPrecopyCancelsSafely) {
-  const SimRun r = run(scenario("link-failure.json"));
+  const SimRun r = run_scenario(scenario("link-failure.json"));
   EXPECT_EQ(r.result["outcome"], "cancelled");
   EXPECT_TRUE(r.result["verification"]["source_intact"].get<bool>());
   EXPECT_EQ(r.code, 1);
@@ -291,7 +269,7 @@ TEST(Migration, LinkFailureDuringPrecopyCancelsSafely) {
 // migration.timeout bounds pre-copy even when one pass cannot finish: at
 // 10 Mbit/s the first pass of quickstart's 8 GiB of RAM would take hours.
 TEST(Migration, TimeoutEndsAPassTooSlowToFinish) {
-  const SimRun r = run(scenario("quickstart.json"), "--set link.bandwidth=10Mbit/s");
+  const SimRun r = run_scenario(scenario("quickstart.json"), "--set link.bandwidth=10Mbit/s");
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.result["outcome"], "cancelled");
   ASSERT_EQ(r.result["iterations"].size(), 1u);
@@ -316,11 +294,12 @@ TEST(Migration, TimeoutEndsAPassTooSlowToFinish) {
 TEST(Migration, ForcedSwitchoverAfterATimedOutPassVerifies) {
   for (const char* protocol : {"v2", "v1"}) {
     for (const char* exact : {"", "--exact"}) {
-      const SimRun r = run(scenario("quickstart.json"),
-                           std::string("--set link.bandwidth=1Gbit/s --set migration.timeout=3s "
-                                       "--set migration.on_no_convergence=force "
-                                       "--set device.protocol=") +
-                               protocol + " " + exact);
+      const SimRun r =
+          run_scenario(scenario("quickstart.json"),
+                       std::string("--set link.bandwidth=1Gbit/s --set migration.timeout=3s "
+                                   "--set migration.on_no_convergence=force "
+                                   "--set device.protocol=") +
+                           protocol + " " + exact);
       SCOPED_TRACE(std::string(protocol) + " " + exact);
       EXPECT_EQ(r.result["outcome"], "completed");
       EXPECT_FALSE(r.result["converged"].get<bool>());
@@ -336,8 +315,8 @@ TEST(Migration, ForcedSwitchoverAfterATimedOutPassVerifies) {
 // A device that fails an arc fails the migration (not a clean cancel): the
 // source is reset to run again, and the result says so.
 TEST(Migration, InjectedDeviceFaultFailsAndResetsTheSource) {
-  const SimRun r =
-      run(scenario("quickstart.json"), "--set 'device.fail_arc=[\"PRE_COPY_P2P\",\"STOP_COPY\"]'");
+  const SimRun r = run_scenario(scenario("quickstart.json"),
+                                "--set 'device.fail_arc=[\"PRE_COPY_P2P\",\"STOP_COPY\"]'");
   EXPECT_EQ(r.result["outcome"], "failed");
   EXPECT_EQ(r.result["switchover"], "none");
   EXPECT_TRUE(r.result["verification"]["source_reset"].get<bool>());

@@ -1,0 +1,505 @@
+#include "vmm/migration_driver.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "mdevsim/sim/run_outputs.h"
+#include "mdevsim/sim/units.h"
+#include "mdevsim/vfio/uapi.h"
+#include "vmm/convergence.h"
+#include "vmm/fault_account.h"
+
+namespace mdevsim::sim::vmm {
+
+namespace {
+using sc_core::sc_time;
+constexpr double kPostcopySlice = 0.00025;  // background push slices: faults wait at most this
+}  // namespace
+
+MigrationDriver::MigrationDriver(sc_core::sc_module_name n, const Scenario& s,
+                                 RunRecorder* recorder, bool exact, VmmSide src, VmmSide dst,
+                                 PostcopyDevicePeek& peek, MigrationObserver& observer, Result& out,
+                                 const ClientFactory& make_client)
+    : sc_core::sc_module(n),
+      result(out),
+      s_(s),
+      recorder_(recorder),
+      src_(src),
+      dst_(dst),
+      peek_(peek),
+      observer_(observer),
+      link_("link", s.link, s.faults, s.migration.link_timeout_s, result.faults),
+      ctx_(s, link_, result, recorder, exact) {
+  link_.recorder = recorder;
+  for (const auto& f : s.faults) {
+    FaultResult r;
+    r.kind = fault_kind_name(f.kind);
+    r.at_s = f.at_s;
+    r.duration_s = f.duration_s;
+    if (f.kind == FaultKind::kCorrupt)
+      r.target = f.target == CorruptTarget::kRam ? "ram" : "device";
+    result.faults.push_back(r);
+  }
+  const bool v1 = s.device.protocol == "v1";
+  ram_ = std::make_unique<RamSaver>(ctx_, src.ram, dst.ram, src.frontend, s.vm.page_size,
+                                    s.vm.ram_bytes, v1);
+  device_ = make_client ? make_client(ctx_) : make_vfio_client(ctx_, *src.frontend, *dst.frontend);
+  handlers_ = {ram_.get(), device_.get()};
+  SC_THREAD(run);
+  SC_THREAD(inject_device_errors);
+}
+
+const vfio::ProtocolSpec& MigrationDriver::proto() const {
+  return s_.device.protocol_def ? *s_.device.protocol_def : vfio::builtin_protocol_v2();
+}
+
+// device_error: at its time, the source device fails, and the next arc it
+// is asked to take on the way to the switch fails with EIO (the frontend's
+// injected arc failure), leaving it in ERROR. Pre-copy migrations only.
+// (The list is a member: this thread may still be waiting when the run
+// ends, and SystemC never unwinds a waiting thread's stack.)
+void MigrationDriver::inject_device_errors() {
+  auto& order = device_error_order_;
+  for (size_t i = 0; i < s_.faults.size(); ++i)
+    if (s_.faults[i].kind == FaultKind::kDeviceError) order.push_back(i);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return s_.faults[a].at_s < s_.faults[b].at_s; });
+  for (size_t i : order) {
+    wait_s(s_.faults[i].at_s - now());
+    auto& rec = result.faults[i];
+    if (s_.migration.mode != MigrationMode::kPrecopy) {
+      rec.effect = "device_error is modelled for pre-copy migrations only";
+      continue;
+    }
+    if (ended_) continue;  // accounted at the end
+    if (ctx_.switching) {
+      rec.effect = "came after the source had stopped for the switch";
+      continue;
+    }
+    const auto arc = device_->next_switch_arc();
+    device_->fail_next_arc(arc);
+    rec.applied = true;
+    const bool v1 = s_.device.protocol == "v1";
+    const auto& roles = device_->roles();
+    rec.effect = v1 ? "the source device fails its next state change (" +
+                          std::to_string(arc.first) + " -> " + std::to_string(arc.second) + ")"
+                    : "the source device fails its next arc (" + roles.name_of(arc.first) + " -> " +
+                          roles.name_of(arc.second) + ")";
+    return;  // a failed device fails once
+  }
+}
+
+bool MigrationDriver::setup() {
+  const auto span = RunRecorder::setup_scope(recorder_);
+  for (SaveHandler* h : handlers_)
+    if (!h->setup()) return false;
+  return true;
+}
+
+// One pre-copy iteration. Returns false when the migration must stop, or
+// when the timeout cut it short (link_.timed_out(); `it` then holds what
+// was sent).
+bool MigrationDriver::iterate(IterationResult& it) {
+  const auto span = RunRecorder::iteration_scope(recorder_, it.index);
+  it.start_s = now();
+  for (SaveHandler* h : handlers_) h->pending_estimate(it);
+  link_.latency();
+  bool sent = true;
+  for (SaveHandler* h : handlers_) {
+    if (!h->iterate(it)) {
+      sent = false;
+      break;
+    }
+  }
+  if (!sent && !link_.timed_out()) return false;  // reason set where it failed
+  it.duration_s = now() - it.start_s;
+  it.bandwidth = it.duration_s > 0
+                     ? static_cast<double>(it.ram_bytes + it.device_bytes) / it.duration_s
+                     : link_.bandwidth(now(), true);
+  return sent;
+}
+
+bool MigrationDriver::switchover(bool forced) {
+  ctx_.switching = true;
+  const double t_stop = now();
+  src_.vm.set_running(false);
+  if (recorder_) recorder_->vm_stopped(t_stop);
+  StopCopyResult sc;
+  if (!device_->stop_source(false)) return false;
+  sc.device_stop_s = now() - t_stop;
+  const double t_xfer = now();
+  link_.latency();
+  for (SaveHandler* h : handlers_)
+    if (!h->complete(sc)) return false;
+  sc.transfer_s = now() - t_xfer;
+  // The destination applies the state, then runs.
+  const double t_resume = now();
+  wait_s(static_cast<double>(sc.device_bytes) / s_.device.resume_bandwidth);
+  if (link_.crashed()) return ctx_.fail(link_.failure());
+  const long r = device_->start_destination(false);
+  if (r < 0)
+    return ctx_.fail(ctx_.device_corrupted ? ctx_.refused_stream(r)
+                                           : "the destination device rejected the device state (" +
+                                                 vfio::errno_name(static_cast<int>(-r)) + ")");
+  ctx_.switched = true;
+  switched_at_ = now();
+  sc.resume_s = now() - t_resume;
+  // The guest's CPU state moves with the VM: the guest driver and vCPUs
+  // carry on from where the source stopped. QEMU stops throttling when the
+  // migration completes (both sides, so the reference run continues
+  // unthrottled too).
+  dst_.vm.load_cpu_state_from(src_.vm);
+  dst_.vm.set_throttle(0);
+  src_.vm.set_throttle(0);
+  dst_.vm.set_running(true);
+  result.downtime_s = now() - t_stop;
+  if (recorder_) recorder_->switchover(t_stop, t_resume, result.downtime_s);
+  result.stop_copy = sc;
+  result.ram_bytes += sc.ram_bytes;
+  result.device_bytes += sc.device_bytes;
+  result.converged = !forced;
+  result.switchover = forced ? "forced" : "converged";
+  // Source cleanup after downtime (QEMU defers STOP_COPY -> STOP).
+  device_->end_source_session();
+  return true;
+}
+
+// Moves whatever device pages are queued at the source (through the ABI).
+bool MigrationDriver::move_device_pages(uint64_t& bytes) {
+  const uint64_t before = bytes;
+  if (!device_->send_all(bytes)) return false;
+  pc_device_bytes_ += bytes - before;
+  return true;
+}
+
+// Switch for post-copy (and hybrid after its pre-copy rounds). The VM stops;
+// the device either enters its serving state (device pages post-copied) or
+// is stopped and copied whole (RAM-only post-copy); RAM pages dirtied since
+// they were sent become missing at the destination; the destination runs.
+bool MigrationDriver::switchover_postcopy() {
+  const bool device_pages = proto().postcopy->device_pages;
+  ctx_.switching = true;
+  const double t_stop = now();
+  src_.vm.set_running(false);
+  if (recorder_) recorder_->vm_stopped(t_stop);
+  StopCopyResult sc;
+  if (!device_->stop_source(device_pages)) return false;
+  sc.device_stop_s = now() - t_stop;
+  const double t_xfer = now();
+  link_.latency();
+  // RAM: the pages dirty since they were sent (all touched ones when nothing
+  // was pre-copied) stay at the source; the destination gets their list.
+  if (!ram_->switch_to_postcopy(sc)) return false;
+  if (!device_->send_all(sc.device_bytes)) return false;
+  sc.transfer_s = now() - t_xfer;
+  const double t_resume = now();
+  wait_s(static_cast<double>(sc.device_bytes) / s_.device.resume_bandwidth);
+  if (link_.crashed()) return ctx_.fail(link_.failure());
+  ram_->mark_missing_at_destination();
+  const long r = device_->start_destination(device_pages);
+  if (r < 0)
+    return ctx_.fail(ctx_.device_corrupted
+                         ? ctx_.refused_stream(r)
+                         : "the destination device rejected the switch package (" +
+                               vfio::errno_name(static_cast<int>(-r)) + ")");
+  sc.resume_s = now() - t_resume;
+  ctx_.switched = true;
+  switched_at_ = now();
+  observer_.postcopy_switched();
+  dst_.vm.load_cpu_state_from(src_.vm);
+  dst_.vm.set_throttle(0);
+  dst_.vm.set_running(true);
+  src_.vm.set_throttle(0);
+  result.downtime_s = now() - t_stop;
+  if (recorder_) recorder_->switchover(t_stop, t_resume, result.downtime_s);
+  result.stop_copy = sc;
+  result.ram_bytes += sc.ram_bytes;
+  result.device_bytes += sc.device_bytes;
+  result.switchover = "postcopy";  // converged stays false: the rule did not fire
+  pc_t_stop_ = t_stop;
+  pc_missing_vram_at_switch_ = peek_.missing_device_pages();
+  pc_missing_ram_at_switch_ = dst_.ram.missing_count();
+  return true;
+}
+
+// Serves faults and pushes the rest until the destination has every page.
+// Returns false when the link failed: the VM is then split across hosts.
+bool MigrationDriver::run_postcopy() {
+  const auto& rules = *proto().postcopy;
+  const bool eventfd = rules.fault_delivery == "eventfd";
+  const double t0 = now();
+  double next_poll = t0;
+  // TODO(abi): the record size is the frontend's stream framing
+  // (header 16 + page number 8 + page), not parsed from the stream yet.
+  const uint64_t vram_record = 16 + 8 + s_.device.config.page_size;
+  const uint32_t bg_flags = VFIO_MIG_POSTCOPY_REQUEST_BACKGROUND |
+                            (s_.migration.hot_first ? VFIO_MIG_POSTCOPY_REQUEST_HOT_FIRST : 0);
+  double next_sample = t0;
+  auto& bytes = pc_bytes_;
+  auto& dram = dst_.ram;
+  while (peek_.missing_device_pages() > 0 || dram.missing_count() > 0) {
+    if (link_.crashed()) return ctx_.fail(link_.failure());
+    // Device faults reach the VMM by the proposal's mechanism.
+    std::vector<uint64_t> vfaults;
+    if (rules.device_pages && (eventfd || now() >= next_poll)) {
+      vfaults = device_->read_faults();
+      if (!eventfd) next_poll = now() + rules.poll_interval_s;
+    }
+    auto rfaults = dram.take_faults();
+    if (now() >= next_sample) {
+      observer_.postcopy_sample();
+      if (recorder_)
+        recorder_->counter(
+            "missing pages", now(),
+            static_cast<double>(peek_.missing_device_pages() + dram.missing_count()));
+      next_sample = now() + 1e-3;
+    }
+    if (!vfaults.empty() || !rfaults.empty()) {
+      const auto span = RunRecorder::link_scope(recorder_, "page requests");
+      wait_s(eventfd || vfaults.empty() ? rules.fault_latency_s : 0);
+      link_.latency();  // the request travels to the source
+      for (uint64_t p : vfaults) {
+        uint64_t q = 0;
+        device_->request_pages(p, 1 + s_.migration.prefetch_pages, 0, q);
+      }
+      const auto ram_pages = ram_->fault_pages(rfaults, s_.migration.prefetch_pages);
+      if ((rules.device_pages && !move_device_pages(bytes)) || !ram_->push(ram_pages, bytes))
+        return false;
+      link_.latency();  // and the pages come back
+      // The background stream keeps going between faults (one slice per
+      // round), so a device that faults continuously still drains.
+    }
+    const bool background = s_.migration.background_push || now() - t0 > s_.migration.run_after_s;
+    if (!background) {
+      // Only faults move pages: wait for one (or the next poll).
+      const auto timeout =
+          sc_time::from_seconds(eventfd ? 1e-3 : std::max(1e-6, next_poll - now()));
+      sc_core::wait(timeout, peek_.device_fault_event() | dram.fault_event());
+      if (!eventfd || !rules.device_pages) continue;
+      wait_s(0);
+      continue;
+    }
+    // Background push: a short slice at link speed, device and RAM in turn.
+    const auto span = RunRecorder::link_scope(recorder_, "background push");
+    // The slice is split between device and RAM pages while both are missing.
+    const double budget = link_.bandwidth(now(), false) * kPostcopySlice;
+    const bool both = peek_.missing_device_pages() > 0 && dram.missing_count() > 0;
+    const double share = both ? budget / 2 : budget;
+    if (peek_.missing_device_pages() > 0) {
+      uint64_t q = 0;
+      device_->request_pages(0, std::max<uint64_t>(1, static_cast<uint64_t>(share / vram_record)),
+                             bg_flags, q);
+      if (!move_device_pages(bytes)) return false;
+    }
+    const auto ram_pages = ram_->next_background(
+        std::max<uint64_t>(1, static_cast<uint64_t>(share / ram_->wire_page_bytes())));
+    if (!ram_->push(ram_pages, bytes)) return false;
+  }
+  return true;
+}
+
+// End of post-copy: every page is at the destination. The source stops
+// serving; the destination leaves its running-while-resuming state.
+void MigrationDriver::finish_postcopy() {
+  const auto& rules = *proto().postcopy;
+  const double t_end = now();
+  const bool refused = !device_->finish_postcopy(rules.device_pages);
+  PostcopyFigures f;
+  f.device_pages = rules.device_pages;
+  f.fault_delivery = rules.fault_delivery;
+  f.t_stop = pc_t_stop_;
+  f.t_end = t_end;
+  f.missing_vram_at_switch = pc_missing_vram_at_switch_;
+  f.missing_ram_at_switch = pc_missing_ram_at_switch_;
+  f.ram_pages_fetched = ram_->fetched_pages();
+  f.bytes = pc_bytes_;
+  f.device_bytes = pc_device_bytes_;
+  f.device_record_bytes = 16 + 8 + s_.device.config.page_size;  // TODO(abi): see run_postcopy
+  f.destination_refused = refused;
+  observer_.postcopy_finished(f);
+  result.ram_bytes += pc_bytes_ - pc_device_bytes_;
+  result.device_bytes += pc_device_bytes_;
+}
+
+// Source back to running, destination torn down: nothing lost.
+void MigrationDriver::cancel(const std::string& why, const std::string& outcome) {
+  result.outcome = outcome;
+  result.reason = why;
+  if (link_.source_crashed()) {  // the VM ran there: gone with it, the destination never ran
+    result.outcome = "vm_lost";
+    result.reason = why + " before the switch: the VM was running there and is lost with it";
+    device_->reset_destination();
+    return;
+  }
+  const uint64_t before = observer_.source_state_hash();
+  const long r = device_->run_source_again();
+  bool reset = false;
+  if (r < 0) {
+    device_->reset_source();
+    reset = true;
+  }
+  if (!link_.dest_crashed())
+    device_->reset_destination();  // nothing to tear down on a crashed host
+  src_.vm.set_throttle(0);
+  src_.vm.set_running(true);
+  // Nothing lost: the source runs again with the state it had (a reset,
+  // needed only after a device error, keeps VRAM but not the registers).
+  const bool running = observer_.source_running() && device_->source_running();
+  result.verification.source_intact = running && (reset || observer_.source_state_hash() == before);
+  result.verification.source_reset = reset;
+  if (reset) {  // a device that had to be reset failed: not a clean cancel
+    result.outcome = "failed";
+    result.reason +=
+        "; the source device was reset (VFIO_DEVICE_RESET: registers and engines "
+        "to their reset values, VRAM kept) and runs again";
+  }
+}
+
+void MigrationDriver::end_postcopy_lost(double t0) {
+  // What the destination never got: lost with the VM.
+  const uint64_t vram_unreceived = pc_unreceived_vram_, ram_unreceived = pc_unreceived_ram_;
+  (*result.postcopy)["vram_pages_never_received"] = vram_unreceived;
+  (*result.postcopy)["ram_pages_never_received"] = ram_unreceived;
+  result.outcome = "vm_lost";
+  result.reason = link_.dest_crashed()
+                      ? "post-copy failed: " + link_.failure() +
+                            ": the VM was running there and is lost with it (" +
+                            std::to_string(vram_unreceived) + " VRAM and " +
+                            std::to_string(ram_unreceived) + " RAM pages had not left the source)"
+                      : "post-copy failed: " +
+                            (ctx_.reason.empty() ? std::string("the link failed") : ctx_.reason) +
+                            " while the VM's state was split across the hosts (the "
+                            "destination runs without " +
+                            std::to_string(peek_.missing_device_pages()) + " VRAM and " +
+                            std::to_string(dst_.ram.missing_count()) + " RAM pages)";
+  result.verification.passed = false;
+  finish(t0);
+}
+
+void MigrationDriver::run() {
+  const double t0 = s_.migration.start_at_s;
+  wait_s(t0);
+  if (!setup()) {
+    cancel(ctx_.reason, ctx_.fail_outcome);
+    finish(t0);
+    return;
+  }
+  uint32_t iteration = 0;
+  AutoConverge throttle;
+  bool forced = false;
+  ConvergencePolicy policy;
+  policy.downtime_limit_s = s_.migration.downtime_limit_s;
+  policy.max_iterations = s_.migration.max_iterations;
+  policy.timeout_s = s_.migration.timeout_s;
+  policy.cancel_on_no_convergence = s_.migration.on_no_convergence == OnNoConvergence::kCancel;
+  policy.hybrid = s_.migration.mode == MigrationMode::kHybrid;
+  policy.postcopy_after_iterations = s_.migration.postcopy_after_iterations;
+  policy.postcopy_after_s = s_.migration.postcopy_after_s;
+  bool to_postcopy = s_.migration.mode == MigrationMode::kPostcopy;
+  if (s_.migration.timeout_s > 0) link_.set_deadline(t0 + s_.migration.timeout_s);
+  while (!to_postcopy) {
+    IterationResult it;
+    it.index = iteration;
+    it.throttle = throttle.throttle;
+    if (!iterate(it) && !link_.timed_out()) {
+      cancel(ctx_.reason, ctx_.fail_outcome);
+      finish(t0);
+      return;
+    }
+    // QEMU's rule: remaining (RAM dirty + device stop-copy size) over the
+    // bandwidth measured in this iteration, against the downtime limit.
+    uint64_t remaining = 0;
+    for (SaveHandler* h : handlers_) remaining += h->pending_exact();
+    it.remaining_bytes = remaining;
+    it.expected_downtime_s = expected_downtime_s(remaining, it.bandwidth);
+    if (recorder_)
+      recorder_->sync(now(),
+                      ram_->dirty_pages_at_last_sync() +
+                          device_->dirty_bytes_hint(it) / s_.device.config.page_size,
+                      remaining);
+    result.iterations.push_back(it);
+    result.ram_bytes += it.ram_bytes;
+    result.device_bytes += it.device_bytes;
+    ++iteration;
+    IterationMeasure m;
+    m.remaining_bytes = remaining;
+    m.bandwidth = it.bandwidth;
+    m.iterations_done = iteration;
+    m.elapsed_s = now() - t0;
+    m.timed_out = link_.timed_out();
+    const auto decision = decide_switchover(policy, m);
+    if (decision.action == Switchover::kCancel) {
+      const std::string when = link_.timed_out()
+                                   ? "the timeout (" + format_duration(s_.migration.timeout_s) +
+                                         ") ended iteration " + std::to_string(it.index) + " early;"
+                                   : "after " + std::to_string(iteration) +
+                                         (iteration == 1 ? " iteration" : " iterations");
+      cancel("did not converge: " + when + " the expected downtime is " +
+             std::to_string(it.expected_downtime_s) + " s, above the " +
+             std::to_string(s_.migration.downtime_limit_s) + " s limit");
+      finish(t0);
+      return;
+    }
+    forced = decision.action == Switchover::kForced;
+    if (forced || decision.action == Switchover::kConverged) break;
+    if (decision.action == Switchover::kPostcopy) {
+      to_postcopy = true;
+      break;
+    }
+    if (s_.migration.auto_converge) {
+      bool raised = false;
+      throttle = auto_converge_step(throttle,
+                                    static_cast<double>(src_.ram.dirty_count()) * s_.vm.page_size,
+                                    static_cast<double>(it.ram_bytes + it.device_bytes), &raised);
+      if (raised) src_.vm.set_throttle(throttle.throttle);
+    }
+  }
+  link_.set_deadline(0);  // the switch and what follows run to the end
+  if (to_postcopy) {
+    if (!switchover_postcopy()) {  // nothing runs at the destination yet: safe to cancel
+      cancel(ctx_.reason, ctx_.fail_outcome);
+      finish(t0);
+      return;
+    }
+    const bool ok = run_postcopy();
+    pc_unreceived_vram_ = peek_.missing_device_pages();
+    pc_unreceived_ram_ = dst_.ram.missing_count();
+    finish_postcopy();
+    if (!ok) return end_postcopy_lost(t0);
+    result.outcome = result.verification.passed ? "completed" : "failed";
+    if (!result.verification.passed)
+      result.reason = "verification failed " + describe_verification_failure(result.verification);
+    finish(t0);
+    return;
+  }
+  if (!switchover(forced)) {
+    cancel(ctx_.reason, ctx_.fail_outcome);
+    finish(t0);
+    return;
+  }
+  result.outcome = "completed";
+  const double t_end = now();
+  observer_.precopy_switched();
+  if (!result.verification.passed) {
+    result.outcome = "failed";
+    result.reason = "verification failed " + describe_verification_failure(result.verification);
+  }
+  if (forced)
+    result.reason =
+        (result.reason.empty() ? "" : result.reason + "; ") +
+        std::string("did not converge: switched over anyway (on_no_convergence: force)");
+  finish(t0, t_end);
+}
+
+void MigrationDriver::finish(double t0, double t_end) {
+  result.total_time_s = (t_end < 0 ? now() : t_end) - t0;
+  ended_ = true;
+  account_faults(s_.faults, result.faults, link_, t0, t0 + result.total_time_s,
+                 ctx_.switched ? switched_at_ : std::numeric_limits<double>::infinity(),
+                 device_->failed());
+  if (recorder_) recorder_->finish(now());
+  device_->add_abi_counts(result);
+  sc_core::sc_stop();
+}
+
+}  // namespace mdevsim::sim::vmm

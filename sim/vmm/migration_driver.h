@@ -1,0 +1,85 @@
+// The migration driver (QEMU: migration/migration.c's thread): setup of every
+// save handler, pre-copy iterations until the switchover rule fires
+// (vmm/convergence.h), stop-and-copy or the post-copy switch, resume on the
+// destination, post-copy fault service and background push, cancel, and the
+// result's account of it. It reaches devices only through the VFIO ABI
+// (vmm/vfio_client.h) and its own VM through vmm/ports.h.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <systemc>
+
+#include "mdevsim/sim/result.h"
+#include "mdevsim/sim/scenario.h"
+#include "net/link.h"
+#include "vmm/context.h"
+#include "vmm/observer.h"
+#include "vmm/ports.h"
+#include "vmm/ram_saver.h"
+#include "vmm/vfio_client.h"
+
+namespace mdevsim::sim {
+class RunRecorder;
+}
+
+namespace mdevsim::sim::vmm {
+
+// One side of the migration as the VMM sees it (frontend null: the device
+// client comes from a ClientFactory; tests).
+struct VmmSide {
+  vfio::Frontend* frontend;
+  GuestRamPort& ram;
+  VmPort& vm;
+};
+
+using ClientFactory = std::function<std::unique_ptr<VfioClient>(MigrationContext&)>;
+
+class MigrationDriver : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(MigrationDriver);
+  MigrationDriver(sc_core::sc_module_name n, const Scenario& s, RunRecorder* recorder, bool exact,
+                  VmmSide src, VmmSide dst, PostcopyDevicePeek& peek, MigrationObserver& observer,
+                  Result& result, const ClientFactory& make_client = {});
+
+ private:
+  void run();
+  void inject_device_errors();
+  bool setup();
+  bool iterate(IterationResult& it);
+  bool switchover(bool forced);
+  bool switchover_postcopy();
+  bool run_postcopy();
+  void finish_postcopy();
+  bool move_device_pages(uint64_t& bytes);
+  void cancel(const std::string& why, const std::string& outcome = "cancelled");
+  void finish(double t0, double t_end = -1);
+  void end_postcopy_lost(double t0);
+  const vfio::ProtocolSpec& proto() const;
+
+  Result& result;
+  const Scenario& s_;
+  RunRecorder* recorder_;
+  VmmSide src_, dst_;
+  PostcopyDevicePeek& peek_;
+  MigrationObserver& observer_;
+  net::Link link_;
+  MigrationContext ctx_;
+  std::unique_ptr<RamSaver> ram_;
+  std::unique_ptr<VfioClient> device_;
+  std::vector<SaveHandler*> handlers_;      // registration order: RAM, then the device
+  std::vector<size_t> device_error_order_;  // device_error faults by time (a member: see .cpp)
+  double switched_at_ = 0;
+  bool ended_ = false;
+  // Post-copy figures.
+  double pc_t_stop_ = 0;
+  uint64_t pc_missing_vram_at_switch_ = 0, pc_missing_ram_at_switch_ = 0;
+  uint64_t pc_bytes_ = 0, pc_device_bytes_ = 0;
+  uint64_t pc_unreceived_vram_ = 0, pc_unreceived_ram_ = 0;  // when post-copy ended
+};
+
+}  // namespace mdevsim::sim::vmm

@@ -1,0 +1,223 @@
+#include "vmm/ram_saver.h"
+
+#include "mdevsim/sim/run_outputs.h"
+#include "vmm/abi_calls.h"
+
+namespace mdevsim::sim::vmm {
+
+namespace {
+namespace abi = mdevsim::vmm;  // the typed calls (vmm/abi_calls.h)
+
+constexpr double kSlice = net::Link::kSlice;
+}  // namespace
+
+uint64_t slice_checksum(const std::vector<std::pair<uint64_t, uint64_t>>& slice) {
+  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a over the pairs
+  for (const auto& [p, t] : slice)
+    for (uint64_t v : {p, t}) h = (h ^ v) * 0x100000001b3ull;
+  return h;
+}
+
+void PageSet::set(uint64_t p) {
+  uint64_t& w = words_[p / 64];
+  const uint64_t b = uint64_t{1} << (p % 64);
+  count_ += (w & b) == 0;
+  w |= b;
+}
+void PageSet::clear() {
+  std::fill(words_.begin(), words_.end(), 0);
+  count_ = 0;
+}
+
+RamSaver::RamSaver(MigrationContext& ctx, GuestRamPort& src, GuestRamPort& dst,
+                   vfio::Frontend* src_frontend, uint32_t page_size, uint64_t ram_bytes, bool v1)
+    : ctx_(ctx),
+      src_(src),
+      dst_(dst),
+      fe_(src_frontend),
+      page_(page_size),
+      ram_bytes_(ram_bytes),
+      v1_(v1),
+      dma_pending_(src.page_count()) {}
+
+bool RamSaver::setup() {
+  // The first pass sends every page. Pages never written go as zero-page
+  // headers, counted in bulk; the rest are marked dirty.
+  src_.mark_touched_dirty();
+  initial_zero_pages_ = src_.page_count() - src_.touched_pages();
+  src_.start_dirty_log();
+  start_dma_tracking();
+  return true;
+}
+
+void RamSaver::start_dma_tracking() {
+  if (!ctx_.scenario.vm.dma_dirty_tracking || !fe_) return;
+  if (!v1_) {
+    if (abi::dma_logging_start(*fe_, page_, {{0, ram_bytes_}}) == 0) {
+      dma_logging_ = true;
+      return;
+    }
+  }
+  type1_ = abi::type1_dirty_start(*fe_) == 0;
+}
+
+// Pulls the pages device DMA wrote (or pinned) into dma_pending_.
+void RamSaver::sync_dma_dirty() {
+  if (!dma_logging_ && !type1_) return;
+  const uint64_t pages = src_.page_count();
+  // One buffer for every report: the user zeroes it, the kernel only sets bits.
+  auto& bitmap = report_bitmap_;
+  bitmap.assign((pages * (page_ / 4096) + 63) / 64 + 1, 0);
+  if (dma_logging_) {
+    if (abi::dma_logging_report(*fe_, 0, ram_bytes_, page_, bitmap.data()) < 0) return;
+    mark_from_bitmap(bitmap, 1, pages);
+    return;
+  }
+  if (abi::type1_dirty_get_bitmap(*fe_, 0, ram_bytes_, 4096, bitmap.data(), bitmap.size() * 8) < 0)
+    return;
+  mark_from_bitmap(bitmap, page_ / 4096, pages);
+}
+
+// Bit k of a VFIO bitmap is page k / per (word by word: most words are 0).
+void RamSaver::mark_from_bitmap(const std::vector<uint64_t>& bitmap, uint64_t per, uint64_t pages) {
+  for (uint64_t w = 0; w < bitmap.size(); ++w) {
+    for (uint64_t bits = bitmap[w]; bits != 0; bits &= bits - 1) {
+      const uint64_t page = (w * 64 + static_cast<uint64_t>(__builtin_ctzll(bits))) / per;
+      if (page < pages) dma_pending_.set(page);
+    }
+  }
+}
+
+// The RAM pages to send now: dirty-logged vCPU writes plus DMA-dirty pages.
+std::vector<uint64_t> RamSaver::collect_dirty() {
+  sync_dma_dirty();
+  dma_pending_.for_each([&](uint64_t p) { src_.mark_dirty(p); });
+  dma_pending_.clear();
+  return src_.collect_dirty();
+}
+
+void RamSaver::pending_estimate(IterationResult& it) {
+  pages_ = collect_dirty();
+  it.ram_dirty_pages = pages_.size();
+}
+
+bool RamSaver::iterate(IterationResult& it) {
+  auto& link = ctx_.link;
+  if (initial_zero_pages_ > 0) {
+    const uint64_t zero_bytes = initial_zero_pages_ * kZeroPageBytes;
+    initial_zero_pages_ = 0;
+    const auto zero_span = RunRecorder::link_scope(ctx_.recorder, RunRecorder::kRamPages);
+    // Cut off by the deadline: the destination starts zeroed, so the zero
+    // pages not yet announced need nothing more.
+    if (!link.transfer(zero_bytes, true) && !link.timed_out()) return ctx_.fail(link.failure());
+    it.ram_bytes += link.moved();
+  }
+  return !link.timed_out() && send(pages_, true, it.ram_bytes);
+}
+
+uint64_t RamSaver::pending_exact() {
+  sync_dma_dirty();
+  last_dirty_ = src_.dirty_count() + dma_pending_.count();
+  return last_dirty_ * (page_ + kPageHeaderBytes);
+}
+
+bool RamSaver::complete(StopCopyResult& sc) { return send(collect_dirty(), false, sc.ram_bytes); }
+
+// Sends RAM pages; the content captured when a slice leaves arrives after
+// it. Zero pages go as a header only and need no copy: the destination
+// starts zeroed and a written page never returns to zero.
+bool RamSaver::send(const std::vector<uint64_t>& pages, bool limited, uint64_t& bytes) {
+  auto& link = ctx_.link;
+  auto& result = ctx_.result;
+  const auto span = RunRecorder::link_scope(ctx_.recorder, RunRecorder::kRamPages);
+  size_t i = 0;
+  while (i < pages.size()) {
+    const double budget = link.bandwidth(now(), limited) * kSlice;
+    const size_t slice_begin = i;
+    slice_.clear();
+    uint64_t n = 0;
+    while (i < pages.size() && (n < budget || (slice_.empty() && n == 0))) {
+      const uint64_t tok = src_.token(pages[i]);
+      if (tok == 0) {
+        n += kZeroPageBytes;
+      } else {
+        n += page_ + kPageHeaderBytes;
+        slice_.emplace_back(pages[i], tok);
+      }
+      ++i;
+    }
+    n += kSliceChecksumBytes;
+    if (!link.transfer(n, limited)) {
+      if (!link.timed_out()) return ctx_.fail(link.failure());
+      // Cut off by the deadline: what did not arrive is still to send.
+      for (size_t k = slice_begin; k < pages.size(); ++k) src_.mark_dirty(pages[k]);
+      return false;
+    }
+    // The destination checks the slice against the checksum sent with it
+    // before placing any page of it.
+    const uint64_t sent_sum = slice_checksum(slice_);
+    if (!slice_.empty()) {
+      if (const auto f = ctx_.take_corruption(CorruptTarget::kRam)) {
+        auto& [page, token] = slice_[slice_.size() / 2];
+        token ^= uint64_t{1} << 17;  // one bit flipped on the wire
+        result.faults[*f].effect = "flipped a bit of guest RAM page " + std::to_string(page) +
+                                   " on the wire; the destination's slice checksum caught it";
+      }
+      if (slice_checksum(slice_) != sent_sum) {
+        ctx_.fail_outcome = "failed";
+        return ctx_.fail("guest RAM corrupted in transit: a slice of " +
+                         std::to_string(slice_.size()) + " pages (" +
+                         std::to_string(slice_.front().first) + ".." +
+                         std::to_string(slice_.back().first) +
+                         ") did not match its checksum; the destination applied none of it");
+      }
+    }
+    for (const auto& [p, t] : slice_) dst_.set_token(p, t);
+    bytes += n;
+  }
+  return true;
+}
+
+bool RamSaver::switch_to_postcopy(StopCopyResult& sc) {
+  auto& link = ctx_.link;
+  auto missing = collect_dirty();
+  initial_zero_pages_ = 0;  // zero pages need no fetch
+  std::vector<uint64_t> nonzero;
+  for (uint64_t p : missing)
+    if (src_.token(p) != 0) nonzero.push_back(p);
+  pages_.swap(nonzero);
+  const uint64_t discard_bytes = (src_.page_count() + 7) / 8;  // bitmap of missing pages
+  if (!link.transfer(discard_bytes, false)) return ctx_.fail(link.failure());
+  sc.ram_bytes += discard_bytes;
+  return true;
+}
+
+std::vector<uint64_t> RamSaver::fault_pages(const std::vector<uint64_t>& faults,
+                                            uint64_t prefetch) const {
+  std::vector<uint64_t> pages;
+  for (uint64_t p : faults)
+    for (uint64_t k = p; k <= p + prefetch && k < src_.page_count(); ++k)
+      if (dst_.missing(k)) pages.push_back(k);
+  return pages;
+}
+
+std::vector<uint64_t> RamSaver::next_background(uint64_t max) {
+  std::vector<uint64_t> pages;
+  while (pages.size() < max && ram_cursor_ < src_.page_count()) {
+    if (dst_.missing(ram_cursor_)) pages.push_back(ram_cursor_);
+    ++ram_cursor_;
+  }
+  return pages;
+}
+
+bool RamSaver::push(const std::vector<uint64_t>& pages, uint64_t& bytes) {
+  const uint64_t n = pages.size() * (page_ + kPageHeaderBytes);
+  if (n == 0) return true;
+  if (!ctx_.link.transfer(n, false)) return false;
+  for (uint64_t p : pages)
+    if (dst_.place(p, src_.token(p))) ++fetched_;
+  bytes += n;
+  return true;
+}
+
+}  // namespace mdevsim::sim::vmm

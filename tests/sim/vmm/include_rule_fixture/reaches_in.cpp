@@ -1,0 +1,3 @@
+// Fixture for VmmIncludeRule.DetectsAModelInclude: the include-rule check
+// must refuse this file (it is never compiled).
+#include "mdevsim/models/gpu_device.h"
