@@ -6,6 +6,7 @@
 // "$ " are its expected output, stdout and stderr merged. A line "..." matches
 // any number of lines. Trailing whitespace and trailing blank lines are
 // ignored. MDEVSIM_UPDATE_DOCS=1 rewrites the expected output from the actual.
+// (```console qemu blocks need QEMU: test_doc_qemu_lesson.cpp runs them.)
 #include <unistd.h>
 
 #include <array>
