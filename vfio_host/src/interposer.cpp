@@ -15,9 +15,9 @@
 // never collides with QEMU's own; a table maps it to what it stands for (a
 // group, the container, the device, or one of the frontend's data fds).
 // Calls on any other fd go straight to glibc. QEMU 7.2's mmap of v1's data
-// section gets a real shared mapping kept coherent with the frontend's buffer. Nothing starts until a
-// process opens /dev/vfio/*; LD_PRELOAD is removed from the environment at
-// load, so QEMU's children (exec: migration) run without the library.
+// section gets a real shared mapping kept coherent with the frontend's buffer. Nothing starts until
+// a process opens /dev/vfio/*; LD_PRELOAD is removed from the environment at load, so QEMU's
+// children (exec: migration) run without the library.
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/eventfd.h>
@@ -37,6 +37,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "data_stream.h"
 #include "mdevsim/vfio/uapi.h"
 #include "sim_thread.h"
 
@@ -73,8 +74,9 @@ enum class Kind : uint8_t { kGroup, kContainer, kDevice, kData };
 
 struct Entry {
   Kind kind;
-  int inner = -1;      // data: the frontend's fd number
-  uint32_t group = 0;  // group: its number
+  int inner = -1;                      // data: the frontend's fd number
+  uint32_t group = 0;                  // group: its number
+  std::shared_ptr<DataStream> stream;  // data: QEMU's side of the stream
 };
 
 std::mutex g_fd_mu;  // held only around table lookups and edits, never across I/O
@@ -263,7 +265,7 @@ int open_node(Kind kind, uint32_t group, const char* path) {
       r = fail(h, rec, errno, "eventfd failed");
       return;
     }
-    insert(fd, Entry{kind, -1, group});
+    insert(fd, Entry{kind, -1, group, nullptr});
     if (kind == Kind::kGroup)
       g_vfio.groups[group] = false;
     else
@@ -323,7 +325,7 @@ long group_ioctl(SimHost& h, int fd, const Entry& e, unsigned long request, void
       if (g_vfio.device_fd >= 0) return fail(h, rec, EBUSY, "the device is already open");  // [sim]
       const int dfd = new_eventfd();
       if (dfd < 0) return fail(h, rec, errno, "eventfd failed");
-      insert(dfd, Entry{Kind::kDevice, -1, e.group});
+      insert(dfd, Entry{Kind::kDevice, -1, e.group, nullptr});
       g_vfio.device_fd = dfd;
       return done(h, rec, dfd);
     }
@@ -367,6 +369,16 @@ long container_ioctl(SimHost& h, int fd, unsigned long request, void* arg) {
   return h.ioctl(cfd, request, arg);
 }
 
+// Every data fd QEMU holds; touched only on the simulation thread.
+std::vector<std::weak_ptr<DataStream>> g_streams;
+
+// The device changed state or was reset: bytes read ahead are not QEMU's to read.
+void drop_read_ahead() {
+  for (const auto& w : g_streams)
+    if (const auto s = w.lock()) s->drop();
+  std::erase_if(g_streams, [](const auto& w) { return w.expired(); });
+}
+
 long device_ioctl(SimHost& h, unsigned long request, void* arg) {
   auto& fe = h.frontend();
   bool set_state = false;
@@ -376,6 +388,7 @@ long device_ioctl(SimHost& h, unsigned long request, void* arg) {
                 (f->flags & VFIO_DEVICE_FEATURE_MASK) == VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE;
   }
   const long r = h.ioctl(fe.device_fd(), request, arg);
+  if (r == 0 && (set_state || request == VFIO_DEVICE_RESET)) drop_read_ahead();
   if (r == 0 && set_state) {
     auto* f = static_cast<vfio_device_feature*>(arg);
     auto* ms = reinterpret_cast<vfio_device_feature_mig_state*>(f->data);
@@ -386,7 +399,12 @@ long device_ioctl(SimHost& h, unsigned long request, void* arg) {
         fe.close(ms->data_fd);
         return -EMFILE;
       }
-      insert(efd, Entry{Kind::kData, ms->data_fd, 0});
+      std::shared_ptr<DataStream> stream;
+      if (h.config().stream_buffers) {
+        stream = std::make_shared<DataStream>(*sim(), ms->data_fd);
+        g_streams.push_back(stream);
+      }
+      insert(efd, Entry{Kind::kData, ms->data_fd, 0, stream});
       ms->data_fd = efd;
     }
   }
@@ -446,6 +464,7 @@ int close_node(int fd) {
     post(s, [&](SimHost& h) {
       switch (e->kind) {
         case Kind::kData:
+          if (e->stream) e->stream->drop();
           h.close(e->inner);
           break;
         case Kind::kDevice:
@@ -600,6 +619,7 @@ MDEVSIM_EXPORT ssize_t pwrite(int fd, const void* buf, size_t len, off_t offset)
 MDEVSIM_EXPORT ssize_t read(int fd, void* buf, size_t len) {
   const auto e = lookup(fd);
   if (!e) return real().read(fd, buf, len);
+  if (e->stream) return set_errno(e->stream->read(buf, len));
   return set_errno(serve(fd, *e, [&](SimHost& h, int in) { return h.read(in, buf, len); }));
 }
 MDEVSIM_EXPORT ssize_t __read_chk(int fd, void* buf, size_t len, size_t buflen) {
@@ -609,6 +629,7 @@ MDEVSIM_EXPORT ssize_t __read_chk(int fd, void* buf, size_t len, size_t buflen) 
 MDEVSIM_EXPORT ssize_t write(int fd, const void* buf, size_t len) {
   const auto e = lookup(fd);
   if (!e) return real().write(fd, buf, len);
+  if (e->stream) return set_errno(e->stream->write(buf, len));
   return set_errno(serve(fd, *e, [&](SimHost& h, int in) { return h.write(in, buf, len); }));
 }
 MDEVSIM_EXPORT int close(int fd) { return close_node(fd); }

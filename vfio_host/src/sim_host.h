@@ -29,6 +29,7 @@ struct HostConfig {
   std::string trace;                     // MDEVSIM_VFIO_TRACE
   std::string report;                    // MDEVSIM_VFIO_REPORT
   double time_ratio = 1.0;               // MDEVSIM_VFIO_TIME_RATIO
+  bool stream_buffers = true;            // MDEVSIM_VFIO_BUFFERS=0: a hand-off per data-fd call
   std::string role = "src";              // "dst" when QEMU runs with -incoming
   // Reads the variables; throws sim::InputError naming the variable.
   static HostConfig from_environment();
@@ -82,6 +83,15 @@ class SimHost : public vfio::CallObserver {
   ssize_t write(int fd, const void* buf, size_t len);
   int close(int fd);
 
+  // For the interposer's data-fd buffers (data_stream.h). read_held: a read
+  // whose records are kept in `held`, not yet traced or counted; replay()
+  // does that when QEMU's own read is served from those bytes (at wall time
+  // `wall_ns`), as if it had been made then. write_behind: a write QEMU was
+  // already answered for; a failure's record says so.
+  ssize_t read_held(int fd, void* buf, size_t len, std::vector<vfio::CallRecord>& held);
+  void replay(std::vector<vfio::CallRecord> held, long ret, uint64_t wall_ns);
+  ssize_t write_behind(int fd, const void* buf, size_t len);
+
   // A call the interposer answered itself (group fds, container checks).
   void record(const vfio::CallRecord& record);
   void write_report();
@@ -101,6 +111,7 @@ class SimHost : public vfio::CallObserver {
   std::ofstream trace_;
   DeviceReport report_;
   std::vector<vfio::CallRecord> pending_;  // frontend records of the current call
+  uint64_t call_wall_ns_ = 0;              // replay: when QEMU made the call (0: now)
   bool was_running_ = true;
   bool vm_started_ = false;
 };
