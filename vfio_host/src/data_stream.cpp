@@ -93,7 +93,7 @@ long DataStream::read(void* buf, size_t len) {
   // task reads ahead for the next ones.
   long r = -ENODEV;
   run(sim_, [&](SimHost& h) {
-    r = h.read(inner_, buf, len);
+    r = h.call(&vfio::Frontend::read, inner_, buf, len);
     if (r > 0 && static_cast<size_t>(r) == len && h.frontend().state_name() == "STOP_COPY")
       fill(h, len);
   });
@@ -220,7 +220,7 @@ long DataStream::write(const void* buf, size_t len) {
 long DataStream::write_now(const void* buf, size_t len) {
   long r = -ENODEV;
   // Behind every queued write: their failure decides this answer.
-  run(sim_, [&](SimHost& h) { r = h.write(inner_, buf, len); });
+  run(sim_, [&](SimHost& h) { r = h.call(&vfio::Frontend::write, inner_, buf, len); });
   std::lock_guard lk(mu_);
   if (r >= 0 && static_cast<size_t>(r) == len)
     accepting_ = true;

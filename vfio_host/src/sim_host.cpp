@@ -287,11 +287,6 @@ long SimHost::after(long ret) {
   return ret;
 }
 
-long SimHost::ioctl(int fd, unsigned long request, void* arg) {
-  pending_.clear();
-  return after(frontend_->ioctl(fd, request, arg));
-}
-
 ssize_t SimHost::pread(int fd, void* buf, size_t len, uint64_t offset) {
   pending_.clear();
   const long r = frontend_->pread(fd, buf, len, offset);
@@ -306,21 +301,6 @@ ssize_t SimHost::pread(int fd, void* buf, size_t len, uint64_t offset) {
     }
   }
   return after(r);
-}
-
-ssize_t SimHost::pwrite(int fd, const void* buf, size_t len, uint64_t offset) {
-  pending_.clear();
-  return after(frontend_->pwrite(fd, buf, len, offset));
-}
-
-ssize_t SimHost::read(int fd, void* buf, size_t len) {
-  pending_.clear();
-  return after(frontend_->read(fd, buf, len));
-}
-
-ssize_t SimHost::write(int fd, const void* buf, size_t len) {
-  pending_.clear();
-  return after(frontend_->write(fd, buf, len));
 }
 
 ssize_t SimHost::read_held(int fd, void* buf, size_t len, std::vector<vfio::CallRecord>& held) {
@@ -347,11 +327,6 @@ ssize_t SimHost::write_behind(int fd, const void* buf, size_t len) {
                           " at once (the interposer buffers resume writes): its next call on "
                           "this fd gets the error");
   return after(r);
-}
-
-int SimHost::close(int fd) {
-  pending_.clear();
-  return static_cast<int>(after(frontend_->close(fd)));
 }
 
 void SimHost::write_report() {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mdevsim/models/gpu_device.h"
@@ -74,14 +75,16 @@ class SimHost : public vfio::CallObserver {
   vfio::Frontend& frontend() { return *frontend_; }
   QemuRam& ram() { return ram_; }
 
-  // Frontend calls with the host's bookkeeping around them (trace, arcs,
-  // report events, the workload's run gate).
-  long ioctl(int fd, unsigned long request, void* arg);
+  // A frontend call with the host's bookkeeping around it (trace, arcs,
+  // report events, the workload's run gate):
+  //   h.call(&vfio::Frontend::ioctl, fd, request, arg)
+  template <class R, class... P, class... A>
+  long call(R (vfio::Frontend::*fn)(P...), A&&... args) {
+    pending_.clear();
+    return after((frontend_.get()->*fn)(std::forward<A>(args)...));
+  }
+  // pread, which also notes v1's end of stream (pending_bytes reads 0).
   ssize_t pread(int fd, void* buf, size_t len, uint64_t offset);
-  ssize_t pwrite(int fd, const void* buf, size_t len, uint64_t offset);
-  ssize_t read(int fd, void* buf, size_t len);
-  ssize_t write(int fd, const void* buf, size_t len);
-  int close(int fd);
 
   // For the interposer's data-fd buffers (data_stream.h). read_held: a read
   // whose records are kept in `held`, not yet traced or counted; replay()
