@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -25,11 +26,13 @@ std::string temp(const std::string& name) {
 }
 
 // Runs mdevsim qemu-migrate; the result JSON, or null.
-nlohmann::json qemu_migrate(const std::string& scenario_text, const std::string& args) {
+nlohmann::json qemu_migrate(const std::string& scenario_text, const std::string& args,
+                            const std::string& stderr_file = "/dev/null",
+                            const std::string& env = "") {
   const std::string scenario = temp("scenario.json"), result = temp("result.json");
   std::ofstream(scenario) << scenario_text;
-  const std::string cmd = kBin + "/mdevsim qemu-migrate " + scenario + " " + args + " --json " +
-                          result + " >/dev/null 2>/dev/null";
+  const std::string cmd = env + " " + kBin + "/mdevsim qemu-migrate " + scenario + " " + args +
+                          " --json " + result + " >/dev/null 2>" + stderr_file;
   const int rc = std::system(cmd.c_str());
   std::ifstream in(result);
   nlohmann::json j;
@@ -56,27 +59,35 @@ bool available(benchmark::State& state, const std::string& qemu) {
   return true;
 }
 
-// Source trace times: the stop-copy SET (t1), its first device read (t2),
-// the read returning 0 (t3). QEMU sends the RAM left at stop first, then
-// the device: t1..t2 is RAM, t2..t3 is device.
-struct StopCopyTimes {
-  double t1 = -1, t2 = -1, t3 = -1;
+// mdevsim qemu-migrate with --keep: the result JSON and the work folder
+// (each QEMU's report and trace), or a null result.
+struct Kept {
+  nlohmann::json result;
+  std::string dir, trace;  // the work folder; both hosts' ABI trace
 };
-StopCopyTimes stop_copy_times(const std::string& trace) {
-  StopCopyTimes t;
-  std::ifstream in(trace);
-  for (std::string l; std::getline(in, l);) {
-    if (l.find(" src ") == std::string::npos) continue;
-    const double at = std::stod(l);
-    if (t.t1 < 0 && l.find("{device_state=STOP_COPY}) = 0") != std::string::npos) t.t1 = at;
-    if (t.t1 >= 0 && l.find("src read(data:") != std::string::npos) {
-      if (t.t2 < 0) t.t2 = at;
-      if (l.find(") = 0 ") != std::string::npos) t.t3 = at;
-    }
-  }
-  return t;
+Kept qemu_migrate_kept(const std::string& scenario_text, const std::string& env) {
+  const std::string err = temp("stderr.txt");
+  Kept k;
+  k.trace = temp("trace.txt");
+  k.result = qemu_migrate(scenario_text, "--keep --trace " + k.trace, err, env);
+  std::ifstream in(err);
+  const std::string marker = "work folder kept: ";
+  for (std::string l; std::getline(in, l);)
+    if (const auto at = l.find(marker); at != std::string::npos)
+      k.dir = l.substr(at + marker.size());
+  std::remove(err.c_str());
+  return k;
 }
 
+uint64_t count_lines(const std::string& file, const std::string& part) {
+  std::ifstream in(file);
+  uint64_t n = 0;
+  for (std::string l; std::getline(in, l);) n += l.find(part) != std::string::npos;
+  return n;
+}
+
+// Arg 1: the interposer's data-fd buffers (default); 0: MDEVSIM_VFIO_BUFFERS=0,
+// a hand-off to the simulation thread per data-fd call (the earlier design).
 void BM_Qemu10Migrates1GiBVram(benchmark::State& state) {
   if (!available(state, "/usr/bin/qemu-system-x86_64")) return;
   // VRAM fully written before the migration, 256 MiB of guest RAM DMA-written;
@@ -88,29 +99,53 @@ void BM_Qemu10Migrates1GiBVram(benchmark::State& state) {
     "vm": { "ram": "1GiB" },
     "link": { "rate_limit": "100Gbit/s" },
     "migration": { "start_at": "500ms", "downtime_limit": "60s", "timeout": "300s" } })";
+  const bool buffers = state.range(0) != 0;
   for (auto _ : state) {
-    const std::string trace = temp("trace.txt");
-    const auto j = qemu_migrate(scenario, "--trace " + trace);
-    if (j.is_null() || j["outcome"] != "completed") {
+    const auto k = qemu_migrate_kept(scenario, buffers ? "" : "MDEVSIM_VFIO_BUFFERS=0");
+    const auto& j = k.result;
+    if (j.is_null() || j["outcome"] != "completed" || k.dir.empty()) {
+      if (!k.dir.empty()) std::filesystem::remove_all(k.dir);
       state.SkipWithError("the migration did not complete");
       return;
     }
-    const auto t = stop_copy_times(trace);
-    std::remove(trace.c_str());
+    // QEMU 10 stops a STOP_COPY-only device with the VM (SET STOP), sends the
+    // RAM left, then enters STOP_COPY and reads the device: the RAM stretch is
+    // device_stop..stop_copy, the device's first read..the read returning 0
+    // (CLOCK_MONOTONIC times the source's interposer noted, report.h).
+    std::ifstream rin(k.dir + "/src/report.json");
+    const auto w = nlohmann::json::parse(rin)["devices"][0]["wall_ns"];
+    const uint64_t dst_writes = count_lines(k.trace, " dst write(data:");
+    std::filesystem::remove_all(k.dir);
+    std::remove(k.trace.c_str());
+    if (w["device_stop"].is_null() || w["stop_copy"].is_null() || w["save_end"].is_null()) {
+      state.SkipWithError("the source report has no stop-copy times");
+      return;
+    }
+    const double ram_s = (w["stop_copy"].get<double>() - w["device_stop"].get<double>()) / 1e9;
+    const double dev_s =
+        (w["save_end"].get<double>() - w["first_stop_copy_read"].get<double>()) / 1e9;
     const double device_bytes = j["bytes"]["device"].get<double>();
     const double ram_stop_bytes = j["qemu"]["ram_downtime_bytes"].get<double>();
-    const double device_rate = t.t3 > t.t2 ? device_bytes / (t.t3 - t.t2) : 0;
-    const double ram_rate = t.t2 > t.t1 ? ram_stop_bytes / (t.t2 - t.t1) : 0;
+    const double device_rate = dev_s > 0 ? device_bytes / dev_s : 0;
+    const double ram_rate = ram_s > 0 ? ram_stop_bytes / ram_s : 0;
     state.counters["device_bytes"] = device_bytes;
     state.counters["device_MiB_per_s"] = device_rate / (1 << 20);
     state.counters["ram_stop_copy_bytes"] = ram_stop_bytes;
     state.counters["ram_MiB_per_s"] = ram_rate / (1 << 20);
     state.counters["device_over_ram"] = ram_rate > 0 ? device_rate / ram_rate : 0;
+    // The destination's writes of the device stream (QEMU 10: 32 KiB each).
+    state.counters["dst_writes_per_s"] = dev_s > 0 ? dst_writes / dev_s : 0;
     state.counters["downtime_s"] = j["downtime_s"].get<double>();
     state.counters["verified"] = j["verification"]["passed"].get<bool>() ? 1 : 0;
   }
 }
-BENCHMARK(BM_Qemu10Migrates1GiBVram)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+BENCHMARK(BM_Qemu10Migrates1GiBVram)
+    ->ArgName("buffers")
+    ->Arg(1)
+    ->Arg(0)
+    ->Iterations(1)
+    ->Unit(benchmark::kSecond)
+    ->UseRealTime();
 
 void BM_Qemu72InterposedCallsPerSecond(benchmark::State& state) {
   const std::string q72 =

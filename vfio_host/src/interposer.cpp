@@ -15,9 +15,9 @@
 // never collides with QEMU's own; a table maps it to what it stands for (a
 // group, the container, the device, or one of the frontend's data fds).
 // Calls on any other fd go straight to glibc. QEMU 7.2's mmap of v1's data
-// section gets a real shared mapping kept coherent with the frontend's buffer. Nothing starts until a
-// process opens /dev/vfio/*; LD_PRELOAD is removed from the environment at
-// load, so QEMU's children (exec: migration) run without the library.
+// section gets a real shared mapping kept coherent with the frontend's buffer. Nothing starts until
+// a process opens /dev/vfio/*; LD_PRELOAD is removed from the environment at load, so QEMU's
+// children (exec: migration) run without the library.
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/eventfd.h>
@@ -37,6 +37,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "data_stream.h"
 #include "mdevsim/vfio/uapi.h"
 #include "sim_thread.h"
 
@@ -73,8 +74,9 @@ enum class Kind : uint8_t { kGroup, kContainer, kDevice, kData };
 
 struct Entry {
   Kind kind;
-  int inner = -1;      // data: the frontend's fd number
-  uint32_t group = 0;  // group: its number
+  int inner = -1;                      // data: the frontend's fd number
+  uint32_t group = 0;                  // group: its number
+  std::shared_ptr<DataStream> stream;  // data: QEMU's side of the stream
 };
 
 std::mutex g_fd_mu;  // held only around table lookups and edits, never across I/O
@@ -198,7 +200,7 @@ long device_pwrite(SimHost& h, int in, const void* buf, size_t len, uint64_t off
     std::memcpy(&n, buf, 8);
     copy_shadows(n, false);
   }
-  return h.pwrite(in, buf, len, off);
+  return h.call(&vfio::Frontend::pwrite, in, buf, len, off);
 }
 
 long done(SimHost& h, vfio::CallRecord r, long ret) {
@@ -263,7 +265,7 @@ int open_node(Kind kind, uint32_t group, const char* path) {
       r = fail(h, rec, errno, "eventfd failed");
       return;
     }
-    insert(fd, Entry{kind, -1, group});
+    insert(fd, Entry{kind, -1, group, nullptr});
     if (kind == Kind::kGroup)
       g_vfio.groups[group] = false;
     else
@@ -323,7 +325,7 @@ long group_ioctl(SimHost& h, int fd, const Entry& e, unsigned long request, void
       if (g_vfio.device_fd >= 0) return fail(h, rec, EBUSY, "the device is already open");  // [sim]
       const int dfd = new_eventfd();
       if (dfd < 0) return fail(h, rec, errno, "eventfd failed");
-      insert(dfd, Entry{Kind::kDevice, -1, e.group});
+      insert(dfd, Entry{Kind::kDevice, -1, e.group, nullptr});
       g_vfio.device_fd = dfd;
       return done(h, rec, dfd);
     }
@@ -337,12 +339,12 @@ long container_ioctl(SimHost& h, int fd, unsigned long request, void* arg) {
   switch (request) {
     case VFIO_GET_API_VERSION:
     case VFIO_CHECK_EXTENSION:
-      return h.ioctl(cfd, request, arg);
+      return h.call(&vfio::Frontend::ioctl, cfd, request, arg);
     case VFIO_SET_IOMMU: {
       auto rec = call_record("ioctl", cfd, "container", "VFIO_SET_IOMMU");
       if (!g_vfio.any_attached()) return fail(h, rec, EINVAL, "no group is attached");
       if (g_vfio.iommu_set) return fail(h, rec, EINVAL, "the IOMMU is already set");
-      const long r = h.ioctl(cfd, request, arg);
+      const long r = h.call(&vfio::Frontend::ioctl, cfd, request, arg);
       if (r == 0) g_vfio.iommu_set = true;
       return r;
     }
@@ -353,18 +355,28 @@ long container_ioctl(SimHost& h, int fd, unsigned long request, void* arg) {
   }
   if (request == VFIO_IOMMU_MAP_DMA && arg != nullptr) {
     const auto m = *static_cast<const vfio_iommu_type1_dma_map*>(arg);
-    const long r = h.ioctl(cfd, request, arg);
+    const long r = h.call(&vfio::Frontend::ioctl, cfd, request, arg);
     if (r == 0) h.ram().map(m.iova, m.size, m.vaddr, m.flags & VFIO_DMA_MAP_FLAG_WRITE);
     return r;
   }
   if (request == VFIO_IOMMU_UNMAP_DMA && arg != nullptr) {
     const auto u = *static_cast<const vfio_iommu_type1_dma_unmap*>(arg);
-    const long r = h.ioctl(cfd, request, arg);
+    const long r = h.call(&vfio::Frontend::ioctl, cfd, request, arg);
     if (r == 0) h.ram().unmap(u.iova, u.size);
     return r;
   }
   (void)fd;
-  return h.ioctl(cfd, request, arg);
+  return h.call(&vfio::Frontend::ioctl, cfd, request, arg);
+}
+
+// Every data fd QEMU holds; touched only on the simulation thread.
+std::vector<std::weak_ptr<DataStream>> g_streams;
+
+// The device changed state or was reset: bytes read ahead are not QEMU's to read.
+void drop_read_ahead() {
+  for (const auto& w : g_streams)
+    if (const auto s = w.lock()) s->drop();
+  std::erase_if(g_streams, [](const auto& w) { return w.expired(); });
 }
 
 long device_ioctl(SimHost& h, unsigned long request, void* arg) {
@@ -375,7 +387,8 @@ long device_ioctl(SimHost& h, unsigned long request, void* arg) {
     set_state = (f->flags & VFIO_DEVICE_FEATURE_SET) && !(f->flags & VFIO_DEVICE_FEATURE_PROBE) &&
                 (f->flags & VFIO_DEVICE_FEATURE_MASK) == VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE;
   }
-  const long r = h.ioctl(fe.device_fd(), request, arg);
+  const long r = h.call(&vfio::Frontend::ioctl, fe.device_fd(), request, arg);
+  if (r == 0 && (set_state || request == VFIO_DEVICE_RESET)) drop_read_ahead();
   if (r == 0 && set_state) {
     auto* f = static_cast<vfio_device_feature*>(arg);
     auto* ms = reinterpret_cast<vfio_device_feature_mig_state*>(f->data);
@@ -386,7 +399,12 @@ long device_ioctl(SimHost& h, unsigned long request, void* arg) {
         fe.close(ms->data_fd);
         return -EMFILE;
       }
-      insert(efd, Entry{Kind::kData, ms->data_fd, 0});
+      std::shared_ptr<DataStream> stream;
+      if (h.config().stream_buffers) {
+        stream = std::make_shared<DataStream>(*sim(), ms->data_fd);
+        g_streams.push_back(stream);
+      }
+      insert(efd, Entry{Kind::kData, ms->data_fd, 0, stream});
       ms->data_fd = efd;
     }
   }
@@ -402,7 +420,7 @@ long dispatch_ioctl(SimHost& h, int fd, const Entry& e, unsigned long request, v
     case Kind::kDevice:
       return device_ioctl(h, request, arg);
     case Kind::kData:
-      return h.ioctl(e.inner, request, arg);
+      return h.call(&vfio::Frontend::ioctl, e.inner, request, arg);
   }
   return -ENOTTY;
 }
@@ -446,7 +464,8 @@ int close_node(int fd) {
     post(s, [&](SimHost& h) {
       switch (e->kind) {
         case Kind::kData:
-          h.close(e->inner);
+          if (e->stream) e->stream->drop();
+          h.call(&vfio::Frontend::close, e->inner);
           break;
         case Kind::kDevice:
           g_vfio.device_fd = -1;
@@ -514,46 +533,24 @@ using namespace mdevsim::vfio_host;
 // sc_start on the simulation thread, never through sc_main.
 extern "C" __attribute__((visibility("default"))) int sc_main(int, char**) { return 0; }
 
-MDEVSIM_EXPORT int open(const char* path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  const mode_t mode = mode_arg(flags, ap);
-  va_end(ap);
-  return open_common(AT_FDCWD, path, flags, mode);
-}
-MDEVSIM_EXPORT int open64(const char* path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  const mode_t mode = mode_arg(flags, ap);
-  va_end(ap);
-  return open_common(AT_FDCWD, path, flags, mode);
-}
-MDEVSIM_EXPORT int __open_2(const char* path, int flags) {
-  return open_common(AT_FDCWD, path, flags, 0);
-}
-MDEVSIM_EXPORT int __open64_2(const char* path, int flags) {
-  return open_common(AT_FDCWD, path, flags, 0);
-}
-MDEVSIM_EXPORT int openat(int dirfd, const char* path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  const mode_t mode = mode_arg(flags, ap);
-  va_end(ap);
-  return open_common(dirfd, path, flags, mode);
-}
-MDEVSIM_EXPORT int openat64(int dirfd, const char* path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  const mode_t mode = mode_arg(flags, ap);
-  va_end(ap);
-  return open_common(dirfd, path, flags, mode);
-}
-MDEVSIM_EXPORT int __openat_2(int dirfd, const char* path, int flags) {
-  return open_common(dirfd, path, flags, 0);
-}
-MDEVSIM_EXPORT int __openat64_2(int dirfd, const char* path, int flags) {
-  return open_common(dirfd, path, flags, 0);
-}
+// open(2) in its eight glibc names: with or without a dirfd, variadic (the
+// mode comes with O_CREAT / O_TMPFILE) or fortified (__*_2, never a mode).
+#define MDEVSIM_OPEN(name, dirfd, ...)                                       \
+  MDEVSIM_EXPORT int name(__VA_ARGS__ const char* path, int flags, ...) {    \
+    va_list ap;                                                              \
+    va_start(ap, flags);                                                     \
+    const mode_t mode = mode_arg(flags, ap);                                 \
+    va_end(ap);                                                              \
+    return open_common(dirfd, path, flags, mode);                            \
+  }                                                                          \
+  MDEVSIM_EXPORT int __##name##_2(__VA_ARGS__ const char* path, int flags) { \
+    return open_common(dirfd, path, flags, 0);                               \
+  }
+MDEVSIM_OPEN(open, AT_FDCWD)
+MDEVSIM_OPEN(open64, AT_FDCWD)
+MDEVSIM_OPEN(openat, dirfd, int dirfd, )
+MDEVSIM_OPEN(openat64, dirfd, int dirfd, )
+#undef MDEVSIM_OPEN
 
 MDEVSIM_EXPORT int ioctl(int fd, unsigned long request, ...) noexcept {
   va_list ap;
@@ -600,7 +597,10 @@ MDEVSIM_EXPORT ssize_t pwrite(int fd, const void* buf, size_t len, off_t offset)
 MDEVSIM_EXPORT ssize_t read(int fd, void* buf, size_t len) {
   const auto e = lookup(fd);
   if (!e) return real().read(fd, buf, len);
-  return set_errno(serve(fd, *e, [&](SimHost& h, int in) { return h.read(in, buf, len); }));
+  if (e->stream) return set_errno(e->stream->read(buf, len));
+  return set_errno(serve(fd, *e, [&](SimHost& h, int in) {
+    return h.call(&mdevsim::vfio::Frontend::read, in, buf, len);
+  }));
 }
 MDEVSIM_EXPORT ssize_t __read_chk(int fd, void* buf, size_t len, size_t buflen) {
   if (len > buflen) chk_fail();
@@ -609,7 +609,10 @@ MDEVSIM_EXPORT ssize_t __read_chk(int fd, void* buf, size_t len, size_t buflen) 
 MDEVSIM_EXPORT ssize_t write(int fd, const void* buf, size_t len) {
   const auto e = lookup(fd);
   if (!e) return real().write(fd, buf, len);
-  return set_errno(serve(fd, *e, [&](SimHost& h, int in) { return h.write(in, buf, len); }));
+  if (e->stream) return set_errno(e->stream->write(buf, len));
+  return set_errno(serve(fd, *e, [&](SimHost& h, int in) {
+    return h.call(&mdevsim::vfio::Frontend::write, in, buf, len);
+  }));
 }
 MDEVSIM_EXPORT int close(int fd) { return close_node(fd); }
 

@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mdevsim/models/gpu_device.h"
@@ -29,6 +30,7 @@ struct HostConfig {
   std::string trace;                     // MDEVSIM_VFIO_TRACE
   std::string report;                    // MDEVSIM_VFIO_REPORT
   double time_ratio = 1.0;               // MDEVSIM_VFIO_TIME_RATIO
+  bool stream_buffers = true;            // MDEVSIM_VFIO_BUFFERS=0: a hand-off per data-fd call
   std::string role = "src";              // "dst" when QEMU runs with -incoming
   // Reads the variables; throws sim::InputError naming the variable.
   static HostConfig from_environment();
@@ -73,14 +75,25 @@ class SimHost : public vfio::CallObserver {
   vfio::Frontend& frontend() { return *frontend_; }
   QemuRam& ram() { return ram_; }
 
-  // Frontend calls with the host's bookkeeping around them (trace, arcs,
-  // report events, the workload's run gate).
-  long ioctl(int fd, unsigned long request, void* arg);
+  // A frontend call with the host's bookkeeping around it (trace, arcs,
+  // report events, the workload's run gate):
+  //   h.call(&vfio::Frontend::ioctl, fd, request, arg)
+  template <class R, class... P, class... A>
+  long call(R (vfio::Frontend::*fn)(P...), A&&... args) {
+    pending_.clear();
+    return after((frontend_.get()->*fn)(std::forward<A>(args)...));
+  }
+  // pread, which also notes v1's end of stream (pending_bytes reads 0).
   ssize_t pread(int fd, void* buf, size_t len, uint64_t offset);
-  ssize_t pwrite(int fd, const void* buf, size_t len, uint64_t offset);
-  ssize_t read(int fd, void* buf, size_t len);
-  ssize_t write(int fd, const void* buf, size_t len);
-  int close(int fd);
+
+  // For the interposer's data-fd buffers (data_stream.h). read_held: a read
+  // whose records are kept in `held`, not yet traced or counted; replay()
+  // does that when QEMU's own read is served from those bytes (at wall time
+  // `wall_ns`), as if it had been made then. write_behind: a write QEMU was
+  // already answered for; a failure's record says so.
+  ssize_t read_held(int fd, void* buf, size_t len, std::vector<vfio::CallRecord>& held);
+  void replay(std::vector<vfio::CallRecord> held, long ret, uint64_t wall_ns);
+  ssize_t write_behind(int fd, const void* buf, size_t len);
 
   // A call the interposer answered itself (group fds, container checks).
   void record(const vfio::CallRecord& record);
@@ -101,6 +114,7 @@ class SimHost : public vfio::CallObserver {
   std::ofstream trace_;
   DeviceReport report_;
   std::vector<vfio::CallRecord> pending_;  // frontend records of the current call
+  uint64_t call_wall_ns_ = 0;              // replay: when QEMU made the call (0: now)
   bool was_running_ = true;
   bool vm_started_ = false;
 };

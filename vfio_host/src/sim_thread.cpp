@@ -53,6 +53,7 @@ void SimThread::loop(const HostConfig& config) {
     std::deque<Task*> batch;
     batch.swap(queue_);
     const bool quit = quit_;
+    bool waited = false;
     lk.unlock();
     advance();
     for (Task* t : batch) {
@@ -61,10 +62,15 @@ void SimThread::loop(const HostConfig& config) {
       } catch (const std::exception& e) {
         std::fprintf(stderr, "mdevsim-vfio-host: %s\n", e.what());
       }
+      if (t->detached) {
+        delete t;
+        continue;
+      }
       std::lock_guard g(mu_);
       t->done = true;
+      waited = true;
     }
-    if (!batch.empty()) done_cv_.notify_all();
+    if (waited) done_cv_.notify_all();
     if (quit) {
       host_->write_report();
       return;
@@ -95,6 +101,18 @@ void SimThread::run(const std::function<void(SimHost&)>& fn) {
   queue_.push_back(&t);
   cv_.notify_one();
   done_cv_.wait(lk, [&] { return t.done; });
+}
+
+bool SimThread::post(std::function<void(SimHost&)> fn, bool wake) {
+  auto* t = new Task{std::move(fn), false, true};
+  std::unique_lock lk(mu_);
+  if (quit_ || !host_) {
+    delete t;
+    return false;
+  }
+  queue_.push_back(t);
+  if (wake) cv_.notify_one();
+  return true;
 }
 
 void SimThread::stop() {

@@ -29,6 +29,10 @@ class SimThread {
 
   // Runs fn(host) on the simulation thread and returns when it is done.
   void run(const std::function<void(SimHost&)>& fn);
+  // Queues fn(host) behind every task posted before it and returns at once
+  // (false once the thread has ended). wake=false leaves it for the
+  // thread's next tick (at most kTick later) instead of waking it now.
+  bool post(std::function<void(SimHost&)> fn, bool wake = true);
   // Writes the final report and ends the thread (at exit).
   void stop();
 
@@ -36,6 +40,7 @@ class SimThread {
   struct Task {
     std::function<void(SimHost&)> fn;
     bool done = false;
+    bool detached = false;  // posted: nobody waits, the loop deletes it
   };
   void loop(const HostConfig& config);
   void advance();

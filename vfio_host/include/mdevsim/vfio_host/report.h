@@ -10,12 +10,18 @@
 //                 "digest_after_resume": "0123456789abcdef"|null,
 //                 "dma_pages": [{"iova": 16777216, "hash": "..."}],
 //                 "ram_hashes_at_resume": [{"iova": ..., "hash": "..."}],
-//                 "dma_bytes_written": 0, "calls": 0, "errors": 0}]}
+//                 "dma_bytes_written": 0, "calls": 0, "errors": 0,
+//                 "wall_ns": {"device_stop": ns|null, "stop_copy": ns|null,
+//                             "first_stop_copy_read": ns|null, "save_end": ns|null}}]}
 //
 // Digests are GpuDevice::state_hash() (everything that migrates: VRAM
 // content and internal state) as 16 lower-case hex digits. Page hashes are
 // page_hash() below, FNV-1a 64 over the 4096 bytes of the page, in the same
-// format; both sides use this one function. `role` is "dst" when QEMU was
+// format; both sides use this one function. `wall_ns` are CLOCK_MONOTONIC
+// times (one clock for every process of the machine) of the source's v2
+// stop-copy: when the SET that stopped the device returned, when the one
+// that entered STOP_COPY returned, QEMU's first read of the data fd in it,
+// and its read that returned 0; absent in older reports. `role` is "dst" when QEMU was
 // started with -incoming.
 //
 // Header-only (nlohmann::json), so a reader parses with the same code:
@@ -55,6 +61,11 @@ struct PageHash {
   bool operator==(const PageHash&) const = default;
 };
 
+// CLOCK_MONOTONIC nanoseconds, comparable across processes.
+struct WallTimes {
+  std::optional<uint64_t> device_stop, stop_copy, first_stop_copy_read, save_end;
+};
+
 struct DeviceReport {
   std::string name;
   std::string protocol;  // "v1" | "v2"
@@ -67,6 +78,7 @@ struct DeviceReport {
   uint64_t dma_bytes_written = 0;
   uint64_t calls = 0;
   uint64_t errors = 0;
+  WallTimes wall_ns;
 };
 
 struct Report {
@@ -92,6 +104,13 @@ inline std::optional<std::string> opt(const nlohmann::json& j) {
   if (j.is_null()) return std::nullopt;
   return j.get<std::string>();
 }
+inline nlohmann::json opt(const std::optional<uint64_t>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+inline std::optional<uint64_t> opt_u64(const nlohmann::json& j, const char* key) {
+  if (!j.contains(key) || j.at(key).is_null()) return std::nullopt;
+  return j.at(key).get<uint64_t>();
+}
 }  // namespace detail
 
 inline void to_json(nlohmann::json& j, const DeviceReport& d) {
@@ -105,7 +124,12 @@ inline void to_json(nlohmann::json& j, const DeviceReport& d) {
        {"ram_hashes_at_resume", d.ram_hashes_at_resume},
        {"dma_bytes_written", d.dma_bytes_written},
        {"calls", d.calls},
-       {"errors", d.errors}};
+       {"errors", d.errors},
+       {"wall_ns",
+        {{"device_stop", detail::opt(d.wall_ns.device_stop)},
+         {"stop_copy", detail::opt(d.wall_ns.stop_copy)},
+         {"first_stop_copy_read", detail::opt(d.wall_ns.first_stop_copy_read)},
+         {"save_end", detail::opt(d.wall_ns.save_end)}}}};
 }
 inline void from_json(const nlohmann::json& j, DeviceReport& d) {
   j.at("name").get_to(d.name);
@@ -119,6 +143,12 @@ inline void from_json(const nlohmann::json& j, DeviceReport& d) {
   j.at("dma_bytes_written").get_to(d.dma_bytes_written);
   j.at("calls").get_to(d.calls);
   j.at("errors").get_to(d.errors);
+  if (const auto w = j.find("wall_ns"); w != j.end()) {
+    d.wall_ns.device_stop = detail::opt_u64(*w, "device_stop");
+    d.wall_ns.stop_copy = detail::opt_u64(*w, "stop_copy");
+    d.wall_ns.first_stop_copy_read = detail::opt_u64(*w, "first_stop_copy_read");
+    d.wall_ns.save_end = detail::opt_u64(*w, "save_end");
+  }
 }
 
 inline void to_json(nlohmann::json& j, const Report& r) {
