@@ -13,6 +13,7 @@
 #include "mdevsim/vfio/frontend.h"
 #include "mdevsim/vfio/protocol.h"
 #include "mdevsim/vfio/uapi.h"
+#include "vmm/abi_calls.h"
 
 namespace {
 
@@ -82,7 +83,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Pair pc(vfio::Protocol::kV2, "pc", true);
   if (size == 0) return 0;
   Pair& p = data[0] % 3 == 0 ? v2 : data[0] % 3 == 1 ? v1 : pc;
-  constexpr uint64_t region = uint64_t{VFIO_PCI_NUM_REGIONS} << 40;
+  // The header's fields, where a write of the wrong width must be refused too.
+  constexpr uint64_t kFields[] = {vmm::kV1DeviceState, vmm::kV1PendingBytes, vmm::kV1DataOffset,
+                                  vmm::kV1DataSize};
   std::vector<uint8_t> buf(70000);
   size_t i = 1;
   auto byte = [&]() -> uint8_t { return i < size ? data[i++] : 0; };
@@ -96,36 +99,32 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const uint8_t op = byte() % 12;
     const int fd = 3 + byte() % 6;
     switch (op) {
-      case 0: {
-        vfio::FeatureBuf<vfio_device_feature_mig_state> f(VFIO_DEVICE_FEATURE_SET |
-                                                          VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
-        f.payload.device_state = byte() % 11;
-        check(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, f.raw));
+      case 0:
+        check(vmm::set_device_state(fe, byte() % 11));
         break;
-      }
       case 1:
         check(fe.read(fd, buf.data(), u64() % buf.size()));
         break;
       case 2:
         check(fe.write(fd, buf.data(), u64() % buf.size()));
         break;
-      case 3:
-        check(fe.pread(fe.device_fd(), buf.data(), byte() % 16, region + u64() % 70000));
-        break;
-      case 4: {
-        const uint32_t st = byte();
-        check(fe.pwrite(fe.device_fd(), &st, 4, region));
+      case 3: {  // any offset and width: only the header's native widths are valid
+        const size_t len = byte() % 16;
+        check(vmm::v1_pread(fe, u64() % 70000, buf.data(), len));
         break;
       }
+      case 4:
+        check(vmm::v1_write_state(fe, byte()));
+        break;
       case 5: {
         const uint64_t v = u64() % 100000;
-        check(fe.pwrite(fe.device_fd(), &v, 8, region + (byte() % 4) * 8));
+        check(vmm::v1_write_u64(fe, kFields[byte() % 4], v));
         break;
       }
       case 6:
-        check(fe.ioctl(fe.device_fd(), VFIO_DEVICE_RESET, nullptr));
+        check(vmm::device_reset(fe));
         break;
-      case 7: {
+      case 7: {  // raw: any flags and argsz (the typed calls always pass valid ones)
         vfio::FeatureBuf<uint64_t> f(static_cast<uint32_t>(u64()), byte());
         check(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, f.raw));
         break;
@@ -136,7 +135,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 9:
         check(p.fa.splice_to(fd, p.fb, 3 + byte() % 6, u64() % (1 << 20)));
         break;
-      case 10: {  // post-copy proposal: queue pages on a save fd
+      case 10: {  // post-copy proposal: queue pages on a save fd (raw: any argsz)
         vfio_mig_postcopy_request r{};
         r.argsz = byte() % 2 ? sizeof(r) : byte();
         r.flags = byte() % 4;

@@ -7,15 +7,22 @@
 
 #include "mdevsim/models/gpu_device.h"
 
+namespace {
+
+// A small device (never destroyed: SystemC modules live to the end).
+mdevsim::models::GpuDevice* small_device(const char* name) {
+  mdevsim::models::DeviceConfig c;
+  c.vram_bytes = 1 << 20;
+  c.page_size = 4096;
+  c.contexts = 2;
+  c.dma_buffer_bytes = 4096;
+  return new mdevsim::models::GpuDevice(name, c);
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static mdevsim::models::GpuDevice* dev = [] {
-    mdevsim::models::DeviceConfig c;
-    c.vram_bytes = 1 << 20;
-    c.page_size = 4096;
-    c.contexts = 2;
-    c.dma_buffer_bytes = 4096;
-    return new mdevsim::models::GpuDevice("fuzzdev", c);
-  }();
+  static mdevsim::models::GpuDevice* dev = small_device("fuzzdev");
   const uint64_t before = dev->state_hash();
   auto r = dev->open_resume_stream();
   size_t pos = 0;
@@ -27,14 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!r->commit().ok() && dev->state_hash() != before) abort();  // rejected but changed
   // The same bytes as a post-copy switch package: commit_partial must also
   // accept or reject cleanly; accepted, later page records are placed.
-  static mdevsim::models::GpuDevice* pc = [] {
-    mdevsim::models::DeviceConfig c;
-    c.vram_bytes = 1 << 20;
-    c.page_size = 4096;
-    c.contexts = 2;
-    c.dma_buffer_bytes = 4096;
-    return new mdevsim::models::GpuDevice("fuzzpc", c);
-  }();
+  static mdevsim::models::GpuDevice* pc = small_device("fuzzpc");
   pc->vram.set_missing({});
   const uint64_t pc_before = pc->state_hash();
   auto p = pc->open_resume_stream();

@@ -11,6 +11,7 @@
 #include "mdevsim/vfio/frontend.h"
 #include "mdevsim/vfio/mig_fsm.h"
 #include "mdevsim/vfio/uapi.h"
+#include "vmm/abi_calls.h"
 
 namespace {
 
@@ -57,15 +58,7 @@ Rig& v1() {
 }
 
 long set_state(vfio::Frontend& fe, vfio::MigState s, int* fd = nullptr) {
-  alignas(8) uint8_t raw[16] = {};
-  auto* h = reinterpret_cast<vfio_device_feature*>(raw);
-  auto* m = reinterpret_cast<vfio_device_feature_mig_state*>(raw + 8);
-  h->argsz = 16;
-  h->flags = VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE;
-  m->device_state = static_cast<uint32_t>(s);
-  const long r = fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, raw);
-  if (fd) *fd = m->data_fd;
-  return r;
+  return vmm::set_device_state(fe, static_cast<uint32_t>(s), fd);
 }
 
 void BM_Baseline_Memcpy1GiB(benchmark::State& state) {
@@ -90,14 +83,11 @@ void stream_v2(benchmark::State& state, bool splice) {
     int save = -1, resume = -1;
     set_state(r.fs, vfio::MigState::kStopCopy, &save);
     set_state(r.fd, vfio::MigState::kResuming, &resume);
-    long n;
     if (splice) {
+      long n;
       while ((n = r.fs.splice_to(save, r.fd, resume, kChunk)) > 0) bytes += n;
     } else {
-      while ((n = r.fs.read(save, buf.data(), kChunk)) > 0) {
-        r.fd.write(resume, buf.data(), static_cast<size_t>(n));
-        bytes += n;
-      }
+      bytes += vmm::copy_data(r.fs, save, r.fd, resume, UINT64_MAX, kChunk, buf).bytes;
     }
     if (set_state(r.fd, vfio::MigState::kStop) != 0)
       state.SkipWithError("destination rejected the stream");
@@ -116,30 +106,15 @@ BENCHMARK(BM_V2StreamSplice)->Unit(benchmark::kMillisecond);
 // buffer, and on the destination data_offset, pwrite, data_size.
 void BM_V1Iterations(benchmark::State& state) {
   Rig& r = v1();
-  constexpr uint64_t region = uint64_t{VFIO_PCI_NUM_REGIONS} << 40;
   std::vector<uint8_t> buf(kChunk);
   uint64_t iterations = 0;
   for (auto _ : state) {
-    uint32_t s = 2, d = 4;
-    r.fs.pwrite(r.fs.device_fd(), &s, 4, region);
-    r.fd.pwrite(r.fd.device_fd(), &d, 4, region);
-    for (;;) {
-      uint64_t pending = 0, off = 0, size = 0;
-      r.fs.pread(r.fs.device_fd(), &pending, 8, region + 8);
-      if (pending == 0) break;
-      r.fs.pread(r.fs.device_fd(), &off, 8, region + 16);
-      r.fs.pread(r.fs.device_fd(), &size, 8, region + 24);
-      r.fs.pread(r.fs.device_fd(), buf.data(), size, region + off);
-      uint64_t doff = 0;
-      r.fd.pread(r.fd.device_fd(), &doff, 8, region + 16);
-      r.fd.pwrite(r.fd.device_fd(), buf.data(), size, region + doff);
-      r.fd.pwrite(r.fd.device_fd(), &size, 8, region + 24);
-      ++iterations;
-    }
-    s = 1;
-    d = 1;
-    r.fs.pwrite(r.fs.device_fd(), &s, 4, region);
-    if (r.fd.pwrite(r.fd.device_fd(), &d, 4, region) != 4)
+    vmm::v1_write_state(r.fs, VFIO_DEVICE_STATE_V1_SAVING);
+    vmm::v1_write_state(r.fd, VFIO_DEVICE_STATE_V1_RESUMING);
+    for (long n; (n = vmm::v1_save_segment(r.fs, buf)) > 0; ++iterations)
+      vmm::v1_resume_segment(r.fd, buf.data(), static_cast<uint64_t>(n));
+    vmm::v1_write_state(r.fs, VFIO_DEVICE_STATE_V1_RUNNING);
+    if (vmm::v1_write_state(r.fd, VFIO_DEVICE_STATE_V1_RUNNING) != 0)
       state.SkipWithError("destination rejected the stream");
   }
   state.counters["v1_iterations_per_s"] =

@@ -1,6 +1,6 @@
 // Runs the step scripts in tests/step_scripts through the built binary and
-// checks every JSON line against what the kernel ABI says must happen.
-#include <array>
+// checks every JSON line against what the kernel ABI says must happen; then
+// the command line's refusals, and `mdevsim fsm` on protocol files.
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -9,222 +9,284 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "mdevsim_cli.h"
+
 namespace {
 
+using mdevsim::testing::run_cli;
 using nlohmann::json;
 
-std::vector<json> run_script(const std::string& script, const std::string& opts = "",
-                             int expected_exit = 0) {
-  const std::string cmd = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim step --json " + opts + " < " +
-                          MDEVSIM_SOURCE_DIR + "/tests/step_scripts/" + script;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  EXPECT_EQ(WEXITSTATUS(pclose(p)), expected_exit);
+// ------------------------------------------------------------ scripts, line by line
+
+enum class Op { kEq, kGt, kGe, kHas };
+
+// The nth line whose cmd is `cmd` has `key` (Op) `value`.
+struct Expect {
+  std::string cmd;
+  int nth;
+  std::string key;
+  Op op;
+  json value;
+  std::string why;
+};
+
+struct ScriptCase {
+  std::string name;
+  std::string script;  // in tests/step_scripts
+  std::string options;
+  int exit_code;
+  size_t lines;  // 0: not checked
+  bool all_ok;   // every line answered without an errno
+  std::vector<Expect> expects;
+};
+
+void PrintTo(const ScriptCase& c, std::ostream* os) { *os << c.name; }
+
+std::vector<json> run_script(const ScriptCase& c) {
+  const auto r = run_cli("step --json " + c.options + " < " + MDEVSIM_SOURCE_DIR +
+                         "/tests/step_scripts/" + c.script);
+  EXPECT_EQ(r.code, c.exit_code) << r.err;
   std::vector<json> lines;
   size_t start = 0, nl;
-  while ((nl = out.find('\n', start)) != std::string::npos) {
-    lines.push_back(json::parse(out.substr(start, nl - start)));  // every line is one JSON object
+  while ((nl = r.out.find('\n', start)) != std::string::npos) {
+    lines.push_back(json::parse(r.out.substr(start, nl - start)));  // every line is one object
     start = nl + 1;
   }
   return lines;
 }
 
-const json& find(const std::vector<json>& lines, const std::string& cmd, int nth = 0) {
+const json* find(const std::vector<json>& lines, const std::string& cmd, int nth) {
   for (const auto& l : lines)
-    if (l["cmd"] == cmd && nth-- == 0) return l;
-  static const json none;
-  ADD_FAILURE() << "no line for '" << cmd << "'";
-  return none;
+    if (l["cmd"] == cmd && nth-- == 0) return &l;
+  return nullptr;
 }
 
-TEST(CmdStep, V2MigrationByHandEndsEqual) {
-  const auto lines = run_script("v2_migration.txt");
-  ASSERT_EQ(lines.size(), 16u) << "one JSON object per command";
-  const auto& pre = find(lines, "state set PRE_COPY");
-  EXPECT_EQ(pre["path"], json({"RUNNING", "PRE_COPY"}));
-  EXPECT_GE(pre["data_fd"].get<int>(), 0);
-  EXPECT_GT(find(lines, "precopy-info 5")["initial_bytes"].get<uint64_t>(), 0u);
-  EXPECT_EQ(find(lines, "read 5 67108864", 1)["errno"], "ENOMSG");
-  const auto& sc = find(lines, "state set STOP_COPY");
-  EXPECT_EQ(sc["path"], json({"PRE_COPY", "PRE_COPY_P2P", "STOP_COPY"}));
-  EXPECT_EQ(sc["data_fd"], -1) << "the saving group keeps its fd";
-  EXPECT_EQ(find(lines, "read 5 67108864", 3)["ret"], 0) << "EOF";
-  EXPECT_EQ(find(lines, "state set RESUMING")["path"],
-            json({"RUNNING", "RUNNING_P2P", "STOP", "RESUMING"}));
-  EXPECT_EQ(find(lines, "state set RUNNING")["path"],
-            json({"RESUMING", "STOP", "RUNNING_P2P", "RUNNING"}));
-  EXPECT_EQ(lines.back()["cmd"], "compare");
-  EXPECT_EQ(lines.back()["equal"], true);
+class StepScript : public ::testing::TestWithParam<ScriptCase> {};
+
+TEST_P(StepScript, AnswersAsTheAbiSays) {
+  const auto& c = GetParam();
+  const auto lines = run_script(c);
+  ASSERT_FALSE(lines.empty());
+  if (c.lines) {
+    EXPECT_EQ(lines.size(), c.lines) << "one JSON object per command";
+  }
+  if (c.all_ok) {
+    for (const auto& l : lines) EXPECT_TRUE(l["ok"].get<bool>()) << l.dump();
+  }
+  for (const auto& e : c.expects) {
+    const json* l = e.cmd == "(last)" ? &lines.back() : find(lines, e.cmd, e.nth);
+    if (l == nullptr) {
+      ADD_FAILURE() << "no line " << e.nth << " for '" << e.cmd << "'";
+      continue;
+    }
+    const std::string where = "'" + e.cmd + "' #" + std::to_string(e.nth) + " " + e.key + ": " +
+                              e.why + "\n  line: " + l->dump();
+    if (e.op == Op::kHas) {
+      EXPECT_TRUE(l->contains(e.key)) << where;
+      continue;
+    }
+    ASSERT_TRUE(l->contains(e.key)) << where;
+    const json& v = (*l)[e.key];
+    switch (e.op) {
+      case Op::kEq:
+        EXPECT_EQ(v, e.value) << where;
+        break;
+      case Op::kGt:
+        EXPECT_GT(v, e.value) << where;
+        break;
+      case Op::kGe:
+        EXPECT_GE(v, e.value) << where;
+        break;
+      case Op::kHas:
+        break;
+    }
+  }
 }
 
-TEST(CmdStep, V1MigrationByHandEndsEqual) {
-  const auto lines = run_script("v1_migration.txt", "--protocol v1");
-  EXPECT_EQ(find(lines, "state set 011b")["state"], 3);
-  EXPECT_EQ(find(lines, "rd64 16")["ret"], 4096) << "data_offset";
-  EXPECT_EQ(find(lines, "state set 010b")["state"], 2);
-  EXPECT_EQ(find(lines, "rd64 8", 3)["ret"], 0) << "pending_bytes 0 ends stop-and-copy";
-  EXPECT_EQ(find(lines, "state set 000b")["state"], 0);
-  EXPECT_EQ(find(lines, "state set 001b")["state"], 1);
-  for (const auto& l : lines) EXPECT_TRUE(l["ok"].get<bool>()) << l.dump();
-  EXPECT_EQ(lines.back()["equal"], true);
+// Columns: name, script, options, exit code, lines (0: any), every line ok,
+// then what given lines say. clang-format would spread the rows over pages.
+// clang-format off
+const ScriptCase kScripts[] = {
+    {"V2MigrationByHandEndsEqual", "v2_migration.txt", "", 0, 16, false, {
+        {"state set PRE_COPY", 0, "path", Op::kEq, {"RUNNING", "PRE_COPY"}, "a single arc"},
+        {"state set PRE_COPY", 0, "data_fd", Op::kGe, 0, "the save fd"},
+        {"precopy-info 5", 0, "initial_bytes", Op::kGt, 0, "initial data starts non-zero"},
+        {"read 5 67108864", 1, "errno", Op::kEq, "ENOMSG", "nothing more now in PRE_COPY"},
+        {"state set STOP_COPY", 0, "path", Op::kEq, {"PRE_COPY", "PRE_COPY_P2P", "STOP_COPY"}, ""},
+        {"state set STOP_COPY", 0, "data_fd", Op::kEq, -1, "the saving group keeps its fd"},
+        {"read 5 67108864", 3, "ret", Op::kEq, 0, "EOF"},
+        {"state set RESUMING", 0, "path", Op::kEq, {"RUNNING", "RUNNING_P2P", "STOP", "RESUMING"},
+         "the kernel's combination path"},
+        {"state set RUNNING", 0, "path", Op::kEq, {"RESUMING", "STOP", "RUNNING_P2P", "RUNNING"},
+         "the kernel's combination path"},
+        {"(last)", 0, "cmd", Op::kEq, "compare", "the script ends comparing"},
+        {"(last)", 0, "equal", Op::kEq, true, "nothing lost"},
+    }},
+    {"V1MigrationByHandEndsEqual", "v1_migration.txt", "--protocol v1", 0, 0, true, {
+        {"state set 011b", 0, "state", Op::kEq, 3, "RUNNING|SAVING"},
+        {"rd64 16", 0, "ret", Op::kEq, 4096, "data_offset: the data section follows the header"},
+        {"state set 010b", 0, "state", Op::kEq, 2, "SAVING: stop-and-copy"},
+        {"rd64 8", 3, "ret", Op::kEq, 0, "pending_bytes 0 ends stop-and-copy"},
+        {"state set 000b", 0, "state", Op::kEq, 0, "STOP"},
+        {"state set 001b", 0, "state", Op::kEq, 1, "RUNNING"},
+        {"(last)", 0, "equal", Op::kEq, true, "nothing lost"},
+    }},
+    // The bad line makes the script exit 2 at its end; errnos are answers.
+    {"ErrnosAndBadLinesDoNotEndTheSession", "v2_errors.txt", "", 2, 10, false, {
+        {"state set ERROR", 0, "errno", Op::kEq, "EINVAL", "ERROR cannot be requested"},
+        {"state set PRE_COPY", 0, "errno", Op::kEq, "EINVAL", "blocked arc"},
+        {"state set PRE_COPY", 0, "state", Op::kEq, "STOP_COPY", "a refused SET changes nothing"},
+        {"write 5 0", 0, "errno", Op::kEq, "EBADF", "a save fd is read-only"},
+        {"precopy-info 5", 0, "errno", Op::kEq, "EINVAL", "only in PRE_COPY"},
+        {"read 9 10", 0, "errno", Op::kEq, "EBADF", "no such fd"},
+        {"read 5 10", 0, "errno", Op::kEq, "ENODEV", "the session ended"},
+        {"frobnicate", 0, "ok", Op::kEq, false, "an unknown command"},
+        {"frobnicate", 0, "message", Op::kHas, nullptr, "says why"},
+        {"state get", 0, "ok", Op::kEq, true, "the session went on"},
+    }},
+    // The post-copy proposal by hand: the destination runs while pages are
+    // missing, refuses to leave that state until every page arrived, and ends
+    // equal to the source.
+    {"V2PostcopyProposalByHandEndsEqual", "v2_postcopy.txt", "--protocol v2-postcopy", 0, 0, false, {
+        {"state set POSTCOPY_SERVE", 0, "path", Op::kEq,
+         {"PRE_COPY", "PRE_COPY_P2P", "POSTCOPY_SERVE"}, ""},
+        {"state set POSTCOPY_SERVE", 0, "data_fd", Op::kEq, -1, "serving keeps the pre-copy fd"},
+        {"state set RESUMING_RUNNING", 0, "ok", Op::kEq, true, ""},
+        {"state set RUNNING", 0, "errno", Op::kEq, "EINVAL", "pages are still missing"},
+        {"state set RUNNING", 0, "state", Op::kEq, "RESUMING_RUNNING", "refused: it stays"},
+        {"postcopy faults 5", 0, "ret", Op::kEq, 0, "no work ran on the destination"},
+        {"postcopy background 5 100000", 0, "ret", Op::kGt, 0, "pages were queued"},
+        {"state set RUNNING", 1, "ok", Op::kEq, true, "every page arrived"},
+        {"state set STOP", 0, "path", Op::kEq, {"POSTCOPY_SERVE", "STOP"}, ""},
+        {"(last)", 0, "equal", Op::kEq, true, "nothing lost"},
+    }},
+};
+// clang-format on
+
+INSTANTIATE_TEST_SUITE_P(CmdStep, StepScript, ::testing::ValuesIn(kScripts),
+                         [](const auto& info) { return info.param.name; });
+
+// ------------------------------------------------------------ refusals
+
+// `mdevsim step OPTIONS < SCRIPT`: the exit code and what stdout+stderr say.
+struct RefusalCase {
+  std::string name;
+  std::string options;
+  std::string script;
+  int exit_code;
+  std::vector<std::string> says;
+};
+
+void PrintTo(const RefusalCase& c, std::ostream* os) { *os << c.name; }
+
+class StepRefusal : public ::testing::TestWithParam<RefusalCase> {};
+
+TEST_P(StepRefusal, ExitsAndSays) {
+  const auto& c = GetParam();
+  const std::string input = ::testing::TempDir() + "/step-input." + c.name + ".txt";
+  std::ofstream(input, std::ios::binary) << c.script;
+  const auto r = run_cli("step " + c.options + " < " + input);
+  EXPECT_EQ(r.code, c.exit_code) << r.out << r.err;
+  for (const auto& s : c.says)
+    EXPECT_NE((r.out + r.err).find(s), std::string::npos) << "missing: " << s << "\n"
+                                                          << r.out << r.err;
+  std::remove(input.c_str());
 }
 
-TEST(CmdStep, ErrnosAndBadLinesDoNotEndTheSession) {
-  // The bad line makes the script exit 2 at its end; errnos are answers.
-  const auto lines = run_script("v2_errors.txt", "", 2);
-  ASSERT_EQ(lines.size(), 10u);
-  EXPECT_EQ(lines[0]["errno"], "EINVAL");
-  EXPECT_EQ(lines[2]["errno"], "EINVAL") << "blocked arc";
-  EXPECT_EQ(lines[2]["state"], "STOP_COPY");
-  EXPECT_EQ(lines[3]["errno"], "EBADF");
-  EXPECT_EQ(lines[4]["errno"], "EINVAL");
-  EXPECT_EQ(lines[5]["errno"], "EBADF");
-  EXPECT_EQ(lines[7]["errno"], "ENODEV");
-  EXPECT_EQ(lines[8]["ok"], false);
-  EXPECT_TRUE(lines[8].contains("message"));
-  EXPECT_EQ(lines[9]["ok"], true) << "the session went on";
+const RefusalCase kRefusals[] = {
+    {"ProtocolOptionRefusesV1StyleFiles", "--protocol v1-postcopy-101b", "", 2, {"is v1-style"}},
+    {"ProtocolOptionRefusesUnknownNames", "--protocol nosuch", "", 2, {"--protocol: "}},
+    {"AnUnknownFeatureIsNamed",
+     "--features stop_copy,foo",
+     "",
+     2,
+     {"--features stop_copy,foo: 'foo' is not a feature (the features of v2: "
+      "stop_copy,p2p,pre_copy)"}},
+    // Found by fuzz_step: 'pread OFF N' allocated N bytes unchecked, so a huge N
+    // ended the process (std::bad_alloc) instead of refusing the line.
+    {"AHugePreadIsRefusedNotACrash",
+     "--protocol v1",
+     "pread 4096 99999999999\nrd32 0\n",
+     2,
+     {"src: error: at most 64.00 MiB per command", "device_state reads"}},
+    // Found by fuzz_step: with --json, a line holding bytes that are not UTF-8
+    // made the JSON dump throw inside the SystemC thread, ending the process.
+    {"BytesThatAreNotUtf8AreAnUnknownCommandNotACrash",
+     "--json",
+     "st\337ate get\nstate get\n",
+     2,
+     {"unknown command", "\"state\":\"RUNNING\""}},
+};
+
+INSTANTIATE_TEST_SUITE_P(CmdStep, StepRefusal, ::testing::ValuesIn(kRefusals),
+                         [](const auto& info) { return info.param.name; });
+
+// ------------------------------------------------------------ mdevsim fsm
+
+// `mdevsim fsm ARGS --json`: the value at a JSON pointer.
+struct FsmCase {
+  std::string name;
+  std::string args;
+  std::string pointer;
+  json value;
+};
+
+void PrintTo(const FsmCase& c, std::ostream* os) { *os << c.name; }
+
+class FsmJson : public ::testing::TestWithParam<FsmCase> {};
+
+TEST_P(FsmJson, Answers) {
+  const auto& c = GetParam();
+  const auto r = run_cli("fsm " + c.args + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j.at(json::json_pointer(c.pointer)), c.value) << c.args;
 }
 
-// The post-copy proposal by hand: the destination runs while pages are
-// missing, refuses to leave that state until every page arrived, and ends
-// equal to the source.
-TEST(CmdStep, V2PostcopyProposalByHandEndsEqual) {
-  const auto lines = run_script("v2_postcopy.txt", "--protocol v2-postcopy");
-  const auto& serve = find(lines, "state set POSTCOPY_SERVE");
-  EXPECT_EQ(serve["path"], json({"PRE_COPY", "PRE_COPY_P2P", "POSTCOPY_SERVE"}));
-  EXPECT_EQ(serve["data_fd"], -1) << "serving keeps the pre-copy fd";
-  EXPECT_EQ(find(lines, "state set RESUMING_RUNNING")["ok"], true);
-  const auto& early = find(lines, "state set RUNNING", 0);
-  EXPECT_EQ(early["errno"], "EINVAL") << "pages are still missing";
-  EXPECT_EQ(early["state"], "RESUMING_RUNNING");
-  EXPECT_EQ(find(lines, "postcopy faults 5")["ret"], 0) << "no work ran on the destination";
-  EXPECT_GT(find(lines, "postcopy background 5 100000")["ret"].get<long>(), 0);
-  EXPECT_EQ(find(lines, "state set RUNNING", 1)["ok"], true);
-  EXPECT_EQ(find(lines, "state set STOP")["path"], json({"POSTCOPY_SERVE", "STOP"}));
-  EXPECT_EQ(lines.back()["equal"], true);
-}
+const std::string kV2File = std::string(MDEVSIM_SOURCE_DIR) + "/scenarios/protocols/v2.json";
 
-TEST(CmdStep, ProtocolOptionRefusesV1StyleFilesAndUnknownNames) {
-  const std::string bin = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim step ";
-  EXPECT_EQ(
-      WEXITSTATUS(system((bin + "--protocol v1-postcopy-101b </dev/null 2>/dev/null").c_str())), 2);
-  EXPECT_EQ(WEXITSTATUS(system((bin + "--protocol nosuch </dev/null 2>/dev/null").c_str())), 2);
-}
+const FsmCase kFsm[] = {
+    {"ProposalPathToServe",
+     "v2-postcopy --path PRE_COPY POSTCOPY_SERVE",
+     "/path",
+     {"PRE_COPY", "PRE_COPY_P2P", "POSTCOPY_SERVE"}},
+    {"ProposalBlockedArc", "v2-postcopy --path POSTCOPY_SERVE PRE_COPY", "/errno", "EINVAL"},
+    {"FileGivesTheKernelsTable", kV2File + " --table", "/RUNNING/STOP_COPY", "RUNNING_P2P"},
+    {"V1StylePath", "v1-postcopy-101b --path 100b 101b", "/path", {"100b", "101b"}},
+    {"V2Path", "v2 --path PRE_COPY STOP", "/path", {"PRE_COPY", "RUNNING", "RUNNING_P2P", "STOP"}},
+    {"V2PathWithoutP2P",
+     "v2 --features stop_copy,pre_copy --path PRE_COPY STOP",
+     "/path",
+     {"PRE_COPY", "RUNNING", "STOP"}},
+    {"V2BlockedArc", "v2 --path STOP_COPY PRE_COPY_P2P", "/errno", "EINVAL"},
+    {"V2TableCombination", "v2 --table", "/RUNNING/STOP_COPY", "RUNNING_P2P"},
+    {"V2TableBlocked", "v2 --table", "/STOP_COPY/PRE_COPY", "EINVAL"},
+};
 
-TEST(CmdFsm, ProtocolFilesPrintValidateAndDerivePaths) {
-  auto out = [](const std::string& args, int* code = nullptr) {
-    FILE* p =
-        popen((std::string(MDEVSIM_BINARY_DIR) + "/mdevsim fsm " + args + " 2>&1").c_str(), "r");
-    std::string s;
-    std::array<char, 4096> buf{};
-    size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) s.append(buf.data(), n);
-    const int c = WEXITSTATUS(pclose(p));
-    if (code) *code = c;
-    return s;
-  };
-  auto j = json::parse(out("v2-postcopy --path PRE_COPY POSTCOPY_SERVE --json"));
-  EXPECT_EQ(j["path"], json({"PRE_COPY", "PRE_COPY_P2P", "POSTCOPY_SERVE"}));
-  j = json::parse(out("v2-postcopy --path POSTCOPY_SERVE PRE_COPY --json"));
-  EXPECT_EQ(j["errno"], "EINVAL");
-  j = json::parse(
-      out(std::string(MDEVSIM_SOURCE_DIR) + "/scenarios/protocols/v2.json --table --json"));
-  EXPECT_EQ(j["RUNNING"]["STOP_COPY"], "RUNNING_P2P") << "the file gives the kernel's table";
-  j = json::parse(out("v1-postcopy-101b --path 100b 101b --json"));
-  EXPECT_EQ(j["path"], json({"100b", "101b"}));
-  j = json::parse(out("v2-postcopy --features stop_copy,post_copy --json"));
+INSTANTIATE_TEST_SUITE_P(CmdFsm, FsmJson, ::testing::ValuesIn(kFsm),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(CmdFsm, FeaturesDecideStatesAndArcs) {
+  auto j = json::parse(run_cli("fsm v2-postcopy --features stop_copy,post_copy --json").out);
   for (const auto& st : j["states"]) EXPECT_NE(st["name"], "PRE_COPY") << "unadvertised";
-  EXPECT_NE(out("v2-postcopy --dot").find("\"POSTCOPY_SERVE\""), std::string::npos);
+  EXPECT_EQ(json::parse(run_cli("fsm v2 --features stop_copy --json").out)["arcs"].size(), 6u);
+  EXPECT_EQ(json::parse(run_cli("fsm v1 --json").out).size(), 8u);
+}
+
+TEST(CmdFsm, DrawsAndRefuses) {
+  EXPECT_NE(run_cli("fsm v2-postcopy --dot").out.find("\"POSTCOPY_SERVE\""), std::string::npos);
+  EXPECT_NE(run_cli("fsm v2 --dot").out.find("digraph"), std::string::npos);
+  EXPECT_EQ(run_cli("fsm v3").code, 2);
+  EXPECT_EQ(run_cli("fsm v2 --features p2p").code, 2);
   const std::string bad = ::testing::TempDir() + "/bad-protocol.json";
   std::ofstream(bad) << R"({"name": "bad", "encoding": {"kind": "enum"},
     "states": [{"name": "RUNNING", "value": 2, "attributes": ["running", "default"]},
                {"name": "LOST", "value": 3}], "arcs": []})";
-  int code = 0;
-  const std::string err = out(bad, &code);
-  EXPECT_EQ(code, 2);
-  EXPECT_NE(err.find("state \"LOST\": not reachable from the default state RUNNING"),
+  const auto r = run_cli("fsm " + bad);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("state \"LOST\": not reachable from the default state RUNNING"),
             std::string::npos)
-      << err;
-}
-
-TEST(CmdFsm, PathsAndJson) {
-  auto out = [](const std::string& args) {
-    FILE* p = popen((std::string(MDEVSIM_BINARY_DIR) + "/mdevsim fsm " + args).c_str(), "r");
-    std::string s;
-    std::array<char, 4096> buf{};
-    size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) s.append(buf.data(), n);
-    pclose(p);
-    return s;
-  };
-  auto j = json::parse(out("v2 --path PRE_COPY STOP --json"));
-  EXPECT_EQ(j["path"], json({"PRE_COPY", "RUNNING", "RUNNING_P2P", "STOP"}));
-  j = json::parse(out("v2 --features stop_copy,pre_copy --path PRE_COPY STOP --json"));
-  EXPECT_EQ(j["path"], json({"PRE_COPY", "RUNNING", "STOP"}));
-  j = json::parse(out("v2 --path STOP_COPY PRE_COPY_P2P --json"));
-  EXPECT_EQ(j["errno"], "EINVAL");
-  j = json::parse(out("v2 --table --json"));
-  EXPECT_EQ(j["RUNNING"]["STOP_COPY"], "RUNNING_P2P");
-  EXPECT_EQ(j["STOP_COPY"]["PRE_COPY"], "EINVAL");
-  j = json::parse(out("v2 --features stop_copy --json"));
-  EXPECT_EQ(j["arcs"].size(), 6u);
-  EXPECT_NE(out("v2 --dot").find("digraph"), std::string::npos);
-  EXPECT_EQ(json::parse(out("v1 --json")).size(), 8u);
-  EXPECT_EQ(WEXITSTATUS(
-                system((std::string(MDEVSIM_BINARY_DIR) + "/mdevsim fsm v3 2>/dev/null").c_str())),
-            2);
-  EXPECT_EQ(WEXITSTATUS(system(
-                (std::string(MDEVSIM_BINARY_DIR) + "/mdevsim fsm v2 --features p2p 2>/dev/null")
-                    .c_str())),
-            2);
-}
-
-TEST(CmdStep, AnUnknownFeatureIsNamed) {
-  const std::string cmd =
-      std::string(MDEVSIM_BINARY_DIR) + "/mdevsim step --features stop_copy,foo </dev/null 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  EXPECT_EQ(WEXITSTATUS(pclose(p)), 2);
-  EXPECT_NE(out.find("--features stop_copy,foo: 'foo' is not a feature (the features of v2: "
-                     "stop_copy,p2p,pre_copy)"),
-            std::string::npos)
-      << out;
-}
-
-// Found by fuzz_step: 'pread OFF N' allocated N bytes unchecked, so a huge N
-// ended the process (std::bad_alloc) instead of refusing the line.
-TEST(CmdStep, AHugePreadIsRefusedNotACrash) {
-  const std::string cmd = "printf 'pread 4096 99999999999\nrd32 0\n' | " +
-                          std::string(MDEVSIM_BINARY_DIR) + "/mdevsim step --protocol v1 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  EXPECT_EQ(WEXITSTATUS(pclose(p)), 2);
-  EXPECT_NE(out.find("src: error: at most 64.00 MiB per command"), std::string::npos) << out;
-  EXPECT_NE(out.find("device_state reads"), std::string::npos) << "the session goes on: " << out;
-}
-
-// Found by fuzz_step: with --json, a line holding bytes that are not UTF-8
-// made the JSON dump throw inside the SystemC thread, ending the process.
-TEST(CmdStep, BytesThatAreNotUtf8AreAnUnknownCommandNotACrash) {
-  const std::string cmd = "printf 'st\\337ate get\\nstate get\\n' | " +
-                          std::string(MDEVSIM_BINARY_DIR) + "/mdevsim step --json 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  EXPECT_EQ(WEXITSTATUS(pclose(p)), 2) << out;
-  EXPECT_NE(out.find("unknown command"), std::string::npos) << out;
-  EXPECT_NE(out.find("\"state\":\"RUNNING\""), std::string::npos) << "the session goes on: " << out;
+      << r.err;
 }
 
 }  // namespace

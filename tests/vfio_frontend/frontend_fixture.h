@@ -14,6 +14,7 @@
 #include "mdevsim/vfio/frontend.h"
 #include "mdevsim/vfio/mig_fsm.h"
 #include "mdevsim/vfio/uapi.h"
+#include "vmm/abi_calls.h"
 
 namespace mdevsim::vfio::testing {
 
@@ -36,22 +37,17 @@ inline models::WorkloadSpec test_workload() {
 
 using vfio::FeatureBuf;
 
+// The VMM's calls (sim/vmm/abi_calls.h) with the v2 state enum.
 inline long set_state(Frontend& fe, MigState s, int* data_fd = nullptr) {
-  FeatureBuf<vfio_device_feature_mig_state> b(VFIO_DEVICE_FEATURE_SET |
-                                              VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
-  b.payload.device_state = static_cast<uint32_t>(s);
-  b.payload.data_fd = 12345;
-  const long r = fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, &b);
-  if (data_fd) *data_fd = b.payload.data_fd;
-  return r;
+  return vmm::set_device_state(fe, static_cast<uint32_t>(s), data_fd);
 }
 
 inline MigState get_state(Frontend& fe) {
-  FeatureBuf<vfio_device_feature_mig_state> b(VFIO_DEVICE_FEATURE_GET |
-                                              VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
-  EXPECT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, &b), 0);
-  EXPECT_EQ(b.payload.data_fd, -1);
-  return static_cast<MigState>(b.payload.device_state);
+  uint32_t state = 0;
+  int data_fd = 0;
+  EXPECT_EQ(vmm::get_device_state(fe, state, &data_fd), 0);
+  EXPECT_EQ(data_fd, -1);
+  return static_cast<MigState>(state);
 }
 
 // Records every call's path so tests can check which single arcs ran.
