@@ -21,7 +21,8 @@
 #include "mdevsim/vfio/mig_fsm.h"
 #include "mdevsim/vfio/pci_face.h"
 #include "mdevsim/vfio/protocol.h"
-#include "mdevsim/vfio/uapi.h"
+#include "mdevsim/vfio/uapi_kernel.h"
+#include "mdevsim/vfio/uapi_proposals.h"
 
 namespace mdevsim::vfio {
 
