@@ -31,8 +31,7 @@ long Frontend::Impl::postcopy_ioctl(DataFile& f, unsigned long request, void* ar
     return fail(ENOTTY, "post-copy ioctls exist only on devices advertising post_copy");
   if (!arg) return fail(EFAULT, "no argument buffer");
   if (!f.active) return fail(ENODEV, "the session has ended");
-  const auto i = sidx(state);
-  const DataRule rule = i ? proto().states[*i].data : DataRule::kNone;
+  const DataRule rule = proto().states[state].data;
   if (req) {
     auto* r = static_cast<vfio_mig_postcopy_request*>(arg);
     if (r->argsz < sizeof(*r)) return fail(EINVAL, "argsz is smaller than 32");
@@ -78,9 +77,13 @@ long Frontend::Impl::data_ioctl(DataFile& f, unsigned long request, void* arg) {
   auto* info = static_cast<vfio_precopy_info*>(arg);
   if (info->argsz < sizeof(vfio_precopy_info)) return fail(EINVAL, "argsz is smaller than 24");
   // The state first, then the fd (mtty_precopy_ioctl, mlx5 and hisi_acc alike).
-  if (state != MigState::kPreCopy && state != MigState::kPreCopyP2P)
-    return fail(EINVAL,
-                "PRECOPY_INFO is valid only in PRE_COPY or PRE_COPY_P2P, not " + sname(state));
+  // "PRE_COPY states" are the protocol's states with the precopy data rule.
+  if (proto().states[state].data != DataRule::kPreCopy) {
+    std::string precopy;
+    for (const auto& s : proto().states)
+      if (s.data == DataRule::kPreCopy) precopy += (precopy.empty() ? "" : " or ") + s.name;
+    return fail(EINVAL, "PRECOPY_INFO is valid only in " + precopy + ", not " + sname(state));
+  }
   if (!f.active) return fail(ENODEV, "the save session has ended");
   info->initial_bytes = f.saver->initial_bytes();
   info->dirty_bytes = f.saver->dirty_bytes();

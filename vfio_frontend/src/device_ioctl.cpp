@@ -30,7 +30,7 @@ long Frontend::Impl::device_ioctl(unsigned long request, void* arg) {
       v1_saver.reset();
       v1_resumer.reset();
       v1_phase = V1Phase::kIdle;
-      state = MigState::kRunning;
+      state = proto().default_state;
       v1_state = VFIO_DEVICE_STATE_V1_RUNNING;
       note(v1() ? "reset: the device runs again in 001b, the default; any save or resume "
                   "session is dropped"

@@ -30,140 +30,177 @@ const char* feature_name(uint32_t f) {
 
 }  // namespace
 
-int Frontend::Impl::do_arc(MigState from, MigState to, int& new_fd_out) {
-  using S = MigState;
-  if (opt.fail_arc && opt.fail_arc->first == static_cast<uint32_t>(from) &&
-      opt.fail_arc->second == static_cast<uint32_t>(to)) {
-    end_session();
-    state = S::kError;
-    return static_cast<int>(fail(EIO, std::string("injected fault: the device failed the arc ") +
-                                          sname(from) + " -> " + sname(to) + " and is in ERROR"));
+// Every arc's effect follows from the protocol file alone: its data-session
+// effect ("session") and the attributes and data rules of the two states
+// (running, p2p_quiesced, save/precopy/serve/resume/resume_running). No
+// state is known by name or value here, so a proposal that renames or
+// renumbers the kernel's states behaves exactly like them.
+int Frontend::Impl::do_arc(size_t from, size_t to, int& new_fd_out) {
+  const ProtocolSpec& p = proto();
+  const ProtocolState& a = p.states[from];
+  const ProtocolState& b = p.states[to];
+  if (opt.fail_arc && opt.fail_arc->first == a.value && opt.fail_arc->second == b.value)
+    return enter_error(EIO, "injected fault: the device failed the arc " + a.name + " -> " +
+                                b.name + " and is in " + error_state_name());
+  const ProtocolArc* arc = p.arc(from, to, flags());
+  if (arc == nullptr) return static_cast<int>(fail(EINVAL, "no such single arc"));
+  const ArcSession session = arc->session;
+  // Refusals first: they leave the device as it was.
+  if (session == ArcSession::kEndResume && a.data == DataRule::kResumeRunning &&
+      dev.missing_pages() > 0)
+    return static_cast<int>(fail(EINVAL, std::to_string(dev.missing_pages()) +
+                                             " pages have not arrived: the device stays in " +
+                                             a.name));
+  const bool run_a = a.attrs & kAttrRunning, run_b = b.attrs & kAttrRunning;
+  const bool p2p_a = a.attrs & kAttrP2PQuiesced, p2p_b = b.attrs & kAttrP2PQuiesced;
+  const bool same_fd = session == ArcSession::kKeep || session == ArcSession::kServe ||
+                       session == ArcSession::kCommitKeep;
+  // A device that stops does so before its session changes: the final
+  // state in the stream is the stopped device's.
+  if (run_a && !run_b) {
+    dev.set_running(false);
+    dev.set_p2p_quiesced(false);
+    if (!same_fd) note("the device stopped: no DMA, no state change until it runs again");
+  } else if (run_a && run_b && p2p_a != p2p_b) {
+    dev.set_p2p_quiesced(p2p_b);
+    const bool precopying = session == ArcSession::kKeep && b.data == DataRule::kPreCopy;
+    if (p2p_b)
+      note(b.name + (precopying ? ": still pre-copying on the same fd, no new peer-to-peer DMA"
+                                : ": the device still runs but starts no new peer-to-peer DMA"));
+    else
+      note(a.name + " -> " + b.name + ": peer-to-peer DMA is allowed again" +
+           (session == ArcSession::kKeep ? "; same fd" : ""));
   }
-  auto open_save = [&](bool stopped) {
-    auto f = std::make_shared<DataFile>();
-    f->save = true;
-    f->saver = dev.open_save_stream();
-    if (opt.corrupt_save_stream_at) f->saver->corrupt_at(*opt.corrupt_save_stream_at);
-    if (stopped) f->saver->finalize();
-    session = f;
-    new_fd_out = new_fd(f);
-    note("a new save data fd " + std::to_string(new_fd_out) + " streams the device state" +
-         (stopped ? "" : " while the device keeps running (pre-copy)"));
-  };
-  // Arcs that only protocol proposals define, by their data-session effect.
-  if (const auto* arc = proto().arc(*sidx(from), *sidx(to), flags())) {
-    const DataRule from_data = proto().states[arc->from].data;
-    const DataRule to_data = proto().states[arc->to].data;
-    if (arc->session == ArcSession::kServe ||
-        (arc->session == ArcSession::kOpenSave && to_data == DataRule::kServe)) {
-      dev.set_running(false);
-      dev.set_p2p_quiesced(false);
-      if (arc->session == ArcSession::kOpenSave) open_save(true);
-      session->saver->finalize_postcopy();
-      note(
-          "the device stopped; the save fd now carries the switch package (state and the list "
-          "of missing pages), then only the pages asked for with VFIO_MIG_POSTCOPY_REQUEST");
-      state = to;
-      return 0;
-    }
-    if (arc->session == ArcSession::kCommitKeep) {
-      const auto st = session->resumer->commit_partial();
-      if (!st.ok()) {
-        end_session();
-        state = S::kError;
-        return static_cast<int>(fail(EINVAL, "the switch package was rejected (" + st.message +
-                                                 "); the device is in ERROR until reset"));
-      }
-      dev.set_running(true);
+  if (const int err = arc_session(*arc, a, b, new_fd_out)) return err;
+  // A device that starts does so once its session is in place (a post-copy
+  // destination runs on the switch package it has just applied).
+  if (!run_a && run_b) {
+    dev.set_p2p_quiesced(p2p_b);
+    dev.set_running(true);
+    if (b.data == DataRule::kResumeRunning)
       note("the device runs with " + std::to_string(dev.missing_pages()) +
            " pages still at the source: touching one faults (VFIO_MIG_POSTCOPY_FAULTS)");
-      state = to;
-      return 0;
-    }
-    if (arc->session == ArcSession::kEndResume && from_data == DataRule::kResumeRunning) {
-      if (dev.missing_pages() > 0)
-        return static_cast<int>(fail(EINVAL, std::to_string(dev.missing_pages()) +
-                                                 " pages have not arrived: the device stays in " +
-                                                 sname(from)));
-      session->resumer->commit();
-      end_session();
-      note("every page has arrived: the resume session ends");
-      state = to;
-      return 0;
-    }
-    if (arc->session == ArcSession::kEndSave && from_data == DataRule::kServe) {
-      end_session();
-      note("serving ends: the save fd now fails with ENODEV");
-      state = to;
-      return 0;
-    }
-  }
-  if (from == S::kStop && to == S::kStopCopy) {
-    open_save(true);
-  } else if (from == S::kStopCopy && to == S::kStop) {
-    end_session();
-    note("leaving STOP_COPY ends the save session: its fd now fails with ENODEV");
-  } else if (from == S::kStop && to == S::kResuming) {
-    auto f = std::make_shared<DataFile>();
-    f->save = false;
-    f->resumer = dev.open_resume_stream();
-    session = f;
-    new_fd_out = new_fd(f);
-    note("a new resume data fd " + std::to_string(new_fd_out) + " accepts the device state");
-  } else if (from == S::kResuming && to == S::kStop) {
-    auto& r = session->resumer;
-    models::StreamStatus st;
-    if (session->latched != 0)
-      st = {models::StreamError::kCorrupt, "the resume stream already failed"};
     else
-      st = r->commit();
-    end_session();
-    if (!st.ok()) {
-      state = S::kError;
-      return static_cast<int>(
-          fail(stream_errno(st.error) == EFAULT ? EINVAL : stream_errno(st.error),
-               "RESUMING -> STOP loads and validates the image, and it was rejected (" +
-                   st.message + "); the device is in ERROR until reset"));
-    }
-    note("RESUMING -> STOP loaded and validated the whole image");
-  } else if ((from == S::kRunning || from == S::kRunningP2P) && to == S::kStop) {
-    dev.set_running(false);
-    dev.set_p2p_quiesced(false);
-    note("the device stopped: no DMA, no state change until it runs again");
-  } else if (from == S::kStop && (to == S::kRunning || to == S::kRunningP2P)) {
-    dev.set_p2p_quiesced(to == S::kRunningP2P);
-    dev.set_running(true);
-    note(to == S::kRunning ? "the device runs again"
-                           : "the device runs again, still without starting peer-to-peer DMA");
-  } else if (from == S::kRunning && to == S::kRunningP2P) {
-    dev.set_p2p_quiesced(true);
-    note("RUNNING_P2P: the device still runs but starts no new peer-to-peer DMA");
-  } else if (from == S::kRunningP2P && to == S::kRunning) {
-    dev.set_p2p_quiesced(false);
-    note("RUNNING_P2P -> RUNNING: peer-to-peer DMA is allowed again");
-  } else if ((from == S::kRunning && to == S::kPreCopy) ||
-             (from == S::kRunningP2P && to == S::kPreCopyP2P)) {
-    open_save(false);
-  } else if ((from == S::kPreCopy && to == S::kRunning) ||
-             (from == S::kPreCopyP2P && to == S::kRunningP2P)) {
-    end_session();
-    note("leaving the saving group ends the save session");
-  } else if (from == S::kPreCopy && to == S::kPreCopyP2P) {
-    dev.set_p2p_quiesced(true);
-    note("PRE_COPY_P2P: still pre-copying on the same fd, no new peer-to-peer DMA");
-  } else if (from == S::kPreCopyP2P && to == S::kPreCopy) {
-    dev.set_p2p_quiesced(false);
-    note("PRE_COPY_P2P -> PRE_COPY: peer-to-peer DMA is allowed again; same fd");
-  } else if ((from == S::kPreCopy || from == S::kPreCopyP2P) && to == S::kStopCopy) {
-    dev.set_running(false);
-    dev.set_p2p_quiesced(false);
-    session->saver->finalize();
-    note("the device stopped; the same data fd now carries the final state and then ends");
-  } else {
-    return static_cast<int>(fail(EINVAL, "no such single arc"));
+      note(p2p_b ? "the device runs again, still without starting peer-to-peer DMA"
+                 : "the device runs again");
   }
   state = to;
   return 0;
+}
+
+int Frontend::Impl::arc_session(const ProtocolArc& arc, const ProtocolState& a,
+                                const ProtocolState& b, int& new_fd_out) {
+  switch (arc.session) {
+    case ArcSession::kNone:
+      return 0;
+    case ArcSession::kOpenSave:
+      open_save(b.data, new_fd_out);
+      return 0;
+    case ArcSession::kOpenResume:
+      open_resume(new_fd_out);
+      return 0;
+    case ArcSession::kKeep:
+      if (a.data == DataRule::kPreCopy && b.data == DataRule::kSave) {
+        session->saver->finalize();
+        note("the device stopped; the same data fd now carries the final state and then ends");
+      }
+      return 0;
+    case ArcSession::kServe:
+      start_serving();
+      return 0;
+    case ArcSession::kEndSave:
+      end_session();
+      note(a.data == DataRule::kServe
+               ? std::string("serving ends: the save fd now fails with ENODEV")
+           : a.data == DataRule::kPreCopy
+               ? std::string("leaving the saving group ends the save session")
+               : "leaving " + a.name + " ends the save session: its fd now fails with ENODEV");
+      return 0;
+    case ArcSession::kEndResume:
+      return end_resume(a, b);
+    case ArcSession::kCommitKeep: {
+      const auto st = session->resumer->commit_partial();
+      if (!st.ok())
+        return enter_error(EINVAL, "the switch package was rejected (" + st.message +
+                                       "); the device is in " + error_state_name() +
+                                       " until reset");
+      return 0;
+    }
+    case ArcSession::kRestart:
+      // One session ends and one of the other kind begins (v1's 010b -> 100b).
+      end_session();
+      if (b.attrs & kAttrSaving)
+        open_save(b.data, new_fd_out);
+      else
+        open_resume(new_fd_out);
+      return 0;
+  }
+  return static_cast<int>(fail(EINVAL, "no such single arc"));
+}
+
+void Frontend::Impl::open_save(DataRule rule, int& new_fd_out) {
+  auto f = std::make_shared<DataFile>();
+  f->save = true;
+  f->saver = dev.open_save_stream();
+  if (opt.corrupt_save_stream_at) f->saver->corrupt_at(*opt.corrupt_save_stream_at);
+  const bool running = rule == DataRule::kPreCopy;
+  if (!running) f->saver->finalize();
+  session = f;
+  new_fd_out = new_fd(f);
+  note("a new save data fd " + std::to_string(new_fd_out) + " streams the device state" +
+       (running ? " while the device keeps running (pre-copy)" : ""));
+  if (rule == DataRule::kServe) start_serving();
+}
+
+void Frontend::Impl::open_resume(int& new_fd_out) {
+  auto f = std::make_shared<DataFile>();
+  f->save = false;
+  f->resumer = dev.open_resume_stream();
+  session = f;
+  new_fd_out = new_fd(f);
+  note("a new resume data fd " + std::to_string(new_fd_out) + " accepts the device state");
+}
+
+void Frontend::Impl::start_serving() {
+  session->saver->finalize_postcopy();
+  note(
+      "the device stopped; the save fd now carries the switch package (state and the list "
+      "of missing pages), then only the pages asked for with VFIO_MIG_POSTCOPY_REQUEST");
+}
+
+int Frontend::Impl::end_resume(const ProtocolState& a, const ProtocolState& b) {
+  if (a.data == DataRule::kResumeRunning) {  // post-copy: every page is in (checked above)
+    session->resumer->commit();
+    end_session();
+    note("every page has arrived: the resume session ends");
+    return 0;
+  }
+  models::StreamStatus st;
+  if (session->latched != 0)
+    st = {models::StreamError::kCorrupt, "the resume stream already failed"};
+  else
+    st = session->resumer->commit();
+  if (!st.ok()) {
+    const int err = stream_errno(st.error);
+    return enter_error(err == EFAULT ? EINVAL : err,
+                       a.name + " -> " + b.name +
+                           " loads and validates the image, and it was rejected (" + st.message +
+                           "); the device is in " + error_state_name() + " until reset");
+  }
+  end_session();
+  note(a.name + " -> " + b.name + " loaded and validated the whole image");
+  return 0;
+}
+
+int Frontend::Impl::enter_error(int err, std::string why) {
+  end_session();
+  if (proto().error_state) state = *proto().error_state;
+  return static_cast<int>(fail(err, std::move(why)));
+}
+
+std::string Frontend::Impl::error_state_name() const {
+  const auto& p = proto();
+  return p.error_state ? p.states[*p.error_state].name : p.states[state].name;
 }
 
 long Frontend::Impl::set_state(vfio_device_feature_mig_state& ms) {
@@ -172,28 +209,28 @@ long Frontend::Impl::set_state(vfio_device_feature_mig_state& ms) {
   const auto target_i = p.by_value(ms.device_state);
   if (!target_i)
     return fail(EINVAL, "device_state " + std::to_string(ms.device_state) + " is not a state");
-  const auto target = static_cast<MigState>(ms.device_state);
+  const size_t target = *target_i;
   rec.args = "device_state=" + sname(target);
   rec.path.push_back(sname(state));
-  if (state == MigState::kError)
-    return fail(EINVAL, "the device is in ERROR: only VFIO_DEVICE_RESET leaves it");
+  if (p.states[state].attrs & kAttrError)
+    return fail(EINVAL, "the device is in " + sname(state) + ": only VFIO_DEVICE_RESET leaves it");
   if (target == state) {
     note("already in " + sname(state) + ": nothing to do, no new fd");
     return 0;
   }
-  if (!p.supported(*target_i, flags())) {
-    if (p.states[*target_i].attrs & kAttrError) return fail(EINVAL, "ERROR cannot be requested");
+  if (!p.supported(target, flags())) {
+    if (p.states[target].attrs & kAttrError)
+      return fail(EINVAL, sname(target) + " cannot be requested");
     return fail(EINVAL, sname(target) + " is not advertised by this device (" +
                             p.features_name(flags()) + ")");
   }
   int fd = -1;
   while (state != target) {
-    size_t next_i = 0;
-    if (p.next_step(*sidx(state), *target_i, flags(), next_i) != 0)
+    size_t next = 0;
+    if (p.next_step(state, target, flags(), next) != 0)
       return fail(EINVAL,
                   sname(state) + " -> " + sname(target) + " is a blocked arc: no path leads there");
     if (fd >= 0) return fail(EINVAL, "a data fd was produced by an interior arc");
-    const auto next = static_cast<MigState>(p.states[next_i].value);
     const int err = do_arc(state, next, fd);
     rec.path.push_back(sname(state));
     if (err != 0) return err;
@@ -279,7 +316,7 @@ long Frontend::Impl::device_feature(void* arg) {
     case VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE: {
       auto* ms = static_cast<vfio_device_feature_mig_state*>(payload);
       if (get) {
-        ms->device_state = static_cast<uint32_t>(state);
+        ms->device_state = proto().states[state].value;
         ms->data_fd = -1;
         rec.args = "device_state=" + sname(state);
         return 0;

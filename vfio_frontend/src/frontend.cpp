@@ -85,7 +85,7 @@ void* Frontend::mmap(int fd, uint64_t offset, size_t len) {
 void Frontend::set_observer(CallObserver* observer) { impl_->observer = observer; }
 std::string Frontend::state_name() const { return impl_->state_str(); }
 uint32_t Frontend::state_value() const {
-  return impl_->v1() ? impl_->v1_state : static_cast<uint32_t>(impl_->state);
+  return impl_->v1() ? impl_->v1_state : impl_->proto().states[impl_->state].value;
 }
 const FrontendOptions& Frontend::options() const { return impl_->opt; }
 const std::vector<std::pair<std::string, uint64_t>>& Frontend::call_counts() const {

@@ -45,7 +45,6 @@ constexpr uint64_t kOffDataSize = offsetof(vfio_device_migration_info, data_size
 std::string v1_field_name(uint64_t off);
 // The errno a device driver returns for a stream error (mtty's choices).
 int stream_errno(models::StreamError e);
-inline const char* mig_name(MigState s) { return state_name(s); }
 
 // A v2 migration data file (what data_fd refers to).
 struct DataFile {
@@ -60,6 +59,7 @@ struct Frontend::Impl {
   Impl(models::MigratableDevice& d, FrontendOptions o)
       : dev(d), opt(std::move(o)), pci(pci_bar_size(dev.mmio_size())) {
     if (opt.protocol == Protocol::kV1) data_section.resize(opt.v1_data_section_size);
+    state = proto().default_state;
     if (opt.premap_guest_ram)
       mappings.push_back({0, opt.guest_ram_bytes});  // guest RAM mapped 1:1 for device DMA
   }
@@ -74,8 +74,8 @@ struct Frontend::Impl {
   std::map<int, std::shared_ptr<DataFile>> fds;
   std::shared_ptr<DataFile> session;  // the device's current v2 data file
 
-  // v2
-  MigState state = MigState::kRunning;
+  // v2: index into proto().states (the protocol file decides names and values)
+  size_t state = 0;
 
   // v1
   uint32_t v1_state = VFIO_DEVICE_STATE_V1_RUNNING;
@@ -108,13 +108,7 @@ struct Frontend::Impl {
     return opt.protocol_def ? *opt.protocol_def : builtin_protocol_v2();
   }
   // v2 state names come from the protocol (proposals add states).
-  std::string sname(MigState s) const {
-    const auto i = proto().by_value(static_cast<uint32_t>(s));
-    return i ? proto().states[*i].name : mig_name(s);
-  }
-  std::optional<size_t> sidx(MigState s) const {
-    return proto().by_value(static_cast<uint32_t>(s));
-  }
+  const std::string& sname(size_t s) const { return proto().states[s].name; }
   std::string state_str() const { return v1() ? v1::bits(v1_state) : sname(state); }
 
   void bump(std::vector<std::pair<std::string, uint64_t>>& v, const std::string& k);
@@ -140,7 +134,18 @@ struct Frontend::Impl {
 
   // ------------------------------------------------------------ v2 arcs
   // Performs one single arc; may open a data fd (returned through new_fd_out).
-  int do_arc(MigState from, MigState to, int& new_fd_out);
+  int do_arc(size_t from, size_t to, int& new_fd_out);
+  // The arc's data-session effect; 0 or -errno (the device may be in error).
+  int arc_session(const ProtocolArc& arc, const ProtocolState& a, const ProtocolState& b,
+                  int& new_fd_out);
+  void open_save(DataRule rule, int& new_fd_out);
+  void open_resume(int& new_fd_out);
+  void start_serving();
+  int end_resume(const ProtocolState& a, const ProtocolState& b);
+  // A failed arc: the session is dropped and the device is in the protocol's
+  // error state (a file without one leaves it where it was).
+  int enter_error(int err, std::string why);
+  std::string error_state_name() const;
 
   long set_state(vfio_device_feature_mig_state& ms);
 
