@@ -200,6 +200,29 @@ TEST(FrontendV2, InjectedArcFailureLandsInError) {
   EXPECT_EQ(get_state(p.src), MigState::kRunning);
 }
 
+// The fault hook arms a failure after construction (the device_error fault
+// strikes mid-migration), with the same effect as the option.
+TEST(FrontendV2, ArcFailureInjectedMidMigrationLandsInError) {
+  Pair p;
+  int fd = -1;
+  ASSERT_EQ(set_state(p.src, MigState::kPreCopy, &fd), 0);
+  EXPECT_FALSE(p.src.options().fail_arc);
+  p.src.inject_arc_failure(static_cast<uint32_t>(MigState::kPreCopyP2P),
+                           static_cast<uint32_t>(MigState::kStopCopy));
+  ASSERT_TRUE(p.src.options().fail_arc);
+  PathRecorder rec;
+  p.src.set_observer(&rec);
+  EXPECT_EQ(set_state(p.src, MigState::kStopCopy), -EIO);
+  EXPECT_EQ(rec.last.path, (std::vector<std::string>{"PRE_COPY", "PRE_COPY_P2P", "ERROR"}));
+  EXPECT_EQ(rec.last.notes.back(),
+            "EIO: injected fault: the device failed the arc PRE_COPY_P2P -> STOP_COPY and is in "
+            "ERROR");
+  EXPECT_EQ(get_state(p.src), MigState::kError);
+  uint8_t b[8];
+  EXPECT_EQ(p.src.read(fd, b, sizeof b), -ENODEV) << "the failed arc dropped the session";
+  EXPECT_EQ(set_state(p.src, MigState::kRunning), -EINVAL) << "only reset leaves ERROR";
+}
+
 TEST(FrontendV2, DataSizeIsTheStopCopyLength) {
   Pair p;
   sc_core::sc_start(sc_time(20, sc_core::SC_MS));

@@ -83,6 +83,9 @@ void* Frontend::mmap(int fd, uint64_t offset, size_t len) {
 }
 
 void Frontend::set_observer(CallObserver* observer) { impl_->observer = observer; }
+void Frontend::inject_arc_failure(uint32_t from_value, uint32_t to_value) {
+  impl_->opt.fail_arc = std::make_pair(from_value, to_value);
+}
 std::string Frontend::state_name() const { return impl_->state_str(); }
 uint32_t Frontend::state_value() const {
   return impl_->v1() ? impl_->v1_state : impl_->proto().states[impl_->state].value;
