@@ -36,6 +36,14 @@ inline models::WorkloadSpec test_workload() {
 
 using vfio::FeatureBuf;
 
+// 64 MiB of guest RAM mapped 1:1 at IOVA 0; the device's DMA buffer (1 MiB)
+// is pinned at 0.
+inline FrontendOptions ram_options() {
+  FrontendOptions o;
+  o.guest_ram_bytes = uint64_t{64} << 20;
+  return o;
+}
+
 inline long set_state(Frontend& fe, MigState s, int* data_fd = nullptr) {
   FeatureBuf<vfio_device_feature_mig_state> b(VFIO_DEVICE_FEATURE_SET |
                                               VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE);
