@@ -105,7 +105,7 @@ bool Frontend::Impl::v1_resuming() const {
 
 uint64_t Frontend::Impl::v1_pending() const {
   if (!v1_saver) return 0;
-  return v1_saver->finalized() ? v1_saver->stop_copy_bytes() - (v1_saver->at_end() ? 0 : 0)
+  return v1_saver->finalized() ? v1_saver->stop_copy_bytes()
                                : v1_saver->initial_bytes() + v1_saver->dirty_bytes();
 }
 
