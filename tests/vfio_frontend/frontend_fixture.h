@@ -37,6 +37,14 @@ inline models::WorkloadSpec test_workload() {
 
 using vfio::FeatureBuf;
 
+// 64 MiB of guest RAM mapped 1:1 at IOVA 0; the device's DMA buffer (1 MiB)
+// is pinned at 0.
+inline FrontendOptions ram_options() {
+  FrontendOptions o;
+  o.guest_ram_bytes = uint64_t{64} << 20;
+  return o;
+}
+
 // The VMM's calls (sim/vmm/abi_calls.h) with the v2 state enum.
 inline long set_state(Frontend& fe, MigState s, int* data_fd = nullptr) {
   return vmm::set_device_state(fe, static_cast<uint32_t>(s), data_fd);

@@ -20,12 +20,6 @@ using namespace mdevsim::vfio::testing;
 
 constexpr uint64_t kMiB = uint64_t{1} << 20;
 
-FrontendOptions ram_options() {
-  FrontendOptions o;
-  o.guest_ram_bytes = 64 * kMiB;  // mapped 1:1 at IOVA 0; the DMA buffer (1 MiB) is pinned at 0
-  return o;
-}
-
 long map_dma(Frontend& fe, uint64_t iova, uint64_t size) {
   vfio_iommu_type1_dma_map m{};
   m.argsz = sizeof m;

@@ -6,6 +6,7 @@
 // the reference fact sheet; the implementation derives the same answers from
 // scenarios/protocols/v2.json and never sees this table.
 #include <cerrno>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -104,6 +105,25 @@ TEST(ProtocolSpec, BuiltinProtocolsAreTheShippedFiles) {
     EXPECT_EQ(b.arcs[i].session, v2.arcs[i].session);
   }
   EXPECT_EQ(builtin_protocol_v1().states.size(), 6u);
+}
+
+// Shipped proposals are compiled in as well: they resolve by name wherever
+// the binary runs, with no source-tree path in the library.
+TEST(ProtocolSpec, ShippedProposalsResolveByNameAwayFromTheSourceTree) {
+  const auto here = std::filesystem::current_path();
+  std::filesystem::current_path(std::filesystem::temp_directory_path());
+  for (const char* name : {"v2-postcopy", "v2-postcopy.json", "v1-postcopy-101b"}) {
+    const ProtocolSpec p = resolve_protocol(name);
+    std::string base = name;
+    if (!base.ends_with(".json")) base += ".json";
+    EXPECT_EQ(p.file, "scenarios/protocols/" + base);
+    const ProtocolSpec disk = load_protocol_file(source_file("scenarios/protocols/" + base));
+    EXPECT_EQ(p.name, disk.name);
+    EXPECT_EQ(p.states.size(), disk.states.size());
+    EXPECT_EQ(p.arcs.size(), disk.arcs.size());
+  }
+  EXPECT_THROW(resolve_protocol("v3"), ProtocolError);
+  std::filesystem::current_path(here);
 }
 
 TEST(ProtocolSpec, V1FileGivesTheBitRulesAndTheStrictTable) {

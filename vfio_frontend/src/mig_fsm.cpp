@@ -11,15 +11,29 @@ namespace mdevsim::vfio {
 
 namespace {
 
-constexpr uint64_t kStopCopy = 1, kP2P = 2, kPreCopy = 4;
-using S = MigState;
+// Every v2 query below is a question to scenarios/protocols/v2.json (the
+// compiled-in builtin_protocol_v2()): this file keeps the old MigState API
+// for its callers and has no tables of its own.
+const ProtocolSpec& v2() { return builtin_protocol_v2(); }
 
-// The v2 state at enum value v in scenarios/protocols/v2.json.
-std::optional<size_t> v2_index(MigState s) {
-  return builtin_protocol_v2().by_value(static_cast<uint32_t>(s));
-}
-MigState v2_state(size_t index) {
-  return static_cast<MigState>(builtin_protocol_v2().states[index].value);
+std::optional<size_t> v2_index(MigState s) { return v2().by_value(static_cast<uint32_t>(s)); }
+MigState v2_state(size_t index) { return static_cast<MigState>(v2().states[index].value); }
+
+SessionEffect effect_of(ArcSession s) {
+  switch (s) {
+    case ArcSession::kOpenSave:
+      return SessionEffect::kOpensSave;
+    case ArcSession::kOpenResume:
+      return SessionEffect::kOpensResume;
+    case ArcSession::kKeep:
+      return SessionEffect::kKeepsSave;
+    case ArcSession::kEndSave:
+      return SessionEffect::kEndsSave;
+    case ArcSession::kEndResume:
+      return SessionEffect::kEndsResume;
+    default:  // v2.json has no serve/commit_keep/restart arc
+      return SessionEffect::kNone;
+  }
 }
 
 std::string upper(std::string_view t) {
@@ -28,93 +42,63 @@ std::string upper(std::string_view t) {
   return s;
 }
 
+bool is_bits(std::string_view t) {
+  return t.size() > 1 && t.back() == 'b' &&
+         std::all_of(t.begin(), t.end() - 1, [](char c) { return c == '0' || c == '1'; });
+}
+
 }  // namespace
 
 const char* state_name(MigState s) {
-  static const char* names[] = {"ERROR",    "STOP",        "RUNNING",  "STOP_COPY",
-                                "RESUMING", "RUNNING_P2P", "PRE_COPY", "PRE_COPY_P2P"};
-  const auto i = static_cast<uint32_t>(s);
-  return i < kMigStateCount ? names[i] : "INVALID";
+  const auto i = v2_index(s);
+  return i ? v2().states[*i].name.c_str() : "INVALID";
 }
 
 std::optional<MigState> parse_state(std::string_view text) {
-  std::string s = upper(text);
-  if (s.rfind("VFIO_DEVICE_STATE_", 0) == 0) s = s.substr(18);
-  for (uint32_t i = 0; i < kMigStateCount; ++i)
-    if (s == state_name(static_cast<MigState>(i))) return static_cast<MigState>(i);
-  if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-        return std::isdigit(static_cast<unsigned char>(c));
-      })) {
-    const unsigned long v = std::stoul(s);
-    if (v < kMigStateCount) return static_cast<MigState>(v);
-  }
-  return std::nullopt;
+  if (is_bits(text)) return std::nullopt;  // v1 bit patterns are not v2 states
+  const auto i = v2().find(text);
+  if (!i) return std::nullopt;
+  return v2_state(*i);
 }
 
-std::optional<uint64_t> parse_features(std::string_view list) {
-  uint64_t flags = 0;
-  std::stringstream ss{std::string(list)};
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (item == "stop_copy")
-      flags |= kStopCopy;
-    else if (item == "p2p")
-      flags |= kP2P;
-    else if (item == "pre_copy")
-      flags |= kPreCopy;
-    else if (!item.empty())
-      return std::nullopt;
-  }
-  return flags;
-}
+std::optional<uint64_t> parse_features(std::string_view list) { return v2().parse_features(list); }
 
 std::string features_name(uint64_t flags) {
-  std::string out;
-  if (flags & kStopCopy) out += "stop_copy";
-  if (flags & kP2P) out += std::string(out.empty() ? "" : ",") + "p2p";
-  if (flags & kPreCopy) out += std::string(out.empty() ? "" : ",") + "pre_copy";
-  return out;
+  return flags & v2().all_flags() ? v2().features_name(flags) : "";
 }
 
 bool state_supported(MigState s, uint64_t flags) {
   const auto i = v2_index(s);
-  return i && builtin_protocol_v2().supported(*i, flags);
+  return i && v2().supported(*i, flags);
 }
 
 bool in_saving_group(MigState s) {
-  return s == S::kPreCopy || s == S::kPreCopyP2P || s == S::kStopCopy;
+  const auto i = v2_index(s);
+  return i && (v2().states[*i].attrs & kAttrSaving);
 }
 
-// The kernel's next-step rule, derived from v2.json's arcs (shortest path,
-// sessions never interior unless carried, blocked pairs refused); the test
-// compares it with the kernel's hard-coded table for every feature set.
 int next_state(MigState cur, MigState target, uint64_t flags, MigState& next) {
   const auto c = v2_index(cur), t = v2_index(target);
-  if (!c || !t || !state_supported(cur, flags) || !state_supported(target, flags)) return -EINVAL;
+  if (!c || !t || !v2().supported(*c, flags) || !v2().supported(*t, flags)) return -EINVAL;
   size_t n = *c;
-  const int err = builtin_protocol_v2().next_step(*c, *t, flags, n);
+  const int err = v2().next_step(*c, *t, flags, n);
   if (err) return err;
   next = v2_state(n);
   return 0;
 }
 
 MigPath find_path(MigState cur, MigState target, uint64_t flags) {
-  MigPath p;
+  MigPath out;
   const auto c = v2_index(cur), t = v2_index(target);
   if (!c || !t) {
-    p.states.push_back(cur);
-    p.err = -EINVAL;
-    return p;
+    out.states.push_back(cur);
+    out.err = -EINVAL;
+    return out;
   }
-  if (cur != target && (!state_supported(cur, flags) || !state_supported(target, flags))) {
-    p.states.push_back(cur);
-    p.err = -EINVAL;
-    return p;
-  }
-  const auto path = builtin_protocol_v2().path(*c, *t, flags);
-  for (size_t i : path.states) p.states.push_back(v2_state(i));
-  p.err = path.err;
-  return p;
+  const auto path = v2().path(*c, *t, flags);
+  for (size_t i : path.states) out.states.push_back(v2_state(i));
+  out.err = path.err;
+  return out;
 }
 
 const char* session_effect_name(SessionEffect e) {
@@ -138,30 +122,8 @@ const char* session_effect_name(SessionEffect e) {
 const std::vector<Arc>& all_arcs() {
   static const std::vector<Arc> arcs = [] {
     std::vector<Arc> out;
-    const auto& p = builtin_protocol_v2();
-    for (const auto& a : p.arcs) {
-      SessionEffect e = SessionEffect::kNone;
-      switch (a.session) {
-        case ArcSession::kOpenSave:
-          e = SessionEffect::kOpensSave;
-          break;
-        case ArcSession::kOpenResume:
-          e = SessionEffect::kOpensResume;
-          break;
-        case ArcSession::kKeep:
-          e = SessionEffect::kKeepsSave;
-          break;
-        case ArcSession::kEndSave:
-          e = SessionEffect::kEndsSave;
-          break;
-        case ArcSession::kEndResume:
-          e = SessionEffect::kEndsResume;
-          break;
-        default:
-          break;
-      }
-      out.push_back({v2_state(a.from), v2_state(a.to), e, a.needs, a.unless});
-    }
+    for (const auto& a : v2().arcs)
+      out.push_back({v2_state(a.from), v2_state(a.to), effect_of(a.session), a.needs, a.unless});
     return out;
   }();
   return arcs;
@@ -169,15 +131,16 @@ const std::vector<Arc>& all_arcs() {
 
 std::vector<Arc> arcs_for(uint64_t flags) {
   std::vector<Arc> out;
-  for (const auto& a : all_arcs())
-    if ((a.required & flags) == a.required && (a.excluded & flags) == 0) out.push_back(a);
+  for (const auto* a : v2().arcs_for(flags))
+    out.push_back({v2_state(a->from), v2_state(a->to), effect_of(a->session), a->needs, a->unless});
   return out;
 }
 
 std::optional<Arc> find_arc(MigState from, MigState to, uint64_t flags) {
-  for (const auto& a : arcs_for(flags))
-    if (a.from == from && a.to == to) return a;
-  return std::nullopt;
+  const auto f = v2_index(from), t = v2_index(to);
+  const ProtocolArc* a = f && t ? v2().arc(*f, *t, flags) : nullptr;
+  if (!a) return std::nullopt;
+  return Arc{from, to, effect_of(a->session), a->needs, a->unless};
 }
 
 namespace v1 {
@@ -194,7 +157,10 @@ bool is_error(uint32_t s) {
   const auto& p = builtin_protocol_v1();
   return p.error_state && p.states[*p.error_state].value == (s & kMask);
 }
-uint32_t set_error(uint32_t s) { return (s & ~kMask) | kSave | kRes; }
+uint32_t set_error(uint32_t s) {
+  const auto& p = builtin_protocol_v1();
+  return (s & ~kMask) | (p.error_state ? p.states[*p.error_state].value : kSave | kRes);
+}
 
 std::string bits(uint32_t s) {
   std::string b;

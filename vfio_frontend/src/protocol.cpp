@@ -668,9 +668,15 @@ ProtocolSpec load_protocol_file(const std::string& path) {
   return parse_protocol(ss.str(), path);
 }
 
-// Generated at build time from scenarios/protocols/v1.json and v2.json.
+// Generated at build time from scenarios/protocols/*.json.
+struct BuiltinProtocolFile {
+  const char* name;
+  const char* text;
+};
 extern const char* const kBuiltinProtocolV1;
 extern const char* const kBuiltinProtocolV2;
+extern const BuiltinProtocolFile kBuiltinProtocolFiles[];
+extern const size_t kBuiltinProtocolFileCount;
 
 const ProtocolSpec& builtin_protocol_v1() {
   static const ProtocolSpec p = parse_protocol(kBuiltinProtocolV1, "scenarios/protocols/v1.json");
@@ -681,42 +687,44 @@ const ProtocolSpec& builtin_protocol_v2() {
   return p;
 }
 
+namespace {
+// A shipped file by its name ("v2-postcopy" or "v2-postcopy.json").
+std::optional<ProtocolSpec> shipped(std::string name) {
+  if (name.ends_with(".json")) name.resize(name.size() - 5);
+  for (size_t i = 0; i < kBuiltinProtocolFileCount; ++i)
+    if (name == kBuiltinProtocolFiles[i].name)
+      return parse_protocol(kBuiltinProtocolFiles[i].text, "scenarios/protocols/" + name + ".json");
+  return std::nullopt;
+}
+}  // namespace
+
 ProtocolSpec resolve_protocol(const std::string& name, const std::string& relative_to) {
   if (name == "v1") return builtin_protocol_v1();
   if (name == "v2") return builtin_protocol_v2();
-  std::vector<std::string> candidates;
   const bool looks_like_path = name.find('/') != std::string::npos || name.ends_with(".json");
-  if (looks_like_path) {
-    if (!relative_to.empty() && name[0] != '/') candidates.push_back(relative_to + "/" + name);
-    candidates.push_back(name);
+  if (!looks_like_path) {
+    if (auto p = shipped(name)) return *p;
+    throw ProtocolError(name +
+                        ": no such protocol (use v1, v2, a shipped name such as v2-postcopy, or "
+                        "a file path)");
   }
-#ifdef MDEVSIM_SOURCE_DIR
-  candidates.push_back(std::string(MDEVSIM_SOURCE_DIR) + "/scenarios/protocols/" +
-                       (name.ends_with(".json") ? name : name + ".json"));
-#endif
+  std::vector<std::string> candidates;
+  if (!relative_to.empty() && name[0] != '/') candidates.push_back(relative_to + "/" + name);
+  candidates.push_back(name);
   for (const auto& c : candidates)
-    if (std::filesystem::is_regular_file(c) && std::ifstream(c)) {
-      ProtocolSpec p = load_protocol_file(c);
-#ifdef MDEVSIM_SOURCE_DIR
-      // Shipped files are named as in the repository, wherever it is.
-      const std::string root = std::string(MDEVSIM_SOURCE_DIR) + "/";
-      if (p.file.rfind(root, 0) == 0) p.file = p.file.substr(root.size());
-#endif
-      return p;
-    }
-  if (looks_like_path) {
-    // It was meant as a file: say what is wrong with it, where it was looked for.
-    const std::string& where = candidates.front();
-    std::error_code ec;
-    if (std::filesystem::is_directory(where, ec))
-      throw ProtocolError(where + ": is a directory, not a protocol file");
-    if (std::filesystem::exists(where, ec))
-      throw ProtocolError(where + ": cannot open the protocol file");
-    throw ProtocolError(where + ": the protocol file does not exist" +
-                        (where != name ? " (a relative path is relative to the scenario)" : ""));
-  }
-  throw ProtocolError(
-      name + ": no such protocol (use v1, v2, a shipped name such as v2-postcopy, or a file path)");
+    if (std::filesystem::is_regular_file(c) && std::ifstream(c)) return load_protocol_file(c);
+  // A bare shipped file name ("v2-postcopy.json") not found on disk.
+  if (name.find('/') == std::string::npos)
+    if (auto p = shipped(name)) return *p;
+  // It was meant as a file: say what is wrong with it, where it was looked for.
+  const std::string& where = candidates.front();
+  std::error_code ec;
+  if (std::filesystem::is_directory(where, ec))
+    throw ProtocolError(where + ": is a directory, not a protocol file");
+  if (std::filesystem::exists(where, ec))
+    throw ProtocolError(where + ": cannot open the protocol file");
+  throw ProtocolError(where + ": the protocol file does not exist" +
+                      (where != name ? " (a relative path is relative to the scenario)" : ""));
 }
 
 }  // namespace mdevsim::vfio

@@ -84,6 +84,7 @@ struct FrontendOptions {
 
   // Fault injection. fail_arc: the single arc from → to (state values of the
   // active protocol) fails with EIO and leaves the device in its error state.
+  // Set later with Frontend::inject_arc_failure.
   std::optional<std::pair<uint32_t, uint32_t>> fail_arc;
   std::optional<uint64_t> corrupt_save_stream_at;  // flip this stream byte
 };
@@ -137,6 +138,12 @@ class Frontend {
   ssize_t splice_to(int save_fd, Frontend& dst, int resume_fd, size_t len);
 
   void set_observer(CallObserver* observer);
+
+  // Fault hook for the simulator and tests (not ABI): from now on the single
+  // arc from -> to (state values of the active protocol; v1: bit patterns)
+  // fails with EIO and leaves the device in its error state, exactly as
+  // FrontendOptions::fail_arc set at construction. Replaces an earlier one.
+  void inject_arc_failure(uint32_t from_value, uint32_t to_value);
 
   // Introspection for tools (not ABI): current protocol state as its name.
   std::string state_name() const;

@@ -1,6 +1,14 @@
-// The migration state machines, as data and algorithms with no device behind
-// them: protocol v2's states, single arcs and the kernel's next-step rule for
-// combination transitions, and protocol v1's 3-bit encoding rules.
+// The kernel's two migration state machines under their uAPI names: a thin
+// layer over the compiled-in protocol files (builtin_protocol_v2(),
+// builtin_protocol_v1(), protocol.h), with no tables or parsing of its own.
+// It keeps the MigState-typed API of older callers; new code asks the
+// ProtocolSpec directly, which works for proposals too:
+//   state_name / parse_state       spec.states[i].name / spec.find(text)
+//   parse_features / features_name spec.parse_features / spec.features_name
+//   state_supported                spec.supported(i, flags)
+//   next_state / find_path         spec.next_step / spec.path
+//   all_arcs / arcs_for / find_arc spec.arcs / spec.arcs_for / spec.arc
+//   in_saving_group                spec.states[i].attrs & kAttrSaving
 #pragma once
 
 #include <cstdint>
@@ -28,9 +36,9 @@ const char* state_name(MigState s);  // "PRE_COPY"
 // Accepts "PRE_COPY", "pre_copy", "VFIO_DEVICE_STATE_PRE_COPY" or a number 0..7.
 std::optional<MigState> parse_state(std::string_view text);
 
-// "stop_copy,p2p,pre_copy" <-> VFIO_MIGRATION_* flags. parse returns nullopt
-// on an unknown name; stop_copy is implied when a list is given without it?
-// No: it is mandatory and checked by the caller.
+// "stop_copy,p2p,pre_copy" <-> VFIO_MIGRATION_* flags (v2.json's feature
+// names). parse returns nullopt on an unknown name; stop_copy is mandatory
+// and checked by the caller. features_name(0) is "".
 std::optional<uint64_t> parse_features(std::string_view list);
 std::string features_name(uint64_t flags);
 

@@ -122,6 +122,14 @@ TEST(FrontendV1, InvalidCombinationsAndTheErrorState) {
   EXPECT_EQ(rd32(p.src, 0), 1u);
 }
 
+TEST(FrontendV1, ArcFailureInjectedMidMigrationLandsIn110b) {
+  Pair p(v1_options());
+  ASSERT_EQ(wr32(p.src, 0, 3), 4);
+  p.src.inject_arc_failure(3, 2);
+  EXPECT_EQ(wr32(p.src, 0, 2), -EIO);
+  EXPECT_EQ(rd32(p.src, 0), 6u);
+}
+
 TEST(FrontendV1, StrictModeRefusesWhatLibvfioUserRefuses) {
   FrontendOptions o = v1_options();
   o.v1_strict = true;
