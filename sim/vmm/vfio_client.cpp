@@ -68,11 +68,10 @@ bool VfioClient::finish_postcopy(bool) { return true; }
 
 void FrontendClient::reset(vfio::Frontend& fe) { abi::device_reset(fe); }
 
-// TODO(inject_arc_failure): switch to Frontend::inject_arc_failure(...) at
-// merge. The frontend reads its fault options on every arc
-// (FrontendOptions::fail_arc).
+// Arms the frontend's fault hook: the next time the device walks this arc, the
+// vendor driver fails it (a device_error fault).
 void FrontendClient::fail_next_arc(std::pair<uint32_t, uint32_t> arc) {
-  const_cast<vfio::FrontendOptions&>(src_.options()).fail_arc = arc;
+  src_.inject_arc_failure(arc.first, arc.second);
 }
 
 // Flips one byte in the middle of device bytes on the wire.

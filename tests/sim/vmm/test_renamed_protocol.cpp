@@ -83,18 +83,14 @@ std::string mapped_back(std::string text) {
 
 TEST(RenamedProtocol, EveryBundledV2ScenarioMigratesTheSame) {
   const std::string renamed = write_renamed_v2();
-  // Until the frontend derives its states from the protocol file (issue 11
-  // item 3, branch `frontend`), it opens a v2-encoded device in the builtin
-  // "RUNNING" even under another file; the VMM's side is checked regardless
-  // by tests/sim/vmm/test_vfio_client.cpp.
+  // The frontend takes its states from the file: no builtin v2 name may show.
   const std::string trace = ::testing::TempDir() + "/renamed.trace." + std::to_string(getpid());
   run_cli("run " + (fs::path(MDEVSIM_SOURCE_DIR) / "scenarios/quickstart.json").string() +
           " --set device.protocol=" + renamed + " --trace " + trace);
   const std::string t = read(trace);
   std::remove(trace.c_str());
-  if (t.find("[RUNNING]") != std::string::npos)
-    GTEST_SKIP() << "the frontend ignores the protocol file's states (opens in RUNNING, a state "
-                    "the renamed file lacks); remove this skip once branch frontend lands";
+  ASSERT_EQ(t.find("[RUNNING]"), std::string::npos)
+      << "the frontend must open the device in the renamed file's default state";
   const auto scenarios = v2_scenarios();
   ASSERT_GE(scenarios.size(), 15u) << "the bundled v2 scenarios";
   for (const auto& s : scenarios) {
