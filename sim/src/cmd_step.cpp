@@ -13,8 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <systemc>
 
-#include "mdevsim/models/gpu/gpu_device.h"
-#include "mdevsim/models/workload/workload_driver.h"
+#include "mdevsim/models/factory/device_factory.h"
 #include "mdevsim/sim/commands.h"
 #include "mdevsim/sim/feature_list.h"
 #include "mdevsim/sim/step_script.h"
@@ -82,9 +81,11 @@ on to the end either way. An errno from the ABI is an answer, not a failure.
 struct Session {
   Session(vfio::FrontendOptions opt, bool json_out, uint64_t vram_bytes = 64 << 20)
       : cfg(config(vram_bytes)),
-        src_dev("src", cfg),
-        dst_dev("dst", cfg),
-        driver("driver", src_dev, workload(), 1),
+        src_model(models::make_device(models::kDefaultDeviceType, "src", cfg)),
+        dst_model(models::make_device(models::kDefaultDeviceType, "dst", cfg)),
+        driver(models::make_guest_driver("driver", *src_model, workload(), 1)),
+        src_dev(*src_model),
+        dst_dev(*dst_model),
         options(opt),
         src(std::make_unique<vfio::Frontend>(src_dev, opt)),
         dst(std::make_unique<vfio::Frontend>(dst_dev, opt)),
@@ -114,8 +115,10 @@ struct Session {
   }
 
   models::DeviceConfig cfg;
-  models::GpuDevice src_dev, dst_dev;
-  models::WorkloadDriver driver;
+  std::unique_ptr<models::Device> src_model, dst_model;
+  std::unique_ptr<models::GuestDriver> driver;
+  models::Device& src_dev;
+  models::Device& dst_dev;
   vfio::FrontendOptions options;
   std::unique_ptr<vfio::Frontend> src, dst;
   bool json;
@@ -150,7 +153,7 @@ struct Session {
     first_bad.clear();
     run_s = 0;
   }
-  models::GpuDevice& dev() { return on_src ? src_dev : dst_dev; }
+  models::Device& dev() { return on_src ? src_dev : dst_dev; }
   const char* name() const { return on_src ? "src" : "dst"; }
 };
 
@@ -425,7 +428,7 @@ Reply execute(Session& s, std::vector<std::string> w) {
   }
   if (c == "dirty") {
     need(1);
-    const auto& store = s.dev().vram.store();
+    const auto& store = s.dev().memory();
     Reply r;
     r.extra["dirty_pages"] = store.dirty().count();
     r.extra["dirty_bytes"] = store.dirty().count() * store.page_size();
@@ -438,7 +441,7 @@ Reply execute(Session& s, std::vector<std::string> w) {
   }
   if (c == "compare") {
     need(1);
-    const auto d = models::compare_devices(s.src_dev, s.dst_dev);
+    const auto d = s.src_dev.compare(s.dst_dev);
     Reply r;
     r.extra["equal"] = d.equal();
     r.extra["vram_pages_differing"] = d.vram_pages;

@@ -1,7 +1,5 @@
 #include "mdevsim/models/gpu/engines.h"
 
-#include <tlm_utils/tlm_quantumkeeper.h>
-
 #include "mdevsim/models/common/rng.h"
 
 namespace mdevsim::models {
@@ -70,6 +68,8 @@ DmaEngine::DmaEngine(sc_core::sc_module_name name, RunControl& run, Bar0Register
                      InterruptController& irq, Vram& vram, double bytes_per_s,
                      uint32_t guest_page_size, uint64_t buffer_first_page, uint64_t buffer_pages)
     : Engine(name, EngineId::kDma, run, regs, irq, vram, bytes_per_s, guest_page_size),
+      socket("socket"),
+      guest_page_size_(guest_page_size),
       first_page_(buffer_first_page),
       pages_(buffer_pages),
       log_(buffer_pages) {}
@@ -79,8 +79,23 @@ void DmaEngine::do_page(const Command& cmd, uint32_t i) {
   const uint64_t offset = state_.dma_cursor;
   state_.dma_cursor = (state_.dma_cursor + 1) % pages_;
   const uint64_t value = mix64(vram_.token(cmd.pages[i]) ^ cmd.key);
-  if (memory_ != nullptr) memory_->dma_write_page(first_page_ + offset, value);
+  write_guest_page(first_page_ + offset, value);
   if (logging_) log_.set(offset);
+}
+
+void DmaEngine::write_guest_page(uint64_t gpa_page, uint64_t value) {
+  if (socket.size() == 0) return;  // no guest memory bound
+  tlm::tlm_generic_payload t;
+  t.set_command(tlm::TLM_WRITE_COMMAND);
+  t.set_address(gpa_page * guest_page_size_);
+  t.set_data_ptr(reinterpret_cast<unsigned char*>(&value));
+  t.set_data_length(8);
+  t.set_streaming_width(8);
+  // Loosely timed: the delay is relative to this page's local time; what the
+  // target adds to it delays the engine's next page.
+  sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+  socket->b_transport(t, delay);
+  delay_by(delay);
 }
 
 std::vector<uint64_t> DmaEngine::take_logged(uint64_t first, uint64_t count) {

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include <tlm_utils/tlm_quantumkeeper.h>
-
 #include "mdevsim/models/common/rng.h"
 
 namespace mdevsim::models {
@@ -35,9 +33,8 @@ GpuDevice::GpuDevice(sc_core::sc_module_name name, const DeviceConfig& config)
     throw std::invalid_argument("contexts must be between 1 and 256");
   registers.on_doorbell = [this](uint32_t) { run.work.notify(sc_core::SC_ZERO_TIME); };
   registers.accepts_writes = [this] { return run.running; };
-  // Loosely timed: engines run ahead of the kernel by up to one quantum.
-  if (tlm_utils::tlm_quantumkeeper::get_global_quantum() == sc_core::SC_ZERO_TIME)
-    tlm_utils::tlm_quantumkeeper::set_global_quantum(sc_core::sc_time(100, sc_core::SC_US));
+  // Loosely timed: the engines run ahead of the kernel by up to the TLM
+  // global quantum, which the simulation's builder sets (common/quantum.h).
 }
 
 GpuDevice::~GpuDevice() = default;
@@ -62,15 +59,15 @@ void stop_together(std::initializer_list<GpuDevice*> devices) {
   // the longest stop latency when it is a SystemC thread (an ioctl blocks).
   // Every flag is set before that wait: a device stopped after another's
   // wait would run on for that latency.
-  double latency = 0;
+  sc_core::sc_time latency = sc_core::SC_ZERO_TIME;
   for (GpuDevice* d : devices) {
     if (!d->run.running) continue;
     d->run.running = false;
-    latency = std::max(latency, d->config().stop_latency_s);
+    latency = std::max(latency, sc_core::sc_time::from_seconds(d->config().stop_latency_s));
   }
   auto h = sc_core::sc_get_current_process_handle();
-  if (h.valid() && h.proc_kind() == sc_core::SC_THREAD_PROC_ && latency > 0)
-    sc_core::wait(sc_core::sc_time::from_seconds(latency));
+  if (h.valid() && h.proc_kind() == sc_core::SC_THREAD_PROC_ && latency > sc_core::SC_ZERO_TIME)
+    sc_core::wait(latency);
 }
 
 void GpuDevice::reset() {
@@ -180,6 +177,16 @@ uint64_t GpuDevice::state_hash() const {
   uint64_t h = vram.store().content_hash();
   for (uint8_t b : serialize_state()) h = mix64(h ^ b);
   return h;
+}
+
+DeviceDiff GpuDevice::compare(const Device& other, size_t max_listed) const {
+  if (const auto* gpu = dynamic_cast<const GpuDevice*>(&other))
+    return compare_devices(*this, *gpu, max_listed);
+  DeviceDiff d;
+  d.fields = 1;
+  d.first_field = FieldDifference{"configuration", "type", {}, {}};
+  d.differences.push_back("configuration: device type gpu vs " + other.type());
+  return d;
 }
 
 DeviceDiff compare_devices(const GpuDevice& a, const GpuDevice& b, size_t max_listed) {

@@ -1,5 +1,6 @@
 #include "mdevsim/models/workload/workload_driver.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -30,23 +31,23 @@ uint64_t WorkloadDriver::backlog() const {
 uint32_t WorkloadDriver::mmio_read(uint32_t offset) {
   tlm::tlm_generic_payload t;
   uint32_t v = 0;
-  sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
   t.set_command(tlm::TLM_READ_COMMAND);
   t.set_address(offset);
   t.set_data_ptr(reinterpret_cast<unsigned char*>(&v));
   t.set_data_length(4);
-  socket->b_transport(t, delay);
+  t.set_streaming_width(4);
+  socket->b_transport(t, mmio_time_);  // the access's time is added to the slot's
   return v;
 }
 
 void WorkloadDriver::mmio_write(uint32_t offset, uint32_t value) {
   tlm::tlm_generic_payload t;
-  sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
   t.set_command(tlm::TLM_WRITE_COMMAND);
   t.set_address(offset);
   t.set_data_ptr(reinterpret_cast<unsigned char*>(&value));
   t.set_data_length(4);
-  socket->b_transport(t, delay);
+  t.set_streaming_width(4);
+  socket->b_transport(t, mmio_time_);
 }
 
 bool WorkloadDriver::ring_has_space(uint32_t ctx) {
@@ -59,7 +60,11 @@ bool WorkloadDriver::ring_has_space(uint32_t ctx) {
 void WorkloadDriver::thread() {
   const auto interval = sc_core::sc_time::from_seconds(interval_s_);
   for (;;) {
-    wait(interval);
+    // The previous slot's MMIO accesses ran ahead on local time (loosely
+    // timed): they took their annotated delays out of the slot, and delay
+    // the next slot only when they took longer than it.
+    wait(std::max(interval, mmio_time_));
+    mmio_time_ = sc_core::SC_ZERO_TIME;
     if (!guest_running_) continue;
     ++state_.active_ticks;
     if (device_.running()) submit_due();

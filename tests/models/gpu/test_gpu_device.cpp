@@ -119,7 +119,8 @@ TEST(GpuDevice, StreamingWorkloadRateWithinTwoPercent) {
 TEST(GpuDevice, StoppedMeansStoppedWhileTheDriverKeepsSubmitting) {
   GpuDevice dev("dev", small_device());
   RecordingGuestMemory guest;
-  dev.attach_guest_memory(&guest);
+  GuestMemoryTarget guest_port("guest", guest, dev.config().guest_page_size);
+  dev.bind_guest_memory(guest_port);
   WorkloadDriver drv("drv", dev, hotset_workload(1e9), 7);
   sc_core::sc_start(sc_time(200, SC_MS));
   dev.set_running(false);
@@ -397,7 +398,8 @@ TEST(GpuDevice, DmaLoggingReportsWhatTheDmaEngineWroteAndClears) {
   cfg.dma_buffer_gpa = 1 << 20;
   GpuDevice dev("dev", cfg);
   RecordingGuestMemory guest;
-  dev.attach_guest_memory(&guest);
+  GuestMemoryTarget guest_port("guest", guest, dev.config().guest_page_size);
+  dev.bind_guest_memory(guest_port);
   WorkloadDriver drv("drv", dev, hotset_workload(1e9), 1);
   dev.dma_logging_start(4096);
   sc_core::sc_start(sc_time(50, SC_MS));
@@ -499,8 +501,9 @@ void stop_two_busy_devices(bool together) {
   cfg.stop_latency_s = 200e-6;
   GpuDevice a("a", cfg), b("b", cfg);
   RecordingGuestMemory ma, mb;
-  a.attach_guest_memory(&ma);
-  b.attach_guest_memory(&mb);
+  GuestMemoryTarget pa("ma", ma, cfg.guest_page_size), pb("mb", mb, cfg.guest_page_size);
+  a.bind_guest_memory(pa);
+  b.bind_guest_memory(pb);
   auto w = hotset_workload(1e9);
   w.dma_rate_bytes_per_s = 16.0 * (1ull << 30);
   WorkloadDriver da("da", a, w, 5);

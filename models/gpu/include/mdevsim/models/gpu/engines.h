@@ -22,11 +22,12 @@
 #include <vector>
 
 #include <systemc>
+#include <tlm>
+#include <tlm_utils/simple_initiator_socket.h>
 
 #include "mdevsim/models/gpu/bar0_registers.h"
 #include "mdevsim/models/gpu/command.h"
 #include "mdevsim/models/memory/dirty_bitmap.h"
-#include "mdevsim/models/memory/guest_memory.h"
 #include "mdevsim/models/stream/state_io.h"
 #include "mdevsim/models/gpu/vram.h"
 
@@ -110,6 +111,9 @@ class Engine : public sc_core::sc_module {
   virtual void do_page(const Command& cmd, uint32_t i) = 0;
   // VRAM pages one step reads or writes (post-copy faults on missing ones).
   virtual void touch_pages(const Command& cmd, uint32_t i) { vram_.touch(cmd.pages[i]); }
+  // A delay a target annotated on the current page: the next page begins
+  // that much later.
+  void delay_by(const sc_core::sc_time& d) { ready_at_ += d; }
   Vram& vram_;
   EngineState state_;
 
@@ -146,11 +150,15 @@ class CopyEngine : public Engine {
 
 class DmaEngine : public Engine {
  public:
+  // Writes into guest memory (GuestMemoryTarget). Optional: a bare device
+  // (unit tests, `mdevsim step`) has no guest memory and its DMA writes
+  // nothing, as before any guest memory was mapped.
+  tlm_utils::simple_initiator_socket_optional<DmaEngine> socket;
+
   DmaEngine(sc_core::sc_module_name name, RunControl& run, Bar0Registers& regs,
             InterruptController& irq, Vram& vram, double bytes_per_s, uint32_t guest_page_size,
             uint64_t buffer_first_page, uint64_t buffer_pages);
 
-  void attach(GuestMemory* memory) { memory_ = memory; }
   uint64_t buffer_first_page() const { return first_page_; }
   uint64_t buffer_pages() const { return pages_; }
 
@@ -170,11 +178,12 @@ class DmaEngine : public Engine {
 
  protected:
   // Reads a VRAM page and writes the result into the next guest page of the
-  // DMA buffer (readback of results into guest memory).
+  // DMA buffer (readback of results into guest memory), one b_transport.
   void do_page(const Command& cmd, uint32_t i) override;
 
  private:
-  GuestMemory* memory_ = nullptr;
+  void write_guest_page(uint64_t gpa_page, uint64_t value);
+  uint32_t guest_page_size_;
   uint64_t first_page_, pages_;
   bool logging_ = false;
   DirtyBitmap log_;

@@ -14,8 +14,8 @@
 #include "mdevsim/models/gpu/command.h"
 #include "mdevsim/models/gpu/device_config.h"
 #include "mdevsim/models/gpu/engines.h"
-#include "mdevsim/models/memory/guest_memory.h"
-#include "mdevsim/models/device_api/migration_port.h"
+#include "mdevsim/models/factory/device.h"
+#include "mdevsim/models/memory/guest_memory_target.h"
 #include "mdevsim/models/gpu/vram.h"
 
 namespace mdevsim::models {
@@ -29,24 +29,7 @@ struct DeviceState {
   bool operator==(const DeviceState&) const = default;
 };
 
-// One differing internal-state field, structured (for results and scripts).
-struct FieldDifference {
-  // configuration | register | ring_entry | engine | command_processor
-  std::string kind;
-  std::string field;  // "FENCE_COMPLETED", "ctx[0].RPTR", "ctx[0].ring[5]", "dma.progress"
-  std::optional<uint64_t> a, b;  // the two values, where the field is a number
-};
-
-struct DeviceDiff {
-  uint64_t vram_pages = 0;               // pages whose content differs
-  uint64_t fields = 0;                   // internal-state fields that differ
-  std::vector<std::string> differences;  // the first few, named ("ctx[3].RPTR", "vram page 17")
-  std::optional<FieldDifference> first_field;  // the first in state order
-  std::optional<uint64_t> first_vram_page;     // the lowest differing page
-  bool equal() const { return vram_pages == 0 && fields == 0; }
-};
-
-class GpuDevice : public sc_core::sc_module, public MigratableDevice {
+class GpuDevice : public sc_core::sc_module, public Device {
  public:
   GpuDevice(sc_core::sc_module_name name, const DeviceConfig& config);
   ~GpuDevice() override;
@@ -64,14 +47,20 @@ class GpuDevice : public sc_core::sc_module, public MigratableDevice {
   std::vector<RingState> rings;
   CommandProcessor command_processor;
 
-  void attach_guest_memory(GuestMemory* memory) { dma.attach(memory); }
   // Ring memory slot the driver fills before ringing the doorbell.
   Command& ring_slot(uint32_t ctx, uint32_t slot) { return rings[ctx].entries[slot]; }
-  bool engines_idle() const;
+
+  // Device
+  std::string type() const override { return "gpu"; }
+  void bind_guest_memory(GuestMemoryTarget& memory) override { dma.socket.bind(memory.socket); }
+  bool engines_idle() const override;
   // Pages of work all engines have done (cheap: post-copy samples it every ms).
-  uint64_t engine_pages_done() const {
+  uint64_t engine_pages_done() const override {
     return compute.state().pages_done + copy.state().pages_done + dma.state().pages_done;
   }
+  PageStore& memory() override { return vram.store(); }
+  const PageStore& memory() const override { return vram.store(); }
+  DeviceDiff compare(const Device& other, size_t max_listed = 16) const override;
 
   // MigratableDevice
   void set_running(bool running) override;
@@ -106,7 +95,7 @@ class GpuDevice : public sc_core::sc_module, public MigratableDevice {
   DeviceState parse_state(std::span<const uint8_t> blob) const;  // throws StateFormatError
   void apply_state(const DeviceState& s);
   // Hash of everything that migrates (internal state and VRAM content).
-  uint64_t state_hash() const;
+  uint64_t state_hash() const override;
 
  private:
   DeviceConfig config_;

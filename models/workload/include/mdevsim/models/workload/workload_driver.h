@@ -27,7 +27,7 @@ struct DriverState {
   bool operator==(const DriverState&) const = default;
 };
 
-class WorkloadDriver : public sc_core::sc_module {
+class WorkloadDriver : public sc_core::sc_module, public GuestDriver {
  public:
   SC_HAS_PROCESS(WorkloadDriver);
   tlm_utils::simple_initiator_socket<WorkloadDriver> socket;
@@ -35,8 +35,8 @@ class WorkloadDriver : public sc_core::sc_module {
   WorkloadDriver(sc_core::sc_module_name name, GpuDevice& device, const WorkloadSpec& spec,
                  uint64_t seed);
 
-  void set_guest_running(bool running) { guest_running_ = running; }
-  bool guest_running() const { return guest_running_; }
+  void set_guest_running(bool running) override { guest_running_ = running; }
+  bool guest_running() const override { return guest_running_; }
   const DriverState& state() const { return state_; }
   void load_state(const DriverState& s) { state_ = s; }
   // VRAM page writes due but not yet submitted.
@@ -59,6 +59,9 @@ class WorkloadDriver : public sc_core::sc_module {
   double dma_pages_per_s_;
   bool guest_running_ = true;
   DriverState state_;
+  // Loosely timed: how much of the current submit slot the MMIO accesses
+  // took (their annotated delays); not guest state, it restarts every slot.
+  sc_core::sc_time mmio_time_ = sc_core::SC_ZERO_TIME;
 };
 
 }  // namespace mdevsim::models
