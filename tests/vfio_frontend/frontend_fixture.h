@@ -8,8 +8,8 @@
 
 #include <gtest/gtest.h>
 
-#include "mdevsim/models/gpu/gpu_device.h"
 #include "mdevsim/models/factory/device_factory.h"
+#include "mdevsim/models/gpu/gpu_device.h"
 #include "mdevsim/vfio/feature_buf.h"
 #include "mdevsim/vfio/frontend.h"
 #include "mdevsim/vfio/mig_fsm.h"

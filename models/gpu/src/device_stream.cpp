@@ -21,8 +21,8 @@
 #include <deque>
 #include <set>
 
-#include "mdevsim/models/gpu/gpu_device.h"
 #include "mdevsim/models/common/rng.h"
+#include "mdevsim/models/gpu/gpu_device.h"
 
 namespace mdevsim::models {
 

@@ -27,9 +27,9 @@
 
 #include "mdevsim/models/gpu/bar0_registers.h"
 #include "mdevsim/models/gpu/command.h"
+#include "mdevsim/models/gpu/vram.h"
 #include "mdevsim/models/memory/dirty_bitmap.h"
 #include "mdevsim/models/stream/state_io.h"
-#include "mdevsim/models/gpu/vram.h"
 
 namespace mdevsim::models {
 

@@ -10,13 +10,13 @@
 
 #include <systemc>
 
+#include "mdevsim/models/factory/device.h"
 #include "mdevsim/models/gpu/bar0_registers.h"
 #include "mdevsim/models/gpu/command.h"
 #include "mdevsim/models/gpu/device_config.h"
 #include "mdevsim/models/gpu/engines.h"
-#include "mdevsim/models/factory/device.h"
-#include "mdevsim/models/memory/guest_memory_target.h"
 #include "mdevsim/models/gpu/vram.h"
+#include "mdevsim/models/memory/guest_memory_target.h"
 
 namespace mdevsim::models {
 

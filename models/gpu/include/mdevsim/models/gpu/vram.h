@@ -28,7 +28,9 @@ class Vram : public sc_core::sc_module {
 
   // ---- post-copy: pages still at the source (GPU MMU: reads and partial
   // writes both need the old content, so any touch faults).
-  void set_missing(const std::vector<uint64_t>& pages) { missing_.reset(store_.page_count(), pages); }
+  void set_missing(const std::vector<uint64_t>& pages) {
+    missing_.reset(store_.page_count(), pages);
+  }
   uint64_t missing_count() const { return missing_.count(); }
   bool missing(uint64_t page) const { return missing_.test(page); }
   // Fills a missing page with the source's content (no-op if present).
