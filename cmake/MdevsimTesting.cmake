@@ -11,7 +11,8 @@ find_package(GTest REQUIRED)
 add_library(mdevsim_test_main INTERFACE)
 target_sources(mdevsim_test_main INTERFACE ${PROJECT_SOURCE_DIR}/tests/support/gtest_sc_main.cpp)
 target_link_libraries(mdevsim_test_main INTERFACE GTest::gtest GTest::gmock mdevsim::systemc)
-target_include_directories(mdevsim_test_main INTERFACE ${PROJECT_SOURCE_DIR}/tests/support ${PROJECT_SOURCE_DIR}/sim/include)
+target_include_directories(mdevsim_test_main INTERFACE ${PROJECT_SOURCE_DIR}/tests/support ${PROJECT_SOURCE_DIR}/sim/include
+                                                    ${PROJECT_SOURCE_DIR}/models/common/include)
 
 include(GoogleTest)
 function(mdevsim_add_gtest name)

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <span>
 
-#include "mdevsim/models/gpu_device.h"
+#include "mdevsim/models/gpu/gpu_device.h"
 
 namespace {
 

@@ -235,7 +235,7 @@ Reply cmd_run(const Call& c) {
 }
 
 Reply cmd_dirty(const Call& c) {
-  const auto& store = c.s.dev().vram.store();
+  const auto& store = c.s.dev().memory();
   const uint64_t pages = store.dirty().count();
   Reply r;
   r.extra["dirty_pages"] = pages;
@@ -249,7 +249,7 @@ Reply cmd_dirty(const Call& c) {
 }
 
 Reply cmd_compare(const Call& c) {
-  const auto d = models::compare_devices(c.s.src_dev, c.s.dst_dev);
+  const auto d = c.s.src_dev.compare(c.s.dst_dev);
   Reply r;
   r.extra["equal"] = d.equal();
   r.extra["vram_pages_differing"] = d.vram_pages;

@@ -13,8 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "mdevsim/models/gpu_device.h"
-#include "mdevsim/models/workload_driver.h"
+#include "mdevsim/models/factory/device_factory.h"
 #include "mdevsim/vfio/frontend.h"
 #include "mdevsim/vfio/protocol.h"
 
@@ -23,9 +22,11 @@ namespace mdevsim::sim::step {
 struct Session {
   Session(vfio::FrontendOptions opt, bool json_out, uint64_t vram_bytes = 64 << 20)
       : cfg(config(vram_bytes)),
-        src_dev("src", cfg),
-        dst_dev("dst", cfg),
-        driver("driver", src_dev, workload(), 1),
+        src_model(models::make_device(models::kDefaultDeviceType, "src", cfg)),
+        dst_model(models::make_device(models::kDefaultDeviceType, "dst", cfg)),
+        driver(models::make_guest_driver("driver", *src_model, workload(), 1)),
+        src_dev(*src_model),
+        dst_dev(*dst_model),
         options(opt),
         src(std::make_unique<vfio::Frontend>(src_dev, opt)),
         dst(std::make_unique<vfio::Frontend>(dst_dev, opt)),
@@ -55,8 +56,10 @@ struct Session {
   }
 
   models::DeviceConfig cfg;
-  models::GpuDevice src_dev, dst_dev;
-  models::WorkloadDriver driver;
+  std::unique_ptr<models::Device> src_model, dst_model;
+  std::unique_ptr<models::GuestDriver> driver;
+  models::Device& src_dev;
+  models::Device& dst_dev;
   vfio::FrontendOptions options;
   std::unique_ptr<vfio::Frontend> src, dst;
   bool json;
@@ -91,7 +94,7 @@ struct Session {
     first_bad.clear();
     run_s = 0;
   }
-  models::GpuDevice& dev() { return on_src ? src_dev : dst_dev; }
+  models::Device& dev() { return on_src ? src_dev : dst_dev; }
   const char* name() const { return on_src ? "src" : "dst"; }
 };
 

@@ -2,8 +2,8 @@
 
 #include <systemc>
 
-#include "mdevsim/models/gpu_device.h"
-#include "mdevsim/models/workload_driver.h"
+#include "mdevsim/models/factory/device_factory.h"
+#include "mdevsim/models/memory/guest_memory_target.h"
 #include "mdevsim/sim/run_outputs.h"
 
 namespace mdevsim::sim {
@@ -18,25 +18,26 @@ class DiscardingGuestMemory : public models::GuestMemory {
 }  // namespace
 
 Result run_device_only(const Scenario& s, RunRecorder* recorder) {
-  models::GpuDevice dev("device", s.device.config);
+  const auto dev = models::make_device(s.device.type, "device", s.device.config);
   DiscardingGuestMemory guest;
-  dev.attach_guest_memory(&guest);
-  models::WorkloadDriver driver("driver", dev, s.workload, s.seed);
+  models::GuestMemoryTarget guest_port("guest_memory", guest, s.device.config.guest_page_size);
+  dev->bind_guest_memory(guest_port);
+  const auto driver = models::make_guest_driver("driver", *dev, s.workload, s.seed);
   // Dirty tracking from t=0 tells us how many distinct pages were touched.
-  dev.vram.store().start_tracking();
-  if (recorder) recorder->attach_device(dev);
+  models::PageStore& memory = dev->memory();
+  memory.start_tracking();
+  if (recorder) recorder->attach_device(*dev);
 
   DeviceRunStats stats;
   constexpr int kSamples = 10;
   for (int i = 1; i <= kSamples; ++i) {
     const auto chunk = sc_core::sc_time::from_seconds(s.duration_s / kSamples);
     recorder ? recorder->simulate_for(chunk) : sc_core::sc_start(chunk);
-    stats.unique_pages_over_time.emplace_back(s.duration_s * i / kSamples,
-                                              dev.vram.store().dirty().count());
+    stats.unique_pages_over_time.emplace_back(s.duration_s * i / kSamples, memory.dirty().count());
   }
   if (recorder) recorder->phase("src workload", "device run", 0, s.duration_s);
-  stats.page_writes = dev.vram.store().writes();
-  stats.unique_pages = dev.vram.store().dirty().count();
+  stats.page_writes = memory.writes();
+  stats.unique_pages = memory.dirty().count();
   stats.achieved_rate =
       static_cast<double>(stats.page_writes) * s.device.config.page_size / s.duration_s;
 

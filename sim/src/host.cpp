@@ -1,6 +1,7 @@
 #include "mdevsim/sim/host.h"
 
-#include "mdevsim/models/rng.h"
+#include "mdevsim/models/common/rng.h"
+#include "mdevsim/models/factory/device_factory.h"
 #include "mdevsim/vfio/mig_fsm.h"
 
 namespace mdevsim::sim {
@@ -65,13 +66,26 @@ vfio::FrontendOptions frontend_options(const Scenario& s, bool source) {
   return o;
 }
 
-Host::Host(const std::string& name, const Scenario& s, bool source)
-    : ram(s.vm.ram_bytes, s.vm.page_size),
-      device((name + "_device").c_str(), s.device.config),
-      driver((name + "_driver").c_str(), device, s.workload, s.seed),
-      vcpus((name + "_vcpus").c_str(), ram, s.guest, s.seed),
-      frontend(device, frontend_options(s, source)) {
-  device.attach_guest_memory(&ram);
+namespace {
+template <typename T, typename U>
+T& gpu_view(U& part, const Scenario& s) {
+  if (auto* t = dynamic_cast<T*>(&part)) return *t;
+  throw InputError(s.file, "/device/type",
+                   "device type '" + s.device.type + "' cannot migrate yet (only gpu)");
+}
+}  // namespace
+
+Host::Host(sc_core::sc_module_name name, const Scenario& s, bool source)
+    : sc_core::sc_module(name),
+      device_(models::make_device(s.device.type, "device", s.device.config)),
+      driver_(models::make_guest_driver("driver", *device_, s.workload, s.seed)),
+      ram(s.vm.ram_bytes, s.vm.page_size),
+      ram_port("ram", ram, s.vm.page_size),
+      device(gpu_view<models::GpuDevice>(*device_, s)),
+      driver(gpu_view<models::WorkloadDriver>(*driver_, s)),
+      vcpus("vcpus", ram, s.guest, s.seed),
+      frontend(*device_, frontend_options(s, source)) {
+  device_->bind_guest_memory(ram_port);
 }
 
 }  // namespace mdevsim::sim

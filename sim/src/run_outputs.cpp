@@ -7,7 +7,7 @@
 #include <cstring>
 #include <map>
 
-#include "mdevsim/models/gpu_device.h"
+#include "mdevsim/models/factory/device.h"
 #include "mdevsim/sim/host.h"
 #include "mdevsim/sim/units.h"
 
@@ -46,11 +46,11 @@ void RunRecorder::attach(Host& src, Host& dst) {
       observers_.push_back(std::make_unique<HostObserver>(*this, h->frontend, source));
       h->frontend.set_observer(observers_.back().get());
     }
-    devices_.push_back({source, &h->device, 0});
+    devices_.push_back({source, &h->model(), 0});
   }
 }
 
-void RunRecorder::attach_device(models::GpuDevice& device) {
+void RunRecorder::attach_device(models::Device& device) {
   devices_.push_back({true, &device, 0});
   phase_ = "device run";
 }
@@ -274,8 +274,7 @@ void RunRecorder::sample_engines() {
   // previous sample.
   for (auto& d : devices_) {
     const auto& dev = *d.device;
-    const uint64_t done =
-        dev.compute.state().pages_done + dev.copy.state().pages_done + dev.dma.state().pages_done;
+    const uint64_t done = dev.engine_pages_done();
     wf_->set_engine_busy(d.source, !dev.engines_idle() || done != d.pages_done);
     d.pages_done = done;
   }

@@ -14,7 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "mdevsim/models/workload_pattern.h"
+#include "mdevsim/models/factory/device_factory.h"
+#include "mdevsim/models/workload/workload_pattern.h"
 #include "mdevsim/sim/units.h"
 
 namespace mdevsim::sim {
@@ -270,6 +271,10 @@ models::PatternSpec read_pattern(Obj& o, uint64_t memory_bytes, uint32_t page_si
 void read_device(Obj& o, Scenario& s, const std::filesystem::path& base_dir) {
   auto& d = s.device;
   auto& c = d.config;
+  d.type = o.str("type", d.type);
+  if (models::find_device_type(d.type) == nullptr)
+    o.fail("type",
+           "unknown device type '" + d.type + "' (known: " + models::device_type_names() + ")");
   c.page_size =
       static_cast<uint32_t>(std::min<uint64_t>(o.size("page_size", c.page_size), 1u << 30));
   if (!power_of_two(c.page_size) || c.page_size < 4096 || c.page_size > (2u << 20))

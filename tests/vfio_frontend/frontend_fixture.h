@@ -8,8 +8,8 @@
 
 #include <gtest/gtest.h>
 
-#include "mdevsim/models/gpu_device.h"
-#include "mdevsim/models/workload_driver.h"
+#include "mdevsim/models/factory/device_factory.h"
+#include "mdevsim/models/gpu/gpu_device.h"
 #include "mdevsim/vfio/feature_buf.h"
 #include "mdevsim/vfio/frontend.h"
 #include "mdevsim/vfio/mig_fsm.h"
@@ -68,13 +68,18 @@ class PathRecorder : public CallObserver {
 // Two devices (source, destination) with frontends.
 struct Pair {
   explicit Pair(FrontendOptions opt = {}, models::DeviceConfig cfg = test_device_config())
-      : src_dev("src", cfg),
-        dst_dev("dst", cfg),
-        driver("drv", src_dev, test_workload(), 7),
+      : src_model(models::make_device("gpu", "src", cfg)),
+        dst_model(models::make_device("gpu", "dst", cfg)),
+        driver(models::make_guest_driver("drv", *src_model, test_workload(), 7)),
+        src_dev(dynamic_cast<models::GpuDevice&>(*src_model)),
+        dst_dev(dynamic_cast<models::GpuDevice&>(*dst_model)),
         src(src_dev, opt),
         dst(dst_dev, opt) {}
-  models::GpuDevice src_dev, dst_dev;
-  models::WorkloadDriver driver;
+  std::unique_ptr<models::Device> src_model, dst_model;
+  std::unique_ptr<models::GuestDriver> driver;
+  // GPU views: these tests read the GPU's VRAM and configuration.
+  models::GpuDevice& src_dev;
+  models::GpuDevice& dst_dev;
   Frontend src, dst;
 };
 

@@ -11,7 +11,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "mdevsim/models/rng.h"
+#include "mdevsim/models/common/rng.h"
+#include "mdevsim/models/factory/device_factory.h"
 #include "mdevsim/sim/host.h"
 #include "mdevsim/sim/outputs.h"
 
@@ -185,10 +186,12 @@ SimHost::SimHost(const HostConfig& config)
     : cfg_(config), scenario_(load(config)), ram_(scenario_.vm.page_size) {
   auto& dc = scenario_.device.config;
   dc.dma_buffer_gpa = kDmaBufferGpa;
-  device_ = std::make_unique<models::GpuDevice>("vfio_host_device", dc);
-  driver_ = std::make_unique<models::WorkloadDriver>("vfio_host_driver", *device_,
-                                                     scenario_.workload, scenario_.seed);
-  device_->attach_guest_memory(&ram_);
+  ram_port_ =
+      std::make_unique<models::GuestMemoryTarget>("vfio_host_ram", ram_, scenario_.vm.page_size);
+  device_ = models::make_device(scenario_.device.type, "vfio_host_device", dc);
+  driver_ =
+      models::make_guest_driver("vfio_host_driver", *device_, scenario_.workload, scenario_.seed);
+  device_->bind_guest_memory(*ram_port_);
   driver_->set_guest_running(false);  // until QEMU starts the VM
   auto o = sim::frontend_options(scenario_, cfg_.role == "src");
   o.premap_guest_ram = false;  // QEMU maps guest RAM itself

@@ -13,9 +13,9 @@
 #include <utility>
 #include <vector>
 
-#include "mdevsim/models/gpu_device.h"
-#include "mdevsim/models/guest_memory.h"
-#include "mdevsim/models/workload_driver.h"
+#include "mdevsim/models/factory/device.h"
+#include "mdevsim/models/memory/guest_memory.h"
+#include "mdevsim/models/memory/guest_memory_target.h"
 #include "mdevsim/sim/scenario.h"
 #include "mdevsim/vfio/frontend.h"
 #include "mdevsim/vfio_host/report.h"
@@ -108,8 +108,9 @@ class SimHost : public vfio::CallObserver {
   HostConfig cfg_;
   sim::Scenario scenario_;
   QemuRam ram_;
-  std::unique_ptr<models::GpuDevice> device_;
-  std::unique_ptr<models::WorkloadDriver> driver_;
+  std::unique_ptr<models::GuestMemoryTarget> ram_port_;  // ram_ as the device DMA's TLM target
+  std::unique_ptr<models::Device> device_;
+  std::unique_ptr<models::GuestDriver> driver_;
   std::unique_ptr<vfio::Frontend> frontend_;
   std::ofstream trace_;
   DeviceReport report_;

@@ -1,5 +1,6 @@
 // One host of the simulated pair: a VM (guest RAM and vCPUs that dirty it),
-// the GPU-like device with its guest driver, and the device's VFIO frontend.
+// the device the scenario's device.type names (built by the device factory)
+// with its guest driver, and the device's VFIO frontend.
 #pragma once
 
 #include <memory>
@@ -7,12 +8,14 @@
 
 #include <systemc>
 
-#include "mdevsim/models/gpu_device.h"
-#include "mdevsim/models/guest_memory.h"
-#include "mdevsim/models/page_store.h"
-#include "mdevsim/models/missing_pages.h"
-#include "mdevsim/models/workload_driver.h"
-#include "mdevsim/models/workload_pattern.h"
+#include "mdevsim/models/factory/device.h"
+#include "mdevsim/models/gpu/gpu_device.h"
+#include "mdevsim/models/memory/guest_memory.h"
+#include "mdevsim/models/memory/guest_memory_target.h"
+#include "mdevsim/models/memory/missing_pages.h"
+#include "mdevsim/models/memory/page_store.h"
+#include "mdevsim/models/workload/workload_driver.h"
+#include "mdevsim/models/workload/workload_pattern.h"
 #include "mdevsim/sim/scenario.h"
 #include "mdevsim/vfio/frontend.h"
 
@@ -69,18 +72,36 @@ class Vcpus : public sc_core::sc_module {
   VcpuState state_;
 };
 
-struct Host {
-  Host(const std::string& name, const Scenario& s, bool source);
+// The host as a module: guest RAM (with its TLM face, which the device's
+// DMA is bound to), the device and its guest driver, the vCPUs and the
+// frontend are its parts and live as long as it does.
+class Host : public sc_core::sc_module {
+  // First: built before the views below refer to them.
+  std::unique_ptr<models::Device> device_;
+  std::unique_ptr<models::GuestDriver> driver_;
+
+ public:
+  Host(sc_core::sc_module_name name, const Scenario& s, bool source);
+
   GuestRam ram;
-  models::GpuDevice device;
-  models::WorkloadDriver driver;
+  models::GuestMemoryTarget ram_port;  // guest RAM as the device DMA's TLM target
+  // The device as every device type is seen (the frontend sees only its
+  // MigratableDevice part).
+  models::Device& model() { return *device_; }
+  const models::Device& model() const { return *device_; }
+  models::GuestDriver& guest_driver() { return *driver_; }
+  // GPU views, for the VMM and verification in migration.cpp that still read
+  // GPU state directly (issue 11: they move to the ABI and an inspector);
+  // building a host of another device type fails until then.
+  models::GpuDevice& device;
+  models::WorkloadDriver& driver;
   Vcpus vcpus;
   vfio::Frontend frontend;
 
   // The whole VM runs or pauses (vCPUs and the guest driver).
   void set_vm_running(bool r) {
     vcpus.set_running(r);
-    driver.set_guest_running(r);
+    driver_->set_guest_running(r);
   }
 };
 

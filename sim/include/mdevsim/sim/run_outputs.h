@@ -21,7 +21,7 @@
 #include "mdevsim/sim/waveform.h"
 
 namespace mdevsim::models {
-class GpuDevice;
+class Device;
 }
 
 namespace mdevsim::sim {
@@ -69,7 +69,7 @@ class RunRecorder {
   // its observers); run_migration's hosts do not.
   void attach(Host& src, Host& dst);
   // A device-only run: the one device's engines (as the source).
-  void attach_device(models::GpuDevice& device);
+  void attach_device(models::Device& device);
 
   // ---- generic records
   void phase(const std::string& track, const std::string& name, double start_s, double end_s);
@@ -160,7 +160,7 @@ class RunRecorder {
   std::vector<std::unique_ptr<HostObserver>> observers_;
   struct Sampled {
     bool source;
-    models::GpuDevice* device;
+    models::Device* device;
     uint64_t pages_done;  // engine pages done at the previous sample
   };
   std::vector<Sampled> devices_;

@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include "mdevsim/models/device_config.h"
-#include "mdevsim/models/workload_pattern.h"
+#include "mdevsim/models/gpu/device_config.h"
+#include "mdevsim/models/workload/workload_pattern.h"
 #include "mdevsim/vfio/protocol.h"
 
 namespace mdevsim::sim {
@@ -34,6 +34,7 @@ class InputError : public std::runtime_error {
 };
 
 struct DeviceSection {
+  std::string type = "gpu";  // the device factory's type (models/factory/device_factory.h)
   models::DeviceConfig config;
   std::string protocol = "v2";  // "v1", "v2", a shipped proposal name or a protocol file path
   // The resolved v2-style protocol (null for the builtin v1/v2).
