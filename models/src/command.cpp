@@ -14,8 +14,12 @@ const char* engine_name(EngineId e) {
   return "?";
 }
 
+// The engine byte's top bit marks a read-only command (a command that
+// writes keeps the byte it always had).
+constexpr uint8_t kReadOnlyBit = 0x80;
+
 void Command::save(StateWriter& w) const {
-  w.u8(static_cast<uint8_t>(engine));
+  w.u8(static_cast<uint8_t>(static_cast<uint8_t>(engine) | (read_only ? kReadOnlyBit : 0)));
   w.u32(count);
   w.u64(key);
   for (uint32_t i = 0; i < count; ++i) w.u64(pages[i]);
@@ -23,8 +27,10 @@ void Command::save(StateWriter& w) const {
 
 Command Command::load(StateReader& r, uint64_t vram_pages) {
   Command c;
-  const uint8_t e = r.u8("command engine");
-  if (e >= kEngineCount)
+  const uint8_t byte = r.u8("command engine");
+  const uint8_t e = byte & static_cast<uint8_t>(~kReadOnlyBit);
+  c.read_only = (byte & kReadOnlyBit) != 0;
+  if (e >= kEngineCount || (c.read_only && e == static_cast<uint8_t>(EngineId::kDma)))
     throw StateFormatError("command names unknown engine " + std::to_string(e));
   c.engine = static_cast<EngineId>(e);
   c.count = r.u32("command page count");

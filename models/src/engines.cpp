@@ -58,10 +58,12 @@ bool Engine::step() {
 }
 
 void ComputeEngine::do_page(const Command& cmd, uint32_t i) {
+  if (cmd.read_only) return;  // the page was read (touched): nothing changes
   vram_.write_page(cmd.pages[i], stream_value(cmd.key, i));
 }
 
 void CopyEngine::do_page(const Command& cmd, uint32_t i) {
+  if (cmd.read_only) return;
   const uint64_t src = cmd.pages[(i + 1) % cmd.count];
   vram_.write_page(cmd.pages[i], vram_.token(src) ^ cmd.key);
 }

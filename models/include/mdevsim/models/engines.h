@@ -139,7 +139,7 @@ class CopyEngine : public Engine {
   // Copies the next listed page onto this one (a blit within VRAM).
   void do_page(const Command& cmd, uint32_t i) override;
   void touch_pages(const Command& cmd, uint32_t i) override {
-    vram_.touch(cmd.pages[(i + 1) % cmd.count]);
+    if (!cmd.read_only) vram_.touch(cmd.pages[(i + 1) % cmd.count]);
     vram_.touch(cmd.pages[i]);
   }
 };
