@@ -1,6 +1,6 @@
 #include "mdevsim/sim/host.h"
 
-#include "mdevsim/models/rng.h"
+#include "mdevsim/models/common/rng.h"
 #include "mdevsim/vfio/mig_fsm.h"
 
 namespace mdevsim::sim {

@@ -17,7 +17,7 @@
 
 #include <systemc>
 
-#include "mdevsim/models/gpu_device.h"
+#include "mdevsim/models/gpu/gpu_device.h"
 #include "mdevsim/sim/host.h"
 #include "mdevsim/sim/run_outputs.h"
 #include "mdevsim/sim/units.h"

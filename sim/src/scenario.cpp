@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "mdevsim/models/workload_pattern.h"
+#include "mdevsim/models/workload/workload_pattern.h"
 #include "mdevsim/sim/units.h"
 
 namespace mdevsim::sim {

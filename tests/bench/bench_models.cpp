@@ -12,11 +12,11 @@
 #include <benchmark/benchmark.h>
 
 #include "bench_util.h"
-#include "mdevsim/models/dirty_bitmap.h"
-#include "mdevsim/models/gpu_device.h"
-#include "mdevsim/models/page_store.h"
-#include "mdevsim/models/workload_driver.h"
-#include "mdevsim/models/workload_pattern.h"
+#include "mdevsim/models/memory/dirty_bitmap.h"
+#include "mdevsim/models/gpu/gpu_device.h"
+#include "mdevsim/models/memory/page_store.h"
+#include "mdevsim/models/workload/workload_driver.h"
+#include "mdevsim/models/workload/workload_pattern.h"
 
 namespace {
 

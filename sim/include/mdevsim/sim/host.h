@@ -8,12 +8,12 @@
 
 #include <systemc>
 
-#include "mdevsim/models/gpu_device.h"
-#include "mdevsim/models/guest_memory.h"
-#include "mdevsim/models/missing_pages.h"
-#include "mdevsim/models/page_store.h"
-#include "mdevsim/models/workload_driver.h"
-#include "mdevsim/models/workload_pattern.h"
+#include "mdevsim/models/gpu/gpu_device.h"
+#include "mdevsim/models/memory/guest_memory.h"
+#include "mdevsim/models/memory/page_store.h"
+#include "mdevsim/models/memory/missing_pages.h"
+#include "mdevsim/models/workload/workload_driver.h"
+#include "mdevsim/models/workload/workload_pattern.h"
 #include "mdevsim/sim/scenario.h"
 #include "mdevsim/vfio/frontend.h"
 

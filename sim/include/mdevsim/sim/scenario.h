@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include "mdevsim/models/device_config.h"
-#include "mdevsim/models/workload_pattern.h"
+#include "mdevsim/models/gpu/device_config.h"
+#include "mdevsim/models/workload/workload_pattern.h"
 #include "mdevsim/vfio/protocol.h"
 
 namespace mdevsim::sim {
