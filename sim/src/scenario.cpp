@@ -493,16 +493,17 @@ Scenario build(const std::string& file, const json& root) {
                            s.device.config.resident, "/device/resident"};
     std::string driver_keys_at;  // the element that set dma_rate / submit_interval
     read_patterns(file, top.get("workload"), "/workload", [&](Obj& w, size_t i) {
-      for (const char* key : {"dma_rate", "submit_interval"}) {
+      for (const char* key : {"dma_rate", "dma_read_rate", "submit_interval"}) {
         if (!w.has(key)) continue;
         if (!driver_keys_at.empty() && driver_keys_at != w.path())
           w.fail(key,
-                 "dma_rate and submit_interval belong to the whole workload: give them in "
-                 "one pattern only (already in " +
+                 "dma_rate, dma_read_rate and submit_interval belong to the whole workload: "
+                 "give them in one pattern only (already in " +
                      driver_keys_at + ")");
         driver_keys_at = w.path();
       }
       if (w.has("dma_rate")) s.workload.dma_rate_bytes_per_s = w.rate("dma_rate", 0);
+      if (w.has("dma_read_rate")) s.workload.dma_read_rate_bytes_per_s = w.rate("dma_read_rate", 0);
       if (w.has("submit_interval")) {
         s.workload.submit_interval_s = w.duration("submit_interval", 0);
         // Each submission is a simulated event: at 1us a simulated second costs

@@ -1,5 +1,6 @@
 // Scenario keys for resident memory, reads and concurrent workloads
 // (device.resident, vm.resident, region by name, read_rate, pattern lists).
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -227,6 +228,10 @@ TEST(ScenarioResident, SixteenGiBResidentRamIsSentWholeInTheFirstPass) {
   EXPECT_NEAR(static_cast<double>(r.iterations[1].ram_dirty_pages), expected, 0.03 * expected);
   EXPECT_GE(r.total_time_s, ram / bw);
   EXPECT_GE(r.ram_bytes, static_cast<uint64_t>(ram));
+  // Source, destination and the pages in flight: bits and tokens, never bytes.
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  EXPECT_LT(static_cast<double>(ru.ru_maxrss) * 1024, 0.5 * kGiB) << "peak RSS";
 }
 
 TEST(ScenarioResident, WithoutResidentTheSameRamCostsZeroPageHeadersOnly) {
@@ -255,6 +260,31 @@ TEST(ScenarioResident, ResidentVramIsSentInTheDevicesFirstPassAndVerifies) {
   EXPECT_LE(static_cast<double>(r.iterations[0].device_bytes), weights * 1.01);
   // Reads never dirty: nothing of the weights is sent twice.
   EXPECT_LE(static_cast<double>(r.device_bytes), weights * 1.01);
+}
+
+
+// Option P2: RAM post-copied, the device stop-copied and running at the
+// destination, its DMA reading guest RAM that is still at the source. Every
+// RAM fault comes from the device: the vCPUs write nothing.
+TEST(ScenarioResident, PostCopyDmaReadsOfMissingGuestRamFaultAndStallTheDevice) {
+  const Scenario s = load(R"({
+    "device": {"vram": "256MiB", "page_size": "64KiB", "protocol": "v2-postcopy-ram-only",
+               "dma_buffer": "16MiB"},
+    "workload": {"kind": "uniform", "dirty_rate": "256MiB/s", "dma_read_rate": "512MiB/s"},
+    "vm": {"ram": "1GiB", "resident": "100%"},
+    "link": {"bandwidth": "10Gbit/s"},
+    "migration": {"mode": "postcopy", "start_at": "50ms"}})");
+  const Result r = run_migration(s, {});
+  ASSERT_EQ(r.outcome, "completed") << r.reason;
+  EXPECT_TRUE(r.verification.passed) << describe_verification_failure(r.verification);
+  ASSERT_TRUE(r.postcopy.has_value());
+  const auto& pc = *r.postcopy;
+  EXPECT_EQ(pc["device_faults"], 0) << "the device was stop-copied whole";
+  EXPECT_EQ(pc["vcpu_writes"], 0);
+  EXPECT_GT(pc["ram_faults"].get<uint64_t>(), 0u) << "the DMA engine's reads faulted";
+  EXPECT_GT(pc["stall_total_s"].get<double>(), 0);
+  // The device waited for them (it catches up later: its engines outrun the workload).
+  EXPECT_GT(pc["device_slowdown_peak"].get<double>(), 0.5);
 }
 
 }  // namespace

@@ -80,6 +80,12 @@ void DmaEngine::do_page(const Command& cmd, uint32_t i) {
   if (pages_ == 0) return;
   const uint64_t offset = state_.dma_cursor;
   state_.dma_cursor = (state_.dma_cursor + 1) % pages_;
+  if (cmd.from_guest) {
+    // Upload: the guest page's content, folded into the VRAM page.
+    const uint64_t guest = memory_ != nullptr ? memory_->dma_read_page(first_page_ + offset) : 0;
+    vram_.write_page(cmd.pages[i], mix64(guest ^ cmd.key));
+    return;
+  }
   const uint64_t value = mix64(vram_.token(cmd.pages[i]) ^ cmd.key);
   if (memory_ != nullptr) memory_->dma_write_page(first_page_ + offset, value);
   if (logging_) log_.set(offset);
@@ -158,7 +164,7 @@ void CommandProcessor::run_engines(const sc_core::sc_time& until) {
           (next == nullptr || e->ready_at() < next->ready_at()))
         next = e;
     if (next == nullptr) return;
-    if (next->vram_missing()) {
+    if (next->may_fault()) {
       // Post-copy: catch up to the page's true time, raise the fault there,
       // and wait (the whole device: one process sequences its engines).
       const sc_core::sc_time now = sc_core::sc_time_stamp();

@@ -17,9 +17,12 @@ WorkloadDriver::WorkloadDriver(sc_core::sc_module_name name, GpuDevice& device,
                                  device.config().page_size, seed)),
       seed_(mix64(seed ^ 0xd21e5ULL)),
       interval_s_(spec.submit_interval_s),
-      dma_pages_per_s_(spec.dma_rate_bytes_per_s / device.config().guest_page_size) {
+      dma_pages_per_s_(spec.dma_rate_bytes_per_s / device.config().guest_page_size),
+      upload_pages_per_s_(spec.dma_read_rate_bytes_per_s / device.config().guest_page_size) {
   if (!(interval_s_ > 0)) throw std::invalid_argument("submit_interval must be > 0");
   if (!(spec.dma_rate_bytes_per_s >= 0)) throw std::invalid_argument("dma_rate must be >= 0");
+  if (!(spec.dma_read_rate_bytes_per_s >= 0))
+    throw std::invalid_argument("dma_read_rate must be >= 0");
   state_.submitted_streams.assign(streams_.size() - 1, 0);
   due_.resize(streams_.size());
   socket.bind(device.registers.socket);
@@ -78,6 +81,7 @@ void WorkloadDriver::submit_due() {
   const size_t n_streams = streams_.size();
   for (size_t k = 0; k < n_streams; ++k) due_[k] = streams_[k].gen.writes_until(t);
   const auto dma_due = static_cast<uint64_t>(std::floor(dma_pages_per_s_ * t));
+  const auto upload_due = static_cast<uint64_t>(std::floor(upload_pages_per_s_ * t));
   for (;;) {
     // The stream whose turn it is (round robin by command), else the next
     // one with work due: one stream alone is served as it always was.
@@ -90,7 +94,8 @@ void WorkloadDriver::submit_due() {
       }
     }
     const bool dma_pending = state_.submitted_dma < dma_due;
-    if (stream == n_streams && !dma_pending) return;
+    const bool upload_pending = state_.submitted_uploads < upload_due;
+    if (stream == n_streams && !dma_pending && !upload_pending) return;
     // Find a context with ring space, round robin.
     uint32_t ctx = state_.next_context;
     uint32_t tried = 0;
@@ -111,6 +116,15 @@ void WorkloadDriver::submit_due() {
       for (uint32_t i = 0; i < cmd.count; ++i)
         cmd.pages[i] = streams_[0].gen.page_of(base > i ? base - 1 - i : i);
       state_.submitted_dma += cmd.count;
+    } else if (upload_pending && (state_.commands % 8 == 3 || stream == n_streams)) {
+      // Upload of guest data (inputs) into the first pattern's VRAM pages.
+      cmd.engine = EngineId::kDma;
+      cmd.from_guest = true;
+      cmd.count = static_cast<uint32_t>(
+          std::min<uint64_t>(Command::kMaxPages, upload_due - state_.submitted_uploads));
+      for (uint32_t i = 0; i < cmd.count; ++i)
+        cmd.pages[i] = streams_[0].gen.page_of(state_.submitted_uploads + i);
+      state_.submitted_uploads += cmd.count;
     } else {
       const PageStream& st = streams_[stream];
       uint64_t& done = submitted(stream);

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include "mdevsim/models/gpu/gpu_device.h"
+#include "mdevsim/models/memory/missing_pages.h"
+#include "mdevsim/models/memory/page_store.h"
 #include "mdevsim/models/workload/workload_driver.h"
 
 namespace mdevsim::models {
@@ -121,6 +123,81 @@ TEST(WorkloadDriver, APostCopyReadOfAMissingPageFaultsAndStallsLikeAWrite) {
   EXPECT_EQ(dev.vram.store().writes(), 0u);
 }
 
+// Guest RAM for the DMA engine, with post-copy missing pages (option P2).
+class FaultingGuestMemory : public GuestMemory {
+ public:
+  explicit FaultingGuestMemory(uint64_t salt) : store(64 << 20, 4096) {
+    store.set_content_salt(salt);
+    store.make_resident(0, store.page_count());
+  }
+  void dma_write_page(uint64_t gpa_page, uint64_t value) override {
+    missing.fill(gpa_page);
+    store.write_untracked(gpa_page, value);
+  }
+  uint64_t dma_read_page(uint64_t gpa_page) const override { return store.token(gpa_page); }
+  void dma_touch_page(uint64_t gpa_page) override { missing.touch(gpa_page); }
+  bool dma_may_fault() const override { return missing.count() > 0; }
+  PageStore store;
+  MissingPages missing;
+};
+
+WorkloadSpec uploads(double rate) {
+  WorkloadSpec w;
+  w.vram.kind = PatternKind::kStreaming;
+  w.vram.region_first_page = 60000;
+  w.vram.region_pages = 64;
+  w.dma_read_rate_bytes_per_s = rate;
+  return w;
+}
+
+TEST(WorkloadDriver, UploadsReadTheDmaBufferIntoVramAtTheirRate) {
+  DeviceConfig c = resident_device();
+  GpuDevice a("a", c), b("b", c);
+  FaultingGuestMemory ga(1), gb(2);  // the same device, other guest content
+  a.attach_guest_memory(&ga);
+  b.attach_guest_memory(&gb);
+  WorkloadDriver da("da", a, uploads(64 << 20), 4), db("db", b, uploads(64 << 20), 4);
+  const uint64_t before = a.vram.store().content_hash();
+  ASSERT_EQ(before, b.vram.store().content_hash());
+  sc_core::sc_start(sc_time(100, SC_MS));
+  const double pages = 0.1 * (64 << 20) / 4096;  // 1638 guest pages read
+  EXPECT_NEAR(static_cast<double>(a.dma.state().pages_done), pages, 0.02 * pages);
+  EXPECT_NEAR(static_cast<double>(da.state().submitted_uploads), pages, 0.02 * pages);
+  EXPECT_EQ(ga.store.writes(), 0u) << "an upload does not write guest RAM";
+  EXPECT_NE(a.vram.store().content_hash(), before) << "it writes VRAM";
+  EXPECT_NE(a.vram.store().content_hash(), b.vram.store().content_hash())
+      << "with what the guest's pages hold";
+  for (uint64_t p = 0; p < 60000; p += 997) ASSERT_EQ(a.vram.token(p), b.vram.token(p)) << p;
+}
+
+TEST(WorkloadDriver, APostCopyDmaReadOfAMissingGuestPageFaultsAndStallsTheDevice) {
+  GpuDevice dev("dev", resident_device());
+  FaultingGuestMemory guest(3);
+  dev.attach_guest_memory(&guest);
+  WorkloadSpec w = uploads(64 << 20);
+  w.concurrent = {reads_over(0, 1024, 1 * kGiBs)};  // compute work beside the uploads
+  WorkloadDriver drv("drv", dev, w, 6);
+  const uint64_t buffer = dev.dma.buffer_first_page();
+  std::vector<uint64_t> missing;
+  for (uint64_t p = buffer; p < buffer + 16; ++p) missing.push_back(p);
+  guest.missing.reset(guest.store.page_count(), missing);
+  sc_core::sc_spawn([&] {
+    sc_core::wait(sc_time(30, SC_MS));
+    for (uint64_t p : missing) guest.missing.fill(p);  // the VMM placed them
+  });
+  sc_core::sc_start(sc_time(20, SC_MS));
+  EXPECT_EQ(guest.missing.faults(), 1u) << "the first upload page faulted in the IOMMU";
+  EXPECT_EQ(guest.missing.take_faults(), std::vector<uint64_t>{buffer});
+  EXPECT_EQ(dev.dma.state().pages_done, 0u);
+  const uint64_t stalled = dev.engine_pages_done();
+  sc_core::sc_start(sc_time(1, SC_MS));
+  EXPECT_EQ(dev.engine_pages_done(), stalled) << "the whole device waits: one process sequences it";
+  sc_core::sc_start(sc_time(30, SC_MS));
+  EXPECT_GT(dev.dma.state().pages_done, 16u) << "uploads go on once the pages are there";
+  ASSERT_FALSE(guest.missing.stalls().empty());
+  EXPECT_GE(guest.missing.stalls().front(), 0.020);
+}
+
 TEST(WorkloadDriver, AReadOnlyCommandMigratesAsDataAndADmaReadIsRefused) {
   Command c;
   c.engine = EngineId::kCompute;
@@ -147,6 +224,22 @@ TEST(WorkloadDriver, AReadOnlyCommandMigratesAsDataAndADmaReadIsRefused) {
   const auto dbytes = dw.take();
   StateReader dr(dbytes);
   EXPECT_THROW(Command::load(dr, 16), StateFormatError);
+  // An upload is a DMA command, and only that.
+  Command up = plain;
+  up.engine = EngineId::kDma;
+  up.from_guest = true;
+  StateWriter uw;
+  up.save(uw);
+  const auto ubytes = uw.take();
+  StateReader ur(ubytes);
+  EXPECT_EQ(Command::load(ur, 16), up);
+  Command bad = plain;
+  bad.from_guest = true;
+  StateWriter bw;
+  bad.save(bw);
+  const auto bbytes = bw.take();
+  StateReader br(bbytes);
+  EXPECT_THROW(Command::load(br, 16), StateFormatError);
 }
 
 }  // namespace

@@ -10,8 +10,8 @@
 
 #include "mdevsim/models/gpu/gpu_device.h"
 #include "mdevsim/models/memory/guest_memory.h"
-#include "mdevsim/models/memory/page_store.h"
 #include "mdevsim/models/memory/missing_pages.h"
+#include "mdevsim/models/memory/page_store.h"
 #include "mdevsim/models/workload/workload_driver.h"
 #include "mdevsim/models/workload/workload_pattern.h"
 #include "mdevsim/sim/scenario.h"
@@ -29,6 +29,13 @@ class GuestRam : public models::GuestMemory {
     missing.fill(gpa_page);  // device DMA writes whole pages: no fetch needed
     store.write_untracked(gpa_page, value);
   }
+  uint64_t dma_read_page(uint64_t gpa_page) const override {
+    return gpa_page < store.page_count() ? store.token(gpa_page) : 0;
+  }
+  // Option P2: a DMA read of a page still at the source faults like a vCPU
+  // touch; the VMM serves it from the same fault queue.
+  void dma_touch_page(uint64_t gpa_page) override { missing.touch(gpa_page); }
+  bool dma_may_fault() const override { return missing.count() > 0; }
   models::PageStore store;
   // Post-copy destination: pages still at the source (QEMU's userfaultfd:
   // a vCPU touching one blocks until the VMM places it).

@@ -38,8 +38,9 @@ struct WorkloadSpec {
     all.insert(all.end(), concurrent.begin(), concurrent.end());
     return all;
   }
-  double dma_rate_bytes_per_s = 0;   // device writes into guest RAM (within the DMA buffer)
-  double submit_interval_s = 0.001;  // how often the driver rings a doorbell
+  double dma_rate_bytes_per_s = 0;       // device writes into guest RAM (within the DMA buffer)
+  double dma_read_rate_bytes_per_s = 0;  // device reads of guest RAM (uploads from the buffer)
+  double submit_interval_s = 0.001;      // how often the driver rings a doorbell
 };
 
 }  // namespace mdevsim::models

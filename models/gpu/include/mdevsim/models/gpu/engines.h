@@ -25,10 +25,10 @@
 
 #include "mdevsim/models/gpu/bar0_registers.h"
 #include "mdevsim/models/gpu/command.h"
+#include "mdevsim/models/gpu/vram.h"
 #include "mdevsim/models/memory/dirty_bitmap.h"
 #include "mdevsim/models/memory/guest_memory.h"
 #include "mdevsim/models/stream/state_io.h"
-#include "mdevsim/models/gpu/vram.h"
 
 namespace mdevsim::models {
 
@@ -104,6 +104,8 @@ class Engine : public sc_core::sc_module {
   // Post-copy: whether VRAM has missing pages, and the fault-and-wait for
   // the pages the next step touches (from the device's SystemC thread).
   bool vram_missing() const { return vram_.missing_count() > 0; }
+  // Whether the next step may fault (VRAM, or guest RAM for DMA reads).
+  virtual bool may_fault() const { return vram_missing(); }
   void touch_next() { touch_pages(state_.cmd, state_.progress); }
 
  protected:
@@ -167,11 +169,21 @@ class DmaEngine : public Engine {
   // Guest pages (guest page units) written since the last report within
   // [first, first+count); clears what it returns.
   std::vector<uint64_t> take_logged(uint64_t first, uint64_t count);
+  bool may_fault() const override {
+    return vram_missing() || (memory_ != nullptr && memory_->dma_may_fault());
+  }
 
  protected:
   // Reads a VRAM page and writes the result into the next guest page of the
-  // DMA buffer (readback of results into guest memory).
+  // DMA buffer (readback of results into guest memory); an upload reads the
+  // next guest page of the buffer into the VRAM page instead.
   void do_page(const Command& cmd, uint32_t i) override;
+  // An upload's guest page faults in post-copy (option P2) before its VRAM page.
+  void touch_pages(const Command& cmd, uint32_t i) override {
+    if (cmd.from_guest && memory_ != nullptr && pages_ > 0)
+      memory_->dma_touch_page(first_page_ + state_.dma_cursor);
+    vram_.touch(cmd.pages[i]);
+  }
 
  private:
   GuestMemory* memory_ = nullptr;

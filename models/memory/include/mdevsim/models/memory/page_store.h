@@ -9,8 +9,10 @@
 //
 // Resident pages (weights loaded before the run, a guest's RAM in use) hold
 // "version 0" content from time 0: a token that is a function of the store's
-// content salt and the page index, kept as one bit per page until the page is
-// written. A 1 TiB memory 100% resident costs 32 MiB, not its 2 GiB of tokens.
+// content salt and the page index, kept as one bit per page while its chunk
+// does not exist. A 1 TiB memory 100% resident costs 32 MiB, not its 2 GiB of
+// tokens. When a write needs the chunk, the chunk is allocated with its
+// resident tokens filled in, so writes never look at resident bits.
 #pragma once
 
 #include <sys/mman.h>
@@ -25,8 +27,8 @@
 #include <string>
 #include <vector>
 
-#include "mdevsim/models/memory/dirty_bitmap.h"
 #include "mdevsim/models/common/rng.h"
+#include "mdevsim/models/memory/dirty_bitmap.h"
 
 namespace mdevsim::models {
 
@@ -134,11 +136,9 @@ class PageStore {
 
   // Token 0 means "never written": the page reads as zeros.
   uint64_t token(uint64_t page) const {
-    const uint64_t* chunk = chunks_[page >> kChunkShift];
-    const uint64_t t = chunk ? chunk[page & (kChunkPages - 1)] : 0;
-    if (t == 0 && resident_count_ != 0 && resident_bit(page)) [[unlikely]]
-      return resident_token(page);
-    return t;
+    if (const uint64_t* chunk = chunks_[page >> kChunkShift]) [[likely]]
+      return chunk[page & (kChunkPages - 1)];
+    return resident_count_ != 0 && resident_bit(page) ? resident_token(page) : 0;
   }
 
   // A write of `value` to the page: content changes, the page becomes dirty
@@ -159,10 +159,9 @@ class PageStore {
   // dirty logging misses it, which is why VFIO reports DMA-dirty pages).
   void write_untracked(uint64_t page, uint64_t value) {
     uint64_t& t = slot(page);
-    uint64_t old = t;
-    if (old == 0) [[unlikely]]
-      old = first_write(page);
-    const uint64_t next = mix64(old ^ value);
+    if (t == 0) [[unlikely]]
+      mark_present(page);
+    const uint64_t next = mix64(t ^ value);
     t = next | (next == 0);  // a written page never returns to the zero token
     ++writes_;
   }
@@ -170,16 +169,11 @@ class PageStore {
   // Restore path: set content without counting a write or dirtying the page.
   // A page arriving with its resident (version 0) content stays a bit.
   void set_token(uint64_t page, uint64_t tok) {
-    if (tok != 0 && salted_ && tok == resident_token(page)) {
-      drop_stored(page);
-      set_resident_bit(page);
-      return;
+    if (!chunks_[page >> kChunkShift]) {
+      if (tok == 0) return clear_resident_bit(page);
+      if (salted_ && tok == resident_token(page)) return set_resident_bit(page);
     }
-    if (resident_count_ != 0) clear_resident_bit(page);
-    if (tok == 0) {
-      drop_stored(page);
-      return;
-    }
+    if (tok == 0) return drop_stored(page);
     uint64_t& t = slot(page);
     if (t == 0) mark_present(page);
     t = tok;
@@ -204,25 +198,24 @@ class PageStore {
     if (!salted_) throw std::logic_error("make_resident needs a content salt");
     if (first > pages_ || count > pages_ - first)
       throw std::invalid_argument("resident range beyond the memory");
+    if (resident_.empty()) resident_.assign((pages_ + 63) / 64, 0);
     for (uint64_t p = first; p < first + count;) {
       const uint64_t wi = p >> 6;
       const uint64_t lo = p & 63, n = std::min<uint64_t>(64 - lo, first + count - p);
       const uint64_t mask = (n == 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1)) << lo;
-      if (const uint64_t* chunk = chunks_[p >> kChunkShift]) {
-        // Stored tokens in the range give way to the resident content.
-        for (uint64_t bits = chunk[kChunkPages + ((p & (kChunkPages - 1)) >> 6)] & mask; bits;
-             bits &= bits - 1)
-          drop_stored((wi << 6) + static_cast<uint64_t>(std::countr_zero(bits)));
+      if (chunks_[p >> kChunkShift]) {
+        // The chunk exists: its tokens take the resident content.
+        for (uint64_t q = p; q < p + n; ++q) set_token(q, resident_token(q));
+      } else {
+        const auto added = static_cast<uint64_t>(std::popcount(mask & ~resident_[wi]));
+        resident_[wi] |= mask;
+        resident_count_ += added;
+        touched_ += added;
       }
-      if (resident_.empty()) resident_.assign((pages_ + 63) / 64, 0);
-      const auto added = static_cast<uint64_t>(std::popcount(mask & ~resident_[wi]));
-      resident_[wi] |= mask;
-      resident_count_ += added;
-      touched_ += added;
       p += n;
     }
   }
-  // Pages holding their resident content (not written since).
+  // Resident pages kept as bits (their chunk not allocated yet).
   uint64_t resident_pages() const { return resident_count_; }
 
   // Dirty tracking for migration passes.
@@ -343,23 +336,14 @@ class PageStore {
 
   uint64_t& slot(uint64_t page) {
     uint64_t*& chunk = chunks_[page >> kChunkShift];
-    if (!chunk) chunk = arena_.allocate();  // zeroed
+    if (!chunk) [[unlikely]] {
+      chunk = arena_.allocate();  // zeroed
+      if (resident_count_ != 0) fill_resident(page >> kChunkShift, chunk);
+    }
     return chunk[page & (kChunkPages - 1)];
   }
 
-  // The page's stored token is 0 and about to change: it was zero or
-  // resident; returns what it held.
-  uint64_t first_write(uint64_t page) {
-    mark_present(page);
-    if (resident_count_ != 0 && resident_bit(page)) {
-      clear_resident_bit(page);
-      return resident_token(page);
-    }
-    return 0;
-  }
-
-  // Resident pages and stored tokens together, ascending (the two sets are
-  // disjoint: a stored token replaces the resident bit).
+  // Stored tokens of allocated chunks, resident bits of the others, ascending.
   template <typename Fn>
   void for_each_touched_resident(Fn&& fn) const {
     for (uint64_t ci = 0; ci < chunks_.size(); ++ci) {
@@ -367,13 +351,30 @@ class PageStore {
       for (uint64_t w = 0; w < kPresentWords; ++w) {
         const uint64_t wi = ci * kPresentWords + w;
         if (wi >= resident_.size()) return;
-        const uint64_t stored = chunk ? chunk[kChunkPages + w] : 0;
-        for (uint64_t bits = stored | resident_[wi]; bits != 0; bits &= bits - 1) {
+        for (uint64_t bits = chunk ? chunk[kChunkPages + w] : resident_[wi]; bits != 0;
+             bits &= bits - 1) {
           const auto b = static_cast<uint64_t>(std::countr_zero(bits));
           const uint64_t page = (wi << 6) + b;
-          fn(page, (stored >> b) & 1 ? chunk[w * 64 + b] : resident_token(page));
+          fn(page, chunk ? chunk[w * 64 + b] : resident_token(page));
         }
       }
+    }
+  }
+
+  // A new chunk takes over its pages' resident content as stored tokens.
+  void fill_resident(uint64_t ci, uint64_t* chunk) {
+    for (uint64_t w = 0; w < kPresentWords; ++w) {
+      const uint64_t wi = ci * kPresentWords + w;
+      if (wi >= resident_.size()) return;
+      const uint64_t bits = resident_[wi];
+      if (bits == 0) continue;
+      for (uint64_t b = bits; b != 0; b &= b - 1) {
+        const auto i = static_cast<uint64_t>(std::countr_zero(b));
+        chunk[w * 64 + i] = resident_token((wi << 6) + i);
+      }
+      chunk[kChunkPages + w] = bits;
+      resident_[wi] = 0;
+      resident_count_ -= static_cast<uint64_t>(std::popcount(bits));  // still touched
     }
   }
 

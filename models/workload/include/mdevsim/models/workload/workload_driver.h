@@ -25,7 +25,8 @@ struct DriverState {
   // The further streams' positions: other patterns' writes, then reads
   // (the order of make_page_streams, from its second stream on).
   std::vector<uint64_t> submitted_streams;
-  uint64_t submitted_dma = 0;  // guest pages handed to the DMA engine
+  uint64_t submitted_dma = 0;      // guest pages handed to the DMA engine
+  uint64_t submitted_uploads = 0;  // guest pages the DMA engine reads into VRAM
   uint64_t commands = 0;
   uint32_t next_context = 0;
   bool operator==(const DriverState&) const = default;
@@ -69,6 +70,7 @@ class WorkloadDriver : public sc_core::sc_module {
   uint64_t seed_;
   double interval_s_;
   double dma_pages_per_s_;
+  double upload_pages_per_s_;
   bool guest_running_ = true;
   DriverState state_;
 };
