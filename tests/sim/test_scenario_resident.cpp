@@ -192,7 +192,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{R"({"workload": [{"kind": "uniform"}, {"kind": "zipf", "exponent": 0}]})",
                 "/workload/1/exponent", "between"},
         BadCase{R"({"guest": [{"kind": "uniform", "dma_rate": "1MiB/s"}]})", "/guest/0/dma_rate",
-                "unknown key"}),
+                "unknown key"},
+        BadCase{R"({"workload": [{"kind": "uniform", "dma_read_rate": "1MiB/s"},
+                 {"kind": "uniform", "submit_interval": "1ms"}]})",
+                "/workload/1/submit_interval", "already in /workload/0"},
+        BadCase{R"({"workload": {"kind": "uniform", "dma_read_rate": "-1MiB/s"}})",
+                "/workload/dma_read_rate", ""}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return std::to_string(info.index); });
 
 // ---- what a resident memory costs a migration (one SystemC run per test)
@@ -261,7 +266,6 @@ TEST(ScenarioResident, ResidentVramIsSentInTheDevicesFirstPassAndVerifies) {
   // Reads never dirty: nothing of the weights is sent twice.
   EXPECT_LE(static_cast<double>(r.device_bytes), weights * 1.01);
 }
-
 
 // Option P2: RAM post-copied, the device stop-copied and running at the
 // destination, its DMA reading guest RAM that is still at the source. Every
