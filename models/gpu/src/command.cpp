@@ -14,8 +14,14 @@ const char* engine_name(EngineId e) {
   return "?";
 }
 
+// The engine byte's top bits mark a read-only command and a DMA upload
+// (the commands that existed before keep the byte they always had).
+constexpr uint8_t kReadOnlyBit = 0x80;
+constexpr uint8_t kFromGuestBit = 0x40;
+
 void Command::save(StateWriter& w) const {
-  w.u8(static_cast<uint8_t>(engine));
+  w.u8(static_cast<uint8_t>(static_cast<uint8_t>(engine) | (read_only ? kReadOnlyBit : 0) |
+                            (from_guest ? kFromGuestBit : 0)));
   w.u32(count);
   w.u64(key);
   for (uint32_t i = 0; i < count; ++i) w.u64(pages[i]);
@@ -23,8 +29,12 @@ void Command::save(StateWriter& w) const {
 
 Command Command::load(StateReader& r, uint64_t vram_pages) {
   Command c;
-  const uint8_t e = r.u8("command engine");
-  if (e >= kEngineCount)
+  const uint8_t byte = r.u8("command engine");
+  const uint8_t e = byte & static_cast<uint8_t>(~(kReadOnlyBit | kFromGuestBit));
+  c.read_only = (byte & kReadOnlyBit) != 0;
+  c.from_guest = (byte & kFromGuestBit) != 0;
+  const bool dma = e == static_cast<uint8_t>(EngineId::kDma);
+  if (e >= kEngineCount || (c.read_only && dma) || (c.from_guest && !dma))
     throw StateFormatError("command names unknown engine " + std::to_string(e));
   c.engine = static_cast<EngineId>(e);
   c.count = r.u32("command page count");

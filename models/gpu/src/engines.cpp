@@ -56,10 +56,12 @@ bool Engine::step() {
 }
 
 void ComputeEngine::do_page(const Command& cmd, uint32_t i) {
+  if (cmd.read_only) return;  // the page was read (touched): nothing changes
   vram_.write_page(cmd.pages[i], stream_value(cmd.key, i));
 }
 
 void CopyEngine::do_page(const Command& cmd, uint32_t i) {
+  if (cmd.read_only) return;
   const uint64_t src = cmd.pages[(i + 1) % cmd.count];
   vram_.write_page(cmd.pages[i], vram_.token(src) ^ cmd.key);
 }
@@ -78,6 +80,12 @@ void DmaEngine::do_page(const Command& cmd, uint32_t i) {
   if (pages_ == 0) return;
   const uint64_t offset = state_.dma_cursor;
   state_.dma_cursor = (state_.dma_cursor + 1) % pages_;
+  if (cmd.from_guest) {
+    // Upload: the guest page's content, folded into the VRAM page.
+    const uint64_t guest = read_guest_page(first_page_ + offset);
+    vram_.write_page(cmd.pages[i], mix64(guest ^ cmd.key));
+    return;
+  }
   const uint64_t value = mix64(vram_.token(cmd.pages[i]) ^ cmd.key);
   write_guest_page(first_page_ + offset, value);
   if (logging_) log_.set(offset);
@@ -96,6 +104,21 @@ void DmaEngine::write_guest_page(uint64_t gpa_page, uint64_t value) {
   sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
   socket->b_transport(t, delay);
   delay_by(delay);
+}
+
+uint64_t DmaEngine::read_guest_page(uint64_t gpa_page) {
+  uint64_t value = 0;
+  if (socket.size() == 0) return value;  // no guest memory bound: a zero page
+  tlm::tlm_generic_payload t;
+  t.set_command(tlm::TLM_READ_COMMAND);
+  t.set_address(gpa_page * guest_page_size_);
+  t.set_data_ptr(reinterpret_cast<unsigned char*>(&value));
+  t.set_data_length(8);
+  t.set_streaming_width(8);
+  sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+  socket->b_transport(t, delay);
+  delay_by(delay);
+  return value;
 }
 
 std::vector<uint64_t> DmaEngine::take_logged(uint64_t first, uint64_t count) {
@@ -171,7 +194,7 @@ void CommandProcessor::run_engines(const sc_core::sc_time& until) {
           (next == nullptr || e->ready_at() < next->ready_at()))
         next = e;
     if (next == nullptr) return;
-    if (next->vram_missing()) {
+    if (next->may_fault()) {
       // Post-copy: catch up to the page's true time, raise the fault there,
       // and wait (the whole device: one process sequences its engines).
       const sc_core::sc_time now = sc_core::sc_time_stamp();

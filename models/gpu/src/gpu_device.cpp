@@ -31,6 +31,13 @@ GpuDevice::GpuDevice(sc_core::sc_module_name name, const DeviceConfig& config)
       config_(config) {
   if (config.contexts == 0 || config.contexts > 256)
     throw std::invalid_argument("contexts must be between 1 and 256");
+  if (!config.resident.empty()) {
+    // Both sides know the resident content (arrived pages stay bits); only
+    // the source starts with it.
+    vram.store().set_content_salt(mix64(config.content_seed ^ 0x7672616d636f6eULL));
+    if (config.resident_loaded)
+      for (const auto& r : config.resident) vram.store().make_resident(r.first_page, r.pages);
+  }
   registers.on_doorbell = [this](uint32_t) { run.work.notify(sc_core::SC_ZERO_TIME); };
   registers.accepts_writes = [this] { return run.running; };
   // Loosely timed: the engines run ahead of the kernel by up to the TLM

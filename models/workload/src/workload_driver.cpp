@@ -14,18 +14,27 @@ WorkloadDriver::WorkloadDriver(sc_core::sc_module_name name, GpuDevice& device,
       socket("socket"),
       device_(device),
       spec_(spec),
-      gen_(spec.vram, device.vram.store().page_count(), device.config().page_size, seed),
+      streams_(make_page_streams(spec.patterns(), device.vram.store().page_count(),
+                                 device.config().page_size, seed)),
       seed_(mix64(seed ^ 0xd21e5ULL)),
       interval_s_(spec.submit_interval_s),
-      dma_pages_per_s_(spec.dma_rate_bytes_per_s / device.config().guest_page_size) {
+      dma_pages_per_s_(spec.dma_rate_bytes_per_s / device.config().guest_page_size),
+      upload_pages_per_s_(spec.dma_read_rate_bytes_per_s / device.config().guest_page_size) {
   if (!(interval_s_ > 0)) throw std::invalid_argument("submit_interval must be > 0");
   if (!(spec.dma_rate_bytes_per_s >= 0)) throw std::invalid_argument("dma_rate must be >= 0");
+  if (!(spec.dma_read_rate_bytes_per_s >= 0))
+    throw std::invalid_argument("dma_read_rate must be >= 0");
+  state_.submitted_streams.assign(streams_.size() - 1, 0);
+  due_.resize(streams_.size());
   socket.bind(device.registers.socket);
   SC_THREAD(thread);
 }
 
 uint64_t WorkloadDriver::backlog() const {
-  return gen_.writes_until(active_time_s()) - state_.submitted_writes;
+  uint64_t n = 0;
+  for (size_t k = 0; k < streams_.size(); ++k)
+    n += streams_[k].gen.writes_until(active_time_s()) - submitted(k);
+  return n;
 }
 
 uint32_t WorkloadDriver::mmio_read(uint32_t offset) {
@@ -74,9 +83,24 @@ void WorkloadDriver::thread() {
 void WorkloadDriver::submit_due() {
   const uint32_t contexts = device_.registers.contexts();
   const double t = active_time_s();
-  const uint64_t due = gen_.writes_until(t);
+  const size_t n_streams = streams_.size();
+  for (size_t k = 0; k < n_streams; ++k) due_[k] = streams_[k].gen.writes_until(t);
   const auto dma_due = static_cast<uint64_t>(std::floor(dma_pages_per_s_ * t));
-  while (state_.submitted_writes < due || state_.submitted_dma < dma_due) {
+  const auto upload_due = static_cast<uint64_t>(std::floor(upload_pages_per_s_ * t));
+  for (;;) {
+    // The stream whose turn it is (round robin by command), else the next
+    // one with work due: one stream alone is served as it always was.
+    size_t stream = n_streams;
+    for (size_t j = 0; j < n_streams; ++j) {
+      const size_t k = (state_.commands + j) % n_streams;
+      if (submitted(k) < due_[k]) {
+        stream = k;
+        break;
+      }
+    }
+    const bool dma_pending = state_.submitted_dma < dma_due;
+    const bool upload_pending = state_.submitted_uploads < upload_due;
+    if (stream == n_streams && !dma_pending && !upload_pending) return;
     // Find a context with ring space, round robin.
     uint32_t ctx = state_.next_context;
     uint32_t tried = 0;
@@ -88,24 +112,35 @@ void WorkloadDriver::submit_due() {
 
     Command cmd;
     cmd.key = stream_value(seed_, state_.commands);
-    if (state_.submitted_dma < dma_due &&
-        (state_.commands % 8 == 7 || state_.submitted_writes >= due)) {
+    if (dma_pending && (state_.commands % 8 == 7 || stream == n_streams)) {
       // Readback of recently written VRAM pages into the guest's DMA buffer.
       cmd.engine = EngineId::kDma;
       cmd.count = static_cast<uint32_t>(
           std::min<uint64_t>(Command::kMaxPages, dma_due - state_.submitted_dma));
       const uint64_t base = state_.submitted_writes;
       for (uint32_t i = 0; i < cmd.count; ++i)
-        cmd.pages[i] = gen_.page_of(base > i ? base - 1 - i : i);
+        cmd.pages[i] = streams_[0].gen.page_of(base > i ? base - 1 - i : i);
       state_.submitted_dma += cmd.count;
-    } else {
-      // Every fourth batch of writes is a blit on the copy engine.
-      cmd.engine = state_.commands % 4 == 3 ? EngineId::kCopy : EngineId::kCompute;
+    } else if (upload_pending && (state_.commands % 8 == 3 || stream == n_streams)) {
+      // Upload of guest data (inputs) into the first pattern's VRAM pages.
+      cmd.engine = EngineId::kDma;
+      cmd.from_guest = true;
       cmd.count = static_cast<uint32_t>(
-          std::min<uint64_t>(Command::kMaxPages, due - state_.submitted_writes));
+          std::min<uint64_t>(Command::kMaxPages, upload_due - state_.submitted_uploads));
       for (uint32_t i = 0; i < cmd.count; ++i)
-        cmd.pages[i] = gen_.page_of(state_.submitted_writes + i);
-      state_.submitted_writes += cmd.count;
+        cmd.pages[i] = streams_[0].gen.page_of(state_.submitted_uploads + i);
+      state_.submitted_uploads += cmd.count;
+    } else {
+      const PageStream& st = streams_[stream];
+      uint64_t& done = submitted(stream);
+      // Reads run on the compute engine; every fourth batch of writes is a
+      // blit on the copy engine.
+      cmd.engine = !st.reads && state_.commands % 4 == 3 ? EngineId::kCopy : EngineId::kCompute;
+      cmd.read_only = st.reads;
+      cmd.count =
+          static_cast<uint32_t>(std::min<uint64_t>(Command::kMaxPages, due_[stream] - done));
+      for (uint32_t i = 0; i < cmd.count; ++i) cmd.pages[i] = st.gen.page_of(done + i);
+      done += cmd.count;
     }
     const uint32_t base = kContextBase + ctx * kContextStride;
     const uint32_t wptr = mmio_read(base + kContextRegisters[kWptr].offset);

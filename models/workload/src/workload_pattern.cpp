@@ -110,6 +110,10 @@ void PageWriteGenerator::Impl::validate_and_prepare(const std::string& where) {
   const auto field = [&](const char* f) { return where + f; };
   if (!std::isfinite(spec.rate_bytes_per_s) || spec.rate_bytes_per_s < 0)
     bad(field("dirty_rate"), "must be a finite rate >= 0");
+  if (!std::isfinite(spec.read_rate_bytes_per_s) || spec.read_rate_bytes_per_s < 0)
+    bad(field("read_rate"), "must be a finite rate >= 0");
+  if (spec.read_rate_bytes_per_s > 0 && spec.kind == PatternKind::kTrace)
+    bad(field("read_rate"), "a trace replays writes only");
   if (spec.region_first_page >= memory_pages)
     bad(field("region"), "starts at page " + std::to_string(spec.region_first_page) +
                              " but the memory has only " + std::to_string(memory_pages) + " pages");
@@ -297,6 +301,50 @@ uint64_t PageWriteGenerator::writes_until(double t_s) const { return impl_->writ
 uint64_t PageWriteGenerator::page_of(uint64_t n) const { return impl_->page_of(n); }
 double PageWriteGenerator::pages_per_second() const { return impl_->pps; }
 const PatternSpec& PageWriteGenerator::spec() const { return impl_->spec; }
+
+PatternSpec reads_of(const PatternSpec& spec, uint32_t page_size) {
+  if (spec.kind == PatternKind::kTrace) bad("read_rate", "a trace replays writes only");
+  PatternSpec r = spec;
+  r.rate_bytes_per_s = spec.read_rate_bytes_per_s;
+  r.read_rate_bytes_per_s = 0;
+  // A framebuffer of a given frame size is read whole, as often as the read
+  // rate allows (scan-out); none at all without a read rate.
+  if (r.kind == PatternKind::kFramebuffer && r.framebuffer_pages > 0) {
+    if (r.rate_bytes_per_s > 0)
+      r.fps = r.rate_bytes_per_s / (static_cast<double>(r.framebuffer_pages) * page_size);
+    else
+      r.framebuffer_pages = 0;
+  }
+  for (auto& ph : r.phases) ph = reads_of(ph, page_size);
+  return r;
+}
+
+namespace {
+bool has_reads(const PatternSpec& p) {
+  if (p.read_rate_bytes_per_s > 0) return true;
+  for (const auto& ph : p.phases)
+    if (has_reads(ph)) return true;
+  return false;
+}
+}  // namespace
+
+std::vector<PageStream> make_page_streams(const std::vector<PatternSpec>& patterns,
+                                          uint64_t memory_pages, uint32_t page_size,
+                                          uint64_t seed) {
+  std::vector<PageStream> out;
+  for (size_t i = 0; i < patterns.size(); ++i) {
+    const uint64_t s = i == 0 ? seed : mix64(seed ^ (0x57a7e0ULL + i));
+    out.push_back({false, i, PageWriteGenerator(patterns[i], memory_pages, page_size, s)});
+  }
+  for (size_t i = 0; i < patterns.size(); ++i) {
+    if (!has_reads(patterns[i])) continue;
+    const uint64_t s = mix64(seed ^ (0x7eadULL + i));
+    out.push_back(
+        {true, i,
+         PageWriteGenerator(reads_of(patterns[i], page_size), memory_pages, page_size, s)});
+  }
+  return out;
+}
 
 std::vector<TraceWrite> load_trace_file(const std::string& path) {
   std::ifstream in(path);

@@ -114,5 +114,128 @@ TEST(PageStore, TouchedPagesAreExactlyTheNonZeroTokensAscending) {
   }
 }
 
+// ---- resident content
+
+TEST(PageStore, ATebibyteFullyResidentCostsBitsNotTokens) {
+  PageStore ram(uint64_t{1} << 40, 4096);  // 268 M pages: 2 GiB of tokens if materialised
+  ram.set_content_salt(77);
+  ram.make_resident(0, ram.page_count());
+  EXPECT_EQ(ram.touched_pages(), ram.page_count());
+  EXPECT_EQ(ram.resident_pages(), ram.page_count());
+  for (uint64_t p : {uint64_t{0}, uint64_t{12345}, ram.page_count() - 1}) {
+    EXPECT_NE(ram.token(p), 0u) << p;
+    EXPECT_EQ(ram.token(p), ram.resident_token(p)) << p;
+  }
+  EXPECT_NE(ram.token(1), ram.token(2)) << "every page has its own content";
+  // Chunk directory 512 KiB + dirty bitmap 32 MiB + resident bitmap 32 MiB.
+  EXPECT_LT(ram.memory_bytes(), uint64_t{70} << 20);
+}
+
+TEST(PageStore, ResidentContentIsSeededAndOnlyInItsRange) {
+  PageStore a(64 << 20, 4096), b(64 << 20, 4096), c(64 << 20, 4096);
+  a.set_content_salt(1);
+  b.set_content_salt(1);
+  c.set_content_salt(2);
+  a.make_resident(100, 1000);
+  b.make_resident(100, 1000);
+  c.make_resident(100, 1000);
+  EXPECT_EQ(a.content_hash(), b.content_hash());
+  EXPECT_NE(a.content_hash(), c.content_hash()) << "another seed, other content";
+  EXPECT_EQ(a.token(99), 0u);
+  EXPECT_NE(a.token(100), 0u);
+  EXPECT_NE(a.token(1099), 0u);
+  EXPECT_EQ(a.token(1100), 0u);
+  EXPECT_EQ(a.touched_pages(), 1000u);
+  EXPECT_EQ(a.memory_bytes() - PageStore(64 << 20, 4096).memory_bytes(),
+            (a.page_count() + 63) / 64 * 8)
+      << "no chunk allocated: the resident range is one bit per page";
+}
+
+TEST(PageStore, AWriteToAResidentPageFoldsIntoItsResidentContent) {
+  PageStore a(1 << 26, 4096), ref(1 << 26, 4096);  // 16384 pages: 4 chunks
+  a.set_content_salt(5);
+  a.make_resident(0, a.page_count());
+  a.start_tracking();
+  const uint64_t before = a.token(42);
+  ref.set_token(42, before);  // the same content, stored as a token
+  a.write(42, 7);
+  ref.write(42, 7);
+  EXPECT_EQ(a.token(42), ref.token(42)) << "a resident page is written like any other";
+  EXPECT_NE(a.token(42), before);
+  EXPECT_EQ(a.touched_pages(), a.page_count()) << "the page was already counted";
+  EXPECT_EQ(a.resident_pages(), a.page_count() - PageStore::kChunkPages)
+      << "the written page's chunk holds its pages' resident content as tokens now";
+  EXPECT_EQ(a.token(41), a.resident_token(41)) << "its neighbours kept their content";
+  EXPECT_EQ(a.dirty().count(), 1u);
+  EXPECT_TRUE(a.dirty().test(42));
+  EXPECT_EQ(a.writes(), 1u);
+  a.write_untracked(43, 1);
+  EXPECT_EQ(a.dirty().count(), 1u) << "untracked writes stay untracked";
+  EXPECT_NE(a.token(43), a.resident_token(43));
+}
+
+TEST(PageStore, ResidentPagesArriveAsBitsAndCompareEqual) {
+  PageStore src(uint64_t{4} << 30, 4096), dst(uint64_t{4} << 30, 4096),
+      plain(uint64_t{4} << 30, 4096);
+  src.set_content_salt(9);
+  dst.set_content_salt(9);
+  src.make_resident(0, src.page_count());
+  for (uint64_t p = 0; p < 300; ++p) src.write(p * 7, p);
+  const uint64_t empty_bytes = dst.memory_bytes();
+  uint64_t stored = 0;
+  src.for_each_touched([&](uint64_t p, uint64_t t) {
+    dst.set_token(p, t);
+    plain.set_token(p, t);
+    stored += t != src.resident_token(p);
+  });
+  EXPECT_EQ(stored, 300u);
+  EXPECT_EQ(dst.content_hash(), src.content_hash());
+  EXPECT_EQ(plain.content_hash(), src.content_hash()) << "resident bits hash like stored tokens";
+  EXPECT_EQ(dst.touched_pages(), src.touched_pages());
+  EXPECT_EQ(dst.resident_pages(), src.resident_pages());
+  // Only the chunks of the 300 written pages exist at the destination.
+  EXPECT_LT(dst.memory_bytes() - empty_bytes, uint64_t{3} << 20);
+  EXPECT_GT(plain.memory_bytes(), uint64_t{8} << 20) << "the unsalted store had to store tokens";
+}
+
+TEST(PageStore, ResidentAndStoredPagesWalkInOrderAndClearToZero) {
+  PageStore m(1 << 24, 4096);  // 4096 pages: one chunk
+  m.set_content_salt(3);
+  m.write(10, 1);
+  m.write(2000, 2);
+  m.make_resident(5, 10);  // covers page 10: resident content replaces it
+  m.make_resident(4000, 96);
+  m.set_token(4001, 0);  // a resident page zeroed
+  m.set_token(4002, 99);
+  std::vector<uint64_t> pages;
+  m.for_each_touched([&](uint64_t p, uint64_t t) {
+    pages.push_back(p);
+    EXPECT_EQ(t, m.token(p));
+    EXPECT_NE(t, 0u);
+  });
+  std::vector<uint64_t> expected;
+  for (uint64_t p = 5; p < 15; ++p) expected.push_back(p);
+  expected.push_back(2000);
+  for (uint64_t p = 4000; p < 4096; ++p)
+    if (p != 4001) expected.push_back(p);
+  EXPECT_EQ(pages, expected);
+  EXPECT_EQ(m.touched_pages(), expected.size());
+  EXPECT_EQ(m.token(10), m.resident_token(10));
+  EXPECT_EQ(m.token(4002), 99u);
+  EXPECT_EQ(m.token(4001), 0u);
+  m.clear();
+  EXPECT_EQ(m.touched_pages(), 0u);
+  EXPECT_EQ(m.token(7), 0u);
+}
+
+TEST(PageStore, MakeResidentNeedsASaltAndARangeInside) {
+  PageStore m(1 << 20, 4096);
+  EXPECT_THROW(m.make_resident(0, 1), std::logic_error);
+  m.set_content_salt(1);
+  EXPECT_THROW(m.make_resident(200, 100), std::invalid_argument);
+  EXPECT_NO_THROW(m.make_resident(200, 56));
+  EXPECT_EQ(m.touched_pages(), 56u);
+}
+
 }  // namespace
 }  // namespace mdevsim::models

@@ -235,5 +235,81 @@ TEST(PageWriteGenerator, BadSpecsNameTheField) {
   EXPECT_NE(message(neg).find("dirty_rate"), std::string::npos);
 }
 
+// ---- reads and patterns running at once
+
+TEST(PageStreams, TheFirstPatternsWritesAreTheSingleGeneratorsAndReadsFollowTheirPattern) {
+  PatternSpec weights = spec_of(PatternKind::kUniform, 0);
+  weights.read_rate_bytes_per_s = 8.0 * (1ull << 30);
+  weights.region_first_page = 1000;
+  weights.region_pages = 5000;
+  PatternSpec kv = spec_of(PatternKind::kStreaming, 1.0 * (1ull << 30));
+  kv.region_first_page = 10000;
+  kv.region_pages = 64;
+  PatternSpec hot = spec_of(PatternKind::kHotset, 2.0 * (1ull << 30));
+  const auto streams = make_page_streams({hot, weights, kv}, kPages, kPage, 7);
+  ASSERT_EQ(streams.size(), 4u) << "three write streams, one read stream";
+  const PageWriteGenerator alone(hot, kPages, kPage, 7);
+  for (uint64_t n = 0; n < 1000; ++n) ASSERT_EQ(streams[0].gen.page_of(n), alone.page_of(n));
+  EXPECT_FALSE(streams[0].reads);
+  EXPECT_EQ(streams[1].gen.writes_until(1.0), 0u) << "the weights are never written";
+  EXPECT_EQ(streams[2].gen.page_of(70), 10000u + 70 % 64);
+  ASSERT_TRUE(streams[3].reads);
+  EXPECT_EQ(streams[3].pattern, 1u);
+  const double reads = static_cast<double>(streams[3].gen.writes_until(1.0));
+  EXPECT_NEAR(reads, 8.0 * (1ull << 30) / kPage, 1.0);
+  for (uint64_t n = 0; n < 10000; ++n) {
+    const uint64_t p = streams[3].gen.page_of(n);
+    ASSERT_GE(p, 1000u);
+    ASSERT_LT(p, 6000u);
+  }
+}
+
+TEST(PageStreams, ReadsDrawTheirOwnPagesAndAFramebufferIsReadWhole) {
+  PatternSpec u = spec_of(PatternKind::kUniform, 1.0 * (1ull << 30));
+  u.read_rate_bytes_per_s = 1.0 * (1ull << 30);
+  const auto streams = make_page_streams({u}, kPages, kPage, 3);
+  ASSERT_EQ(streams.size(), 2u);
+  uint64_t same = 0;
+  for (uint64_t n = 0; n < 1000; ++n)
+    same += streams[0].gen.page_of(n) == streams[1].gen.page_of(n);
+  EXPECT_LT(same, 5u) << "reads are not the writes replayed";
+  // A 60 fps framebuffer of 128 pages, scanned out at 240 frames' worth a second.
+  PatternSpec fb = spec_of(PatternKind::kFramebuffer, 0);
+  fb.fps = 60;
+  fb.framebuffer_pages = 128;
+  fb.read_rate_bytes_per_s = 240.0 * 128 * kPage;
+  const PatternSpec r = reads_of(fb, kPage);
+  const PageWriteGenerator g(r, kPages, kPage, 1);
+  EXPECT_NEAR(g.pages_per_second(), 240.0 * 128, 1e-6);
+  EXPECT_EQ(g.page_of(128 + 5), 5u) << "frame after frame over the same 128 pages";
+  const PageWriteGenerator writes(fb, kPages, kPage, 1);
+  EXPECT_NEAR(writes.pages_per_second(), 60.0 * 128, 1e-6) << "writes keep their own rate";
+  fb.read_rate_bytes_per_s = 0;
+  EXPECT_EQ(make_page_streams({fb}, kPages, kPage, 1).size(), 1u) << "no reads, no read stream";
+}
+
+TEST(PageStreams, PhasesReadAtTheirOwnRatesAndATraceHasNoReads) {
+  PatternSpec ph;
+  ph.kind = PatternKind::kPhased;
+  PatternSpec a = spec_of(PatternKind::kUniform, 0);
+  a.read_rate_bytes_per_s = 100.0 * kPage;
+  PatternSpec b = spec_of(PatternKind::kUniform, 50.0 * kPage);
+  ph.phases = {a, b};
+  ph.phase_durations_s = {1.0, 1.0};
+  const auto streams = make_page_streams({ph}, kPages, kPage, 1);
+  ASSERT_EQ(streams.size(), 2u);
+  EXPECT_EQ(streams[0].gen.writes_until(2.0), 50u);
+  EXPECT_EQ(streams[1].gen.writes_until(2.0), 100u);
+  EXPECT_EQ(streams[1].gen.writes_until(1.0), 100u) << "the reads happen in the first phase";
+  PatternSpec t;
+  t.kind = PatternKind::kTrace;
+  t.trace = {{0.0, 1, 1}};
+  t.read_rate_bytes_per_s = 1;
+  EXPECT_THROW(PageWriteGenerator(t, kPages, kPage, 1), std::invalid_argument);
+  PatternSpec neg = spec_of(PatternKind::kUniform, 1);
+  neg.read_rate_bytes_per_s = -1;
+  EXPECT_THROW(PageWriteGenerator(neg, kPages, kPage, 1), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace mdevsim::models

@@ -55,6 +55,7 @@ struct VmSection {
   uint32_t page_size = 4096;
   uint32_t vcpus = 4;
   bool dma_dirty_tracking = true;
+  std::vector<models::ResidentRegion> resident;  // RAM in use from time 0; empty: none
 };
 
 struct LinkSection {
@@ -123,7 +124,13 @@ struct Scenario {
   DeviceSection device;
   models::WorkloadSpec workload;  // device workload (VRAM + DMA)
   VmSection vm;
-  models::PatternSpec guest;  // vCPU dirtying of guest RAM
+  models::PatternSpec guest;  // vCPU dirtying of guest RAM (the first or only pattern)
+  std::vector<models::PatternSpec> guest_concurrent;  // further guest patterns at once
+  std::vector<models::PatternSpec> guest_patterns() const {
+    std::vector<models::PatternSpec> all{guest};
+    all.insert(all.end(), guest_concurrent.begin(), guest_concurrent.end());
+    return all;
+  }
   LinkSection link;
   MigrationSection migration;
   std::vector<Fault> faults;

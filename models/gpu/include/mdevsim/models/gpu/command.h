@@ -21,6 +21,12 @@ struct Command {
   EngineId engine = EngineId::kCompute;
   uint32_t count = 0;  // pages listed
   uint64_t key = 0;    // value stream the writes fold in
+  // Reads the listed pages instead of writing them (weights read per token):
+  // takes engine time and faults in post-copy, changes nothing.
+  bool read_only = false;
+  // DMA: reads the next guest pages of the DMA buffer into the listed VRAM
+  // pages (an upload) instead of writing VRAM pages out to guest RAM.
+  bool from_guest = false;
   std::array<uint64_t, kMaxPages> pages{};
 
   bool operator==(const Command&) const = default;

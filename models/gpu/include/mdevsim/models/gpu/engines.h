@@ -29,6 +29,8 @@
 #include "mdevsim/models/gpu/command.h"
 #include "mdevsim/models/gpu/vram.h"
 #include "mdevsim/models/memory/dirty_bitmap.h"
+#include "mdevsim/models/memory/guest_memory.h"
+#include "mdevsim/models/memory/guest_memory_target.h"
 #include "mdevsim/models/stream/state_io.h"
 
 namespace mdevsim::models {
@@ -105,6 +107,8 @@ class Engine : public sc_core::sc_module {
   // Post-copy: whether VRAM has missing pages, and the fault-and-wait for
   // the pages the next step touches (from the device's SystemC thread).
   bool vram_missing() const { return vram_.missing_count() > 0; }
+  // Whether the next step may fault (VRAM, or guest RAM for DMA reads).
+  virtual bool may_fault() const { return vram_missing(); }
   void touch_next() { touch_pages(state_.cmd, state_.progress); }
 
  protected:
@@ -143,17 +147,23 @@ class CopyEngine : public Engine {
   // Copies the next listed page onto this one (a blit within VRAM).
   void do_page(const Command& cmd, uint32_t i) override;
   void touch_pages(const Command& cmd, uint32_t i) override {
-    vram_.touch(cmd.pages[(i + 1) % cmd.count]);
+    if (!cmd.read_only) vram_.touch(cmd.pages[(i + 1) % cmd.count]);
     vram_.touch(cmd.pages[i]);
   }
 };
 
 class DmaEngine : public Engine {
  public:
-  // Writes into guest memory (GuestMemoryTarget). Optional: a bare device
-  // (unit tests, `mdevsim step`) has no guest memory and its DMA writes
-  // nothing, as before any guest memory was mapped.
+  // Writes into and reads from guest memory (GuestMemoryTarget). Optional: a
+  // bare device (unit tests, `mdevsim step`) has no guest memory and its DMA
+  // writes nothing and reads zero pages, as before any guest memory was mapped.
   tlm_utils::simple_initiator_socket_optional<DmaEngine> socket;
+  // Binds the socket and keeps the target's page-request side band (post-copy
+  // faults of DMA reads, option P2), which TLM's payload does not carry.
+  void bind_guest_memory(GuestMemoryTarget& target) {
+    socket.bind(target.socket);
+    memory_ = &target.memory();
+  }
 
   DmaEngine(sc_core::sc_module_name name, RunControl& run, Bar0Registers& regs,
             InterruptController& irq, Vram& vram, double bytes_per_s, uint32_t guest_page_size,
@@ -175,14 +185,26 @@ class DmaEngine : public Engine {
   // Guest pages (guest page units) written since the last report within
   // [first, first+count); clears what it returns.
   std::vector<uint64_t> take_logged(uint64_t first, uint64_t count);
+  bool may_fault() const override {
+    return vram_missing() || (memory_ != nullptr && memory_->dma_may_fault());
+  }
 
  protected:
   // Reads a VRAM page and writes the result into the next guest page of the
-  // DMA buffer (readback of results into guest memory), one b_transport.
+  // DMA buffer (readback of results into guest memory), one b_transport; an
+  // upload reads the next guest page of the buffer into the VRAM page instead.
   void do_page(const Command& cmd, uint32_t i) override;
+  // An upload's guest page faults in post-copy (option P2) before its VRAM page.
+  void touch_pages(const Command& cmd, uint32_t i) override {
+    if (cmd.from_guest && memory_ != nullptr && pages_ > 0)
+      memory_->dma_touch_page(first_page_ + state_.dma_cursor);
+    vram_.touch(cmd.pages[i]);
+  }
 
  private:
   void write_guest_page(uint64_t gpa_page, uint64_t value);
+  uint64_t read_guest_page(uint64_t gpa_page);
+  GuestMemory* memory_ = nullptr;  // the IOMMU's side band: post-copy page requests
   uint32_t guest_page_size_;
   uint64_t first_page_, pages_;
   bool logging_ = false;

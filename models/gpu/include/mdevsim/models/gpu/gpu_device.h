@@ -52,7 +52,7 @@ class GpuDevice : public sc_core::sc_module, public Device {
 
   // Device
   std::string type() const override { return "gpu"; }
-  void bind_guest_memory(GuestMemoryTarget& memory) override { dma.socket.bind(memory.socket); }
+  void bind_guest_memory(GuestMemoryTarget& memory) override { dma.bind_guest_memory(memory); }
   bool engines_idle() const override;
   // Pages of work all engines have done (cheap: post-copy samples it every ms).
   uint64_t engine_pages_done() const override {

@@ -23,11 +23,15 @@ class DirtyBitmap {
   uint64_t count() const { return count_; }
   bool test(uint64_t i) const { return (words_[i >> 6] >> (i & 63)) & 1U; }
 
+  // Stores only when the bit changes: a page written again while still dirty
+  // (a hot set) costs a load, which keeps more page writes in flight.
   void set(uint64_t i) {
     uint64_t& w = words_[i >> 6];
     const uint64_t b = uint64_t{1} << (i & 63);
-    count_ += (w & b) == 0;
-    w |= b;
+    if ((w & b) == 0) {
+      w |= b;
+      ++count_;
+    }
   }
 
   void clear(uint64_t i) {

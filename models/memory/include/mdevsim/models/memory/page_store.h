@@ -6,6 +6,13 @@
 // a migration stream) is derived from the token deterministically and maps
 // back to it. Storage is allocated in chunks as pages are first touched, so a
 // 64 GiB memory with 1 GiB in use costs a few MiB, not 64 GiB.
+//
+// Resident pages (weights loaded before the run, a guest's RAM in use) hold
+// "version 0" content from time 0: a token that is a function of the store's
+// content salt and the page index, kept as one bit per page while its chunk
+// does not exist. A 1 TiB memory 100% resident costs 32 MiB, not its 2 GiB of
+// tokens. When a write needs the chunk, the chunk is allocated with its
+// resident tokens filled in, so writes never look at resident bits.
 #pragma once
 
 #include <sys/mman.h>
@@ -17,10 +24,11 @@
 #include <new>
 #include <span>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
-#include "mdevsim/models/memory/dirty_bitmap.h"
 #include "mdevsim/models/common/rng.h"
+#include "mdevsim/models/memory/dirty_bitmap.h"
 
 namespace mdevsim::models {
 
@@ -102,6 +110,14 @@ class ChunkArena {
   size_t used_ = 0;
 };
 
+// A named range of pages that is resident (holds content) from time 0.
+struct ResidentRegion {
+  std::string name;  // "weights", "kv_cache"; may be empty
+  uint64_t first_page = 0;
+  uint64_t pages = 0;
+  bool operator==(const ResidentRegion&) const = default;
+};
+
 class PageStore {
  public:
   static constexpr unsigned kChunkShift = 12;  // 4096 tokens (32 KiB) per chunk
@@ -120,20 +136,23 @@ class PageStore {
 
   // Token 0 means "never written": the page reads as zeros.
   uint64_t token(uint64_t page) const {
-    const uint64_t* chunk = chunks_[page >> kChunkShift];
-    return chunk ? chunk[page & (kChunkPages - 1)] : 0;
+    if (const uint64_t* chunk = chunks_[page >> kChunkShift]) [[likely]]
+      return chunk[page & (kChunkPages - 1)];
+    return resident_count_ != 0 && resident_bit(page) ? resident_token(page) : 0;
   }
 
   // A write of `value` to the page: content changes, the page becomes dirty
   // if tracking is on. Hot path of every workload: keep it branch-light.
   void write(uint64_t page, uint64_t value) {
-    uint64_t& t = slot(page);
-    if (t == 0) [[unlikely]]
-      mark_present(page);
-    uint64_t next = mix64(t ^ value);
-    t = next | (next == 0);  // a written page never returns to the zero token
+    write_untracked(page, value);
     if (tracking_) dirty_.set(page);
-    ++writes_;
+  }
+
+  // Hint: `page` is written soon (its token and dirty word start loading).
+  void prefetch(uint64_t page) const {
+    if (const uint64_t* chunk = chunks_[page >> kChunkShift])
+      __builtin_prefetch(chunk + (page & (kChunkPages - 1)), 1);
+    __builtin_prefetch(dirty_.words().data() + (page >> 6), 1);
   }
 
   // A write the dirty log does not see (device DMA into guest RAM: KVM's
@@ -142,27 +161,62 @@ class PageStore {
     uint64_t& t = slot(page);
     if (t == 0) [[unlikely]]
       mark_present(page);
-    uint64_t next = mix64(t ^ value);
-    t = next | (next == 0);
+    const uint64_t next = mix64(t ^ value);
+    t = next | (next == 0);  // a written page never returns to the zero token
     ++writes_;
   }
 
   // Restore path: set content without counting a write or dirtying the page.
+  // A page arriving with its resident (version 0) content stays a bit.
   void set_token(uint64_t page, uint64_t tok) {
-    if (tok == 0) {
-      uint64_t* chunk = chunks_[page >> kChunkShift];
-      const uint64_t i = page & (kChunkPages - 1);
-      if (chunk && chunk[i] != 0) {
-        chunk[i] = 0;
-        present_word(chunk, i) &= ~(uint64_t{1} << (i & 63));
-        --touched_;
-      }
-      return;
+    if (!chunks_[page >> kChunkShift]) {
+      if (tok == 0) return clear_resident_bit(page);
+      if (salted_ && tok == resident_token(page)) return set_resident_bit(page);
     }
+    if (tok == 0) return drop_stored(page);
     uint64_t& t = slot(page);
     if (t == 0) mark_present(page);
     t = tok;
   }
+
+  // ---- resident content
+  // Which version-0 content this memory's resident pages hold (a source and
+  // its destination share it, so arriving resident pages stay bits).
+  void set_content_salt(uint64_t salt) {
+    salt_ = salt;
+    salted_ = true;
+  }
+  bool salted() const { return salted_; }
+  // The content a resident page holds until it is first written: never 0.
+  uint64_t resident_token(uint64_t page) const {
+    const uint64_t t = mix64(salt_ ^ (page * 0xd6e8feb86659fd93ULL));
+    return t | (t == 0);
+  }
+  // Pages [first, first + count) hold their resident content from now on
+  // (what they held before is replaced). Needs a content salt.
+  void make_resident(uint64_t first, uint64_t count) {
+    if (!salted_) throw std::logic_error("make_resident needs a content salt");
+    if (first > pages_ || count > pages_ - first)
+      throw std::invalid_argument("resident range beyond the memory");
+    if (resident_.empty()) resident_.assign((pages_ + 63) / 64, 0);
+    for (uint64_t p = first; p < first + count;) {
+      const uint64_t wi = p >> 6;
+      const uint64_t lo = p & 63, n = std::min<uint64_t>(64 - lo, first + count - p);
+      const uint64_t mask = (n == 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1)) << lo;
+      if (chunks_[p >> kChunkShift]) {
+        // The chunk exists: its tokens take the resident content.
+        for (uint64_t q = p; q < p + n; ++q) set_token(q, resident_token(q));
+      } else {
+        const auto added = static_cast<uint64_t>(std::popcount(mask & ~resident_[wi]));
+        resident_[wi] |= mask;
+        resident_count_ += added;
+        touched_ += added;
+      }
+      p += n;
+    }
+  }
+  // Resident pages kept as bits (their chunk not allocated yet).
+  uint64_t resident_pages() const { return resident_count_; }
 
   // Dirty tracking for migration passes.
   void start_tracking() { tracking_ = true; }
@@ -179,11 +233,15 @@ class PageStore {
     arena_.release_all();
     touched_ = 0;
     dirty_.clear_all();
+    resident_.clear();
+    resident_.shrink_to_fit();
+    resident_count_ = 0;
   }
 
   // Calls fn(page, token) for every non-zero page, ascending.
   template <typename Fn>
   void for_each_touched(Fn&& fn) const {
+    if (resident_count_ != 0) return for_each_touched_resident(fn);
     for (uint64_t ci = 0; ci < chunks_.size(); ++ci) {
       const uint64_t* chunk = chunks_[ci];
       if (!chunk) continue;
@@ -203,9 +261,10 @@ class PageStore {
     return h;
   }
 
-  // Bytes of memory this store holds (chunks + bitmap), for RSS accounting.
+  // Bytes of memory this store holds (chunks + bitmaps), for RSS accounting.
   uint64_t memory_bytes() const {
-    return chunks_.size() * sizeof(chunks_[0]) + dirty_.words().size() * 8 + arena_.bytes();
+    return chunks_.size() * sizeof(chunks_[0]) + dirty_.words().size() * 8 + arena_.bytes() +
+           resident_.size() * 8;
   }
 
   // The page's bytes: word 0 is the token, word 1 the page index, word i
@@ -277,8 +336,76 @@ class PageStore {
 
   uint64_t& slot(uint64_t page) {
     uint64_t*& chunk = chunks_[page >> kChunkShift];
-    if (!chunk) chunk = arena_.allocate();  // zeroed
+    if (!chunk) [[unlikely]] {
+      chunk = arena_.allocate();  // zeroed
+      if (resident_count_ != 0) fill_resident(page >> kChunkShift, chunk);
+    }
     return chunk[page & (kChunkPages - 1)];
+  }
+
+  // Stored tokens of allocated chunks, resident bits of the others, ascending.
+  template <typename Fn>
+  void for_each_touched_resident(Fn&& fn) const {
+    for (uint64_t ci = 0; ci < chunks_.size(); ++ci) {
+      const uint64_t* chunk = chunks_[ci];
+      for (uint64_t w = 0; w < kPresentWords; ++w) {
+        const uint64_t wi = ci * kPresentWords + w;
+        if (wi >= resident_.size()) return;
+        for (uint64_t bits = chunk ? chunk[kChunkPages + w] : resident_[wi]; bits != 0;
+             bits &= bits - 1) {
+          const auto b = static_cast<uint64_t>(std::countr_zero(bits));
+          const uint64_t page = (wi << 6) + b;
+          fn(page, chunk ? chunk[w * 64 + b] : resident_token(page));
+        }
+      }
+    }
+  }
+
+  // A new chunk takes over its pages' resident content as stored tokens.
+  void fill_resident(uint64_t ci, uint64_t* chunk) {
+    for (uint64_t w = 0; w < kPresentWords; ++w) {
+      const uint64_t wi = ci * kPresentWords + w;
+      if (wi >= resident_.size()) return;
+      const uint64_t bits = resident_[wi];
+      if (bits == 0) continue;
+      for (uint64_t b = bits; b != 0; b &= b - 1) {
+        const auto i = static_cast<uint64_t>(std::countr_zero(b));
+        chunk[w * 64 + i] = resident_token((wi << 6) + i);
+      }
+      chunk[kChunkPages + w] = bits;
+      resident_[wi] = 0;
+      resident_count_ -= static_cast<uint64_t>(std::popcount(bits));  // still touched
+    }
+  }
+
+  bool resident_bit(uint64_t page) const { return (resident_[page >> 6] >> (page & 63)) & 1; }
+  void set_resident_bit(uint64_t page) {
+    if (resident_.empty()) resident_.assign((pages_ + 63) / 64, 0);
+    uint64_t& w = resident_[page >> 6];
+    const uint64_t b = uint64_t{1} << (page & 63);
+    if (w & b) return;
+    w |= b;
+    ++resident_count_;
+    ++touched_;
+  }
+  void clear_resident_bit(uint64_t page) {
+    if (resident_.empty()) return;
+    uint64_t& w = resident_[page >> 6];
+    const uint64_t b = uint64_t{1} << (page & 63);
+    if (!(w & b)) return;
+    w &= ~b;
+    --resident_count_;
+    --touched_;
+  }
+  // Forgets the page's stored token (its content becomes zero or resident).
+  void drop_stored(uint64_t page) {
+    uint64_t* chunk = chunks_[page >> kChunkShift];
+    const uint64_t i = page & (kChunkPages - 1);
+    if (chunk && chunk[i] != 0) {
+      chunk[i] = 0;
+      present_word(chunk, i) &= ~(uint64_t{1} << (i & 63));
+      --touched_;
+    }
   }
 
   // The page's token is about to become non-zero (its chunk exists).
@@ -297,7 +424,11 @@ class PageStore {
   uint64_t touched_ = 0;
   uint64_t writes_ = 0;
   bool tracking_ = false;
-  std::vector<uint64_t*> chunks_;  // into arena_; null: every page of the chunk is zero
+  bool salted_ = false;
+  uint64_t salt_ = 0;
+  uint64_t resident_count_ = 0;
+  std::vector<uint64_t> resident_;  // one bit per page holding its resident token
+  std::vector<uint64_t*> chunks_;   // into arena_; null: every page of the chunk is zero
   ChunkArena arena_;
   DirtyBitmap dirty_;
 };

@@ -26,6 +26,9 @@ struct TraceWrite {
 struct PatternSpec {
   PatternKind kind = PatternKind::kUniform;
   double rate_bytes_per_s = 0;  // page writes per second × page size
+  // Page reads per second × page size, following the same pattern with their
+  // own draw (reads never dirty; in post-copy they fault like writes).
+  double read_rate_bytes_per_s = 0;
   uint64_t region_first_page = 0;
   uint64_t region_pages = 0;  // 0 = the whole memory
   // hotset: a contiguous hot region of hot_fraction × region receives
@@ -67,6 +70,24 @@ class PageWriteGenerator {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// One stream of page operations: a pattern's writes or its reads.
+struct PageStream {
+  bool reads = false;
+  size_t pattern = 0;  // index in the pattern list
+  PageWriteGenerator gen;
+};
+
+// The read stream's spec: the same pattern (region, shape) at the read rate
+// (phases at theirs). Throws std::invalid_argument for a trace (no reads).
+PatternSpec reads_of(const PatternSpec& spec, uint32_t page_size);
+
+// The streams of patterns running at once, in a fixed order: pattern 0's
+// writes first (seeded with `seed`, as a single pattern always was), then
+// every other pattern's writes, then the reads of each pattern that has a
+// read rate. Every stream draws from its own seed.
+std::vector<PageStream> make_page_streams(const std::vector<PatternSpec>& patterns,
+                                          uint64_t memory_pages, uint32_t page_size, uint64_t seed);
 
 // Loads a trace file: lines "TIME_S PAGE [COUNT]", '#' comments, blank lines
 // allowed, times non-decreasing. Throws std::runtime_error "file:line: why".
