@@ -282,6 +282,24 @@ TEST(MigrationThread, Policy81AddsThePrecopyBytesToTheExactPending) {
   EXPECT_EQ(res.iterations.size(), 195u - 176u + 1u);
 }
 
+// QEMU's `!pending_size` test: before the first window ends the threshold
+// is 0, so no exact query is made, and an estimate of 0 (RAM's pass done, a
+// stop-copy-only device contributes nothing to the estimate) switches at
+// once, whatever the device's stop-copy size.
+TEST(MigrationThread, AnEstimateOfZeroSwitchesWithoutAnExactQuery) {
+  constexpr uint64_t kPages = 100;
+  LoopRun r(kPages);
+  for (uint64_t p = 0; p < kPages; ++p) r.src_ram.tokens[p] = p + 1;
+  r.device.stop_copy = 500'000'000;  // 0.5 s at line rate
+  migrate(r, scenario(kPages));
+  const auto& res = r.result;
+  ASSERT_EQ(res.outcome, "completed") << res.reason;
+  EXPECT_EQ(r.device.exact_calls, 0);
+  EXPECT_NEAR(decided_at(res), (100.0 * (kPage + 8) + 8) / kLine, 1e-9);
+  // The stop-copy bytes over the link, then applied at resume_bandwidth.
+  EXPECT_NEAR(res.downtime_s, 0.5 + 500e6 / 1e12, 1e-6) << "far above the 300 ms limit";
+}
+
 TEST(MigrationThread, DeviceExactPendingByPolicy) {
   EXPECT_EQ(device_exact_pending(QemuPolicy::k9_2, 1000, 300), 1000u);
   EXPECT_EQ(device_exact_pending(QemuPolicy::k8_1, 1000, 300), 1300u);
