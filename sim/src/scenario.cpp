@@ -597,6 +597,28 @@ Scenario build(const std::string& file, const json& root) {
     mg.hot_first = order == "hot_first";
     mg.run_after_s = m.duration("run_after", mg.run_after_s);
     mg.exact = m.boolean("exact", mg.exact);
+    {  // QEMU's migration thread (docs/migration.md "The qemu loop")
+      const std::string loop = m.str("loop", "passes");
+      if (loop != "passes" && loop != "qemu") m.fail("loop", "must be passes or qemu");
+      mg.loop = loop == "qemu" ? MigrationLoop::kQemu : MigrationLoop::kPasses;
+      std::string policy = "9.2";  // a string; --set's 8.1 arrives as a number
+      if (m.has("qemu_policy")) {
+        const auto& v = m.get("qemu_policy");
+        policy = v.is_string() ? v.get<std::string>() : v.dump();
+      }
+      if (policy != "9.2" && policy != "8.1")
+        m.fail("qemu_policy", "must be \"9.2\" or \"8.1\", got " + m.get("qemu_policy").dump());
+      mg.qemu_policy = policy == "8.1" ? QemuPolicy::k8_1 : QemuPolicy::k9_2;
+      mg.switchover_ack = m.boolean("switchover_ack", false);
+      const bool qemu = mg.loop == MigrationLoop::kQemu;
+      if (!qemu && m.has("qemu_policy")) m.fail("qemu_policy", "needs migration.loop: qemu");
+      if (!qemu && mg.switchover_ack) m.fail("switchover_ack", "needs migration.loop: qemu");
+      // QEMU has no cap on dirty syncs, which come every loop pass once the
+      // estimate is under the threshold: only an explicit max_iterations caps them.
+      if (qemu && !m.has("max_iterations")) mg.max_iterations = 0;
+      if (qemu && mg.mode != MigrationMode::kPrecopy)
+        m.fail("loop", "qemu runs pre-copy migrations only (mode: precopy)");
+    }
     m.finish();
   }
   if (top.has("faults")) {

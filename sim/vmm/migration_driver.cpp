@@ -8,6 +8,7 @@
 #include "mdevsim/vfio/uapi.h"
 #include "vmm/convergence.h"
 #include "vmm/fault_account.h"
+#include "vmm/migration_thread.h"
 
 namespace mdevsim::sim::vmm {
 
@@ -396,8 +397,21 @@ void MigrationDriver::run() {
   policy.postcopy_after_iterations = s_.migration.postcopy_after_iterations;
   policy.postcopy_after_s = s_.migration.postcopy_after_s;
   bool to_postcopy = s_.migration.mode == MigrationMode::kPostcopy;
-  if (s_.migration.timeout_s > 0) link_.set_deadline(t0 + s_.migration.timeout_s);
-  while (!to_postcopy) {
+  bool qemu_decided = false;
+  if (s_.migration.loop == MigrationLoop::kQemu) {  // QEMU's migration thread instead of passes
+    std::string why;
+    const auto d = MigrationThread(ctx_, *ram_, *device_, src_.ram, src_.vm).run(t0, why);
+    if (d == Switchover::kNone || d == Switchover::kCancel) {
+      cancel(d == Switchover::kNone ? ctx_.reason : why,
+             d == Switchover::kNone ? ctx_.fail_outcome : "cancelled");
+      finish(t0);
+      return;
+    }
+    forced = d == Switchover::kForced;
+    qemu_decided = true;
+  }
+  if (s_.migration.timeout_s > 0 && !qemu_decided) link_.set_deadline(t0 + s_.migration.timeout_s);
+  while (!to_postcopy && !qemu_decided) {
     IterationResult it;
     it.index = iteration;
     it.throttle = throttle.throttle;

@@ -74,6 +74,7 @@ class RamSaver : public SaveHandler {
   uint64_t fetched_pages() const { return fetched_; }
 
  private:
+  friend class MigrationThread;  // QEMU's loop sends the pass in budgets (vmm/migration_thread.h)
   void start_dma_tracking();
   void sync_dma_dirty();
   void mark_from_bitmap(const std::vector<uint64_t>& bitmap, uint64_t per, uint64_t pages);

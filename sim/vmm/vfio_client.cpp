@@ -92,6 +92,16 @@ void FrontendClient::add_abi_counts(Result& r) const {
   }
 }
 
+// QEMU's loop: one read (v2: of at most `max` bytes; v1: one data section),
+// sent at link speed (the loop paces the rate limit itself).
+bool FrontendClient::iterate_chunk(IterationResult& it, uint64_t max) {
+  if (!precopy_) return true;
+  uint64_t n = 0;
+  const bool ok = send(max, false, false, n);
+  it.device_bytes += n;
+  return ok;
+}
+
 // ------------------------------------------------------------ v1
 
 long V1RegionClient::write_state(vfio::Frontend& fe, uint32_t v) {
@@ -124,6 +134,8 @@ uint64_t V1RegionClient::pending_exact() {
   pending_hint_ = rd64(src_, kV1PendingBytes);
   return rd64(src_, kV1PendingBytes);  // QEMU v1: pending_bytes is the device's contribution
 }
+
+uint64_t V1RegionClient::precopy_bytes() { return rd64(src_, kV1PendingBytes); }
 
 bool V1RegionClient::complete(StopCopyResult& sc) { return send(0, false, true, sc.device_bytes); }
 
@@ -212,6 +224,17 @@ void V2FeatureClient::pending_estimate(IterationResult& it) {
 
 bool V2FeatureClient::iterate(IterationResult& it) {
   return !precopy_ || send(avail_, true, false, it.device_bytes);
+}
+
+uint64_t V2FeatureClient::precopy_bytes() {
+  uint64_t initial = 0, dirty = 0;
+  if (!precopy_ || abi::get_precopy_info(src_, save_fd_, initial, dirty) < 0) return 0;
+  return initial + dirty;
+}
+uint64_t V2FeatureClient::initial_bytes() {
+  uint64_t initial = 0, dirty = 0;
+  if (!precopy_ || abi::get_precopy_info(src_, save_fd_, initial, dirty) < 0) return 0;
+  return initial;
 }
 
 uint64_t V2FeatureClient::pending_exact() {

@@ -66,6 +66,17 @@ class VfioClient : public SaveHandler {
   virtual bool finish_postcopy(bool device_pages);
   // The ABI calls and errnos of both sides, into the result.
   virtual void add_abi_counts(Result& r) const = 0;
+  // ---- QEMU's loop (vmm/migration_thread.h)
+  // Pre-copy bytes the device has now (PRECOPY_INFO initial + dirty; v1:
+  // pending_bytes), and the initial part alone (switchover-ack).
+  virtual uint64_t precopy_bytes() { return 0; }
+  virtual uint64_t initial_bytes() { return 0; }
+  // One save_live_iterate call: one read of at most `max` bytes sent
+  // (default: the whole iteration). False: failed (reason set).
+  virtual bool iterate_chunk(IterationResult& it, uint64_t max) {
+    (void)max;
+    return iterate(it);
+  }
 
   const ProtocolRoles& roles() const { return roles_; }
   bool failed() const { return failed_; }
@@ -87,6 +98,7 @@ class FrontendClient : public VfioClient {
   void fail_next_arc(std::pair<uint32_t, uint32_t> arc) override;
   bool send_all(uint64_t& bytes) override { return send(0, false, true, bytes); }
   void add_abi_counts(Result& r) const override;
+  bool iterate_chunk(IterationResult& it, uint64_t max) override;
 
  protected:
   virtual bool send(uint64_t limit, bool limited, bool until_end, uint64_t& bytes) = 0;
@@ -120,6 +132,7 @@ class V1RegionClient : public FrontendClient {
   bool source_running() const override;
   std::pair<uint32_t, uint32_t> next_switch_arc() const override;
   uint64_t dirty_bytes_hint(const IterationResult&) const override { return pending_hint_; }
+  uint64_t precopy_bytes() override;
 
  private:
   bool send(uint64_t limit, bool limited, bool until_end, uint64_t& bytes) override;
@@ -151,6 +164,8 @@ class V2FeatureClient : public FrontendClient {
   bool request_pages(uint64_t first, uint64_t count, uint32_t flags, uint64_t& queued) override;
   std::vector<uint64_t> read_faults() override;
   bool finish_postcopy(bool device_pages) override;
+  uint64_t precopy_bytes() override;
+  uint64_t initial_bytes() override;
 
  private:
   bool send(uint64_t limit, bool limited, bool until_end, uint64_t& bytes) override;

@@ -66,6 +66,8 @@ struct LinkSection {
 
 enum class MigrationMode { kPrecopy, kPostcopy, kHybrid };
 enum class OnNoConvergence { kCancel, kForce };
+enum class MigrationLoop { kPasses, kQemu };
+enum class QemuPolicy { k8_1, k9_2 };
 
 struct MigrationSection {
   double start_at_s = 0.1;
@@ -83,6 +85,10 @@ struct MigrationSection {
   bool hot_first = true;                   // background order: hottest pre-copy pages first
   double run_after_s = 0.1;                // destination keeps running this long, then compared
   bool exact = false;                      // byte-copying stream path instead of zero-copy
+  // QEMU's migration thread (vmm/migration_thread.h) instead of whole passes.
+  MigrationLoop loop = MigrationLoop::kPasses;
+  QemuPolicy qemu_policy = QemuPolicy::k9_2;  // how the device's pending bytes are counted
+  bool switchover_ack = false;                // QEMU's switchover-ack capability (loop qemu)
 };
 
 enum class FaultKind { kLinkDown, kDegrade, kDeviceError, kDestCrash, kSourceCrash, kCorrupt };
