@@ -25,31 +25,17 @@
 
 #include <gtest/gtest.h>
 
+#include "transcript.h"
+
 namespace {
+
+using namespace mdevsim::doctest;
 
 const char* const kInfo = "console qemu";  // the fence info string of these blocks
 
 std::string source_dir() {
   const char* env = std::getenv("MDEVSIM_SOURCE_DIR");
   return env && *env ? env : MDEVSIM_SOURCE_DIR;
-}
-
-std::string rstrip(std::string s) {
-  s.erase(s.find_last_not_of(" \t\r") + 1);
-  return s;
-}
-
-std::vector<std::string> lines_of(std::istream& in) {
-  std::vector<std::string> v;
-  std::string l;
-  while (std::getline(in, l)) v.push_back(l);
-  return v;
-}
-
-std::vector<std::string> normalise(std::vector<std::string> v) {
-  for (auto& l : v) l = rstrip(l);
-  while (!v.empty() && v.back().empty()) v.pop_back();
-  return v;
 }
 
 // "0.318728519 src ... data_fd=5 ... 110.0 ms" -> "N src ... data_fd=N ... N ms".
@@ -75,57 +61,8 @@ std::string mask_numbers(const std::string& s) {
   return out;
 }
 
-struct Command {
-  size_t line = 0;  // 1-based line of the "$ "
-  std::string text;
-  size_t out_begin = 0, out_end = 0;  // expected output lines [begin, end), 0-based
-};
-
-// The "$ " commands of every `console qemu` block, with their heredocs and
-// continuation lines (the same transcript rules as test_doc_examples).
-std::vector<Command> parse(const std::vector<std::string>& lines) {
-  static const std::regex heredoc(R"(<<-?\s*(['"]?)([A-Za-z_][A-Za-z0-9_]*)\1)");
-  std::vector<Command> commands;
-  for (size_t i = 0; i < lines.size(); ++i) {
-    if (lines[i].rfind("```", 0) != 0) continue;
-    const bool ours = rstrip(lines[i].substr(3)) == kInfo;
-    size_t end = i + 1;
-    while (end < lines.size() && lines[end].rfind("```", 0) != 0) ++end;
-    for (size_t j = i + 1; ours && j < end; ++j) {
-      if (lines[j].rfind("$ ", 0) != 0) {
-        if (!commands.empty()) commands.back().out_end = j + 1;
-        continue;
-      }
-      Command c{j + 1, lines[j].substr(2)};
-      while (rstrip(c.text).ends_with("\\") && j + 1 < end) c.text += "\n" + lines[++j];
-      std::smatch m;
-      if (std::regex_search(c.text, m, heredoc)) {
-        const std::string delim = m[2];
-        while (j + 1 < end) {
-          c.text += "\n" + lines[++j];
-          if (rstrip(lines[j]) == delim) break;
-        }
-      }
-      c.out_begin = c.out_end = j + 1;
-      commands.push_back(c);
-    }
-    i = end;
-  }
-  return commands;
-}
-
-bool matches(const std::vector<std::string>& exp, const std::vector<std::string>& act) {
-  std::vector<std::vector<char>> dp(exp.size() + 1, std::vector<char>(act.size() + 1, 0));
-  dp[exp.size()][act.size()] = 1;
-  for (size_t i = exp.size(); i-- > 0;)
-    for (size_t j = act.size() + 1; j-- > 0;) {
-      if (exp[i] == "...")
-        dp[i][j] = dp[i + 1][j] || (j < act.size() && dp[i][j + 1]);
-      else
-        dp[i][j] =
-            j < act.size() && mask_numbers(exp[i]) == mask_numbers(act[j]) && dp[i + 1][j + 1];
-    }
-  return dp[0][0];
+bool same_but_numbers(const std::string& expected, const std::string& actual) {
+  return mask_numbers(expected) == mask_numbers(actual);
 }
 
 std::string run_in(const std::string& dir, const std::string& command) {
@@ -161,19 +98,14 @@ std::string missing() {
   return "";
 }
 
-std::string indent(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& l : v) s += "    | " + l + "\n";
-  return s.empty() ? "    (nothing)\n" : s;
-}
-
 TEST(DocQemuLesson, TutorialLesson5Matches) {
   const std::string rel = "docs/tutorial.md";
   const std::string path = source_dir() + "/" + rel;
-  std::ifstream in(path);
-  std::vector<std::string> lines = lines_of(in);
+  std::vector<std::string> lines = read_lines(path);
   ASSERT_FALSE(lines.empty()) << "cannot read " << path;
-  const std::vector<Command> commands = parse(lines);
+  std::vector<Command> commands;
+  const auto blocks = parse_blocks(lines, kInfo);
+  for (const auto& b : blocks) commands.insert(commands.end(), b.commands.begin(), b.commands.end());
   // The lesson exists and is marked: a lesson silently turned back into
   // `sh` blocks would otherwise pass by running nothing.
   ASSERT_GE(commands.size(), 3u) << rel << " has no `" << kInfo << "` blocks (Lesson 5)";
@@ -185,12 +117,11 @@ TEST(DocQemuLesson, TutorialLesson5Matches) {
   const std::string dir = tmpl;
   const char* upd = std::getenv("MDEVSIM_UPDATE_DOCS");
   const bool update = upd && std::string(upd) == "1";
-  std::vector<std::pair<const Command*, std::vector<std::string>>> rewrites;
+  Rewrites rewrites;
   for (const Command& c : commands) {
     const auto expected = normalise({lines.begin() + c.out_begin, lines.begin() + c.out_end});
-    std::istringstream out(run_in(dir, c.text));
-    const auto actual = normalise(lines_of(out));
-    if (matches(expected, actual)) continue;
+    const auto actual = normalise(split_lines(run_in(dir, c.text)));
+    if (matches(expected, actual, same_but_numbers)) continue;
     if (update) {
       rewrites.emplace_back(&c, actual);
       continue;
@@ -202,17 +133,7 @@ TEST(DocQemuLesson, TutorialLesson5Matches) {
   }
   std::filesystem::remove_all(dir);
   if (rewrites.empty()) return;
-  for (auto it = rewrites.rbegin(); it != rewrites.rend(); ++it) {
-    const Command& c = *it->first;
-    std::vector<std::string> repl = it->second;
-    const bool gap = c.out_end > c.out_begin && rstrip(lines[c.out_end - 1]).empty() &&
-                     c.out_end < lines.size() && lines[c.out_end].rfind("$ ", 0) == 0;
-    if (gap) repl.push_back("");
-    lines.erase(lines.begin() + c.out_begin, lines.begin() + c.out_end);
-    lines.insert(lines.begin() + c.out_begin, repl.begin(), repl.end());
-  }
-  std::ofstream outf(path);
-  for (const auto& l : lines) outf << l << "\n";
+  apply_rewrites(lines, rewrites, path);
   std::printf("updated %zu command output(s) in %s\n", rewrites.size(), rel.c_str());
 }
 

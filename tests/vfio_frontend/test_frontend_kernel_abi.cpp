@@ -362,13 +362,17 @@ TEST(KernelAbi, V1StrictIsLibvfioUsersTableAsIntended) {
       // From 001b (after a reset) every state is one allowed write away.
       for (Frontend* fe : {&p.src, &permissive}) {
         ASSERT_EQ(fe->ioctl(fe->device_fd(), VFIO_DEVICE_RESET, nullptr), 0);
-        if (from != 1) ASSERT_EQ(wr(*fe, from), 4) << from;
+        if (from != 1) {
+          ASSERT_EQ(wr(*fe, from), 4) << from;
+        }
       }
       const long loose = wr(permissive, to);
       // An allowed write does what it does without strict mode (100b -> 001b
       // validates the empty image and fails either way); a refused one is EINVAL.
       EXPECT_EQ(wr(p.src, to), targets.count(to) ? loose : -EINVAL) << from << " -> " << to;
-      if (targets.count(to) && !(from == 4 && to == 1)) EXPECT_EQ(loose, 4) << from << " -> " << to;
+      if (targets.count(to) && !(from == 4 && to == 1)) {
+        EXPECT_EQ(loose, 4) << from << " -> " << to;
+      }
     }
 }
 

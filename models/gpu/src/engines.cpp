@@ -91,33 +91,30 @@ void DmaEngine::do_page(const Command& cmd, uint32_t i) {
   if (logging_) log_.set(offset);
 }
 
-void DmaEngine::write_guest_page(uint64_t gpa_page, uint64_t value) {
-  if (socket.size() == 0) return;  // no guest memory bound
+// One loosely timed 8-byte transaction on a guest page: the delay is relative
+// to this page's local time; what the target adds to it delays the engine's
+// next page. Without guest memory bound, writes go nowhere and reads see zero.
+void DmaEngine::transport_guest_page(tlm::tlm_command command, uint64_t gpa_page,
+                                     uint64_t& value) {
+  if (socket.size() == 0) return;
   tlm::tlm_generic_payload t;
-  t.set_command(tlm::TLM_WRITE_COMMAND);
+  t.set_command(command);
   t.set_address(gpa_page * guest_page_size_);
   t.set_data_ptr(reinterpret_cast<unsigned char*>(&value));
   t.set_data_length(8);
   t.set_streaming_width(8);
-  // Loosely timed: the delay is relative to this page's local time; what the
-  // target adds to it delays the engine's next page.
   sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
   socket->b_transport(t, delay);
   delay_by(delay);
 }
 
+void DmaEngine::write_guest_page(uint64_t gpa_page, uint64_t value) {
+  transport_guest_page(tlm::TLM_WRITE_COMMAND, gpa_page, value);
+}
+
 uint64_t DmaEngine::read_guest_page(uint64_t gpa_page) {
   uint64_t value = 0;
-  if (socket.size() == 0) return value;  // no guest memory bound: a zero page
-  tlm::tlm_generic_payload t;
-  t.set_command(tlm::TLM_READ_COMMAND);
-  t.set_address(gpa_page * guest_page_size_);
-  t.set_data_ptr(reinterpret_cast<unsigned char*>(&value));
-  t.set_data_length(8);
-  t.set_streaming_width(8);
-  sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
-  socket->b_transport(t, delay);
-  delay_by(delay);
+  transport_guest_page(tlm::TLM_READ_COMMAND, gpa_page, value);
   return value;
 }
 

@@ -204,6 +204,7 @@ class DmaEngine : public Engine {
  private:
   void write_guest_page(uint64_t gpa_page, uint64_t value);
   uint64_t read_guest_page(uint64_t gpa_page);
+  void transport_guest_page(tlm::tlm_command command, uint64_t gpa_page, uint64_t& value);
   GuestMemory* memory_ = nullptr;  // the IOMMU's side band: post-copy page requests
   uint32_t guest_page_size_;
   uint64_t first_page_, pages_;
