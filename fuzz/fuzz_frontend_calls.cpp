@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "mdevsim/models/gpu_device.h"
+#include "mdevsim/models/gpu/gpu_device.h"
 #include "mdevsim/vfio/feature_buf.h"
 #include "mdevsim/vfio/frontend.h"
 #include "mdevsim/vfio/protocol.h"

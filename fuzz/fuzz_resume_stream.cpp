@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <span>
 
-#include "mdevsim/models/gpu_device.h"
+#include "mdevsim/models/gpu/gpu_device.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static mdevsim::models::GpuDevice* dev = [] {

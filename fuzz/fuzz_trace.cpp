@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "mdevsim/models/workload_pattern.h"
+#include "mdevsim/models/workload/workload_pattern.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace mdevsim::models;

@@ -13,8 +13,8 @@
 #include <nlohmann/json.hpp>
 #include <systemc>
 
-#include "mdevsim/models/gpu_device.h"
-#include "mdevsim/models/workload_driver.h"
+#include "mdevsim/models/gpu/gpu_device.h"
+#include "mdevsim/models/workload/workload_driver.h"
 #include "mdevsim/sim/commands.h"
 #include "mdevsim/sim/feature_list.h"
 #include "mdevsim/sim/step_script.h"

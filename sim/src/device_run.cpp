@@ -2,8 +2,8 @@
 
 #include <systemc>
 
-#include "mdevsim/models/gpu_device.h"
-#include "mdevsim/models/workload_driver.h"
+#include "mdevsim/models/gpu/gpu_device.h"
+#include "mdevsim/models/workload/workload_driver.h"
 #include "mdevsim/sim/run_outputs.h"
 
 namespace mdevsim::sim {

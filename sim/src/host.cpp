@@ -1,6 +1,6 @@
 #include "mdevsim/sim/host.h"
 
-#include "mdevsim/models/rng.h"
+#include "mdevsim/models/common/rng.h"
 #include "mdevsim/vfio/mig_fsm.h"
 
 namespace mdevsim::sim {
@@ -9,12 +9,16 @@ namespace {
 constexpr double kVcpuSlice = 0.001;  // vCPU writes are issued per 1 ms slice
 }
 
-Vcpus::Vcpus(sc_core::sc_module_name name, GuestRam& ram, const models::PatternSpec& spec,
-             uint64_t seed)
+Vcpus::Vcpus(sc_core::sc_module_name name, GuestRam& ram,
+             const std::vector<models::PatternSpec>& patterns, uint64_t seed)
     : sc_core::sc_module(name),
       ram_(ram),
-      gen_(spec, ram.store.page_count(), ram.store.page_size(), seed),
-      seed_(models::mix64(seed ^ 0xc0ffeeULL)) {
+      streams_(models::make_page_streams(patterns, ram.store.page_count(), ram.store.page_size(),
+                                         seed)) {
+  const uint64_t values = models::mix64(seed ^ 0xc0ffeeULL);
+  for (size_t k = 0; k < streams_.size(); ++k)
+    seeds_.push_back(k == 0 ? values : models::mix64(values + k));
+  state_.streams.assign(streams_.size(), 0);
   SC_THREAD(thread);
 }
 
@@ -24,11 +28,20 @@ void Vcpus::thread() {
     if (!running_) continue;
     // A throttled guest runs (1 - p) of each slice (QEMU's CPU throttle).
     state_.active_s += kVcpuSlice * (1.0 - throttle_);
-    const uint64_t due = gen_.writes_until(state_.active_s);
-    for (; state_.submitted < due; ++state_.submitted) {
-      const uint64_t page = gen_.page_of(state_.submitted);
-      ram_.missing.touch(page);  // post-copy: a missing page blocks this vCPU until it arrives
-      ram_.store.write(page, models::stream_value(seed_, state_.submitted));
+    for (size_t k = 0; k < streams_.size(); ++k) {
+      const auto& st = streams_[k];
+      uint64_t& pos = state_.streams[k];
+      const uint64_t due = st.gen.writes_until(state_.active_s);
+      if (st.reads && ram_.missing.count() == 0) {
+        state_.submitted += due - pos;  // a read of a present page changes nothing
+        pos = due;
+        continue;
+      }
+      for (; pos < due; ++pos, ++state_.submitted) {
+        const uint64_t page = st.gen.page_of(pos);
+        ram_.missing.touch(page);  // post-copy: a missing page blocks this vCPU until it arrives
+        if (!st.reads) ram_.store.write(page, models::stream_value(seeds_[k], pos));
+      }
     }
   }
 }
@@ -65,13 +78,27 @@ vfio::FrontendOptions frontend_options(const Scenario& s, bool source) {
   return o;
 }
 
+namespace {
+// The destination's memories start empty: resident content arrives.
+models::DeviceConfig side_config(const Scenario& s, bool source) {
+  models::DeviceConfig c = s.device.config;
+  c.resident_loaded = source;
+  return c;
+}
+}  // namespace
+
 Host::Host(const std::string& name, const Scenario& s, bool source)
     : ram(s.vm.ram_bytes, s.vm.page_size),
-      device((name + "_device").c_str(), s.device.config),
+      device((name + "_device").c_str(), side_config(s, source)),
       driver((name + "_driver").c_str(), device, s.workload, s.seed),
-      vcpus((name + "_vcpus").c_str(), ram, s.guest, s.seed),
+      vcpus((name + "_vcpus").c_str(), ram, s.guest_patterns(), s.seed),
       frontend(device, frontend_options(s, source)) {
   device.attach_guest_memory(&ram);
+  if (!s.vm.resident.empty()) {
+    ram.store.set_content_salt(models::mix64(s.seed ^ 0x72616d636f6e74ULL));
+    if (source)
+      for (const auto& r : s.vm.resident) ram.store.make_resident(r.first_page, r.pages);
+  }
 }
 
 }  // namespace mdevsim::sim

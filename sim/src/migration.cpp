@@ -8,6 +8,7 @@
 
 #include <systemc>
 
+#include "mdevsim/models/gpu/gpu_device.h"
 #include "mdevsim/sim/host.h"
 #include "mdevsim/sim/run_outputs.h"
 #include "verify/oracle.h"

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <map>
 
-#include "mdevsim/models/gpu_device.h"
+#include "mdevsim/models/gpu/gpu_device.h"
 #include "mdevsim/sim/host.h"
 #include "mdevsim/sim/units.h"
 

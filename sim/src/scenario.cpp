@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "mdevsim/models/workload_pattern.h"
+#include "mdevsim/models/workload/workload_pattern.h"
 #include "mdevsim/sim/units.h"
 
 namespace mdevsim::sim {
@@ -166,20 +166,49 @@ class Obj {
 
 // The pattern keys each kind reads; another kind's key is refused rather than
 // silently ignored (`exponent` on a hotset, `fps` on a uniform pattern).
-const std::set<std::string> kPatternKeys = {"dirty_rate",      "region",   "hot_fraction",
-                                            "hot_probability", "exponent", "fps",
-                                            "frame_size",      "phases",   "trace_file"};
+const std::set<std::string> kPatternKeys = {
+    "dirty_rate", "read_rate", "region",     "hot_fraction", "hot_probability",
+    "exponent",   "fps",       "frame_size", "phases",       "trace_file"};
 const std::map<std::string, std::set<std::string>> kKindKeys = {
-    {"uniform", {"dirty_rate", "region"}},
-    {"streaming", {"dirty_rate", "region"}},
-    {"hotset", {"dirty_rate", "region", "hot_fraction", "hot_probability"}},
-    {"zipf", {"dirty_rate", "region", "exponent"}},
-    {"framebuffer", {"dirty_rate", "region", "fps", "frame_size"}},
+    {"uniform", {"dirty_rate", "read_rate", "region"}},
+    {"streaming", {"dirty_rate", "read_rate", "region"}},
+    {"hotset", {"dirty_rate", "read_rate", "region", "hot_fraction", "hot_probability"}},
+    {"zipf", {"dirty_rate", "read_rate", "region", "exponent"}},
+    {"framebuffer", {"dirty_rate", "read_rate", "region", "fps", "frame_size"}},
     {"phased", {"phases"}},
     {"trace", {"trace_file"}}};
 
-models::PatternSpec read_pattern(Obj& o, uint64_t memory_bytes, uint32_t page_size,
+// The memory a pattern runs over: its size, page size and named regions.
+struct MemoryShape {
+  uint64_t bytes;
+  uint32_t page_size;
+  const std::vector<models::ResidentRegion>& regions;
+  const char* resident_path;  // where its regions are defined ("/device/resident")
+};
+
+// `region` by name: one of the memory's named resident regions.
+void named_region(Obj& o, const MemoryShape& m, models::PatternSpec& p) {
+  const auto& v = o.get("region");
+  const std::string name = v.get<std::string>();
+  std::string names;
+  for (const auto& r : m.regions) {
+    if (!r.name.empty() && r.name == name) {
+      p.region_first_page = r.first_page;
+      p.region_pages = r.pages;
+      return;
+    }
+    if (!r.name.empty()) names += (names.empty() ? "" : ", ") + r.name;
+  }
+  o.fail("region", "no region named '" + name + "' in " + m.resident_path +
+                       (names.empty() ? " (it names no regions: give a list of {name, offset, "
+                                        "size} there, or {offset, size} here)"
+                                      : " (its regions: " + names + ")"));
+}
+
+models::PatternSpec read_pattern(Obj& o, const MemoryShape& m,
                                  const std::filesystem::path& base_dir, bool allow_phases) {
+  const uint64_t memory_bytes = m.bytes;
+  const uint32_t page_size = m.page_size;
   models::PatternSpec p;
   const std::string kind = o.str("kind", "uniform");
   static const std::map<std::string, models::PatternKind> kinds = {
@@ -203,7 +232,10 @@ models::PatternSpec read_pattern(Obj& o, uint64_t memory_bytes, uint32_t page_si
       o.fail(key, "does not apply to a " + kind + " pattern (its keys: kind, " + list + ")");
     }
   p.rate_bytes_per_s = o.rate("dirty_rate", 0);
-  if (o.has("region")) {
+  p.read_rate_bytes_per_s = o.rate("read_rate", 0);
+  if (o.has("region") && o.get("region").is_string()) {
+    named_region(o, m, p);
+  } else if (o.has("region")) {
     Obj r(o.file(), o.get("region"), o.at("region"));
     const uint64_t off = r.size("offset", 0);
     const uint64_t size = r.size("size", memory_bytes - std::min(off, memory_bytes));
@@ -248,7 +280,7 @@ models::PatternSpec read_pattern(Obj& o, uint64_t memory_bytes, uint32_t page_si
       const double d = ph.duration("duration", 0);
       if (!(d > 0)) ph.fail("duration", "must be > 0");
       p.phase_durations_s.push_back(d);
-      p.phases.push_back(read_pattern(ph, memory_bytes, page_size, base_dir, false));
+      p.phases.push_back(read_pattern(ph, m, base_dir, false));
       ph.finish();
     }
   }
@@ -274,6 +306,93 @@ double rate_or_unlimited(Obj& o, const std::string& key, double def) {
   const double r = o.rate(key, def);
   if (!(r > 0)) o.fail(key, "must be > 0 (or \"unlimited\")");
   return r;
+}
+
+// `resident`: "14GiB" (from offset 0), "100%" of the memory, 0, or a list of
+// named regions {name, offset, size}; offset defaults to where the previous
+// region ends.
+std::vector<models::ResidentRegion> read_resident(Obj& o, uint64_t memory_bytes,
+                                                  uint32_t page_size) {
+  std::vector<models::ResidentRegion> out;
+  if (!o.has("resident")) return out;
+  const auto& v = o.get("resident");
+  const uint64_t pages = memory_bytes / page_size;
+  if (v.is_string() && !v.get<std::string>().empty() && v.get<std::string>().back() == '%') {
+    const std::string text = v.get<std::string>();
+    const std::string num = text.substr(0, text.size() - 1);
+    double pct = -1;
+    size_t used = 0;
+    try {
+      pct = std::stod(num, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (num.empty() || used != num.size() || !std::isfinite(pct) || pct < 0 || pct > 100)
+      o.fail("resident",
+             "a percentage must be a number from 0 to 100 followed by %, got " + v.dump());
+    const auto n = static_cast<uint64_t>(std::floor(pct / 100 * static_cast<double>(pages)));
+    if (n > 0) out.push_back({"", 0, std::min(n, pages)});
+    return out;
+  }
+  if (!v.is_array()) {
+    if (!v.is_string() && !(v.is_number() && v == 0))
+      o.fail("resident",
+             "must be a size (\"14GiB\"), a percentage (\"100%\") or a list of regions "
+             "{name, offset, size}; got " +
+                 v.dump());
+    const uint64_t bytes = o.size("resident", 0);
+    if (bytes % page_size) o.fail_size("resident", "must be a multiple of the page size");
+    if (bytes > memory_bytes)
+      o.fail("resident",
+             "is larger than the memory (" + format_bytes(static_cast<double>(memory_bytes)) + ")");
+    if (bytes > 0) out.push_back({"", 0, bytes / page_size});
+    return out;
+  }
+  uint64_t next = 0;  // bytes
+  for (size_t i = 0; i < v.size(); ++i) {
+    Obj r(o.file(), v[i], o.at("resident") + "/" + std::to_string(i));
+    if (!r.has("name")) r.fail("name", "every region needs a name");
+    const std::string name = r.str("name", "");
+    if (name.empty()) r.fail("name", "must not be empty");
+    for (const auto& e : out)
+      if (e.name == name) r.fail("name", "'" + name + "' names two regions");
+    const uint64_t off = r.size("offset", next);
+    if (!r.has("size")) r.fail("size", "every region needs a size");
+    const uint64_t size = r.size("size", 0);
+    r.finish();
+    if (off % page_size) r.fail_size("offset", "must be a multiple of the page size");
+    if (size == 0 || size % page_size)
+      r.fail_size("size", "must be a non-zero multiple of the page size");
+    if (off > memory_bytes || size > memory_bytes - off)
+      r.fail("",
+             "ends beyond the memory (" + format_bytes(static_cast<double>(memory_bytes)) + ")");
+    const uint64_t first = off / page_size, n = size / page_size;
+    for (const auto& e : out)
+      if (first < e.first_page + e.pages && e.first_page < first + n)
+        r.fail("", "overlaps region '" + e.name + "'");
+    out.push_back({name, first, n});
+    next = off + size;
+  }
+  return out;
+}
+
+// `workload` and `guest`: one pattern object, or a list of patterns running at
+// once. `each(obj, index)` reads one element (index 0 for a lone object).
+template <typename Each>
+void read_patterns(const std::string& file, const json& j, const std::string& path, Each each) {
+  if (!j.is_array()) {
+    Obj o(file, j, path);
+    each(o, 0);
+    o.finish();
+    return;
+  }
+  if (j.empty())
+    throw InputError(file, path, "must be a pattern object or a non-empty list of them");
+  for (size_t i = 0; i < j.size(); ++i) {
+    Obj o(file, j[i], path + "/" + std::to_string(i));
+    each(o, i);
+    o.finish();
+  }
 }
 
 void read_device(Obj& o, Scenario& s, const std::filesystem::path& base_dir) {
@@ -346,6 +465,7 @@ void read_device(Obj& o, Scenario& s, const std::filesystem::path& base_dir) {
   if (o.has("corrupt_stream_at"))
     d.corrupt_stream_at = o.integer("corrupt_stream_at", 0, 0, UINT64_MAX);
   d.reject_stream = o.boolean("reject_stream", d.reject_stream);
+  c.resident = read_resident(o, c.vram_bytes, c.page_size);
   o.finish();
 }
 
@@ -377,30 +497,54 @@ Scenario build(const std::string& file, const json& root) {
     s.vm.scan_bandwidth = rate_or_unlimited(v, "scan_bandwidth", s.vm.scan_bandwidth);
     s.vm.vcpus = static_cast<uint32_t>(v.integer("vcpus", s.vm.vcpus, 1, 1024));
     s.vm.dma_dirty_tracking = v.boolean("dma_dirty_tracking", true);
+    s.vm.resident = read_resident(v, s.vm.ram_bytes, s.vm.page_size);
     v.finish();
   }
   s.device.config.guest_page_size = s.vm.page_size;
   if (s.device.config.dma_buffer_bytes > s.vm.ram_bytes)
     throw InputError(file, "/device/dma_buffer", "is larger than the VM's RAM");
   if (top.has("workload")) {
-    Obj w(file, top.get("workload"), "/workload");
-    s.workload.dma_rate_bytes_per_s = w.rate("dma_rate", 0);
-    s.workload.submit_interval_s = w.duration("submit_interval", s.workload.submit_interval_s);
-    // Each submission is a simulated event: at 1us a simulated second costs
-    // about half a second of wall time, at 1ns minutes, with nothing to show.
-    if (!(s.workload.submit_interval_s >= kMinSubmitInterval))
-      w.fail("submit_interval",
-             "must be at least 1us (got " + format_duration(s.workload.submit_interval_s) +
-                 "): every submission is a simulated event, so a run's wall time grows as "
-                 "1/submit_interval (1ns would take minutes per simulated second)");
-    s.workload.vram =
-        read_pattern(w, s.device.config.vram_bytes, s.device.config.page_size, base_dir, true);
-    w.finish();
+    const MemoryShape vram{s.device.config.vram_bytes, s.device.config.page_size,
+                           s.device.config.resident, "/device/resident"};
+    std::string driver_keys_at;  // the element that set dma_rate / submit_interval
+    read_patterns(file, top.get("workload"), "/workload", [&](Obj& w, size_t i) {
+      for (const char* key : {"dma_rate", "dma_read_rate", "submit_interval"}) {
+        if (!w.has(key)) continue;
+        if (!driver_keys_at.empty() && driver_keys_at != w.path())
+          w.fail(key,
+                 "dma_rate, dma_read_rate and submit_interval belong to the whole workload: "
+                 "give them in one pattern only (already in " +
+                     driver_keys_at + ")");
+        driver_keys_at = w.path();
+      }
+      if (w.has("dma_rate")) s.workload.dma_rate_bytes_per_s = w.rate("dma_rate", 0);
+      if (w.has("dma_read_rate")) s.workload.dma_read_rate_bytes_per_s = w.rate("dma_read_rate", 0);
+      if (w.has("submit_interval")) {
+        s.workload.submit_interval_s = w.duration("submit_interval", 0);
+        // Each submission is a simulated event: at 1us a simulated second costs
+        // about half a second of wall time, at 1ns minutes, with nothing to show.
+        if (!(s.workload.submit_interval_s >= kMinSubmitInterval))
+          w.fail("submit_interval",
+                 "must be at least 1us (got " + format_duration(s.workload.submit_interval_s) +
+                     "): every submission is a simulated event, so a run's wall time grows as "
+                     "1/submit_interval (1ns would take minutes per simulated second)");
+      }
+      auto p = read_pattern(w, vram, base_dir, true);
+      if (i == 0)
+        s.workload.vram = std::move(p);
+      else
+        s.workload.concurrent.push_back(std::move(p));
+    });
   }
   if (top.has("guest")) {
-    Obj g(file, top.get("guest"), "/guest");
-    s.guest = read_pattern(g, s.vm.ram_bytes, s.vm.page_size, base_dir, true);
-    g.finish();
+    const MemoryShape ram{s.vm.ram_bytes, s.vm.page_size, s.vm.resident, "/vm/resident"};
+    read_patterns(file, top.get("guest"), "/guest", [&](Obj& g, size_t i) {
+      auto p = read_pattern(g, ram, base_dir, true);
+      if (i == 0)
+        s.guest = std::move(p);
+      else
+        s.guest_concurrent.push_back(std::move(p));
+    });
   }
   if (top.has("link")) {
     Obj l(file, top.get("link"), "/link");
@@ -518,6 +662,7 @@ Scenario build(const std::string& file, const json& root) {
     s.expect = top.get("expect").dump();
   }
   top.finish();
+  s.device.config.content_seed = s.seed;
   return s;
 }
 

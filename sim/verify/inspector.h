@@ -8,9 +8,9 @@
 #include <utility>
 #include <vector>
 
-#include "mdevsim/models/gpu_device.h"
-#include "mdevsim/models/missing_pages.h"
-#include "mdevsim/models/page_store.h"
+#include "mdevsim/models/gpu/gpu_device.h"
+#include "mdevsim/models/memory/missing_pages.h"
+#include "mdevsim/models/memory/page_store.h"
 
 namespace mdevsim::sim {
 struct Host;

@@ -7,7 +7,7 @@
 
 #include <benchmark/benchmark.h>
 
-#include "mdevsim/models/gpu_device.h"
+#include "mdevsim/models/gpu/gpu_device.h"
 #include "mdevsim/vfio/frontend.h"
 #include "mdevsim/vfio/mig_fsm.h"
 #include "mdevsim/vfio/uapi.h"

@@ -151,7 +151,7 @@ TEST(CmdRun, WhatWasAcceptedSilentlyIsRefused) {
                      {"/workload/exponent: does not apply to a hotset pattern"}});
   expect_user_error({write_bad(R"({"guest": {"kind": "uniform", "fps": 30}})"),
                      {"/guest/fps: does not apply to a uniform pattern (its keys: kind, "
-                      "dirty_rate, region)"}});
+                      "dirty_rate, read_rate, region)"}});
   expect_user_error({write_bad(R"({"expect": {"outcome": "cancelled", "reson": "link"}})"),
                      {"/expect/reson: unknown key"}});
   expect_user_error(

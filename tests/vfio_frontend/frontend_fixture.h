@@ -8,8 +8,8 @@
 
 #include <gtest/gtest.h>
 
-#include "mdevsim/models/gpu_device.h"
-#include "mdevsim/models/workload_driver.h"
+#include "mdevsim/models/gpu/gpu_device.h"
+#include "mdevsim/models/workload/workload_driver.h"
 #include "mdevsim/vfio/feature_buf.h"
 #include "mdevsim/vfio/frontend.h"
 #include "mdevsim/vfio/mig_fsm.h"

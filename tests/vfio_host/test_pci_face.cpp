@@ -6,7 +6,7 @@
 #include <cstring>
 #include <vector>
 
-#include "mdevsim/models/bar0_registers.h"
+#include "mdevsim/models/gpu/bar0_registers.h"
 #include "vfio_host_fixture.h"
 
 // glibc's fortified pread, which the interposer exports too.

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "mdevsim/models/rng.h"
+#include "mdevsim/models/common/rng.h"
 #include "mdevsim/sim/host.h"
 #include "mdevsim/sim/outputs.h"
 

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "mdevsim/models/gpu_device.h"
-#include "mdevsim/models/guest_memory.h"
-#include "mdevsim/models/workload_driver.h"
+#include "mdevsim/models/gpu/gpu_device.h"
+#include "mdevsim/models/memory/guest_memory.h"
+#include "mdevsim/models/workload/workload_driver.h"
 #include "mdevsim/sim/scenario.h"
 #include "mdevsim/vfio/frontend.h"
 #include "mdevsim/vfio_host/report.h"

@@ -13,8 +13,8 @@
 #include <gtest/gtest.h>
 #include <systemc>
 
-#include "mdevsim/models/gpu_device.h"
-#include "mdevsim/models/workload_driver.h"
+#include "mdevsim/models/gpu/gpu_device.h"
+#include "mdevsim/models/workload/workload_driver.h"
 #include "mdevsim/vfio/frontend.h"
 #include "mdevsim/vfio/protocol.h"
 #include "vmm/abi_calls.h"

@@ -4,15 +4,16 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <systemc>
 
-#include "mdevsim/models/gpu_device.h"
-#include "mdevsim/models/guest_memory.h"
-#include "mdevsim/models/page_store.h"
-#include "mdevsim/models/missing_pages.h"
-#include "mdevsim/models/workload_driver.h"
-#include "mdevsim/models/workload_pattern.h"
+#include "mdevsim/models/gpu/gpu_device.h"
+#include "mdevsim/models/memory/guest_memory.h"
+#include "mdevsim/models/memory/missing_pages.h"
+#include "mdevsim/models/memory/page_store.h"
+#include "mdevsim/models/workload/workload_driver.h"
+#include "mdevsim/models/workload/workload_pattern.h"
 #include "mdevsim/sim/scenario.h"
 #include "mdevsim/vfio/frontend.h"
 
@@ -28,6 +29,13 @@ class GuestRam : public models::GuestMemory {
     missing.fill(gpa_page);  // device DMA writes whole pages: no fetch needed
     store.write_untracked(gpa_page, value);
   }
+  uint64_t dma_read_page(uint64_t gpa_page) const override {
+    return gpa_page < store.page_count() ? store.token(gpa_page) : 0;
+  }
+  // Option P2: a DMA read of a page still at the source faults like a vCPU
+  // touch; the VMM serves it from the same fault queue.
+  void dma_touch_page(uint64_t gpa_page) override { missing.touch(gpa_page); }
+  bool dma_may_fault() const override { return missing.count() > 0; }
   models::PageStore store;
   // Post-copy destination: pages still at the source (QEMU's userfaultfd:
   // a vCPU touching one blocks until the VMM places it).
@@ -43,15 +51,18 @@ class GuestRam : public models::GuestMemory {
 // time, slowed by the auto-converge throttle.
 struct VcpuState {
   double active_s = 0;     // guest time the vCPUs have run
-  uint64_t submitted = 0;  // page writes done
+  uint64_t submitted = 0;  // page operations done (writes, and reads), all patterns
+  // Position of each stream (make_page_streams order); one pattern without
+  // reads: {submitted}.
+  std::vector<uint64_t> streams;
   bool operator==(const VcpuState&) const = default;
 };
 
 class Vcpus : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(Vcpus);
-  Vcpus(sc_core::sc_module_name name, GuestRam& ram, const models::PatternSpec& spec,
-        uint64_t seed);
+  Vcpus(sc_core::sc_module_name name, GuestRam& ram,
+        const std::vector<models::PatternSpec>& patterns, uint64_t seed);
   void set_running(bool r) { running_ = r; }
   bool running() const { return running_; }
   void set_throttle(double p) { throttle_ = p; }
@@ -62,8 +73,8 @@ class Vcpus : public sc_core::sc_module {
  private:
   void thread();
   GuestRam& ram_;
-  models::PageWriteGenerator gen_;
-  uint64_t seed_;
+  std::vector<models::PageStream> streams_;
+  std::vector<uint64_t> seeds_;  // the values each write stream folds in
   bool running_ = true;
   double throttle_ = 0;
   VcpuState state_;

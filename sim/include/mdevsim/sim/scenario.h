@@ -11,8 +11,8 @@
 #include <utility>
 #include <vector>
 
-#include "mdevsim/models/device_config.h"
-#include "mdevsim/models/workload_pattern.h"
+#include "mdevsim/models/gpu/device_config.h"
+#include "mdevsim/models/workload/workload_pattern.h"
 #include "mdevsim/vfio/protocol.h"
 
 namespace mdevsim::sim {
@@ -65,6 +65,7 @@ struct VmSection {
   // a pass takes at least scanned bytes / scan_bandwidth. Default 9 GB/s:
   // one core's read bandwidth through an AVX2 zero check (docs/scenarios.md).
   double scan_bandwidth = 9e9;  // bytes/s; infinity: "unlimited"
+  std::vector<models::ResidentRegion> resident;  // RAM in use from time 0; empty: none
 };
 
 struct LinkSection {
@@ -136,7 +137,13 @@ struct Scenario {
   DeviceSection device;
   models::WorkloadSpec workload;  // device workload (VRAM + DMA)
   VmSection vm;
-  models::PatternSpec guest;  // vCPU dirtying of guest RAM
+  models::PatternSpec guest;  // vCPU dirtying of guest RAM (the first or only pattern)
+  std::vector<models::PatternSpec> guest_concurrent;  // further guest patterns at once
+  std::vector<models::PatternSpec> guest_patterns() const {
+    std::vector<models::PatternSpec> all{guest};
+    all.insert(all.end(), guest_concurrent.begin(), guest_concurrent.end());
+    return all;
+  }
   LinkSection link;
   MigrationSection migration;
   std::vector<Fault> faults;

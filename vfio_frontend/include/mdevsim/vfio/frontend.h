@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "mdevsim/models/migration_port.h"
+#include "mdevsim/models/device_api/migration_port.h"
 
 namespace mdevsim::vfio {
 

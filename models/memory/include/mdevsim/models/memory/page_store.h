@@ -1,0 +1,436 @@
+// Sparse page-granular memory used for VRAM and for guest RAM.
+//
+// A page is represented by a 64-bit content token instead of its bytes: every
+// write folds a value into the token, so two memories hold equal content
+// exactly when their tokens are equal. The page's byte payload (what goes over
+// a migration stream) is derived from the token deterministically and maps
+// back to it. Storage is allocated in chunks as pages are first touched, so a
+// 64 GiB memory with 1 GiB in use costs a few MiB, not 64 GiB.
+//
+// Resident pages (weights loaded before the run, a guest's RAM in use) hold
+// "version 0" content from time 0: a token that is a function of the store's
+// content salt and the page index, kept as one bit per page while its chunk
+// does not exist. A 1 TiB memory 100% resident costs 32 MiB, not its 2 GiB of
+// tokens. When a write needs the chunk, the chunk is allocated with its
+// resident tokens filled in, so writes never look at resident bits.
+#pragma once
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <new>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "mdevsim/models/common/rng.h"
+#include "mdevsim/models/memory/dirty_bitmap.h"
+
+namespace mdevsim::models {
+
+// Zeroed chunks of `words` 64-bit words, carved from blocks mapped straight
+// from the kernel: fresh mappings are already zero (no memset), and full-size
+// blocks are 2 MiB-aligned and offered to transparent huge pages, so a memory
+// touched everywhere (cold guest RAM writes) costs a few dozen page faults
+// instead of one per 4 KiB. Chunks live until release_all().
+class ChunkArena {
+ public:
+  static constexpr size_t kBlockBytes = size_t{2} << 20;
+
+  // `max_chunks`: how many chunks the owner can ever ask for (small stores
+  // get one small block instead of 2 MiB).
+  void configure(size_t words, size_t max_chunks) {
+    release_all();
+    chunk_bytes_ = words * sizeof(uint64_t);
+    const size_t page = 4096;
+    block_bytes_ = std::min(kBlockBytes, (chunk_bytes_ * max_chunks + page - 1) / page * page);
+  }
+
+  uint64_t* allocate() {
+    if (blocks_.empty() || used_ + chunk_bytes_ > blocks_.back().len) {
+      blocks_.push_back(map_block(block_bytes_));
+      used_ = 0;
+    }
+    auto* chunk = reinterpret_cast<uint64_t*>(static_cast<char*>(blocks_.back().addr) + used_);
+    used_ += chunk_bytes_;
+    return chunk;
+  }
+
+  void release_all() {
+    for (const auto& b : blocks_) ::munmap(b.addr, b.len);
+    blocks_.clear();
+    used_ = 0;
+  }
+
+  uint64_t bytes() const {
+    uint64_t n = 0;
+    for (const auto& b : blocks_) n += b.len;
+    return n;
+  }
+
+  ChunkArena() = default;
+  ChunkArena(const ChunkArena&) = delete;
+  ChunkArena& operator=(const ChunkArena&) = delete;
+  ~ChunkArena() { release_all(); }
+
+ private:
+  struct Block {
+    void* addr;
+    size_t len;
+  };
+
+  static Block map_block(size_t len) {
+    if (len < kBlockBytes) return {map(len), len};
+    // Over-map and trim to a 2 MiB boundary: huge pages need aligned ranges.
+    char* raw = static_cast<char*>(map(len + kBlockBytes));
+    const auto at = reinterpret_cast<uintptr_t>(raw);
+    char* aligned = raw + ((kBlockBytes - at % kBlockBytes) % kBlockBytes);
+    const auto head = static_cast<size_t>(aligned - raw);
+    if (head > 0) ::munmap(raw, head);
+    ::munmap(aligned + len, kBlockBytes - head);  // head < 2 MiB: a tail always remains
+#ifdef MADV_HUGEPAGE
+    ::madvise(aligned, len, MADV_HUGEPAGE);  // a hint: fine if refused
+#endif
+    return {aligned, len};
+  }
+
+  static void* map(size_t len) {
+    void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    return p;
+  }
+
+  std::vector<Block> blocks_;
+  size_t chunk_bytes_ = 0;
+  size_t block_bytes_ = kBlockBytes;
+  size_t used_ = 0;
+};
+
+// A named range of pages that is resident (holds content) from time 0.
+struct ResidentRegion {
+  std::string name;  // "weights", "kv_cache"; may be empty
+  uint64_t first_page = 0;
+  uint64_t pages = 0;
+  bool operator==(const ResidentRegion&) const = default;
+};
+
+class PageStore {
+ public:
+  static constexpr unsigned kChunkShift = 12;  // 4096 tokens (32 KiB) per chunk
+  static constexpr uint64_t kChunkPages = uint64_t{1} << kChunkShift;
+  // After its tokens, a chunk holds one bit per page that is set while the
+  // token is non-zero: walking the touched pages reads 512 bytes per chunk,
+  // not 32 KiB.
+  static constexpr uint64_t kPresentWords = kChunkPages / 64;
+
+  PageStore(uint64_t size_bytes, uint32_t page_size) { reset_geometry(size_bytes, page_size); }
+
+  uint64_t size_bytes() const { return size_bytes_; }
+  uint32_t page_size() const { return page_size_; }
+  uint64_t page_count() const { return pages_; }
+  uint64_t touched_pages() const { return touched_; }
+
+  // Token 0 means "never written": the page reads as zeros.
+  uint64_t token(uint64_t page) const {
+    if (const uint64_t* chunk = chunks_[page >> kChunkShift]) [[likely]]
+      return chunk[page & (kChunkPages - 1)];
+    return resident_count_ != 0 && resident_bit(page) ? resident_token(page) : 0;
+  }
+
+  // A write of `value` to the page: content changes, the page becomes dirty
+  // if tracking is on. Hot path of every workload: keep it branch-light.
+  void write(uint64_t page, uint64_t value) {
+    write_untracked(page, value);
+    if (tracking_) dirty_.set(page);
+  }
+
+  // Hint: `page` is written soon (its token and dirty word start loading).
+  void prefetch(uint64_t page) const {
+    if (const uint64_t* chunk = chunks_[page >> kChunkShift])
+      __builtin_prefetch(chunk + (page & (kChunkPages - 1)), 1);
+    __builtin_prefetch(dirty_.words().data() + (page >> 6), 1);
+  }
+
+  // A write the dirty log does not see (device DMA into guest RAM: KVM's
+  // dirty logging misses it, which is why VFIO reports DMA-dirty pages).
+  void write_untracked(uint64_t page, uint64_t value) {
+    uint64_t& t = slot(page);
+    if (t == 0) [[unlikely]]
+      mark_present(page);
+    const uint64_t next = mix64(t ^ value);
+    t = next | (next == 0);  // a written page never returns to the zero token
+    ++writes_;
+  }
+
+  // Restore path: set content without counting a write or dirtying the page.
+  // A page arriving with its resident (version 0) content stays a bit.
+  void set_token(uint64_t page, uint64_t tok) {
+    if (!chunks_[page >> kChunkShift]) {
+      if (tok == 0) return clear_resident_bit(page);
+      if (salted_ && tok == resident_token(page)) return set_resident_bit(page);
+    }
+    if (tok == 0) return drop_stored(page);
+    uint64_t& t = slot(page);
+    if (t == 0) mark_present(page);
+    t = tok;
+  }
+
+  // ---- resident content
+  // Which version-0 content this memory's resident pages hold (a source and
+  // its destination share it, so arriving resident pages stay bits).
+  void set_content_salt(uint64_t salt) {
+    salt_ = salt;
+    salted_ = true;
+  }
+  bool salted() const { return salted_; }
+  // The content a resident page holds until it is first written: never 0.
+  uint64_t resident_token(uint64_t page) const {
+    const uint64_t t = mix64(salt_ ^ (page * 0xd6e8feb86659fd93ULL));
+    return t | (t == 0);
+  }
+  // Pages [first, first + count) hold their resident content from now on
+  // (what they held before is replaced). Needs a content salt.
+  void make_resident(uint64_t first, uint64_t count) {
+    if (!salted_) throw std::logic_error("make_resident needs a content salt");
+    if (first > pages_ || count > pages_ - first)
+      throw std::invalid_argument("resident range beyond the memory");
+    if (resident_.empty()) resident_.assign((pages_ + 63) / 64, 0);
+    for (uint64_t p = first; p < first + count;) {
+      const uint64_t wi = p >> 6;
+      const uint64_t lo = p & 63, n = std::min<uint64_t>(64 - lo, first + count - p);
+      const uint64_t mask = (n == 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1)) << lo;
+      if (chunks_[p >> kChunkShift]) {
+        // The chunk exists: its tokens take the resident content.
+        for (uint64_t q = p; q < p + n; ++q) set_token(q, resident_token(q));
+      } else {
+        const auto added = static_cast<uint64_t>(std::popcount(mask & ~resident_[wi]));
+        resident_[wi] |= mask;
+        resident_count_ += added;
+        touched_ += added;
+      }
+      p += n;
+    }
+  }
+  // Resident pages kept as bits (their chunk not allocated yet).
+  uint64_t resident_pages() const { return resident_count_; }
+
+  // Dirty tracking for migration passes.
+  void start_tracking() { tracking_ = true; }
+  void stop_tracking() { tracking_ = false; }
+  bool tracking() const { return tracking_; }
+  DirtyBitmap& dirty() { return dirty_; }
+  const DirtyBitmap& dirty() const { return dirty_; }
+
+  uint64_t writes() const { return writes_; }
+
+  // Drops every page (all content becomes zero) and the dirty set.
+  void clear() {
+    for (auto& c : chunks_) c = nullptr;
+    arena_.release_all();
+    touched_ = 0;
+    dirty_.clear_all();
+    resident_.clear();
+    resident_.shrink_to_fit();
+    resident_count_ = 0;
+  }
+
+  // Calls fn(page, token) for every non-zero page, ascending.
+  template <typename Fn>
+  void for_each_touched(Fn&& fn) const {
+    if (resident_count_ != 0) return for_each_touched_resident(fn);
+    for (uint64_t ci = 0; ci < chunks_.size(); ++ci) {
+      const uint64_t* chunk = chunks_[ci];
+      if (!chunk) continue;
+      for (uint64_t w = 0; w < kPresentWords; ++w) {
+        for (uint64_t bits = chunk[kChunkPages + w]; bits != 0; bits &= bits - 1) {
+          const uint64_t i = w * 64 + static_cast<uint64_t>(std::countr_zero(bits));
+          fn((ci << kChunkShift) + i, chunk[i]);
+        }
+      }
+    }
+  }
+
+  // Order-independent hash of all content (page index and token).
+  uint64_t content_hash() const {
+    uint64_t h = mix64(pages_ ^ (uint64_t{page_size_} << 40));
+    for_each_touched([&](uint64_t p, uint64_t t) { h += mix64(p * 0x9e3779b97f4a7c15ULL ^ t); });
+    return h;
+  }
+
+  // Bytes of memory this store holds (chunks + bitmaps), for RSS accounting.
+  uint64_t memory_bytes() const {
+    return chunks_.size() * sizeof(chunks_[0]) + dirty_.words().size() * 8 + arena_.bytes() +
+           resident_.size() * 8;
+  }
+
+  // The page's bytes: word 0 is the token, word 1 the page index, word i
+  // (i >= 2) a simple keyed sequence. Any changed byte breaks the sequence,
+  // so a payload maps back to its token or is detected as corrupt; the
+  // sequence is cheap because every migrated page is expanded and checked.
+  // Zero token -> all-zero page. `out` must be page_size bytes.
+  static void fill_payload(uint64_t page, uint64_t tok, std::span<uint8_t> out) {
+    if (tok == 0) {
+      std::memset(out.data(), 0, out.size());
+      return;
+    }
+    const size_t words = out.size() / 8;
+    uint64_t w[2] = {tok, page};
+    std::memcpy(out.data(), w, 16);
+    uint64_t v = payload_seed(page, tok);
+    for (size_t i = 2; i < words; ++i) {
+      v += kPayloadStep;
+      std::memcpy(out.data() + i * 8, &v, 8);
+    }
+  }
+
+  // Inverse of fill_payload: returns false if `in` is not a payload that
+  // fill_payload could have produced for `page` (corrupt data).
+  static bool token_from_payload(uint64_t page, std::span<const uint8_t> in, uint64_t& tok) {
+    uint64_t w[2];
+    std::memcpy(w, in.data(), 16);
+    if (w[0] == 0) {
+      for (uint8_t b : in) {
+        if (b != 0) return false;
+      }
+      tok = 0;
+      return true;
+    }
+    if (w[1] != page) return false;
+    const size_t words = in.size() / 8;
+    uint64_t v = payload_seed(page, w[0]);
+    uint64_t diff = 0;
+    for (size_t i = 2; i < words; ++i) {
+      v += kPayloadStep;
+      uint64_t got;
+      std::memcpy(&got, in.data() + i * 8, 8);
+      diff |= got ^ v;
+    }
+    if (diff != 0) return false;
+    tok = w[0];
+    return true;
+  }
+
+ private:
+  static constexpr uint64_t kPayloadStep = 0x9e3779b97f4a7c15ULL;
+  static uint64_t payload_seed(uint64_t page, uint64_t tok) {
+    return mix64(tok ^ (page * 0xd1b54a32d192ed03ULL));
+  }
+
+  void reset_geometry(uint64_t size_bytes, uint32_t page_size) {
+    if (page_size < 16 || (page_size & (page_size - 1)) != 0)
+      throw std::invalid_argument("page size must be a power of two >= 16 bytes");
+    if (size_bytes == 0 || size_bytes % page_size != 0)
+      throw std::invalid_argument("memory size must be a non-zero multiple of the page size");
+    size_bytes_ = size_bytes;
+    page_size_ = page_size;
+    pages_ = size_bytes / page_size;
+    chunks_.assign((pages_ + kChunkPages - 1) >> kChunkShift, nullptr);
+    arena_.configure(kChunkPages + kPresentWords, chunks_.size());
+    dirty_.resize(pages_);
+    touched_ = 0;
+  }
+
+  uint64_t& slot(uint64_t page) {
+    uint64_t*& chunk = chunks_[page >> kChunkShift];
+    if (!chunk) [[unlikely]] {
+      chunk = arena_.allocate();  // zeroed
+      if (resident_count_ != 0) fill_resident(page >> kChunkShift, chunk);
+    }
+    return chunk[page & (kChunkPages - 1)];
+  }
+
+  // Stored tokens of allocated chunks, resident bits of the others, ascending.
+  template <typename Fn>
+  void for_each_touched_resident(Fn&& fn) const {
+    for (uint64_t ci = 0; ci < chunks_.size(); ++ci) {
+      const uint64_t* chunk = chunks_[ci];
+      for (uint64_t w = 0; w < kPresentWords; ++w) {
+        const uint64_t wi = ci * kPresentWords + w;
+        if (wi >= resident_.size()) return;
+        for (uint64_t bits = chunk ? chunk[kChunkPages + w] : resident_[wi]; bits != 0;
+             bits &= bits - 1) {
+          const auto b = static_cast<uint64_t>(std::countr_zero(bits));
+          const uint64_t page = (wi << 6) + b;
+          fn(page, chunk ? chunk[w * 64 + b] : resident_token(page));
+        }
+      }
+    }
+  }
+
+  // A new chunk takes over its pages' resident content as stored tokens.
+  void fill_resident(uint64_t ci, uint64_t* chunk) {
+    for (uint64_t w = 0; w < kPresentWords; ++w) {
+      const uint64_t wi = ci * kPresentWords + w;
+      if (wi >= resident_.size()) return;
+      const uint64_t bits = resident_[wi];
+      if (bits == 0) continue;
+      for (uint64_t b = bits; b != 0; b &= b - 1) {
+        const auto i = static_cast<uint64_t>(std::countr_zero(b));
+        chunk[w * 64 + i] = resident_token((wi << 6) + i);
+      }
+      chunk[kChunkPages + w] = bits;
+      resident_[wi] = 0;
+      resident_count_ -= static_cast<uint64_t>(std::popcount(bits));  // still touched
+    }
+  }
+
+  bool resident_bit(uint64_t page) const { return (resident_[page >> 6] >> (page & 63)) & 1; }
+  void set_resident_bit(uint64_t page) {
+    if (resident_.empty()) resident_.assign((pages_ + 63) / 64, 0);
+    uint64_t& w = resident_[page >> 6];
+    const uint64_t b = uint64_t{1} << (page & 63);
+    if (w & b) return;
+    w |= b;
+    ++resident_count_;
+    ++touched_;
+  }
+  void clear_resident_bit(uint64_t page) {
+    if (resident_.empty()) return;
+    uint64_t& w = resident_[page >> 6];
+    const uint64_t b = uint64_t{1} << (page & 63);
+    if (!(w & b)) return;
+    w &= ~b;
+    --resident_count_;
+    --touched_;
+  }
+  // Forgets the page's stored token (its content becomes zero or resident).
+  void drop_stored(uint64_t page) {
+    uint64_t* chunk = chunks_[page >> kChunkShift];
+    const uint64_t i = page & (kChunkPages - 1);
+    if (chunk && chunk[i] != 0) {
+      chunk[i] = 0;
+      present_word(chunk, i) &= ~(uint64_t{1} << (i & 63));
+      --touched_;
+    }
+  }
+
+  // The page's token is about to become non-zero (its chunk exists).
+  void mark_present(uint64_t page) {
+    const uint64_t i = page & (kChunkPages - 1);
+    present_word(chunks_[page >> kChunkShift], i) |= uint64_t{1} << (i & 63);
+    ++touched_;
+  }
+  static uint64_t& present_word(uint64_t* chunk, uint64_t i) {
+    return chunk[kChunkPages + (i >> 6)];
+  }
+
+  uint64_t size_bytes_ = 0;
+  uint32_t page_size_ = 0;
+  uint64_t pages_ = 0;
+  uint64_t touched_ = 0;
+  uint64_t writes_ = 0;
+  bool tracking_ = false;
+  bool salted_ = false;
+  uint64_t salt_ = 0;
+  uint64_t resident_count_ = 0;
+  std::vector<uint64_t> resident_;  // one bit per page holding its resident token
+  std::vector<uint64_t*> chunks_;   // into arena_; null: every page of the chunk is zero
+  ChunkArena arena_;
+  DirtyBitmap dirty_;
+};
+
+}  // namespace mdevsim::models

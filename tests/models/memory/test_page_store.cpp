@@ -1,0 +1,241 @@
+#include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "mdevsim/models/memory/page_store.h"
+
+namespace mdevsim::models {
+namespace {
+
+TEST(PageStore, UnwrittenPagesReadAsZeroAndCostNothing) {
+  PageStore vram(uint64_t{64} << 30, 4096);  // 64 GiB
+  EXPECT_EQ(vram.page_count(), uint64_t{16} << 20);
+  EXPECT_EQ(vram.token(12345), 0u);
+  EXPECT_EQ(vram.touched_pages(), 0u);
+  // Only the chunk directory and the dirty bitmap exist: ~2 MiB + 32 KiB.
+  EXPECT_LT(vram.memory_bytes(), uint64_t{3} << 20);
+}
+
+TEST(PageStore, WritesChangeContentAndMarkDirtyOnlyWhileTracking) {
+  PageStore m(1 << 20, 4096);
+  m.write(3, 42);
+  EXPECT_NE(m.token(3), 0u);
+  EXPECT_EQ(m.dirty().count(), 0u);
+  m.start_tracking();
+  const uint64_t before = m.token(7);
+  m.write(7, 42);
+  m.write(7, 43);
+  EXPECT_NE(m.token(7), before);
+  EXPECT_EQ(m.dirty().count(), 1u);
+  EXPECT_TRUE(m.dirty().test(7));
+  EXPECT_EQ(m.touched_pages(), 2u);
+  EXPECT_EQ(m.dirty().collect_and_clear(), (std::vector<uint64_t>{7}));
+  EXPECT_EQ(m.dirty().count(), 0u);
+}
+
+TEST(PageStore, SameWritesGiveSameContentDifferentWritesDiffer) {
+  PageStore a(1 << 20, 4096), b(1 << 20, 4096);
+  for (uint64_t i = 0; i < 100; ++i) {
+    a.write(i % 17, i);
+    b.write(i % 17, i);
+  }
+  EXPECT_EQ(a.content_hash(), b.content_hash());
+  b.write(5, 1);
+  EXPECT_NE(a.content_hash(), b.content_hash());
+}
+
+TEST(PageStore, PayloadRoundTripsAndDetectsAnyFlippedByte) {
+  PageStore m(1 << 20, 4096);
+  m.write(9, 1234);
+  std::vector<uint8_t> page(4096);
+  PageStore::fill_payload(9, m.token(9), page);
+  uint64_t tok = 0;
+  ASSERT_TRUE(PageStore::token_from_payload(9, page, tok));
+  EXPECT_EQ(tok, m.token(9));
+  EXPECT_FALSE(PageStore::token_from_payload(10, page, tok)) << "payload names its page";
+  for (size_t at : {size_t{0}, size_t{8}, size_t{100}, size_t{4095}}) {
+    auto bad = page;
+    bad[at] ^= 0x10;
+    uint64_t t2 = 0;
+    // Flipping word 0 changes the token: the rest of the page no longer matches it.
+    EXPECT_FALSE(PageStore::token_from_payload(9, bad, t2)) << "flip at byte " << at;
+  }
+}
+
+// Chunks come from blocks of up to 2 MiB; a small memory gets a small block.
+TEST(PageStore, SmallMemoryDoesNotReserveAFullBlock) {
+  PageStore small(uint64_t{64} << 20, 64 * 1024);  // 1024 pages: one chunk
+  small.write(3, 1);
+  EXPECT_LT(small.memory_bytes(), uint64_t{64} << 10);
+  PageStore big(uint64_t{16} << 30, 4096);  // 4 Mi pages: 1024 chunks
+  for (uint64_t p = 0; p < big.page_count(); p += PageStore::kChunkPages) big.write(p, 1);
+  // Every chunk exists, blocks of 2 MiB hold 63 of them: 17 blocks.
+  EXPECT_EQ(big.touched_pages(), 1024u);
+  EXPECT_LE(big.memory_bytes(), (uint64_t{17} << 21) + (uint64_t{1} << 20));
+}
+
+// for_each_touched walks per-chunk presence bits: it must list exactly the
+// pages whose token is non-zero, ascending, through writes, restores of
+// zero and non-zero tokens, and clear().
+TEST(PageStore, TouchedPagesAreExactlyTheNonZeroTokensAscending) {
+  PageStore m(uint64_t{64} << 20, 4096);  // 16384 pages: 4 chunks
+  Rng rng(7);
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 20000; ++i) {
+      const uint64_t page = rng.next() % m.page_count();
+      switch (rng.next() % 4) {
+        case 0:
+          m.set_token(page, 0);
+          break;
+        case 1:
+          m.set_token(page, rng.next() | 1);
+          break;
+        case 2:
+          m.write_untracked(page, rng.next());
+          break;
+        default:
+          m.write(page, rng.next());
+          break;
+      }
+    }
+    std::vector<std::pair<uint64_t, uint64_t>> expected, listed;
+    for (uint64_t p = 0; p < m.page_count(); ++p)
+      if (m.token(p) != 0) expected.emplace_back(p, m.token(p));
+    m.for_each_touched([&](uint64_t p, uint64_t t) { listed.emplace_back(p, t); });
+    ASSERT_FALSE(expected.empty());
+    EXPECT_EQ(listed, expected) << "round " << round;
+    EXPECT_EQ(m.touched_pages(), expected.size());
+    m.clear();
+    EXPECT_EQ(m.touched_pages(), 0u);
+    m.for_each_touched(
+        [](uint64_t p, uint64_t) { ADD_FAILURE() << "page " << p << " after clear"; });
+    EXPECT_EQ(m.token(5), 0u);
+  }
+}
+
+// ---- resident content
+
+TEST(PageStore, ATebibyteFullyResidentCostsBitsNotTokens) {
+  PageStore ram(uint64_t{1} << 40, 4096);  // 268 M pages: 2 GiB of tokens if materialised
+  ram.set_content_salt(77);
+  ram.make_resident(0, ram.page_count());
+  EXPECT_EQ(ram.touched_pages(), ram.page_count());
+  EXPECT_EQ(ram.resident_pages(), ram.page_count());
+  for (uint64_t p : {uint64_t{0}, uint64_t{12345}, ram.page_count() - 1}) {
+    EXPECT_NE(ram.token(p), 0u) << p;
+    EXPECT_EQ(ram.token(p), ram.resident_token(p)) << p;
+  }
+  EXPECT_NE(ram.token(1), ram.token(2)) << "every page has its own content";
+  // Chunk directory 512 KiB + dirty bitmap 32 MiB + resident bitmap 32 MiB.
+  EXPECT_LT(ram.memory_bytes(), uint64_t{70} << 20);
+}
+
+TEST(PageStore, ResidentContentIsSeededAndOnlyInItsRange) {
+  PageStore a(64 << 20, 4096), b(64 << 20, 4096), c(64 << 20, 4096);
+  a.set_content_salt(1);
+  b.set_content_salt(1);
+  c.set_content_salt(2);
+  a.make_resident(100, 1000);
+  b.make_resident(100, 1000);
+  c.make_resident(100, 1000);
+  EXPECT_EQ(a.content_hash(), b.content_hash());
+  EXPECT_NE(a.content_hash(), c.content_hash()) << "another seed, other content";
+  EXPECT_EQ(a.token(99), 0u);
+  EXPECT_NE(a.token(100), 0u);
+  EXPECT_NE(a.token(1099), 0u);
+  EXPECT_EQ(a.token(1100), 0u);
+  EXPECT_EQ(a.touched_pages(), 1000u);
+  EXPECT_EQ(a.memory_bytes() - PageStore(64 << 20, 4096).memory_bytes(),
+            (a.page_count() + 63) / 64 * 8)
+      << "no chunk allocated: the resident range is one bit per page";
+}
+
+TEST(PageStore, AWriteToAResidentPageFoldsIntoItsResidentContent) {
+  PageStore a(1 << 26, 4096), ref(1 << 26, 4096);  // 16384 pages: 4 chunks
+  a.set_content_salt(5);
+  a.make_resident(0, a.page_count());
+  a.start_tracking();
+  const uint64_t before = a.token(42);
+  ref.set_token(42, before);  // the same content, stored as a token
+  a.write(42, 7);
+  ref.write(42, 7);
+  EXPECT_EQ(a.token(42), ref.token(42)) << "a resident page is written like any other";
+  EXPECT_NE(a.token(42), before);
+  EXPECT_EQ(a.touched_pages(), a.page_count()) << "the page was already counted";
+  EXPECT_EQ(a.resident_pages(), a.page_count() - PageStore::kChunkPages)
+      << "the written page's chunk holds its pages' resident content as tokens now";
+  EXPECT_EQ(a.token(41), a.resident_token(41)) << "its neighbours kept their content";
+  EXPECT_EQ(a.dirty().count(), 1u);
+  EXPECT_TRUE(a.dirty().test(42));
+  EXPECT_EQ(a.writes(), 1u);
+  a.write_untracked(43, 1);
+  EXPECT_EQ(a.dirty().count(), 1u) << "untracked writes stay untracked";
+  EXPECT_NE(a.token(43), a.resident_token(43));
+}
+
+TEST(PageStore, ResidentPagesArriveAsBitsAndCompareEqual) {
+  PageStore src(uint64_t{4} << 30, 4096), dst(uint64_t{4} << 30, 4096),
+      plain(uint64_t{4} << 30, 4096);
+  src.set_content_salt(9);
+  dst.set_content_salt(9);
+  src.make_resident(0, src.page_count());
+  for (uint64_t p = 0; p < 300; ++p) src.write(p * 7, p);
+  const uint64_t empty_bytes = dst.memory_bytes();
+  uint64_t stored = 0;
+  src.for_each_touched([&](uint64_t p, uint64_t t) {
+    dst.set_token(p, t);
+    plain.set_token(p, t);
+    stored += t != src.resident_token(p);
+  });
+  EXPECT_EQ(stored, 300u);
+  EXPECT_EQ(dst.content_hash(), src.content_hash());
+  EXPECT_EQ(plain.content_hash(), src.content_hash()) << "resident bits hash like stored tokens";
+  EXPECT_EQ(dst.touched_pages(), src.touched_pages());
+  EXPECT_EQ(dst.resident_pages(), src.resident_pages());
+  // Only the chunks of the 300 written pages exist at the destination.
+  EXPECT_LT(dst.memory_bytes() - empty_bytes, uint64_t{3} << 20);
+  EXPECT_GT(plain.memory_bytes(), uint64_t{8} << 20) << "the unsalted store had to store tokens";
+}
+
+TEST(PageStore, ResidentAndStoredPagesWalkInOrderAndClearToZero) {
+  PageStore m(1 << 24, 4096);  // 4096 pages: one chunk
+  m.set_content_salt(3);
+  m.write(10, 1);
+  m.write(2000, 2);
+  m.make_resident(5, 10);  // covers page 10: resident content replaces it
+  m.make_resident(4000, 96);
+  m.set_token(4001, 0);  // a resident page zeroed
+  m.set_token(4002, 99);
+  std::vector<uint64_t> pages;
+  m.for_each_touched([&](uint64_t p, uint64_t t) {
+    pages.push_back(p);
+    EXPECT_EQ(t, m.token(p));
+    EXPECT_NE(t, 0u);
+  });
+  std::vector<uint64_t> expected;
+  for (uint64_t p = 5; p < 15; ++p) expected.push_back(p);
+  expected.push_back(2000);
+  for (uint64_t p = 4000; p < 4096; ++p)
+    if (p != 4001) expected.push_back(p);
+  EXPECT_EQ(pages, expected);
+  EXPECT_EQ(m.touched_pages(), expected.size());
+  EXPECT_EQ(m.token(10), m.resident_token(10));
+  EXPECT_EQ(m.token(4002), 99u);
+  EXPECT_EQ(m.token(4001), 0u);
+  m.clear();
+  EXPECT_EQ(m.touched_pages(), 0u);
+  EXPECT_EQ(m.token(7), 0u);
+}
+
+TEST(PageStore, MakeResidentNeedsASaltAndARangeInside) {
+  PageStore m(1 << 20, 4096);
+  EXPECT_THROW(m.make_resident(0, 1), std::logic_error);
+  m.set_content_salt(1);
+  EXPECT_THROW(m.make_resident(200, 100), std::invalid_argument);
+  EXPECT_NO_THROW(m.make_resident(200, 56));
+  EXPECT_EQ(m.touched_pages(), 56u);
+}
+
+}  // namespace
+}  // namespace mdevsim::models
