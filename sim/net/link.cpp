@@ -29,7 +29,7 @@ void Link::progress(double t) const {
   recorder->link_progress(t, left);
 }
 
-bool Link::Channel::transfer(uint64_t bytes, bool limited) {
+bool Link::Channel::transfer(uint64_t bytes, bool limited, double cap) {
   Link& l = *link_;
   double remaining = static_cast<double>(bytes);
   ++l.busy_;
@@ -62,7 +62,7 @@ bool Link::Channel::transfer(uint64_t bytes, bool limited) {
       l.records_[down->index].lost_s += until - t;
       continue;
     }
-    const double bw = l.share(t, limited);
+    const double bw = std::min(l.share(t, limited), cap);
     double dt = std::min(remaining / bw, kSlice);
     for (const auto& [f, i] : l.faults_)  // stop at the next fault boundary
       for (double edge : {f.at_s, f.at_s + f.duration_s})
@@ -97,6 +97,7 @@ std::string Link::failure() const {
 double Link::bandwidth(double t, bool limited) const {
   double bw = cfg_.bandwidth;
   if (const Timed* d = active(t, FaultKind::kDegrade)) bw = std::min(bw, d->fault.bandwidth);
+  bw *= cfg_.efficiency;
   if (limited && cfg_.rate_limit) bw = std::min(bw, *cfg_.rate_limit);
   return bw;
 }

@@ -42,8 +42,10 @@ class Link : public sc_core::sc_module {
     // Moves `bytes` (waits their transfer time). False: the link stayed down
     // longer than the link timeout, a host crashed (crashed()), or a pre-copy
     // (`limited`) transfer reached the migration's deadline (timed_out(); the
-    // bytes were not all moved).
-    bool transfer(uint64_t bytes, bool limited);
+    // bytes were not all moved). `cap` (bytes/s) is the sender's own pace:
+    // the bytes move at the slower of it and the channel's share.
+    bool transfer(uint64_t bytes, bool limited,
+                  double cap = std::numeric_limits<double>::infinity());
     bool timed_out() const { return timed_out_; }
     uint64_t moved() const { return moved_; }  // bytes of the last transfer that arrived
 
@@ -65,7 +67,10 @@ class Link : public sc_core::sc_module {
   size_t channel_count() const { return channels_.size(); }
 
   // The first channel (the driver's only stream today).
-  bool transfer(uint64_t bytes, bool limited) { return channels_[0].transfer(bytes, limited); }
+  bool transfer(uint64_t bytes, bool limited,
+                double cap = std::numeric_limits<double>::infinity()) {
+    return channels_[0].transfer(bytes, limited, cap);
+  }
   bool timed_out() const { return channels_[0].timed_out(); }
   uint64_t moved() const { return channels_[0].moved(); }
 
@@ -87,7 +92,9 @@ class Link : public sc_core::sc_module {
   // Why the last transfer failed, for the result's reason.
   std::string failure() const;
 
-  // The whole link's bandwidth at `t` (faults and, for pre-copy, the limit).
+  // The whole link's usable bandwidth at `t`: the line rate (or a degraded
+  // one) times link.efficiency, and for pre-copy the rate limit (QEMU's
+  // max-bandwidth counts the bytes it writes, so it is not scaled).
   double bandwidth(double t, bool limited) const;
 
  private:

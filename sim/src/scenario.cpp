@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -300,6 +301,14 @@ models::PatternSpec read_pattern(Obj& o, const MemoryShape& m,
   return p;
 }
 
+// A bandwidth that may also be "unlimited" (infinity: it never sets the pace).
+double rate_or_unlimited(Obj& o, const std::string& key, double def) {
+  if (o.has(key) && o.get(key) == "unlimited") return std::numeric_limits<double>::infinity();
+  const double r = o.rate(key, def);
+  if (!(r > 0)) o.fail(key, "must be > 0 (or \"unlimited\")");
+  return r;
+}
+
 // `resident`: "14GiB" (from offset 0), "100%" of the memory, 0, or a list of
 // named regions {name, offset, size}; offset defaults to where the previous
 // region ends.
@@ -447,6 +456,11 @@ void read_device(Obj& o, Scenario& s, const std::filesystem::path& base_dir) {
   d.kernel_before_2025 = kernel == "before-2025";
   d.resume_bandwidth = o.rate("resume_bandwidth", d.resume_bandwidth);
   if (!(d.resume_bandwidth > 0)) o.fail("resume_bandwidth", "must be > 0");
+  // The source's own speed (issue 13): read-out rate and stop-copy cost.
+  d.save_bandwidth = rate_or_unlimited(o, "save_bandwidth", d.save_bandwidth);
+  d.save_fixed_cost_s = o.duration("save_fixed_cost", d.save_fixed_cost_s);
+  if (!(d.save_fixed_cost_s >= 0) || d.save_fixed_cost_s > 3600)
+    o.fail("save_fixed_cost", "must be between 0 and 1h");
   if (o.has("fail_arc")) {
     const auto& a = o.get("fail_arc");
     if (!a.is_array() || a.size() != 2 || !a[0].is_string() || !a[1].is_string())
@@ -485,6 +499,7 @@ Scenario build(const std::string& file, const json& root) {
     if (s.vm.ram_bytes < s.vm.page_size || s.vm.ram_bytes > (uint64_t{1} << 40) ||
         s.vm.ram_bytes % s.vm.page_size)
       v.fail_size("ram", "must be a multiple of page_size between one page and 1TiB");
+    s.vm.scan_bandwidth = rate_or_unlimited(v, "scan_bandwidth", s.vm.scan_bandwidth);
     s.vm.vcpus = static_cast<uint32_t>(v.integer("vcpus", s.vm.vcpus, 1, 1024));
     s.vm.dma_dirty_tracking = v.boolean("dma_dirty_tracking", true);
     s.vm.resident = read_resident(v, s.vm.ram_bytes, s.vm.page_size);
@@ -541,6 +556,8 @@ Scenario build(const std::string& file, const json& root) {
     s.link.bandwidth = l.rate("bandwidth", s.link.bandwidth);
     if (!(s.link.bandwidth > 0)) l.fail("bandwidth", "must be > 0");
     s.link.latency_s = l.duration("latency", s.link.latency_s);
+    s.link.efficiency = l.number("efficiency", s.link.efficiency, 0, 1);
+    if (!(s.link.efficiency > 0)) l.fail("efficiency", "must be > 0 (1.0: an ideal link)");
     if (l.has("rate_limit")) {
       s.link.rate_limit = l.rate("rate_limit", 0);
       if (!(*s.link.rate_limit > 0)) l.fail("rate_limit", "must be > 0");

@@ -114,9 +114,13 @@ bool MigrationDriver::iterate(IterationResult& it) {
   }
   if (!sent && !link_.timed_out()) return false;  // reason set where it failed
   it.duration_s = now() - it.start_s;
-  it.bandwidth = it.duration_s > 0
-                     ? static_cast<double>(it.ram_bytes + it.device_bytes) / it.duration_s
-                     : link_.bandwidth(now(), true);
+  // An iteration that moved nothing measured no bandwidth (nothing was
+  // queued, not a slow link): the link's usable rate stands in. Without it a
+  // pass dragged down by the zero-page scan, followed by empty ones, made
+  // the estimate 0 and the loop spin through microsecond iterations.
+  const uint64_t moved = it.ram_bytes + it.device_bytes;
+  it.bandwidth = it.duration_s > 0 && moved > 0 ? static_cast<double>(moved) / it.duration_s
+                                                : link_.bandwidth(now(), true);
   return sent;
 }
 
@@ -127,6 +131,7 @@ bool MigrationDriver::switchover(bool forced) {
   if (recorder_) recorder_->vm_stopped(t_stop);
   StopCopyResult sc;
   if (!device_->stop_source(false)) return false;
+  wait_s(s_.device.save_fixed_cost_s);  // the vendor driver's one-off stop-copy cost
   sc.device_stop_s = now() - t_stop;
   const double t_xfer = now();
   link_.latency();
@@ -185,6 +190,7 @@ bool MigrationDriver::switchover_postcopy() {
   if (recorder_) recorder_->vm_stopped(t_stop);
   StopCopyResult sc;
   if (!device_->stop_source(device_pages)) return false;
+  wait_s(s_.device.save_fixed_cost_s);  // as in the pre-copy switch
   sc.device_stop_s = now() - t_stop;
   const double t_xfer = now();
   link_.latency();

@@ -1,5 +1,7 @@
 #include "vmm/ram_saver.h"
 
+#include <limits>
+
 #include "mdevsim/sim/run_outputs.h"
 #include "vmm/abi_calls.h"
 
@@ -9,6 +11,14 @@ namespace {
 namespace abi = mdevsim::vmm;  // the typed calls (vmm/abi_calls.h)
 
 constexpr double kSlice = net::Link::kSlice;
+
+// The wire rate at which `wire` bytes carrying `scanned` bytes of pages
+// leave when the zero-page scan sets the pace (QEMU's buffer_is_zero reads
+// every page it sends): the transfer takes at least scanned / scan_bandwidth.
+double scan_cap(double scan_bandwidth, uint64_t wire, uint64_t scanned) {
+  if (scanned == 0) return std::numeric_limits<double>::infinity();
+  return scan_bandwidth * static_cast<double>(wire) / static_cast<double>(scanned);
+}
 }  // namespace
 
 uint64_t slice_checksum(const std::vector<std::pair<uint64_t, uint64_t>>& slice) {
@@ -104,12 +114,15 @@ void RamSaver::pending_estimate(IterationResult& it) {
 bool RamSaver::iterate(IterationResult& it) {
   auto& link = ctx_.link;
   if (initial_zero_pages_ > 0) {
-    const uint64_t zero_bytes = initial_zero_pages_ * kZeroPageBytes;
+    const uint64_t initial_zero_pages = initial_zero_pages_;
+    const uint64_t zero_bytes = initial_zero_pages * kZeroPageBytes;
     initial_zero_pages_ = 0;
     const auto zero_span = RunRecorder::link_scope(ctx_.recorder, RunRecorder::kRamPages);
     // Cut off by the deadline: the destination starts zeroed, so the zero
     // pages not yet announced need nothing more.
-    if (!link.transfer(zero_bytes, true) && !link.timed_out()) return ctx_.fail(link.failure());
+    const double cap = scan_cap(scan_bandwidth(), zero_bytes, initial_zero_pages * page_);
+    if (!link.transfer(zero_bytes, true, cap) && !link.timed_out())
+      return ctx_.fail(link.failure());
     it.ram_bytes += link.moved();
   }
   return !link.timed_out() && send(pages_, true, it.ram_bytes);
@@ -131,12 +144,16 @@ bool RamSaver::send(const std::vector<uint64_t>& pages, bool limited, uint64_t& 
   auto& result = ctx_.result;
   const auto span = RunRecorder::link_scope(ctx_.recorder, RunRecorder::kRamPages);
   size_t i = 0;
+  // A slice is 10 ms of the link or of the scan, whichever is less.
+  const double scan_budget = scan_bandwidth() * kSlice;
   while (i < pages.size()) {
     const double budget = link.bandwidth(now(), limited) * kSlice;
     const size_t slice_begin = i;
     slice_.clear();
     uint64_t n = 0;
-    while (i < pages.size() && (n < budget || (slice_.empty() && n == 0))) {
+    while (i < pages.size() &&
+           ((n < budget && static_cast<double>(i - slice_begin) * page_ < scan_budget) ||
+            (slice_.empty() && n == 0))) {
       const uint64_t tok = src_.token(pages[i]);
       if (tok == 0) {
         n += kZeroPageBytes;
@@ -147,7 +164,8 @@ bool RamSaver::send(const std::vector<uint64_t>& pages, bool limited, uint64_t& 
       ++i;
     }
     n += kSliceChecksumBytes;
-    if (!link.transfer(n, limited)) {
+    const uint64_t scanned = (i - slice_begin) * uint64_t{page_};
+    if (!link.transfer(n, limited, scan_cap(scan_bandwidth(), n, scanned))) {
       if (!link.timed_out()) return ctx_.fail(link.failure());
       // Cut off by the deadline: what did not arrive is still to send.
       for (size_t k = slice_begin; k < pages.size(); ++k) src_.mark_dirty(pages[k]);
@@ -213,7 +231,8 @@ std::vector<uint64_t> RamSaver::next_background(uint64_t max) {
 bool RamSaver::push(const std::vector<uint64_t>& pages, uint64_t& bytes) {
   const uint64_t n = pages.size() * (page_ + kPageHeaderBytes);
   if (n == 0) return true;
-  if (!ctx_.link.transfer(n, false)) return false;
+  if (!ctx_.link.transfer(n, false, scan_cap(scan_bandwidth(), n, pages.size() * uint64_t{page_})))
+    return false;
   for (uint64_t p : pages)
     if (dst_.place(p, src_.token(p))) ++fetched_;
   bytes += n;

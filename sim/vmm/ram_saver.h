@@ -80,6 +80,7 @@ class RamSaver : public SaveHandler {
   void mark_from_bitmap(const std::vector<uint64_t>& bitmap, uint64_t per, uint64_t pages);
   std::vector<uint64_t> collect_dirty();
   bool send(const std::vector<uint64_t>& pages, bool limited, uint64_t& bytes);
+  double scan_bandwidth() const { return ctx_.scenario.vm.scan_bandwidth; }
 
   MigrationContext& ctx_;
   GuestRamPort& src_;

@@ -174,7 +174,8 @@ bool V1RegionClient::send(uint64_t limit, bool limited, bool until_end, uint64_t
     if (buf_.size() < size) buf_.resize(size);
     if (abi::v1_pread(src_, off, buf_.data(), size) != static_cast<long>(size))
       return ctx_.fail("reading the v1 data section failed");
-    const bool arrived = link.transfer(size, limited);
+    // The section is read out no faster than the device saves (save_bandwidth).
+    const bool arrived = link.transfer(size, limited, ctx_.scenario.device.save_bandwidth);
     if (!arrived && !link.timed_out()) return ctx_.fail(link.failure());
     if (ctx_.corruption_due(CorruptTarget::kDevice)) corrupt(buf_.data(), size);
     // At the deadline the segment is still delivered: it left the source's
@@ -288,10 +289,13 @@ std::pair<uint32_t, uint32_t> V2FeatureClient::next_switch_arc() const {
 bool V2FeatureClient::send(uint64_t limit, bool limited, bool until_end, uint64_t& bytes) {
   const auto span = RunRecorder::link_scope(ctx_.recorder, RunRecorder::kDeviceData);
   auto& link = ctx_.link;
+  // The data fd yields bytes no faster than the device reads its state out;
+  // reading and sending overlap, so the slower of the two sets the pace.
+  const double save_rate = ctx_.scenario.device.save_bandwidth;
   while (until_end || bytes < limit) {
+    const double pace = std::min(link.bandwidth(now(), limited), save_rate);
     const uint64_t want = std::min<uint64_t>(
-        std::max<uint64_t>(
-            kReadChunk, static_cast<uint64_t>(link.bandwidth(now(), limited) * net::Link::kSlice)),
+        std::max<uint64_t>(kReadChunk, static_cast<uint64_t>(pace * net::Link::kSlice)),
         until_end ? UINT64_MAX : limit - bytes);
     long n;
     const auto corrupt_now = ctx_.corruption_due(CorruptTarget::kDevice);
@@ -311,7 +315,7 @@ bool V2FeatureClient::send(uint64_t limit, bool limited, bool until_end, uint64_
     if (n < 0)
       return ctx_.fail("reading the device state failed (" +
                        vfio::errno_name(static_cast<int>(-n)) + ")");
-    if (!link.transfer(static_cast<uint64_t>(n), limited)) {
+    if (!link.transfer(static_cast<uint64_t>(n), limited, save_rate)) {
       // At the deadline: the chunk left the source and is already written
       // at the destination (the stream must stay whole); count it.
       if (!link.timed_out()) return ctx_.fail(link.failure());

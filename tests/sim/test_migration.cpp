@@ -228,7 +228,8 @@ TEST(Migration, RamBoundHotSetNeedsAutoConverge) {
 }
 
 // A STOP_COPY-only device sends all touched VRAM during the downtime: the
-// downtime grows linearly with VRAM in use, slope 1 / bandwidth.
+// downtime grows linearly with VRAM in use, slope 1 / usable bandwidth
+// (bandwidth x link.efficiency, default 1448/1538).
 TEST(Migration, StopCopyOnlyDowntimeIsLinearInVramWithSlopeOneOverBandwidth) {
   const std::string path = write_scenario(R"({
     "device": { "vram": "8GiB", "page_size": "64KiB", "features": ["stop_copy", "p2p"],
@@ -255,7 +256,7 @@ TEST(Migration, StopCopyOnlyDowntimeIsLinearInVramWithSlopeOneOverBandwidth) {
   double sxy = 0, sxx = 0;
   for (size_t i = 0; i < gib.size(); ++i)
     sxy += (gib[i] - mx) * (down[i] - my), sxx += (gib[i] - mx) * (gib[i] - mx);
-  const double slope = sxy / sxx, expected = 1.0 / (25e9 / 8);
+  const double slope = sxy / sxx, expected = 1.0 / (25e9 / 8 * 1448 / 1538);
   EXPECT_NEAR(slope, expected, 0.05 * expected);
 }
 
@@ -269,7 +270,8 @@ TEST(Migration, LinkFailureDuringPrecopyCancelsSafely) {
 // migration.timeout bounds pre-copy even when one pass cannot finish: at
 // 10 Mbit/s the first pass of quickstart's 8 GiB of RAM would take hours.
 TEST(Migration, TimeoutEndsAPassTooSlowToFinish) {
-  const SimRun r = run_scenario(scenario("quickstart.json"), "--set link.bandwidth=10Mbit/s");
+  const SimRun r = run_scenario(scenario("quickstart.json"),
+                                "--set link.bandwidth=10Mbit/s --set migration.timeout=60s");
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.result["outcome"], "cancelled");
   ASSERT_EQ(r.result["iterations"].size(), 1u);
@@ -280,11 +282,12 @@ TEST(Migration, TimeoutEndsAPassTooSlowToFinish) {
       std::string::npos)
       << r.result["reason"];
   EXPECT_NEAR(r.result["total_time_s"].get<double>(), 60.0, 0.011);
-  // What arrived is what 10 Mbit/s moves in the pass (minus the setup's
-  // latency), not the whole pass.
+  // What arrived is what 10 Mbit/s (x link.efficiency's default 1448/1538)
+  // moves in the pass (minus the setup's latency), not the whole pass.
   const double sent = r.result["iterations"][0]["ram_bytes"].get<double>() +
                       r.result["iterations"][0]["device_bytes"].get<double>();
-  EXPECT_NEAR(sent, 10e6 / 8 * r.result["iterations"][0]["duration_s"].get<double>(), 2e5);
+  EXPECT_NEAR(sent, 10e6 / 8 * 1448 / 1538 * r.result["iterations"][0]["duration_s"].get<double>(),
+              2e5);
   EXPECT_TRUE(r.result["verification"]["source_intact"].get<bool>());
 }
 

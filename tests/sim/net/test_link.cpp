@@ -21,6 +21,7 @@ LinkSection link_at(double bandwidth) {
   LinkSection l;
   l.bandwidth = bandwidth;
   l.latency_s = 0;
+  l.efficiency = 1.0;  // the line rate itself (overhead: test_link_efficiency.cpp)
   return l;
 }
 

@@ -4,6 +4,7 @@
 // the wire format (zero page = 8-byte header, page = 8 + page bytes, 8-byte
 // checksum per slice) and QEMU's rule (remaining / bandwidth <= limit).
 #include <algorithm>
+#include <limits>
 #include <set>
 #include <string>
 #include <vector>
@@ -154,6 +155,8 @@ Scenario scenario() {
   Scenario s;
   s.link.bandwidth = 1e9;  // bytes/s
   s.link.latency_s = 0;
+  s.link.efficiency = 1.0;  // an ideal link and a free zero-page scan: the
+  s.vm.scan_bandwidth = std::numeric_limits<double>::infinity();  // rule's arithmetic alone
   s.migration.start_at_s = 0;
   s.migration.downtime_limit_s = 0.3;
   s.vm.page_size = kPage;

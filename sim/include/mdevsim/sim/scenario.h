@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -44,6 +45,12 @@ struct DeviceSection {
   bool precopy_enomsg = true;                     // PRE_COPY empty read: ENOMSG (true) or 0
   bool kernel_before_2025 = false;                // "kernel": "before-2025" (EINVAL, not ENOTTY)
   double resume_bandwidth = 64.0 * (1ull << 30);  // bytes/s the destination applies state
+  // The source's own speed (docs/scenarios.md): the data fd yields device
+  // state no faster than save_bandwidth (the vendor driver's read-out: copy
+  // engine, PCIe), and the stop-copy pays save_fixed_cost once. Defaults
+  // keep the read-out free: no source gives a vendor-neutral figure.
+  double save_bandwidth = std::numeric_limits<double>::infinity();  // bytes/s
+  double save_fixed_cost_s = 0;
   // fault injection (device options)
   std::optional<std::pair<std::string, std::string>> fail_arc;  // state names
   std::optional<uint64_t> corrupt_stream_at;
@@ -55,6 +62,10 @@ struct VmSection {
   uint32_t page_size = 4096;
   uint32_t vcpus = 4;
   bool dma_dirty_tracking = true;
+  // QEMU reads every RAM page it sends to find zero pages (buffer_is_zero):
+  // a pass takes at least scanned bytes / scan_bandwidth. Default 9 GB/s:
+  // one core's read bandwidth through an AVX2 zero check (docs/scenarios.md).
+  double scan_bandwidth = 9e9;  // bytes/s; infinity: "unlimited"
   std::vector<models::ResidentRegion> resident;  // RAM in use from time 0; empty: none
 };
 
@@ -62,6 +73,9 @@ struct LinkSection {
   double bandwidth = 10e9 / 8;  // bytes/s
   double latency_s = 0.0001;
   std::optional<double> rate_limit;  // bytes/s, migration max-bandwidth
+  // Payload share of the line rate: TCP/IP with timestamps over 1500-byte
+  // Ethernet frames carries 1448 bytes per 1538 on the wire. 1.0: ideal.
+  double efficiency = 1448.0 / 1538.0;
 };
 
 enum class MigrationMode { kPrecopy, kPostcopy, kHybrid };
@@ -75,7 +89,7 @@ struct MigrationSection {
   double downtime_limit_s = 0.3;
   bool auto_converge = false;
   uint32_t max_iterations = 30;  // 0: no limit
-  double timeout_s = 60;         // 0: no limit
+  double timeout_s = 0;          // 0: no limit (QEMU has no pre-copy timeout)
   OnNoConvergence on_no_convergence = OnNoConvergence::kCancel;
   double link_timeout_s = 1.0;             // link down longer than this cancels
   uint32_t postcopy_after_iterations = 2;  // hybrid: pre-copy rounds before post-copy
