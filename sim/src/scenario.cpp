@@ -627,7 +627,9 @@ Scenario build(const std::string& file, const json& root) {
         m.fail("qemu_policy", "must be \"9.2\" or \"8.1\", got " + m.get("qemu_policy").dump());
       mg.qemu_policy = policy == "8.1" ? QemuPolicy::k8_1 : QemuPolicy::k9_2;
       mg.switchover_ack = m.boolean("switchover_ack", false);
+      mg.stall_timeout_s = m.duration("stall_timeout", mg.stall_timeout_s);
       const bool qemu = mg.loop == MigrationLoop::kQemu;
+      if (!qemu && m.has("stall_timeout")) m.fail("stall_timeout", "needs migration.loop: qemu");
       if (!qemu && m.has("qemu_policy")) m.fail("qemu_policy", "needs migration.loop: qemu");
       if (!qemu && mg.switchover_ack) m.fail("switchover_ack", "needs migration.loop: qemu");
       // QEMU has no cap on dirty syncs, which come every loop pass once the

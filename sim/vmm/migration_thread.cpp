@@ -142,6 +142,9 @@ Switchover MigrationThread::run(double t0, std::string& why) {
   link.latency();
   window_start_ = now();
   uint32_t syncs = 0;
+  // The stall guard: the lowest pending seen and when it was reached.
+  uint64_t lowest_pending = std::numeric_limits<uint64_t>::max();
+  double lowest_at = now();
   for (;;) {
     if (link.crashed()) {
       ctx_.fail(link.failure());
@@ -161,7 +164,12 @@ Switchover MigrationThread::run(double t0, std::string& why) {
       hand_back_unsent();
       return Switchover::kConverged;
     }
-    const bool out_of_time = cfg_.timeout_s > 0 && now() - t0 >= cfg_.timeout_s;
+    if (p.total() < lowest_pending) {
+      lowest_pending = p.total();
+      lowest_at = now();
+    }
+    const bool stalled = cfg_.stall_timeout_s > 0 && now() - lowest_at >= cfg_.stall_timeout_s;
+    const bool out_of_time = (cfg_.timeout_s > 0 && now() - t0 >= cfg_.timeout_s) || stalled;
     if (synced || out_of_time) {
       if (!synced) p = exact();
       close_iteration(p.total(), true);
@@ -175,8 +183,11 @@ Switchover MigrationThread::run(double t0, std::string& why) {
           return Switchover::kForced;
         }
         why = std::string("did not converge: ") +
-              (out_of_time ? "the timeout (" + format_duration(cfg_.timeout_s) + ") passed;"
-                           : "after " + std::to_string(syncs) + " dirty syncs;") +
+              (stalled ? "no progress for " + format_duration(cfg_.stall_timeout_s) +
+                             " (stall_timeout: the pending never fell below its low of " +
+                             std::to_string(lowest_pending) + " bytes);"
+               : out_of_time ? "the timeout (" + format_duration(cfg_.timeout_s) + ") passed;"
+                             : "after " + std::to_string(syncs) + " dirty syncs;") +
               " the pending " + std::to_string(last.remaining_bytes) + " bytes are " +
               (within ? "within" : "above") + " the threshold of " +
               std::to_string(static_cast<uint64_t>(threshold_)) + " bytes (" +

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <limits>
+
 #include <gtest/gtest.h>
 #include <systemc>
 
@@ -148,6 +150,8 @@ constexpr double kLine = 1e9;  // bytes/s
 Scenario scenario(uint64_t pages) {
   Scenario s;
   s.link.bandwidth = kLine;
+  s.link.efficiency = 1.0;  // an ideal link and a free zero-page scan: the
+  s.vm.scan_bandwidth = std::numeric_limits<double>::infinity();  // arithmetic below
   s.link.latency_s = 0;
   s.link.rate_limit = 100e6;  // a 10 MB budget per 100 ms window
   s.migration.start_at_s = 0;

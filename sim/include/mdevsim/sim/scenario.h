@@ -103,6 +103,9 @@ struct MigrationSection {
   MigrationLoop loop = MigrationLoop::kPasses;
   QemuPolicy qemu_policy = QemuPolicy::k9_2;  // how the device's pending bytes are counted
   bool switchover_ack = false;                // QEMU's switchover-ack capability (loop qemu)
+  // Loop qemu: give up when the pending has not reached a new low for this
+  // long (0: never). QEMU waits for ever; a simulation must end.
+  double stall_timeout_s = 60.0;
 };
 
 enum class FaultKind { kLinkDown, kDegrade, kDeviceError, kDestCrash, kSourceCrash, kCorrupt };
