@@ -258,10 +258,15 @@ int qemu_migrate(int argc, char** argv) {
   if (s.device.protocol == "v2" && v1_qemu)
     return bad(file + ": /device/protocol: QEMU " + q.version +
                " speaks protocol v1 only: use --qemu 10.0 or --set device.protocol=v1");
-  if (s.guest.rate_bytes_per_s > 0)
+  for (const auto& g : s.guest_patterns())
+    if (g.rate_bytes_per_s > 0 || g.read_rate_bytes_per_s > 0)
+      return bad(file +
+                 ": /guest: guest RAM dirtying cannot be simulated without a guest OS in QEMU "
+                 "(remove the guest section or --set guest.dirty_rate=0)");
+  if (!s.vm.resident.empty())
     return bad(file +
-               ": /guest: guest RAM dirtying cannot be simulated without a guest OS in QEMU "
-               "(remove the guest section or --set guest.dirty_rate=0)");
+               ": /vm/resident: resident guest RAM is not put into a real QEMU's memory "
+               "(its RAM starts zero; remove vm.resident)");
   if (!s.faults.empty())
     return bad(file + ": /faults: link faults cannot be injected into a real QEMU migration");
   if (uri_kind == "file" && v1_qemu)

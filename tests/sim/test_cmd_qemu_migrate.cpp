@@ -249,6 +249,11 @@ TEST(QemuMigrateInput, ProtocolTheQemuDoesNotSpeakIsBadInput) {
   const auto guest = run_cli("qemu-migrate " + scenario() + " --set guest.dirty_rate=1MiB/s");
   EXPECT_EQ(guest.code, 2);
   EXPECT_NE(guest.err.find("without a guest OS"), std::string::npos) << guest.err;
+  const auto reads = run_cli("qemu-migrate " + scenario() + " --set guest.read_rate=1MiB/s");
+  EXPECT_EQ(reads.code, 2) << "guest reads need a guest OS too";
+  const auto resident = run_cli("qemu-migrate " + scenario() + " --set vm.resident=50%");
+  EXPECT_EQ(resident.code, 2);
+  EXPECT_NE(resident.err.find("/vm/resident"), std::string::npos) << resident.err;
   const auto bad_key = run_cli("qemu-migrate " + scenario("", R"(, "dirty_tracking": "pml")"));
   EXPECT_EQ(bad_key.code, 2);
   EXPECT_NE(bad_key.err.find("/migration/dirty_tracking"), std::string::npos) << bad_key.err;
