@@ -29,8 +29,9 @@ ScriptRun run(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
-// A fake `mdevsim run ... --set device.resident=<N>GB` printing downtime
-// intercept + slope * N; or, with slope "refuse", mdevsim's exit 2.
+// A fake `mdevsim run ... --set device.resident=<N>B` printing downtime
+// intercept + slope * N / 1e9 (the table's GB); or, with slope "refuse",
+// mdevsim's exit 2.
 std::string fake_mdevsim(const std::string& name, const std::string& intercept,
                          const std::string& slope) {
   const std::string path = ::testing::TempDir() + name + "." + std::to_string(getpid());
@@ -39,10 +40,10 @@ std::string fake_mdevsim(const std::string& name, const std::string& intercept,
   if (slope == "refuse") {
     f << "echo 'mdevsim: x.json: /device/resident: unknown key' >&2; exit 2\n";
   } else {
-    f << "for a in \"$@\"; do case $a in device.resident=*GB) n=${a#device.resident=}; n=${n%GB};; "
+    f << "for a in \"$@\"; do case $a in device.resident=*B) n=${a#device.resident=}; n=${n%B};; "
          "esac; done\n"
       << "echo \"{\\\"outcome\\\": \\\"completed\\\", \\\"downtime_s\\\": $(awk \"BEGIN{print "
-      << intercept << " + " << slope << " * $n}\")}\"\n";
+      << intercept << " + " << slope << " * $n / 1e9}\")}\"\n";
   }
   f.close();
   chmod(path.c_str(), 0755);
