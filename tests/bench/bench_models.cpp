@@ -41,19 +41,23 @@ BENCHMARK(BM_Baseline_BitmapSet);
 
 // The model's per-page work: pick the page (hotset pattern), fold the value
 // into its content token, mark it dirty.
-void BM_ModelPageWrite4K(benchmark::State& state) {
-  PageStore vram(kPages4K * 4096, 4096);
-  vram.start_tracking();
+void hotset_page_writes(benchmark::State& state, PageStore& store) {
+  store.start_tracking();
   PatternSpec spec;
   spec.kind = PatternKind::kHotset;
   spec.rate_bytes_per_s = 2.0 * (1ull << 30);
   PageWriteGenerator gen(spec, kPages4K, 4096, 1);
   uint64_t n = 0;
   for (auto _ : state) {
-    for (int i = 0; i < 1 << 20; ++i, ++n) vram.write(gen.page_of(n), n);
-    benchmark::DoNotOptimize(vram.touched_pages());
+    for (int i = 0; i < 1 << 20; ++i, ++n) store.write(gen.page_of(n), n);
+    benchmark::DoNotOptimize(store.touched_pages());
   }
   state.SetItemsProcessed(state.iterations() * (1 << 20));
+}
+
+void BM_ModelPageWrite4K(benchmark::State& state) {
+  PageStore vram(kPages4K * 4096, 4096);
+  hotset_page_writes(state, vram);
 }
 BENCHMARK(BM_ModelPageWrite4K);
 
@@ -157,17 +161,7 @@ void BM_ResidentModelPageWrite4K(benchmark::State& state) {
   PageStore ram(kPages4K * 4096, 4096);
   ram.set_content_salt(1);
   ram.make_resident(0, kPages4K);
-  ram.start_tracking();
-  PatternSpec spec;
-  spec.kind = PatternKind::kHotset;
-  spec.rate_bytes_per_s = 2.0 * (1ull << 30);
-  PageWriteGenerator gen(spec, kPages4K, 4096, 1);
-  uint64_t n = 0;
-  for (auto _ : state) {
-    for (int i = 0; i < 1 << 20; ++i, ++n) ram.write(gen.page_of(n), n);
-    benchmark::DoNotOptimize(ram.touched_pages());
-  }
-  state.SetItemsProcessed(state.iterations() * (1 << 20));
+  hotset_page_writes(state, ram);
 }
 BENCHMARK(BM_ResidentModelPageWrite4K);
 

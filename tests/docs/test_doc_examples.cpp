@@ -6,11 +6,9 @@
 // (```console qemu blocks need QEMU: test_doc_qemu_lesson.cpp runs them.)
 #include <unistd.h>
 
-#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -28,26 +26,12 @@ std::string source_dir() {
   return env && *env ? env : MDEVSIM_SOURCE_DIR;
 }
 
-// Runs one command as a user would: bash in the repo root, `mdevsim` on PATH,
-// stdin empty unless the command feeds it, stderr merged into stdout.
+// A command in the repo root. One script per process: ctest -j runs the doc
+// files in parallel.
 std::string run(const std::string& command) {
-  // One script per process: ctest -j runs the doc files in parallel.
-  const std::string script =
-      testing::TempDir() + "mdevsim_doc_cmd_" + std::to_string(getpid()) + ".sh";
-  {
-    std::ofstream f(script);
-    f << "export PATH='" << MDEVSIM_BINARY_DIR << "':\"$PATH\"\n" << command << "\n";
-  }
-  const std::string cmd =
-      "cd '" + source_dir() + "' && timeout 120 bash '" + script + "' </dev/null 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  pclose(p);  // the exit status is not part of a transcript; show it with `; echo $?`
-  std::remove(script.c_str());
-  return out;
+  return run_command(source_dir(), MDEVSIM_BINARY_DIR,
+                     testing::TempDir() + "mdevsim_doc_cmd_" + std::to_string(getpid()) + ".sh",
+                     command);
 }
 
 class DocExamples : public testing::TestWithParam<std::string> {};

@@ -12,13 +12,11 @@
 // Commands run in a scratch directory (they write files) with mdevsim on PATH.
 #include <unistd.h>
 
-#include <array>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -66,19 +64,7 @@ bool same_but_numbers(const std::string& expected, const std::string& actual) {
 }
 
 std::string run_in(const std::string& dir, const std::string& command) {
-  const std::string script = dir + "/.command.sh";
-  {
-    std::ofstream f(script);
-    f << "export PATH='" << MDEVSIM_BINARY_DIR << "':\"$PATH\"\n" << command << "\n";
-  }
-  const std::string cmd = "cd '" + dir + "' && timeout 120 bash .command.sh </dev/null 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  pclose(p);
-  return out;
+  return run_command(dir, MDEVSIM_BINARY_DIR, dir + "/.command.sh", command);
 }
 
 // Why Lesson 5 cannot run here, or "".

@@ -8,6 +8,8 @@
 // Trailing whitespace and trailing blank lines are ignored.
 #pragma once
 
+#include <array>
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <regex>
@@ -152,6 +154,28 @@ inline void apply_rewrites(std::vector<std::string>& lines, const Rewrites& rewr
   }
   std::ofstream out(path);
   for (const auto& l : lines) out << l << "\n";
+}
+
+// Runs one command as a user would: bash in `dir` with `bin_dir` first on
+// PATH, stdin empty unless the command feeds it, stderr merged into stdout.
+// The command goes through the script file `script` (removed afterwards). The
+// exit status is not part of a transcript; a block shows it with `; echo $?`.
+inline std::string run_command(const std::string& dir, const std::string& bin_dir,
+                               const std::string& script, const std::string& command) {
+  {
+    std::ofstream f(script);
+    f << "export PATH='" << bin_dir << "':\"$PATH\"\n" << command << "\n";
+  }
+  const std::string cmd = "cd '" + dir + "' && timeout 120 bash '" + script + "' </dev/null 2>&1";
+  std::string out;
+  if (FILE* p = popen(cmd.c_str(), "r")) {
+    std::array<char, 4096> buf{};
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+    pclose(p);
+  }
+  std::remove(script.c_str());
+  return out;
 }
 
 }  // namespace mdevsim::doctest

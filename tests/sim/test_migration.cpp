@@ -2,7 +2,6 @@
 // analytic pre-copy model and bit-exact verification.
 #include <unistd.h>
 
-#include <array>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -118,15 +117,7 @@ TEST(Migration, EveryBundledScenarioRunsAsExpected) {
 
 // The run summary's lines for the switch and the downtime.
 std::string summary(const std::string& scenario_path, const std::string& extra = "") {
-  const std::string cmd = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim run " + scenario_path + " " +
-                          extra + " 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  pclose(p);
-  return out;
+  return mdevsim::testing::run_cli("run " + scenario_path + " " + extra).out;
 }
 
 // protocol-v2-stopcopy forces its switch after 30 iterations and stops the
@@ -332,14 +323,9 @@ TEST(Migration, InjectedDeviceFaultFailsAndResetsTheSource) {
 
 TEST(Migration, BadScenarioInputExitsTwoWithThePath) {
   const std::string path = write_scenario(R"({"migration": {"downtime_limit": "fast"}})");
-  const std::string cmd = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim run " + path + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  EXPECT_EQ(WEXITSTATUS(pclose(p)), 2);
-  EXPECT_NE(out.find("/migration/downtime_limit"), std::string::npos) << out;
+  const auto r = mdevsim::testing::run_cli("run " + path);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("/migration/downtime_limit"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <systemc>
 
 #include "net/link.h"
+#include "sc_thread_runner.h"
 
 namespace {
 
@@ -25,16 +26,7 @@ LinkSection link_at(double bandwidth) {
   return l;
 }
 
-// Runs `body` as a SystemC thread to the end of the simulation.
-struct Runner : sc_core::sc_module {
-  SC_HAS_PROCESS(Runner);
-  Runner(sc_core::sc_module_name n, std::function<void()> f)
-      : sc_core::sc_module(n), body(std::move(f)) {
-    SC_THREAD(run);
-  }
-  void run() { body(); }
-  std::function<void()> body;
-};
+using Runner = mdevsim::testing::ThreadRunner;
 
 TEST(Link, ATransferTakesBytesOverBandwidth) {
   std::vector<FaultResult> records;

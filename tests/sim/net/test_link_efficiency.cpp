@@ -10,6 +10,7 @@
 #include <systemc>
 
 #include "net/link.h"
+#include "sc_thread_runner.h"
 
 namespace {
 
@@ -17,15 +18,7 @@ using namespace mdevsim::sim;
 using net::Link;
 using net::now;
 
-struct Runner : sc_core::sc_module {
-  SC_HAS_PROCESS(Runner);
-  Runner(sc_core::sc_module_name n, std::function<void()> f)
-      : sc_core::sc_module(n), body(std::move(f)) {
-    SC_THREAD(run);
-  }
-  void run() { body(); }
-  std::function<void()> body;
-};
+using Runner = mdevsim::testing::ThreadRunner;
 
 LinkSection line(double bandwidth, double efficiency) {
   LinkSection l;

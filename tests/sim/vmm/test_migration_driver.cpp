@@ -13,83 +13,13 @@
 #include <systemc>
 
 #include "vmm/migration_driver.h"
+#include "vmm_fakes.h"
 
 namespace {
 
 using namespace mdevsim::sim;
 using namespace mdevsim::sim::vmm;
-
-class FakeRam : public GuestRamPort {
- public:
-  explicit FakeRam(uint64_t pages) : tokens(pages, 0) {}
-  uint64_t page_count() const override { return tokens.size(); }
-  uint64_t token(uint64_t page) const override { return tokens[page]; }
-  uint64_t touched_pages() const override {
-    return static_cast<uint64_t>(
-        std::count_if(tokens.begin(), tokens.end(), [](uint64_t t) { return t; }));
-  }
-  void mark_touched_dirty() override {
-    dirty.clear();
-    for (uint64_t p = 0; p < tokens.size(); ++p)
-      if (tokens[p]) dirty.insert(p);
-  }
-  void start_dirty_log() override { logging = true; }
-  void mark_dirty(uint64_t page) override { dirty.insert(page); }
-  uint64_t dirty_count() const override { return dirty.size(); }
-  std::vector<uint64_t> collect_dirty() override {
-    std::vector<uint64_t> out(dirty.begin(), dirty.end());
-    dirty.clear();
-    return out;
-  }
-  void set_token(uint64_t page, uint64_t token) override { tokens[page] = token; }
-  void set_missing(const std::vector<uint64_t>& pages) override {
-    missing_.insert(pages.begin(), pages.end());
-  }
-  bool missing(uint64_t page) const override { return missing_.count(page) != 0; }
-  uint64_t missing_count() const override { return missing_.size(); }
-  std::vector<uint64_t> take_faults() override { return {}; }
-  const sc_core::sc_event& fault_event() const override { return event_; }
-  bool place(uint64_t page, uint64_t token) override {
-    if (!missing_.erase(page)) return false;
-    tokens[page] = token;
-    return true;
-  }
-  std::vector<uint64_t> tokens;
-  std::set<uint64_t> dirty;
-  bool logging = false;
-
- private:
-  std::set<uint64_t> missing_;
-  sc_core::sc_event event_;
-};
-
-struct FakeVm : VmPort {
-  void set_running(bool r) override { running = r; }
-  void set_throttle(double f) override { throttle = f; }
-  void load_cpu_state_from(const VmPort&) override { cpu_loaded = true; }
-  bool running = true, cpu_loaded = false;
-  double throttle = 0;
-};
-
-struct FakePeek : PostcopyDevicePeek {
-  uint64_t missing_device_pages() const override { return 0; }
-  const sc_core::sc_event& device_fault_event() const override { return event; }
-  sc_core::sc_event event;
-};
-
-struct FakeObserver : MigrationObserver {
-  void postcopy_switched() override {}
-  void postcopy_sample() override {}
-  void postcopy_finished(const PostcopyFigures&) override {}
-  void precopy_switched() override {
-    ++checks;
-    result->verification.checked = result->verification.passed = true;
-  }
-  uint64_t source_state_hash() const override { return 42; }
-  bool source_running() const override { return true; }
-  Result* result = nullptr;
-  int checks = 0;
-};
+using namespace mdevsim::sim::vmm::fakes;
 
 // A device that sends `sent[k]` bytes in iteration k and then reports
 // `left[k]` bytes still to send at stop-copy; `stop_bytes` in the switch.
