@@ -20,13 +20,9 @@ FrontendOptions postcopy_options() {
 
 long request(Frontend& fe, int fd, uint64_t first, uint64_t count, uint64_t* queued,
              uint32_t flags = 0) {
-  vfio_mig_postcopy_request r{};
-  r.argsz = sizeof(r);
-  r.flags = flags;
-  r.first_page = first;
-  r.count = count;
-  const long rc = fe.ioctl(fd, VFIO_MIG_POSTCOPY_REQUEST, &r);
-  if (queued) *queued = r.queued;
+  uint64_t q = 0;
+  const long rc = vmm::postcopy_request(fe, fd, first, count, flags, q);
+  if (queued) *queued = q;
   return rc;
 }
 
