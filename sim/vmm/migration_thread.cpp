@@ -206,11 +206,18 @@ Switchover MigrationThread::run(double t0, std::string& why) {
       if (!ram_iterate(static_cast<uint64_t>(std::max(1.0, cap)))) return Switchover::kNone;
       ram_done = ram_left() == 0;
     }
-    if (ram_done && static_cast<double>(window_bytes_) < window_budget && dev_pre_ > 0) {
+    // v2: QEMU iterates a device in PRE_COPY whatever its estimate says
+    // (vfio_is_active_iterate) and lowers the estimate by what it read,
+    // re-querying PRECOPY_INFO only at the exact query
+    // (vfio_update_estimated_pending_data): the bytes dirtied meanwhile stay
+    // out of the estimate until then. v1 re-reads pending_bytes.
+    const bool v1 = ctx_.scenario.device.protocol == "v1";
+    if (ram_done && static_cast<double>(window_bytes_) < window_budget && (dev_pre_ > 0 || !v1)) {
       const uint64_t before = it_.device_bytes;
       if (!device_.iterate_chunk(it_, kDeviceReadSize)) return Switchover::kNone;
-      window_bytes_ += it_.device_bytes - before;
-      dev_pre_ = device_.precopy_bytes();
+      const uint64_t read = it_.device_bytes - before;
+      window_bytes_ += read;
+      dev_pre_ = v1 ? device_.precopy_bytes() : read == 0 ? 0 : dev_pre_ - std::min(dev_pre_, read);
       if (ack_needed && ack_at == std::numeric_limits<double>::infinity() &&
           device_.initial_bytes() == 0)
         ack_at = now() + 2 * ctx_.scenario.link.latency_s;
