@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -13,6 +14,8 @@
 #include <map>
 #include <set>
 #include <thread>
+#include <tuple>
+#include <utility>
 
 #include "mdevsim/sim/cli_options.h"
 #include "mdevsim/sim/commands.h"
@@ -82,6 +85,18 @@ struct Side {
   ChildProcess proc;
   QmpClient qmp;
 };
+
+// query-migrate's bytes as {RAM, device}. QEMU 8.1+ reports the device's
+// bytes as vfio.transferred, and its ram.transferred is the whole stream
+// (migration_transferred_bytes(): migration/migration.c populate_ram_info in
+// 10.0), the device's bytes included: RAM's share is the rest. Older QEMUs
+// have no vfio entry and count RAM alone there.
+std::pair<uint64_t, uint64_t> stream_split(const json& info) {
+  const uint64_t stream = info["ram"].value("transferred", uint64_t{0});
+  if (!info.contains("vfio")) return {stream, 0};
+  const uint64_t device = info["vfio"].value("transferred", uint64_t{0});
+  return {stream - std::min(stream, device), device};
+}
 
 std::string tail_of(const std::string& file, size_t lines = 4) {
   const std::string text = read_text(file);
@@ -174,11 +189,11 @@ json wait_migration(Side& side, Clock::time_point deadline, Run& run) {
     info =
         side.qmp.execute("query-migrate", nullptr, std::max<std::chrono::milliseconds>(left, 10s));
     const std::string st = info.value("status", "");
-    if (info.contains("ram"))
+    if (info.contains("ram")) {
+      const auto [ram, device] = stream_split(info);
       run.samples.push_back(
-          {std::chrono::duration<double>(Clock::now() - run.migrate_at).count(),
-           info["ram"].value("transferred", uint64_t{0}),
-           info.contains("vfio") ? info["vfio"].value("transferred", uint64_t{0}) : 0});
+          {std::chrono::duration<double>(Clock::now() - run.migrate_at).count(), ram, device});
+    }
     if (st == "completed" || st == "failed" || st == "cancelled") return info;
     if (Clock::now() >= deadline) return info;
     std::this_thread::sleep_for(20ms);
@@ -563,10 +578,9 @@ int qemu_migrate(int argc, char** argv) {
   r.converged = mi.value("status", "") == "completed";
   r.total_time_s = mi.value("total-time", 0.0) / 1000.0;
   r.downtime_s = mi.value("downtime", 0.0) / 1000.0;
-  if (mi.contains("ram")) r.ram_bytes = mi["ram"].value("transferred", uint64_t{0});
+  if (mi.contains("ram")) std::tie(r.ram_bytes, r.device_bytes) = stream_split(mi);
   std::string device_bytes_from = "none";
   if (mi.contains("vfio")) {
-    r.device_bytes = mi["vfio"].value("transferred", uint64_t{0});
     device_bytes_from = "qemu";
   } else if (!no_device && v1_qemu) {
     r.device_bytes = v1_data_bytes_read(src.trace);
