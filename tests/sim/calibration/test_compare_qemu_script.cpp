@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <string>
 
@@ -45,6 +46,7 @@ std::string fake_mdevsim(const std::string& name, double qemu_total_s, int qemu_
                        {"iterations", iterations}};
   std::ofstream f(path);
   f << "#!/bin/bash\n"
+    << "echo \"$*\" >> " << path << ".args\n"
     << "case $1 in\n"
     << "qemu-migrate) "
     << (qemu_exit == 2 ? "echo 'QEMU 10.0 is not installed' >&2; exit 2;; "
@@ -82,6 +84,23 @@ TEST(CompareQemuScript, ATimeOffByMoreThan15PercentOrTwoPassesFails) {
   const json j = json::parse(few.out);
   EXPECT_FALSE(j.at("pass").get<bool>());
   EXPECT_EQ(j.at("mdevsim").at("passes").get<int>(), 5);
+}
+
+TEST(CompareQemuScript, SetGoesToBothSides) {
+  const std::string fake = fake_mdevsim("fake-set", 6.0, 8, 5.9, 6);
+  std::remove((fake + ".args").c_str());
+  const ScriptRun r = run(with_fake(fake, "--runs 2 --set workload.dirty_rate=1MiB/s"));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::ifstream f(fake + ".args");
+  std::string line;
+  int qemu = 0, driver = 0;
+  while (std::getline(f, line)) {
+    EXPECT_NE(line.find("--set workload.dirty_rate=1MiB/s"), std::string::npos) << line;
+    qemu += line.rfind("qemu-migrate ", 0) == 0;
+    driver += line.rfind("run ", 0) == 0;
+  }
+  EXPECT_EQ(qemu, 2);  // --runs 2: two QEMU migrations, one driver run
+  EXPECT_EQ(driver, 1);
 }
 
 TEST(CompareQemuScript, BadUsageAndARefusedRunAreExit2) {
