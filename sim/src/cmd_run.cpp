@@ -101,7 +101,11 @@ void print_summary(std::ostream& out, const Scenario& s, const Result& r) {
       for (const auto& x : s.device.features) f += (f.empty() ? "" : ",") + x;
       return f;
     }()) << "), " << format_bytes(static_cast<double>(s.device.config.vram_bytes)) << " VRAM, "
-        << format_bytes(static_cast<double>(s.vm.ram_bytes)) << " RAM, link " << format_rate(s.link.bandwidth) << "\n";
+        << format_bytes(static_cast<double>(s.vm.ram_bytes)) << " RAM, link " << format_rate(s.link.bandwidth)
+        << " line, " << format_rate(s.link.bandwidth * s.link.efficiency) << " usable";
+    // max-bandwidth counts the bytes QEMU writes: not scaled by the efficiency.
+    if (s.link.rate_limit) out << ", " << format_rate(*s.link.rate_limit) << " rate limit";
+    out << "\n";
     out << "iterations " << r.iterations.size() << ", " << switchover_phrase(r) << "\n";
     const bool exceeded = r.outcome == "completed" && r.downtime_s > s.migration.downtime_limit_s;
     out << "downtime   " << format_duration(r.downtime_s) << " (limit "

@@ -58,8 +58,9 @@ TEST(CmdQemu, Qemu10RealizesTheSimulatedDevice) {
       ::testing::TempDir() + "/cmd-qemu-report." + std::to_string(getpid()) + ".json";
   const std::string trace =
       ::testing::TempDir() + "/cmd-qemu-trace." + std::to_string(getpid()) + ".txt";
-  // SIGINT after 2 s reaches QEMU through mdevsim, which forwards it.
-  const auto r = run_cli("qemu --scenario " + mdevsim::testing::scenario_path("quickstart.json") +
+  // SIGINT after 2 s reaches QEMU through mdevsim, which forwards it. device-only
+  // has no resident regions, so 16 MiB of VRAM is valid for it.
+  const auto r = run_cli("qemu --scenario " + mdevsim::testing::scenario_path("device-only.json") +
                          " --set device.vram=16MiB --report " + report + " --trace " + trace +
                          " -- /usr/bin/qemu-system-x86_64 -machine q35 -accel tcg -nodefaults "
                          "-nographic -m 256M -serial none -monitor none "

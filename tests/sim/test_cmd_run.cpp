@@ -147,8 +147,8 @@ TEST(CmdRun, WhatWasAcceptedSilentlyIsRefused) {
                      {"/device/vram: the key appears twice in its object"}});
   expect_user_error({write_bad(R"({"faults": [{"at": "1s"}, {"at": "1s", "at": "2s"}]})"),
                      {"/faults/1/at: the key appears twice"}});
-  expect_user_error({scenario("quickstart.json") + " --set workload.exponent=2",
-                     {"/workload/exponent: does not apply to a hotset pattern"}});
+  expect_user_error({scenario("quickstart.json") + " --set workload.0.exponent=2",
+                     {"/workload/0/exponent: does not apply to a hotset pattern"}});
   expect_user_error({write_bad(R"({"guest": {"kind": "uniform", "fps": 30}})"),
                      {"/guest/fps: does not apply to a uniform pattern (its keys: kind, "
                       "dirty_rate, read_rate, region)"}});
@@ -200,12 +200,28 @@ TEST(CmdRun, ASlowLinkPrintsItsRate) {
   const Outcome r = mdevsim("run " + scenario("quickstart.json") +
                             " --set link.bandwidth=1bit/s --set migration.timeout=10ms");
   EXPECT_EQ(r.code, 1) << r.err;
-  EXPECT_NE(r.out.find("link 0.125 B/s\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("link 0.125 B/s line, "), std::string::npos) << r.out;
+}
+
+// realistic: the summary labels the line rate and what migration data gets:
+// 25 Gbit/s = 3.125 GB/s on the line, x 0.5 efficiency = 1.5625 GB/s usable,
+// and a max-bandwidth, which is not scaled.
+TEST(CmdRun, TheSummaryPrintsTheUsableLinkRateAndTheRateLimit) {
+  const Outcome r = mdevsim("run " + scenario("quickstart.json") +
+                            " --set link.efficiency=0.5 --set link.rate_limit=100MB/s"
+                            " --set migration.timeout=10ms");
+  EXPECT_NE(r.out.find("link 3.12 GB/s line, 1.56 GB/s usable, 100.00 MB/s rate limit\n"),
+            std::string::npos)
+      << r.out;
+  const Outcome plain = mdevsim("run " + scenario("quickstart.json") +
+                                " --set link.efficiency=0.5 --set migration.timeout=10ms");
+  EXPECT_NE(plain.out.find("link 3.12 GB/s line, 1.56 GB/s usable\n"), std::string::npos)
+      << plain.out;
 }
 
 TEST(CmdRun, ASubmitIntervalTooShortToSimulateIsRefusedWithTheBound) {
-  expect_user_error({scenario("quickstart.json") + " --set workload.submit_interval=1ns",
-                     {"/workload/submit_interval: must be at least 1us (got 1.0 ns)",
+  expect_user_error({scenario("quickstart.json") + " --set workload.0.submit_interval=1ns",
+                     {"/workload/0/submit_interval: must be at least 1us (got 1.0 ns)",
                       "wall time grows as 1/submit_interval"}});
 }
 

@@ -27,7 +27,7 @@ struct Device {
 };
 
 const Device kDevices[] = {
-    {"v2_all", ""},  // quickstart: stop_copy, p2p, pre_copy
+    {"v2_all", ""},  // empty_memory_vm.json: stop_copy, p2p, pre_copy
     {"v2_stop_copy_p2p", "--set 'device.features=[\"stop_copy\",\"p2p\"]'"},
     {"v2_stop_copy", "--set 'device.features=[\"stop_copy\"]'"},
     {"v1", "--set device.protocol=v1"},
@@ -45,7 +45,7 @@ TEST_P(DmaContinuation, MigratedRunContinuesLikeTheReference) {
   for (int k = 0; k < kRuns; ++k) {
     // Seed k+1; the continuation ends 50 ms + k x 100 us after the switch.
     const std::string args =
-        "run " MDEVSIM_SOURCE_DIR "/scenarios/quickstart.json " + std::string(dev.sets) +
+        "run " MDEVSIM_SOURCE_DIR "/tests/sim/empty_memory_vm.json " + std::string(dev.sets) +
         " --set workload.dma_rate=" + rate + " --set seed=" + std::to_string(k + 1) +
         " --set migration.start_at=200ms" +
         " --set migration.run_after=" + std::to_string(50000 + 100 * k) + "us --json -";
