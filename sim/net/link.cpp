@@ -32,6 +32,9 @@ void Link::progress(double t) const {
 bool Link::Channel::transfer(uint64_t bytes, bool limited, double cap) {
   Link& l = *link_;
   double remaining = static_cast<double>(bytes);
+  cap = std::min(cap, l.cfg_.stream_cap);  // one stream never goes faster
+  pace_ = cap;
+  busy_ = true;
   ++l.busy_;
   l.share_changed();
   struct Done {  // leaves the link's busy count on every return
@@ -39,6 +42,7 @@ bool Link::Channel::transfer(uint64_t bytes, bool limited, double cap) {
     Channel& c;
     ~Done() {
       --l.busy_;
+      c.busy_ = false;
       c.in_flight_ = 0;
       l.share_changed();
     }
@@ -62,7 +66,7 @@ bool Link::Channel::transfer(uint64_t bytes, bool limited, double cap) {
       l.records_[down->index].lost_s += until - t;
       continue;
     }
-    const double bw = std::min(l.share(t, limited), cap);
+    const double bw = l.rate(t, limited, cap);
     double dt = std::min(remaining / bw, kSlice);
     for (const auto& [f, i] : l.faults_)  // stop at the next fault boundary
       for (double edge : {f.at_s, f.at_s + f.duration_s})
@@ -92,6 +96,25 @@ std::string Link::failure() const {
     return std::string(crash_kind_ == FaultKind::kDestCrash ? "the destination" : "the source") +
            " host crashed at " + format_duration(crash_at_);
   return "the link was down longer than the link timeout";
+}
+
+double Link::rate(double t, bool limited, double pace) const {
+  const double bw = bandwidth(t, limited);
+  if (busy_ <= 1) return std::min(bw, pace);
+  // Water-filling: the channels slower than the level take their pace, the
+  // rest split what is left equally.
+  std::vector<double> paces;
+  paces.reserve(busy_);
+  for (const auto& c : channels_)
+    if (c.busy_) paces.push_back(c.pace_);
+  std::sort(paces.begin(), paces.end());
+  double left = bw;
+  for (size_t i = 0; i < paces.size(); ++i) {
+    const double level = left / static_cast<double>(paces.size() - i);
+    if (paces[i] >= level) return std::min(pace, level);
+    left -= paces[i];
+  }
+  return pace;  // every channel below its equal share: each at its own pace
 }
 
 double Link::bandwidth(double t, bool limited) const {
