@@ -8,6 +8,9 @@ namespace mdevsim::sim::net {
 Link::Link(sc_core::sc_module_name name, const LinkSection& l, const std::vector<Fault>& faults,
            double link_timeout, std::vector<FaultResult>& records, size_t channels)
     : sc_core::sc_module(name), cfg_(l), link_timeout_(link_timeout), records_(records) {
+  SC_METHOD(report_progress);
+  sensitive << progress_due_;
+  dont_initialize();
   for (size_t i = 0; i < std::max<size_t>(1, channels); ++i) channels_.push_back(Channel(*this));
   for (size_t i = 0; i < faults.size(); ++i) {
     const auto& f = faults[i];
@@ -21,12 +24,22 @@ Link::Link(sc_core::sc_module_name name, const LinkSection& l, const std::vector
   }
 }
 
-// Bytes in flight over every channel, for the recorder.
-void Link::progress(double t) const {
+// Bytes in flight over every channel, for the recorder. With several
+// channels one process reports them (the waveform's signal has one
+// writer), a delta cycle later.
+void Link::progress(double t) {
   if (!recorder) return;
+  if (channels_.size() > 1) {
+    progress_due_.notify(sc_core::SC_ZERO_TIME);
+    return;
+  }
+  recorder->link_progress(t, channels_[0].in_flight_);
+}
+
+void Link::report_progress() {
   double left = 0;
   for (const auto& c : channels_) left += c.in_flight_;
-  recorder->link_progress(t, left);
+  recorder->link_progress(now(), left);
 }
 
 bool Link::Channel::transfer(uint64_t bytes, bool limited, double cap) {

@@ -35,6 +35,7 @@ inline void wait_s(double s) {
 
 class Link : public sc_core::sc_module {
  public:
+  SC_HAS_PROCESS(Link);
   static constexpr double kSlice = 0.01;  // transfers advance in slices of at most 10 ms
 
   // One stream over the link. Channels transferring at once share the
@@ -123,7 +124,8 @@ class Link : public sc_core::sc_module {
   const Timed* active(double t, FaultKind k) const;
   // The rate of a busy channel whose own pace is `pace`.
   double rate(double t, bool limited, double pace) const;
-  void progress(double t) const;
+  void progress(double t);
+  void report_progress();  // the one writer of the recorder's bytes in flight
   // Wakes the channels in a slice (a single channel never waits on this).
   void share_changed() {
     if (channels_.size() > 1) share_changed_.notify();
@@ -136,6 +138,7 @@ class Link : public sc_core::sc_module {
   std::deque<Channel> channels_;  // stable addresses: channel() references outlive add_channel
   size_t busy_ = 0;               // channels in a transfer
   sc_core::sc_event share_changed_;
+  sc_core::sc_event progress_due_;
   double crash_at_ = std::numeric_limits<double>::infinity();
   size_t crash_index_ = 0;
   FaultKind crash_kind_ = FaultKind::kDestCrash;

@@ -8,6 +8,8 @@
 // scan in parallel.
 #include <algorithm>
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <string>
 
@@ -159,6 +161,21 @@ TEST(Multifd, ADeadlineCutsChannelsAndTheirPagesAreSentInTheStopCopy) {
   const json j =
       run_ok(dirtying("passes", 3, R"(, "timeout": "200ms", "on_no_convergence": "force")"));
   EXPECT_EQ(j.value("switchover", ""), "forced");
+}
+
+TEST(Multifd, EveryOutputCanBeWrittenWhileChannelsSend) {
+  // The waveform's bytes-in-flight signal has one writer, whatever the
+  // number of channel threads.
+  const std::string file = write_scenario(dirtying("qemu", 4));
+  const std::string out = file + ".out";
+  const SimRun r = run_scenario(
+      file, "--vcd " + out + ".vcd --timeline " + out + ".timeline.json --report " + out + ".html");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.result.value("outcome", ""), "completed") << r.out;
+  std::ifstream vcd(out + ".vcd");
+  const std::string text((std::istreambuf_iterator<char>(vcd)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("$enddefinitions"), std::string::npos);
+  EXPECT_GT(text.size(), 10000u) << "the waveform has values, not only its header";
 }
 
 TEST(Multifd, SameSeedSameResult) {
