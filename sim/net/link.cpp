@@ -8,6 +8,7 @@ namespace mdevsim::sim::net {
 Link::Link(sc_core::sc_module_name name, const LinkSection& l, const std::vector<Fault>& faults,
            double link_timeout, std::vector<FaultResult>& records, size_t channels)
     : sc_core::sc_module(name), cfg_(l), link_timeout_(link_timeout), records_(records) {
+  lost_to_.assign(faults.size(), -std::numeric_limits<double>::infinity());
   SC_METHOD(report_progress);
   sensitive << progress_due_;
   dont_initialize();
@@ -75,8 +76,12 @@ bool Link::Channel::transfer(uint64_t bytes, bool limited, double cap) {
       const Fault& f = down->fault;
       if (t >= f.at_s + l.link_timeout_) return false;
       const double until = std::min({f.at_s + f.duration_s, f.at_s + l.link_timeout_, l.crash_at_});
+      // The time lost once, however many channels waited through it.
+      double& counted = l.lost_to_[down->index];
+      if (until > std::max(t, counted))
+        l.records_[down->index].lost_s += until - std::max(t, counted);
+      counted = std::max(counted, until);
       wait_s(until - t);
-      l.records_[down->index].lost_s += until - t;
       continue;
     }
     const double bw = l.rate(t, limited, cap);

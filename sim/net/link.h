@@ -135,6 +135,7 @@ class Link : public sc_core::sc_module {
   double link_timeout_;
   std::vector<FaultResult>& records_;
   std::vector<Timed> faults_;
+  std::vector<double> lost_to_;   // per scenario fault: the link-down time counted up to
   std::deque<Channel> channels_;  // stable addresses: channel() references outlive add_channel
   size_t busy_ = 0;               // channels in a transfer
   sc_core::sc_event share_changed_;

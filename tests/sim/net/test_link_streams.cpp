@@ -131,4 +131,29 @@ TEST(LinkStreams, AddedChannelsShareWithTheFirst) {
   EXPECT_NEAR(b_end, 0.2, 1e-9);
 }
 
+TEST(LinkStreams, ALinkDownIsLostOnceHoweverManyChannelsWait) {
+  std::vector<Fault> faults(1);
+  faults[0].kind = FaultKind::kLinkDown;
+  faults[0].at_s = 0.1;
+  faults[0].duration_s = 0.3;
+  std::vector<FaultResult> records(1);
+  Link link("link", line(1e9, std::numeric_limits<double>::infinity()), faults, 1.0, records, 3);
+  std::vector<double> end(3);
+  Runner a("a", [&] {
+    link.channel(0).transfer(200'000'000, true);
+    end[0] = now();
+  });
+  Runner b("b", [&] {
+    link.channel(1).transfer(200'000'000, true);
+    end[1] = now();
+  });
+  Runner c("c", [&] {
+    link.channel(2).transfer(200'000'000, true);
+    end[2] = now();
+  });
+  sc_core::sc_start();
+  EXPECT_NEAR(records[0].lost_s, 0.3, 1e-9);             // not 0.9
+  for (double e : end) EXPECT_NEAR(e, 0.6 + 0.3, 1e-9);  // 600 MB at 1 GB/s, plus the outage
+}
+
 }  // namespace
