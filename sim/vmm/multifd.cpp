@@ -89,11 +89,8 @@ void Multifd::work(size_t i) {
 
 bool Multifd::setup() {
   for (size_t i = 0; i < workers_.size(); ++i) {
-    sc_core::sc_spawn_options opt;
-    opt.set_stack_size(64 * 1024);
-    sc_core::sc_spawn([this, i] { work(i); }, sc_core::sc_gen_unique_name("multifd_send"), &opt);
+    sc_core::sc_spawn([this, i] { work(i); }, sc_core::sc_gen_unique_name("multifd_send"));
   }
-  started_ = true;
   // socket_send_channel_create: a TCP connect per channel, all at once.
   wait_s(2 * ctx_.link.latency_s());
   uint64_t bytes = 0;

@@ -114,7 +114,6 @@ class Multifd {
   std::vector<uint64_t> queued_;  // the packet being filled (multifd_queue_page)
   size_t next_ = 0;               // round robin start (multifd_send's next_channel)
   bool since_sync_ = false;       // packets sent since the last sync
-  bool started_ = false;
   bool failed_ = false, timed_out_ = false;
   uint64_t unmoved_ = 0;  // bytes counted at hand-off that a deadline kept from arriving
   uint64_t syncs_ = 0;
