@@ -8,6 +8,10 @@ namespace mdevsim::sim::net {
 Link::Link(sc_core::sc_module_name name, const LinkSection& l, const std::vector<Fault>& faults,
            double link_timeout, std::vector<FaultResult>& records, size_t channels)
     : sc_core::sc_module(name), cfg_(l), link_timeout_(link_timeout), records_(records) {
+  lost_to_.assign(faults.size(), -std::numeric_limits<double>::infinity());
+  SC_METHOD(report_progress);
+  sensitive << progress_due_;
+  dont_initialize();
   for (size_t i = 0; i < std::max<size_t>(1, channels); ++i) channels_.push_back(Channel(*this));
   for (size_t i = 0; i < faults.size(); ++i) {
     const auto& f = faults[i];
@@ -21,17 +25,30 @@ Link::Link(sc_core::sc_module_name name, const LinkSection& l, const std::vector
   }
 }
 
-// Bytes in flight over every channel, for the recorder.
-void Link::progress(double t) const {
+// Bytes in flight over every channel, for the recorder. With several
+// channels one process reports them (the waveform's signal has one
+// writer), a delta cycle later.
+void Link::progress(double t) {
   if (!recorder) return;
+  if (channels_.size() > 1) {
+    progress_due_.notify(sc_core::SC_ZERO_TIME);
+    return;
+  }
+  recorder->link_progress(t, channels_[0].in_flight_);
+}
+
+void Link::report_progress() {
   double left = 0;
   for (const auto& c : channels_) left += c.in_flight_;
-  recorder->link_progress(t, left);
+  recorder->link_progress(now(), left);
 }
 
 bool Link::Channel::transfer(uint64_t bytes, bool limited, double cap) {
   Link& l = *link_;
   double remaining = static_cast<double>(bytes);
+  cap = std::min(cap, l.cfg_.stream_cap);  // one stream never goes faster
+  pace_ = cap;
+  busy_ = true;
   ++l.busy_;
   l.share_changed();
   struct Done {  // leaves the link's busy count on every return
@@ -39,6 +56,7 @@ bool Link::Channel::transfer(uint64_t bytes, bool limited, double cap) {
     Channel& c;
     ~Done() {
       --l.busy_;
+      c.busy_ = false;
       c.in_flight_ = 0;
       l.share_changed();
     }
@@ -58,11 +76,15 @@ bool Link::Channel::transfer(uint64_t bytes, bool limited, double cap) {
       const Fault& f = down->fault;
       if (t >= f.at_s + l.link_timeout_) return false;
       const double until = std::min({f.at_s + f.duration_s, f.at_s + l.link_timeout_, l.crash_at_});
+      // The time lost once, however many channels waited through it.
+      double& counted = l.lost_to_[down->index];
+      if (until > std::max(t, counted))
+        l.records_[down->index].lost_s += until - std::max(t, counted);
+      counted = std::max(counted, until);
       wait_s(until - t);
-      l.records_[down->index].lost_s += until - t;
       continue;
     }
-    const double bw = std::min(l.share(t, limited), cap);
+    const double bw = l.rate(t, limited, cap);
     double dt = std::min(remaining / bw, kSlice);
     for (const auto& [f, i] : l.faults_)  // stop at the next fault boundary
       for (double edge : {f.at_s, f.at_s + f.duration_s})
@@ -92,6 +114,25 @@ std::string Link::failure() const {
     return std::string(crash_kind_ == FaultKind::kDestCrash ? "the destination" : "the source") +
            " host crashed at " + format_duration(crash_at_);
   return "the link was down longer than the link timeout";
+}
+
+double Link::rate(double t, bool limited, double pace) const {
+  const double bw = bandwidth(t, limited);
+  if (busy_ <= 1) return std::min(bw, pace);
+  // Water-filling: the channels slower than the level take their pace, the
+  // rest split what is left equally.
+  std::vector<double> paces;
+  paces.reserve(busy_);
+  for (const auto& c : channels_)
+    if (c.busy_) paces.push_back(c.pace_);
+  std::sort(paces.begin(), paces.end());
+  double left = bw;
+  for (size_t i = 0; i < paces.size(); ++i) {
+    const double level = left / static_cast<double>(paces.size() - i);
+    if (paces[i] >= level) return std::min(pace, level);
+    left -= paces[i];
+  }
+  return pace;  // every channel below its equal share: each at its own pace
 }
 
 double Link::bandwidth(double t, bool limited) const {

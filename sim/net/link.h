@@ -1,12 +1,14 @@
 // The migration network: an sc_module carrying N channels (the driver's main
-// stream today; multifd channels or a post-copy preempt channel later) that
-// share the link's bandwidth, with its latency, an optional migration rate
-// limit lifted at switchover (as QEMU does), and the faults that act on the
-// wire: link down, degraded, a host crashing.
+// stream, and with multifd its channels, vmm/multifd.h) that share the
+// link's bandwidth max-min fairly, each at most link.stream_cap, with its
+// latency, an optional migration rate limit lifted at switchover (as QEMU
+// does), and the faults that act on the wire: link down, degraded, a host
+// crashing.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <limits>
 #include <string>
 #include <vector>
@@ -33,10 +35,13 @@ inline void wait_s(double s) {
 
 class Link : public sc_core::sc_module {
  public:
+  SC_HAS_PROCESS(Link);
   static constexpr double kSlice = 0.01;  // transfers advance in slices of at most 10 ms
 
   // One stream over the link. Channels transferring at once share the
-  // link's bandwidth equally.
+  // link's bandwidth max-min fairly: each gets an equal share, except that a
+  // channel whose own pace (its cap, at most link.stream_cap) is below it
+  // leaves the rest to the others (water-filling).
   class Channel {
    public:
     // Moves `bytes` (waits their transfer time). False: the link stayed down
@@ -56,6 +61,8 @@ class Link : public sc_core::sc_module {
     bool timed_out_ = false;
     uint64_t moved_ = 0;
     double in_flight_ = 0;  // bytes of the transfer under way
+    double pace_ = 0;       // the transfer's own cap (sender and stream)
+    bool busy_ = false;     // in a transfer
   };
 
   // `records` (one per scenario fault, same order) collects the time each
@@ -64,6 +71,11 @@ class Link : public sc_core::sc_module {
        double link_timeout, std::vector<FaultResult>& records, size_t channels = 1);
 
   Channel& channel(size_t i) { return channels_.at(i); }
+  // One more channel (before the simulation uses the link); its index.
+  size_t add_channel() {
+    channels_.push_back(Channel(*this));
+    return channels_.size() - 1;
+  }
   size_t channel_count() const { return channels_.size(); }
 
   // The first channel (the driver's only stream today).
@@ -71,10 +83,17 @@ class Link : public sc_core::sc_module {
                 double cap = std::numeric_limits<double>::infinity()) {
     return channels_[0].transfer(bytes, limited, cap);
   }
-  bool timed_out() const { return channels_[0].timed_out(); }
+  // Any channel's last transfer reached the deadline.
+  bool timed_out() const {
+    for (const auto& c : channels_)
+      if (c.timed_out_) return true;
+    return false;
+  }
   uint64_t moved() const { return channels_[0].moved(); }
 
   void latency() { wait_s(cfg_.latency_s); }
+  double latency_s() const { return cfg_.latency_s; }
+  double stream_cap() const { return cfg_.stream_cap; }
 
   // Pre-copy's time limit (migration.timeout): no pre-copy transfer runs past
   // it, so a link too slow for even one pass still ends on time. 0: none.
@@ -103,10 +122,10 @@ class Link : public sc_core::sc_module {
     size_t index;  // in the scenario's list
   };
   const Timed* active(double t, FaultKind k) const;
-  double share(double t, bool limited) const {
-    return busy_ > 1 ? bandwidth(t, limited) / static_cast<double>(busy_) : bandwidth(t, limited);
-  }
-  void progress(double t) const;
+  // The rate of a busy channel whose own pace is `pace`.
+  double rate(double t, bool limited, double pace) const;
+  void progress(double t);
+  void report_progress();  // the one writer of the recorder's bytes in flight
   // Wakes the channels in a slice (a single channel never waits on this).
   void share_changed() {
     if (channels_.size() > 1) share_changed_.notify();
@@ -116,9 +135,11 @@ class Link : public sc_core::sc_module {
   double link_timeout_;
   std::vector<FaultResult>& records_;
   std::vector<Timed> faults_;
-  std::vector<Channel> channels_;
-  size_t busy_ = 0;  // channels in a transfer
+  std::vector<double> lost_to_;   // per scenario fault: the link-down time counted up to
+  std::deque<Channel> channels_;  // stable addresses: channel() references outlive add_channel
+  size_t busy_ = 0;               // channels in a transfer
   sc_core::sc_event share_changed_;
+  sc_core::sc_event progress_due_;
   double crash_at_ = std::numeric_limits<double>::infinity();
   size_t crash_index_ = 0;
   FaultKind crash_kind_ = FaultKind::kDestCrash;

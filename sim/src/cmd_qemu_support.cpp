@@ -219,16 +219,13 @@ void ChildProcess::kill_now() {
 
 namespace {
 
-constexpr const char* kQemuKeys[] = {"multifd_channels", "switchover_ack", "dirty_tracking"};
+// (multifd_channels is a simulator key: load_scenario reads it.)
+constexpr const char* kQemuKeys[] = {"switchover_ack", "dirty_tracking"};
 
 void read_qemu_key(QemuMigrationKeys& k, const std::string& file, const std::string& key,
                    const nlohmann::json& v) {
   const std::string at = "/migration/" + key;
-  if (key == "multifd_channels") {
-    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 255)
-      throw InputError(file, at, "must be an integer between 0 (multifd off) and 255");
-    k.multifd_channels = v.get<uint32_t>();
-  } else if (key == "switchover_ack") {
+  if (key == "switchover_ack") {
     if (!v.is_boolean()) throw InputError(file, at, "must be true or false");
     k.switchover_ack = v.get<bool>();
   } else {
@@ -331,6 +328,10 @@ QemuScenario load_qemu_scenario(const std::string& path, const std::vector<std::
     }
     *node = set_value(s.substr(eq + 1));
   }
+  q.keys.multifd_channels = q.scenario.migration.multifd_channels;
+  // The interposer serves devices; the channels are QEMU's business.
+  if (root.contains("migration") && root["migration"].is_object())
+    root["migration"].erase("multifd_channels");
   q.applied = std::move(root);
   return q;
 }

@@ -192,6 +192,8 @@ Scenario build(const std::string& file, const json& root) {
       s.link.rate_limit = l.rate("rate_limit", 0);
       if (!(*s.link.rate_limit > 0)) l.fail("rate_limit", "must be > 0");
     }
+    s.link.stream_cap = rate_or_unlimited(l, "stream_cap", s.link.stream_cap);
+    if (!(s.link.stream_cap > 0)) l.fail("stream_cap", "must be > 0 (or \"unlimited\")");
     l.finish();
   }
   if (top.has("migration")) {
@@ -244,6 +246,12 @@ Scenario build(const std::string& file, const json& root) {
     mg.hot_first = order == "hot_first";
     mg.run_after_s = m.duration("run_after", mg.run_after_s);
     mg.exact = m.boolean("exact", mg.exact);
+    mg.multifd_channels =
+        static_cast<uint32_t>(m.integer("multifd_channels", mg.multifd_channels, 0, 255));
+    if (mg.multifd_channels > 0 && mg.mode != MigrationMode::kPrecopy)
+      m.fail("multifd_channels",
+             "multifd is pre-copy only: QEMU 10.0 refuses the multifd capability with post-copy "
+             "(mode: precopy, or multifd_channels: 0)");
     {  // QEMU's migration thread (docs/migration.md "The qemu loop")
       const std::string loop = m.str("loop", "passes");
       if (loop != "passes" && loop != "qemu") m.fail("loop", "must be passes or qemu");

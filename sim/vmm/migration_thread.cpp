@@ -50,6 +50,17 @@ Pending MigrationThread::exact() {
 // bytes (at least one page), sent at line rate.
 bool MigrationThread::ram_iterate(uint64_t budget) {
   auto& link = ctx_.link;
+  if (zero_left_ > 0 && ram_.multifd_) {  // as packets of zero pages (vmm/multifd.h)
+    auto& mf = *ram_.multifd_;
+    const uint64_t per_page = (mf.packet_wire_bytes(0) + mf.page_count() - 1) / mf.page_count();
+    const uint64_t n = std::max<uint64_t>(1, std::min(zero_left_, budget / per_page));
+    const auto span = RunRecorder::link_scope(ctx_.recorder, RunRecorder::kRamPages);
+    const uint64_t before = it_.ram_bytes;
+    if (!mf.send_zero(n, false, it_.ram_bytes)) return false;  // reason set there
+    zero_left_ -= n;
+    window_bytes_ += it_.ram_bytes - before;
+    return ram_left() > 0 || sync_multifd();
+  }
   if (zero_left_ > 0) {
     const uint64_t n = std::max<uint64_t>(1, std::min(zero_left_, budget / kZeroPageBytes));
     const auto span = RunRecorder::link_scope(ctx_.recorder, RunRecorder::kRamPages);
@@ -72,7 +83,26 @@ bool MigrationThread::ram_iterate(uint64_t budget) {
   if (!ram_.send(batch, false, it_.ram_bytes)) return false;  // reason set there
   cursor_ = end;
   window_bytes_ += it_.ram_bytes - before;
-  return true;
+  // Multifd: the pass is over, its round's flush and sync.
+  return !ram_.multifd_ || ram_left() > 0 || sync_multifd();
+}
+
+// Multifd's flush and sync (vmm/multifd.h): at the end of a pass, and
+// before a dirty sync that follows sends. Without multifd: nothing.
+bool MigrationThread::sync_multifd() {
+  if (!ram_.multifd_) return true;
+  const uint64_t before = it_.ram_bytes;
+  const bool ok = ram_.multifd_->flush_and_sync(false, it_.ram_bytes);
+  window_bytes_ += it_.ram_bytes - before;
+  return ok;
+}
+
+// The rate RAM's pages can leave at: the link, or the streams' caps
+// (one stream, or the multifd channels) when they are lower.
+double MigrationThread::ram_pace() const {
+  const auto& link = ctx_.link;
+  const double streams = ram_.multifd_ ? cfg_.multifd_channels : 1.0;
+  return std::min(link.bandwidth(now(), false), streams * link.stream_cap());
 }
 
 // The pass's unsent pages go back to the dirty log, for the stop-copy.
@@ -154,6 +184,7 @@ Switchover MigrationThread::run(double t0, std::string& why) {
     Pending p{ram_left(), dev_pre_};
     bool synced = false;
     if (p.total() < threshold_) {
+      if (!sync_multifd()) return Switchover::kNone;
       p = exact();
       synced = true;
     }
@@ -171,7 +202,10 @@ Switchover MigrationThread::run(double t0, std::string& why) {
     const bool stalled = cfg_.stall_timeout_s > 0 && now() - lowest_at >= cfg_.stall_timeout_s;
     const bool out_of_time = (cfg_.timeout_s > 0 && now() - t0 >= cfg_.timeout_s) || stalled;
     if (synced || out_of_time) {
-      if (!synced) p = exact();
+      if (!synced) {
+        if (!sync_multifd()) return Switchover::kNone;
+        p = exact();
+      }
       close_iteration(p.total(), true);
       ++syncs;
       const bool out_of_rounds = cfg_.max_iterations > 0 && syncs >= cfg_.max_iterations;
@@ -202,7 +236,7 @@ Switchover MigrationThread::run(double t0, std::string& why) {
     const double budget_left = window_budget - static_cast<double>(window_bytes_);
     bool ram_done = ram_left() == 0;
     if (!ram_done) {
-      const double cap = std::min(budget_left, link.bandwidth(now(), false) * kRamMaxWait);
+      const double cap = std::min(budget_left, ram_pace() * kRamMaxWait);
       if (!ram_iterate(static_cast<uint64_t>(std::max(1.0, cap)))) return Switchover::kNone;
       ram_done = ram_left() == 0;
     }

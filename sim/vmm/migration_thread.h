@@ -14,6 +14,8 @@
 // the loop sleeps to the end of the 100 ms window once the window's
 // max-bandwidth / 10 is spent. At the end of every window (BUFFER_DELAY):
 // bandwidth = bytes / time, threshold_size = bandwidth × downtime_limit.
+// With multifd (vmm/multifd.h) RAM's pages go to the channels (counted as
+// sent when a channel takes them) while the loop goes on.
 #pragma once
 
 #include <cstdint>
@@ -63,6 +65,8 @@ class MigrationThread {
   uint64_t ram_left() const;
   Pending exact();
   bool ram_iterate(uint64_t budget);
+  bool sync_multifd();
+  double ram_pace() const;
   void close_iteration(uint64_t pending, bool synced);
   void update_counters();
   void hand_back_unsent();

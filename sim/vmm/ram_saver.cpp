@@ -1,6 +1,7 @@
 #include "vmm/ram_saver.h"
 
 #include <limits>
+#include <utility>
 
 #include "mdevsim/sim/run_outputs.h"
 #include "vmm/abi_calls.h"
@@ -48,7 +49,10 @@ RamSaver::RamSaver(MigrationContext& ctx, GuestRamPort& src, GuestRamPort& dst,
       page_(page_size),
       ram_bytes_(ram_bytes),
       v1_(v1),
-      dma_pending_(src.page_count()) {}
+      dma_pending_(src.page_count()) {
+  if (const uint32_t n = ctx.scenario.migration.multifd_channels; n > 0)
+    multifd_ = std::make_unique<Multifd>(ctx, src, dst, page_size, n);
+}
 
 bool RamSaver::setup() {
   // The first pass sends every page. Pages never written go as zero-page
@@ -57,7 +61,7 @@ bool RamSaver::setup() {
   initial_zero_pages_ = src_.page_count() - src_.touched_pages();
   src_.start_dirty_log();
   start_dma_tracking();
-  return true;
+  return !multifd_ || multifd_->setup();
 }
 
 void RamSaver::start_dma_tracking() {
@@ -113,6 +117,10 @@ void RamSaver::pending_estimate(IterationResult& it) {
 
 bool RamSaver::iterate(IterationResult& it) {
   auto& link = ctx_.link;
+  if (multifd_) {
+    const auto span = RunRecorder::link_scope(ctx_.recorder, RunRecorder::kRamPages);
+    return multifd_->pass(std::exchange(initial_zero_pages_, 0), pages_, true, it.ram_bytes);
+  }
   if (initial_zero_pages_ > 0) {
     const uint64_t initial_zero_pages = initial_zero_pages_;
     const uint64_t zero_bytes = initial_zero_pages * kZeroPageBytes;
@@ -134,12 +142,16 @@ uint64_t RamSaver::pending_exact() {
   return last_dirty_ * (page_ + kPageHeaderBytes);
 }
 
-bool RamSaver::complete(StopCopyResult& sc) { return send(collect_dirty(), false, sc.ram_bytes); }
+bool RamSaver::complete(StopCopyResult& sc) {
+  if (multifd_) return multifd_->complete([this] { return collect_dirty(); }, sc.ram_bytes);
+  return send(collect_dirty(), false, sc.ram_bytes);
+}
 
 // Sends RAM pages; the content captured when a slice leaves arrives after
 // it. Zero pages go as a header only and need no copy: the destination
 // starts zeroed and a written page never returns to zero.
 bool RamSaver::send(const std::vector<uint64_t>& pages, bool limited, uint64_t& bytes) {
+  if (multifd_) return multifd_->send(pages, limited, bytes);
   auto& link = ctx_.link;
   auto& result = ctx_.result;
   const auto span = RunRecorder::link_scope(ctx_.recorder, RunRecorder::kRamPages);

@@ -7,11 +7,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <utility>
 #include <vector>
 
 #include "mdevsim/vfio/frontend.h"
 #include "vmm/context.h"
+#include "vmm/multifd.h"
 #include "vmm/ports.h"
 #include "vmm/save_handler.h"
 
@@ -98,6 +100,7 @@ class RamSaver : public SaveHandler {
   std::vector<std::pair<uint64_t, uint64_t>> slice_;  // (page, content), reused
   uint64_t ram_cursor_ = 0;                           // background push
   uint64_t fetched_ = 0;
+  std::unique_ptr<Multifd> multifd_;  // migration.multifd_channels > 0: pages go over it
 };
 
 }  // namespace mdevsim::sim::vmm

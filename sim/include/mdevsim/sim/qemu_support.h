@@ -75,7 +75,7 @@ class ChildProcess {
 // none: QEMU told not to use the device's logging and left to decide (a blocker).
 enum class DirtyTracking { kDmaLogging, kType1, kNone };
 struct QemuMigrationKeys {
-  uint32_t multifd_channels = 0;  // 0: multifd off
+  uint32_t multifd_channels = 0;  // scenario.migration.multifd_channels, for QEMU's command line
   bool switchover_ack = false;
   DirtyTracking dirty_tracking = DirtyTracking::kDmaLogging;
 };

@@ -76,6 +76,10 @@ struct LinkSection {
   // Payload share of the line rate: TCP/IP with timestamps over 1500-byte
   // Ethernet frames carries 1448 bytes per 1538 on the wire. 1.0: ideal.
   double efficiency = 1448.0 / 1538.0;
+  // What one stream (one TCP connection and its sending thread) carries at
+  // most: each multifd channel, or the single migration stream without
+  // multifd. Infinity ("unlimited", the default): only the link limits.
+  double stream_cap = std::numeric_limits<double>::infinity();
 };
 
 enum class MigrationMode { kPrecopy, kPostcopy, kHybrid };
@@ -106,6 +110,9 @@ struct MigrationSection {
   // Loop qemu: give up when the pending has not reached a new low for this
   // long (0: never). QEMU waits for ever; a simulation must end.
   double stall_timeout_s = 60.0;
+  // QEMU's multifd capability with this many channels (0: off, QEMU's
+  // default); RAM pages go over them (vmm/multifd.h). Pre-copy only.
+  uint32_t multifd_channels = 0;
 };
 
 enum class FaultKind { kLinkDown, kDegrade, kDeviceError, kDestCrash, kSourceCrash, kCorrupt };
