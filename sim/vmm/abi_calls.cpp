@@ -179,7 +179,7 @@ long postcopy_request(Frontend& fe, int fd, uint64_t first_page, uint64_t count,
 
 long postcopy_faults(Frontend& fe, int fd, std::vector<uint64_t>& pages, uint64_t& missing) {
   vfio_mig_postcopy_faults q{};
-  q.argsz = sizeof(q);
+  q.argsz = VFIO_MIG_POSTCOPY_FAULTS_MINSZ;  // the fields up to `missing`: no extension
   q.capacity = pages.size();
   q.pages = reinterpret_cast<uint64_t>(pages.data());
   const long r = fe.ioctl(fd, VFIO_MIG_POSTCOPY_FAULTS, &q);

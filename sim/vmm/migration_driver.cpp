@@ -458,9 +458,7 @@ void MigrationDriver::run() {
     it.remaining_bytes = remaining;
     it.expected_downtime_s = expected_downtime_s(remaining, it.bandwidth);
     if (recorder_)
-      recorder_->sync(now(),
-                      ram_->dirty_pages_at_last_sync() +
-                          device_->dirty_bytes_hint(it) / s_.device.config.page_size,
+      recorder_->sync(now(), ram_->dirty_pages_at_last_sync(), device_->dirty_bytes_hint(it),
                       remaining);
     result.iterations.push_back(it);
     result.ram_bytes += it.ram_bytes;
