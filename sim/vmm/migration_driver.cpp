@@ -301,6 +301,10 @@ bool MigrationDriver::run_postcopy() {
     if (!background) {
       // Only faults move pages: sleep until one (poll(2) on the fault
       // eventfd and the userfaultfd) or the next poll of FAULTS.
+      if (!rules.device_pages) {  // RAM-only post-copy: only the userfaultfd
+        sc_core::wait(sc_time::from_seconds(1e-3), dram.fault_event());
+        continue;
+      }
       if (!eventfd) {
         sc_core::wait(sc_time::from_seconds(std::max(1e-6, next_poll - now())), dram.fault_event());
         continue;
