@@ -64,19 +64,6 @@ class VmAdapter : public vmm::VmPort {
   Host& h_;
 };
 
-// TODO(abi): see vmm::PostcopyDevicePeek.
-class DevicePeek : public vmm::PostcopyDevicePeek {
- public:
-  explicit DevicePeek(Host& dst) : dst_(dst) {}
-  uint64_t missing_device_pages() const override { return dst_.device.missing_pages(); }
-  const sc_core::sc_event& device_fault_event() const override {
-    return dst_.device.vram.fault_raised();
-  }
-
- private:
-  Host& dst_;
-};
-
 // The oracle at the driver's fixed points; also starts the post-copy
 // reference run (a copy of the source at its stop, beside the destination).
 class OracleObserver : public vmm::MigrationObserver {
@@ -139,9 +126,8 @@ Result run_migration(const Scenario& s, const RunOptions& options) {
   OracleObserver observer(oracle, src, ref.get(), o.recorder);
   GuestRamAdapter src_ram(src.ram), dst_ram(dst.ram);
   VmAdapter src_vm(src), dst_vm(dst);
-  DevicePeek peek(dst);
   vmm::MigrationDriver driver("migration", s, o.recorder, o.exact, {&src.frontend, src_ram, src_vm},
-                              {&dst.frontend, dst_ram, dst_vm}, peek, observer, result);
+                              {&dst.frontend, dst_ram, dst_vm}, observer, result);
   o.recorder ? o.recorder->simulate() : sc_core::sc_start();
   Result r = result;
   r.scenario = s.name;

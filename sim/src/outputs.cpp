@@ -32,6 +32,7 @@ std::string fd_operand(const vfio::CallRecord& c) {
   // The container and device fds are fixed per frontend: their kind says it all.
   if (c.fd_kind == "container" || c.fd_kind == "device") return c.fd_kind;
   if (c.fd_kind == "data") return "data:" + std::to_string(c.fd);
+  if (c.fd_kind == "eventfd") return "eventfd:" + std::to_string(c.fd);  // post-copy faults
   return std::to_string(c.fd);
 }
 

@@ -205,6 +205,14 @@ void RunRecorder::sync(double t_s, uint64_t dirty_pages, uint64_t remaining_byte
   }
 }
 
+void RunRecorder::sync(double t_s, uint64_t ram_dirty_pages, uint64_t device_dirty_bytes,
+                       uint64_t remaining_bytes) {
+  uint64_t page = 0;
+  for (const auto& d : devices_)
+    if (d.source) page = d.device->memory().page_size();
+  sync(t_s, ram_dirty_pages + (page ? device_dirty_bytes / page : 0), remaining_bytes);
+}
+
 void RunRecorder::vm_stopped(double t_s) {
   log.switchover_s = t_s;
   phase_ = "stop-and-copy";

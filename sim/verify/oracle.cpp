@@ -100,7 +100,7 @@ void Oracle::finish_postcopy(const PostcopyFigures& f, RunRecorder* recorder) {
     }
   }
   const uint64_t fetched_vram = dst_.vram_placed().size();
-  const uint64_t records = f.device_bytes / f.device_record_bytes;
+  const uint64_t records = f.device_record_bytes ? f.device_bytes / f.device_record_bytes : 0;
   const uint64_t duplicates = records > distinct.size() ? records - distinct.size() : 0;
   // Work done on the destination vs the never-migrated reference.
   sample_slowdown();

@@ -179,13 +179,34 @@ long postcopy_request(Frontend& fe, int fd, uint64_t first_page, uint64_t count,
 
 long postcopy_faults(Frontend& fe, int fd, std::vector<uint64_t>& pages, uint64_t& missing) {
   vfio_mig_postcopy_faults q{};
-  q.argsz = sizeof(q);
+  q.argsz = VFIO_MIG_POSTCOPY_FAULTS_MINSZ;  // the fields up to `missing`: no extension
   q.capacity = pages.size();
   q.pages = reinterpret_cast<uint64_t>(pages.data());
   const long r = fe.ioctl(fd, VFIO_MIG_POSTCOPY_FAULTS, &q);
   pages.resize(std::min<uint64_t>(q.count, pages.size()));
   missing = q.missing;
   return r;
+}
+
+long postcopy_faults_ext(Frontend& fe, int fd, bool want_eventfd, std::vector<uint64_t>& pages,
+                         PostcopyFaults& out) {
+  vfio_mig_postcopy_faults q{};
+  q.argsz = sizeof(q);
+  q.flags = want_eventfd ? VFIO_MIG_POSTCOPY_FAULTS_EVENTFD : 0;
+  q.capacity = pages.size();
+  q.pages = reinterpret_cast<uint64_t>(pages.data());
+  q.eventfd = -1;
+  const long r = fe.ioctl(fd, VFIO_MIG_POSTCOPY_FAULTS, &q);
+  pages.resize(r < 0 ? 0 : std::min<uint64_t>(q.count, pages.size()));
+  out.missing = q.missing;
+  out.record_bytes = q.record_bytes;
+  out.eventfd = q.eventfd;
+  return r;
+}
+
+long eventfd_read(Frontend& fe, int fd, uint64_t& count) {
+  count = 0;
+  return fe.read(fd, &count, sizeof(count));
 }
 
 std::string v1_field_name(uint64_t offset) {

@@ -88,9 +88,23 @@ StreamResult copy_data(Frontend& src, int save_fd, Frontend& dst, int resume_fd,
 // VFIO_MIG_POSTCOPY_REQUEST on a serving save fd: `queued` pages queued.
 long postcopy_request(Frontend& fe, int fd, uint64_t first_page, uint64_t count, uint32_t flags,
                       uint64_t& queued);
-// VFIO_MIG_POSTCOPY_FAULTS on a resume fd: up to pages.size() faults, `pages`
-// resized to the count returned; `missing` pages still missing.
+// VFIO_MIG_POSTCOPY_FAULTS on a resume fd (argsz 40, without the extension):
+// up to pages.size() faults, `pages` resized to the count returned;
+// `missing` pages still missing.
 long postcopy_faults(Frontend& fe, int fd, std::vector<uint64_t>& pages, uint64_t& missing);
+// The same call with the proposal's extension (argsz 56): also the bytes one
+// missing page takes on the resume stream and, with `want_eventfd`
+// (VFIO_MIG_POSTCOPY_FAULTS_EVENTFD), the session's fault eventfd.
+struct PostcopyFaults {
+  uint64_t missing = 0;
+  uint64_t record_bytes = 0;
+  int eventfd = -1;
+};
+long postcopy_faults_ext(Frontend& fe, int fd, bool want_eventfd, std::vector<uint64_t>& pages,
+                         PostcopyFaults& out);
+// read(2) of an eventfd's 8-byte count (zeroing it): 8, or -errno (-EAGAIN:
+// the count was 0).
+long eventfd_read(Frontend& fe, int fd, uint64_t& count);
 
 // ------------------------------------------------------------ v1 migration region
 

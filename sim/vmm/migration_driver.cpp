@@ -19,7 +19,7 @@ constexpr double kPostcopySlice = 0.00025;  // background push slices: faults wa
 
 MigrationDriver::MigrationDriver(sc_core::sc_module_name n, const Scenario& s,
                                  RunRecorder* recorder, bool exact, VmmSide src, VmmSide dst,
-                                 PostcopyDevicePeek& peek, MigrationObserver& observer, Result& out,
+                                 MigrationObserver& observer, Result& out,
                                  const ClientFactory& make_client)
     : sc_core::sc_module(n),
       result(out),
@@ -27,7 +27,6 @@ MigrationDriver::MigrationDriver(sc_core::sc_module_name n, const Scenario& s,
       recorder_(recorder),
       src_(src),
       dst_(dst),
-      peek_(peek),
       observer_(observer),
       link_("link", s.link, s.faults, s.migration.link_timeout_s, result.faults),
       ctx_(s, link_, result, recorder, exact) {
@@ -170,6 +169,17 @@ bool MigrationDriver::switchover(bool forced) {
   return true;
 }
 
+uint64_t MigrationDriver::device_missing() const {
+  if (pc_record_bytes_ == 0) return 0;
+  const uint64_t pages = (device_->bytes_delivered() - pc_delivered_mark_) / pc_record_bytes_;
+  return pages < pc_vram_missing_ ? pc_vram_missing_ - pages : 0;
+}
+
+void MigrationDriver::note_device_missing(uint64_t missing) {
+  pc_vram_missing_ = missing;
+  pc_delivered_mark_ = device_->bytes_delivered();
+}
+
 // Moves whatever device pages are queued at the source (through the ABI).
 bool MigrationDriver::move_device_pages(uint64_t& bytes) {
   const uint64_t before = bytes;
@@ -209,6 +219,16 @@ bool MigrationDriver::switchover_postcopy() {
                          ? ctx_.refused_stream(r)
                          : "the destination device rejected the switch package (" +
                                vfio::errno_name(static_cast<int>(-r)) + ")");
+  if (device_pages) {
+    // The destination says what it lacks and how a page arrives; with an
+    // eventfd protocol it also hands out the fault eventfd.
+    VfioClient::PostcopyAttach a;
+    if (!device_->attach_postcopy(proto().postcopy->fault_delivery == "eventfd", a))
+      return ctx_.fail("the destination refused VFIO_MIG_POSTCOPY_FAULTS");
+    pc_record_bytes_ = a.record_bytes;
+    note_device_missing(a.missing_pages);
+    pc_early_faults_ = std::move(a.faults);
+  }
   sc.resume_s = now() - t_resume;
   ctx_.switched = true;
   switched_at_ = now();
@@ -224,7 +244,7 @@ bool MigrationDriver::switchover_postcopy() {
   result.device_bytes += sc.device_bytes;
   result.switchover = "postcopy";  // converged stays false: the rule did not fire
   pc_t_stop_ = t_stop;
-  pc_missing_vram_at_switch_ = peek_.missing_device_pages();
+  pc_missing_vram_at_switch_ = device_missing();
   pc_missing_ram_at_switch_ = dst_.ram.missing_count();
   return true;
 }
@@ -233,32 +253,33 @@ bool MigrationDriver::switchover_postcopy() {
 // Returns false when the link failed: the VM is then split across hosts.
 bool MigrationDriver::run_postcopy() {
   const auto& rules = *proto().postcopy;
-  const bool eventfd = rules.fault_delivery == "eventfd";
+  const bool eventfd = rules.device_pages && device_->fault_wake() != nullptr;
   const double t0 = now();
   double next_poll = t0;
-  // TODO(abi): the record size is the frontend's stream framing
-  // (header 16 + page number 8 + page), not parsed from the stream yet.
-  const uint64_t vram_record = 16 + 8 + s_.device.config.page_size;
   const uint32_t bg_flags = VFIO_MIG_POSTCOPY_REQUEST_BACKGROUND |
                             (s_.migration.hot_first ? VFIO_MIG_POSTCOPY_REQUEST_HOT_FIRST : 0);
   double next_sample = t0;
   auto& bytes = pc_bytes_;
   auto& dram = dst_.ram;
-  while (peek_.missing_device_pages() > 0 || dram.missing_count() > 0) {
+  while (device_missing() > 0 || dram.missing_count() > 0) {
     if (link_.crashed()) return ctx_.fail(link_.failure());
-    // Device faults reach the VMM by the proposal's mechanism.
-    std::vector<uint64_t> vfaults;
+    // Device faults reach the VMM by the proposal's mechanism: FAULTS
+    // between slices (the eventfd wakes the VMM when it would sleep), or
+    // every poll interval.
+    std::vector<uint64_t> vfaults = std::exchange(pc_early_faults_, {});
     if (rules.device_pages && (eventfd || now() >= next_poll)) {
-      vfaults = device_->read_faults();
+      uint64_t missing = device_missing();  // kept when the call fails
+      const auto more = device_->read_faults(&missing);
+      note_device_missing(missing);
+      vfaults.insert(vfaults.end(), more.begin(), more.end());
       if (!eventfd) next_poll = now() + rules.poll_interval_s;
     }
     auto rfaults = dram.take_faults();
     if (now() >= next_sample) {
       observer_.postcopy_sample();
       if (recorder_)
-        recorder_->counter(
-            "missing pages", now(),
-            static_cast<double>(peek_.missing_device_pages() + dram.missing_count()));
+        recorder_->counter("missing pages", now(),
+                           static_cast<double>(device_missing() + dram.missing_count()));
       next_sample = now() + 1e-3;
     }
     if (!vfaults.empty() || !rfaults.empty()) {
@@ -278,24 +299,32 @@ bool MigrationDriver::run_postcopy() {
     }
     const bool background = s_.migration.background_push || now() - t0 > s_.migration.run_after_s;
     if (!background) {
-      // Only faults move pages: wait for one (or the next poll).
-      const auto timeout =
-          sc_time::from_seconds(eventfd ? 1e-3 : std::max(1e-6, next_poll - now()));
-      sc_core::wait(timeout, peek_.device_fault_event() | dram.fault_event());
-      if (!eventfd || !rules.device_pages) continue;
+      // Only faults move pages: sleep until one (poll(2) on the fault
+      // eventfd and the userfaultfd) or the next poll of FAULTS.
+      if (!rules.device_pages) {  // RAM-only post-copy: only the userfaultfd
+        sc_core::wait(sc_time::from_seconds(1e-3), dram.fault_event());
+        continue;
+      }
+      if (!eventfd) {
+        sc_core::wait(sc_time::from_seconds(std::max(1e-6, next_poll - now())), dram.fault_event());
+        continue;
+      }
+      if (!device_->fault_signalled())  // level-triggered: a fault met while serving wakes at once
+        sc_core::wait(sc_time::from_seconds(1e-3), *device_->fault_wake() | dram.fault_event());
       wait_s(0);
+      if (device_->fault_signalled()) device_->clear_fault_signal();
       continue;
     }
     // Background push: a short slice at link speed, device and RAM in turn.
     const auto span = RunRecorder::link_scope(recorder_, "background push");
     // The slice is split between device and RAM pages while both are missing.
     const double budget = link_.bandwidth(now(), false) * kPostcopySlice;
-    const bool both = peek_.missing_device_pages() > 0 && dram.missing_count() > 0;
+    const bool both = device_missing() > 0 && dram.missing_count() > 0;
     const double share = both ? budget / 2 : budget;
-    if (peek_.missing_device_pages() > 0) {
+    if (device_missing() > 0) {
       uint64_t q = 0;
-      device_->request_pages(0, std::max<uint64_t>(1, static_cast<uint64_t>(share / vram_record)),
-                             bg_flags, q);
+      const auto pages = static_cast<uint64_t>(share / static_cast<double>(pc_record_bytes_));
+      device_->request_pages(0, std::max<uint64_t>(1, pages), bg_flags, q);
       if (!move_device_pages(bytes)) return false;
     }
     const auto ram_pages = ram_->next_background(
@@ -321,7 +350,7 @@ void MigrationDriver::finish_postcopy() {
   f.ram_pages_fetched = ram_->fetched_pages();
   f.bytes = pc_bytes_;
   f.device_bytes = pc_device_bytes_;
-  f.device_record_bytes = 16 + 8 + s_.device.config.page_size;  // TODO(abi): see run_postcopy
+  f.device_record_bytes = pc_record_bytes_;  // 0: no device pages post-copied
   f.destination_refused = refused;
   observer_.postcopy_finished(f);
   result.ram_bytes += pc_bytes_ - pc_device_bytes_;
@@ -377,7 +406,7 @@ void MigrationDriver::end_postcopy_lost(double t0) {
                             (ctx_.reason.empty() ? std::string("the link failed") : ctx_.reason) +
                             " while the VM's state was split across the hosts (the "
                             "destination runs without " +
-                            std::to_string(peek_.missing_device_pages()) + " VRAM and " +
+                            std::to_string(device_missing()) + " VRAM and " +
                             std::to_string(dst_.ram.missing_count()) + " RAM pages)";
   result.verification.passed = false;
   finish(t0);
@@ -433,9 +462,7 @@ void MigrationDriver::run() {
     it.remaining_bytes = remaining;
     it.expected_downtime_s = expected_downtime_s(remaining, it.bandwidth);
     if (recorder_)
-      recorder_->sync(now(),
-                      ram_->dirty_pages_at_last_sync() +
-                          device_->dirty_bytes_hint(it) / s_.device.config.page_size,
+      recorder_->sync(now(), ram_->dirty_pages_at_last_sync(), device_->dirty_bytes_hint(it),
                       remaining);
     result.iterations.push_back(it);
     result.ram_bytes += it.ram_bytes;
@@ -482,7 +509,7 @@ void MigrationDriver::run() {
       return;
     }
     const bool ok = run_postcopy();
-    pc_unreceived_vram_ = peek_.missing_device_pages();
+    pc_unreceived_vram_ = device_missing();
     pc_unreceived_ram_ = dst_.ram.missing_count();
     finish_postcopy();
     if (!ok) return end_postcopy_lost(t0);

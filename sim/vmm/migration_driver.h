@@ -43,8 +43,8 @@ class MigrationDriver : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(MigrationDriver);
   MigrationDriver(sc_core::sc_module_name n, const Scenario& s, RunRecorder* recorder, bool exact,
-                  VmmSide src, VmmSide dst, PostcopyDevicePeek& peek, MigrationObserver& observer,
-                  Result& result, const ClientFactory& make_client = {});
+                  VmmSide src, VmmSide dst, MigrationObserver& observer, Result& result,
+                  const ClientFactory& make_client = {});
 
  private:
   void run();
@@ -56,6 +56,11 @@ class MigrationDriver : public sc_core::sc_module {
   bool run_postcopy();
   void finish_postcopy();
   bool move_device_pages(uint64_t& bytes);
+  // Device pages the destination still lacks, as the VMM knows it: the
+  // last FAULTS `missing`, less the page records written to the resume fd
+  // since (QEMU keeps its own received bitmap likewise).
+  uint64_t device_missing() const;
+  void note_device_missing(uint64_t missing);
   void cancel(const std::string& why, const std::string& outcome = "cancelled");
   void finish(double t0, double t_end = -1);
   void end_postcopy_lost(double t0);
@@ -65,7 +70,6 @@ class MigrationDriver : public sc_core::sc_module {
   const Scenario& s_;
   RunRecorder* recorder_;
   VmmSide src_, dst_;
-  PostcopyDevicePeek& peek_;
   MigrationObserver& observer_;
   net::Link link_;
   MigrationContext ctx_;
@@ -80,6 +84,11 @@ class MigrationDriver : public sc_core::sc_module {
   uint64_t pc_missing_vram_at_switch_ = 0, pc_missing_ram_at_switch_ = 0;
   uint64_t pc_bytes_ = 0, pc_device_bytes_ = 0;
   uint64_t pc_unreceived_vram_ = 0, pc_unreceived_ram_ = 0;  // when post-copy ended
+  // The destination's post-copy ABI answers (vmm::VfioClient::attach_postcopy).
+  uint64_t pc_record_bytes_ = 0;           // one device page on the resume stream
+  uint64_t pc_vram_missing_ = 0;           // the last FAULTS `missing` ...
+  uint64_t pc_delivered_mark_ = 0;         // ... and the bytes delivered when it came
+  std::vector<uint64_t> pc_early_faults_;  // raised before the service loop
 };
 
 }  // namespace mdevsim::sim::vmm

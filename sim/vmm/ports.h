@@ -45,18 +45,4 @@ class VmPort {
   virtual void load_cpu_state_from(const VmPort& source) = 0;
 };
 
-// TODO(abi): what post-copy still reads from the destination device behind
-// the ABI: how many device pages it still lacks (the FAULTS ioctl returns
-// this only when called, and calling it more often would change the ABI
-// counts of every post-copy result) and the event its faults raise (the
-// proposal's eventfd; the frontend has no eventfd yet because the narrow
-// device interface has no fault event). Kept here, named, so replacing it is
-// one class.
-class PostcopyDevicePeek {
- public:
-  virtual ~PostcopyDevicePeek() = default;
-  virtual uint64_t missing_device_pages() const = 0;
-  virtual const sc_core::sc_event& device_fault_event() const = 0;
-};
-
 }  // namespace mdevsim::sim::vmm

@@ -15,6 +15,7 @@ using abi::kV1DataOffset;
 using abi::kV1DataSize;
 using abi::kV1PendingBytes;
 constexpr uint64_t kReadChunk = 1 << 20;  // QEMU reads device data 1 MiB at a time
+constexpr size_t kFaultBatch = 4096;      // faults taken per FAULTS call
 
 bool has(const std::vector<std::string>& v, const char* x) {
   return std::find(v.begin(), v.end(), x) != v.end();
@@ -63,7 +64,8 @@ bool VfioClient::request_pages(uint64_t, uint64_t, uint32_t, uint64_t& queued) {
   queued = 0;
   return false;
 }
-std::vector<uint64_t> VfioClient::read_faults() { return {}; }
+std::vector<uint64_t> VfioClient::read_faults(uint64_t*) { return {}; }
+bool VfioClient::attach_postcopy(bool, PostcopyAttach&) { return false; }
 bool VfioClient::finish_postcopy(bool) { return true; }
 
 void FrontendClient::reset(vfio::Frontend& fe) { abi::device_reset(fe); }
@@ -306,10 +308,12 @@ bool V2FeatureClient::send(uint64_t limit, bool limited, bool until_end, uint64_
         if (corrupt_now) corrupt(buf_.data(), static_cast<uint64_t>(n));
         const long w = dst_.write(resume_fd_, buf_.data(), static_cast<size_t>(n));
         if (w != n) return ctx_.fail(ctx_.refused_stream(w));
+        delivered_ += static_cast<uint64_t>(n);
       }
     } else {
       n = src_.splice_to(save_fd_, dst_, resume_fd_, want);
       if (n < 0 && n != -ENOMSG) return ctx_.fail(ctx_.refused_stream(n));
+      if (n > 0) delivered_ += static_cast<uint64_t>(n);
     }
     if (n == -ENOMSG || n == 0) return true;  // nothing more now / end of stream
     if (n < 0)
@@ -332,11 +336,33 @@ bool V2FeatureClient::request_pages(uint64_t first, uint64_t count, uint32_t fla
   return abi::postcopy_request(src_, save_fd_, first, count, flags, queued) == 0;
 }
 
-std::vector<uint64_t> V2FeatureClient::read_faults() {
-  std::vector<uint64_t> pages(4096);
-  uint64_t missing = 0;
-  if (abi::postcopy_faults(dst_, resume_fd_, pages, missing) < 0) return {};
+std::vector<uint64_t> V2FeatureClient::read_faults(uint64_t* missing) {
+  std::vector<uint64_t> pages(kFaultBatch);
+  uint64_t left = 0;
+  if (abi::postcopy_faults(dst_, resume_fd_, pages, left) < 0) return {};
+  if (missing) *missing = left;
   return pages;
+}
+
+bool V2FeatureClient::attach_postcopy(bool eventfd, PostcopyAttach& out) {
+  out.faults.assign(kFaultBatch, 0);
+  abi::PostcopyFaults f;
+  if (abi::postcopy_faults_ext(dst_, resume_fd_, eventfd, out.faults, f) < 0) return false;
+  out.missing_pages = f.missing;
+  out.record_bytes = f.record_bytes;
+  out.eventfd = f.eventfd >= 0;
+  if (out.eventfd) {
+    fault_fd_ = f.eventfd;
+    dst_.set_poll_wake(fault_fd_, [this] { fault_wake_.notify(sc_core::SC_ZERO_TIME); });
+  }
+  return true;
+}
+
+bool V2FeatureClient::fault_signalled() { return fault_fd_ >= 0 && dst_.poll(fault_fd_) > 0; }
+
+void V2FeatureClient::clear_fault_signal() {
+  uint64_t count = 0;
+  if (fault_fd_ >= 0) abi::eventfd_read(dst_, fault_fd_, count);
 }
 
 bool V2FeatureClient::finish_postcopy(bool device_pages) {

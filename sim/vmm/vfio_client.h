@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include <systemc>
+
 #include "mdevsim/vfio/frontend.h"
 #include "mdevsim/vfio/protocol.h"
 #include "vmm/context.h"
@@ -60,7 +62,28 @@ class VfioClient : public SaveHandler {
   virtual bool send_all(uint64_t& bytes) = 0;
   // Post-copy (v2 proposals): requests, faults, serving.
   virtual bool request_pages(uint64_t first, uint64_t count, uint32_t flags, uint64_t& queued);
-  virtual std::vector<uint64_t> read_faults();
+  // FAULTS: the faults raised since the last call; `missing` (when given)
+  // receives the destination's count of pages still missing, and is left
+  // alone when the call failed.
+  virtual std::vector<uint64_t> read_faults(uint64_t* missing = nullptr);
+  // What the destination says at the start of post-copy (one FAULTS call
+  // with the proposal's extension, right after start_destination(true)).
+  struct PostcopyAttach {
+    uint64_t missing_pages = 0;    // device pages the destination lacks
+    uint64_t record_bytes = 0;     // resume-stream bytes one such page takes
+    std::vector<uint64_t> faults;  // faults already raised
+    bool eventfd = false;          // the fault eventfd is set up
+  };
+  // `eventfd`: also ask for the fault eventfd (protocols whose faults are
+  // signalled). False when the destination refused.
+  virtual bool attach_postcopy(bool eventfd, PostcopyAttach& out);
+  // The fault eventfd: readable now (a poll(2)), the event its signals
+  // notify (null: no eventfd), and a read(2) that zeroes its count.
+  virtual bool fault_signalled() { return false; }
+  virtual const sc_core::sc_event* fault_wake() const { return nullptr; }
+  virtual void clear_fault_signal() {}
+  // Device stream bytes the VMM has written to the destination's resume fd.
+  virtual uint64_t bytes_delivered() const { return 0; }
   // End of post-copy: the source stops serving; true when the destination
   // left its running-while-resuming state.
   virtual bool finish_postcopy(bool device_pages);
@@ -162,7 +185,14 @@ class V2FeatureClient : public FrontendClient {
     return it.device_dirty_bytes;
   }
   bool request_pages(uint64_t first, uint64_t count, uint32_t flags, uint64_t& queued) override;
-  std::vector<uint64_t> read_faults() override;
+  std::vector<uint64_t> read_faults(uint64_t* missing = nullptr) override;
+  bool attach_postcopy(bool eventfd, PostcopyAttach& out) override;
+  bool fault_signalled() override;
+  const sc_core::sc_event* fault_wake() const override {
+    return fault_fd_ >= 0 ? &fault_wake_ : nullptr;
+  }
+  void clear_fault_signal() override;
+  uint64_t bytes_delivered() const override { return delivered_; }
   bool finish_postcopy(bool device_pages) override;
   uint64_t precopy_bytes() override;
   uint64_t initial_bytes() override;
@@ -172,6 +202,9 @@ class V2FeatureClient : public FrontendClient {
   long set_state(vfio::Frontend& fe, uint32_t state, int* fd = nullptr);
   std::vector<std::string> features_;
   int save_fd_ = -1, resume_fd_ = -1;
+  int fault_fd_ = -1;             // the destination's fault eventfd
+  sc_core::sc_event fault_wake_;  // poll(2) on it: notified by its signals
+  uint64_t delivered_ = 0;
 };
 
 // The client for a scenario's protocol ("v1": the region; else v2-style).

@@ -1,6 +1,12 @@
 // The post-copy proposal's ABI (scenarios/protocols/v2-postcopy.json) on the
 // frontend: the new states' arcs, the REQUEST/FAULTS ioctls and their errnos,
-// pages served once, and a destination that faults and waits.
+// pages served once, a destination that faults and waits, and the fault
+// eventfd (vfio_frontend/src/postcopy.cpp).
+#include <poll.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
 #include <memory>
 
 #include "frontend_fixture.h"
@@ -11,9 +17,9 @@ namespace {
 
 constexpr auto kServe = static_cast<MigState>(8), kResumingRunning = static_cast<MigState>(9);
 
-FrontendOptions postcopy_options() {
+FrontendOptions postcopy_options(const char* protocol = "v2-postcopy") {
   FrontendOptions o;
-  o.protocol_def = std::make_shared<const ProtocolSpec>(resolve_protocol("v2-postcopy"));
+  o.protocol_def = std::make_shared<const ProtocolSpec>(resolve_protocol(protocol));
   o.migration_flags = o.protocol_def->all_flags();
   return o;
 }
@@ -119,6 +125,166 @@ TEST(FrontendPostcopy, UnadvertisedFeatureHidesTheNewStates) {
   Pair p(o);
   EXPECT_EQ(set_state(p.src, kServe), -EINVAL);
   EXPECT_EQ(get_state(p.src), MigState::kRunning);
+}
+
+// ---- the fault eventfd
+
+// FAULTS with the extension; `flags` as given.
+long faults(Frontend& fe, int fd, uint32_t flags, vfio_mig_postcopy_faults& f,
+            std::vector<uint64_t>& pages) {
+  f = {};
+  f.argsz = sizeof(f);
+  f.flags = flags;
+  f.capacity = pages.size();
+  f.pages = reinterpret_cast<uint64_t>(pages.data());
+  return fe.ioctl(fd, VFIO_MIG_POSTCOPY_FAULTS, &f);
+}
+
+// The destination's engines touch `page`, as a device thread does (it waits
+// there until the page arrives).
+void touch_later(models::GpuDevice& dev, uint64_t page) {
+  sc_core::sc_spawn([&dev, page] { dev.vram.touch(page); });
+}
+
+std::vector<uint64_t> missing_pages(const models::GpuDevice& dev, size_t n) {
+  std::vector<uint64_t> out;
+  for (uint64_t p = 0; p < dev.vram.store().page_count() && out.size() < n; ++p)
+    if (dev.vram.missing(p)) out.push_back(p);
+  return out;
+}
+
+TEST(FrontendPostcopy, FaultEventfdIsSignalledByEachFaultAndReadZeroesIt) {
+  Pair p(postcopy_options());
+  const auto s = switch_to_postcopy(p);
+  const uint64_t missing = p.dst_dev.missing_pages();
+  const auto two = missing_pages(p.dst_dev, 2);
+  ASSERT_EQ(two.size(), 2u);
+  std::vector<uint64_t> pages(16);
+  vfio_mig_postcopy_faults f{};
+  ASSERT_EQ(faults(p.dst, s.resume_fd, VFIO_MIG_POSTCOPY_FAULTS_EVENTFD, f, pages), 0);
+  const int efd = f.eventfd;
+  ASSERT_GE(efd, 0);
+  EXPECT_EQ(f.missing, missing);
+  EXPECT_EQ(f.record_bytes, 16 + 8 + p.dst_dev.config().page_size) << "header, index, page";
+  EXPECT_EQ(f.reserved, 0u);
+  uint64_t wakes = 0;
+  ASSERT_TRUE(p.dst.set_poll_wake(efd, [&] { ++wakes; }));
+  EXPECT_EQ(p.dst.poll(efd), 0) << "no fault yet";
+  uint64_t count = 0;
+  EXPECT_EQ(p.dst.read(efd, &count, sizeof count), -EAGAIN) << "non-blocking, count 0";
+
+  touch_later(p.dst_dev, two[0]);
+  sc_core::sc_start(sc_core::sc_time(1, sc_core::SC_US));
+  EXPECT_EQ(p.dst.poll(efd), POLLIN);
+  EXPECT_GE(wakes, 1u) << "a sleeper in poll() is woken";
+  ASSERT_EQ(p.dst.read(efd, &count, sizeof count), 8);
+  EXPECT_GE(count, 1u);
+  EXPECT_EQ(p.dst.poll(efd), 0) << "read zeroes the count";
+  EXPECT_EQ(p.dst.read(efd, &count, sizeof count), -EAGAIN);
+  ASSERT_EQ(faults(p.dst, s.resume_fd, 0, f, pages), 0);
+  pages.resize(f.count);
+  EXPECT_NE(std::find(pages.begin(), pages.end(), two[0]), pages.end()) << "FAULTS has the page";
+  EXPECT_EQ(f.missing, missing) << "faulted, not yet arrived";
+  EXPECT_EQ(f.eventfd, -1) << "no eventfd asked for";
+
+  // The page arrives: one page record; FAULTS' missing drops by one.
+  uint64_t queued = 0;
+  ASSERT_EQ(request(p.src, s.save_fd, two[0], 1, &queued), 0);
+  ASSERT_EQ(queued, 1u);
+  EXPECT_EQ(pump(p, s.save_fd, s.resume_fd), f.record_bytes);
+  pages.assign(16, 0);
+  ASSERT_EQ(faults(p.dst, s.resume_fd, 0, f, pages), 0);
+  EXPECT_EQ(f.missing, missing - 1);
+  EXPECT_EQ(f.missing, p.dst_dev.missing_pages());
+
+  // A present page raises nothing; the next missing one signals again.
+  const uint64_t wakes_before = wakes;
+  ASSERT_EQ(p.dst.read(efd, &count, sizeof count), -EAGAIN);
+  touch_later(p.dst_dev, two[0]);
+  sc_core::sc_start(sc_core::sc_time(1, sc_core::SC_US));
+  touch_later(p.dst_dev, two[1]);
+  sc_core::sc_start(sc_core::sc_time(1, sc_core::SC_US));
+  EXPECT_GT(wakes, wakes_before);
+  ASSERT_EQ(p.dst.read(efd, &count, sizeof count), 8);
+
+  // A second FAULTS_EVENTFD call returns the same fd.
+  pages.assign(16, 0);
+  ASSERT_EQ(faults(p.dst, s.resume_fd, VFIO_MIG_POSTCOPY_FAULTS_EVENTFD, f, pages), 0);
+  EXPECT_EQ(f.eventfd, efd);
+  // The session ends: the fd stays readable as a file, but is not signalled.
+  ASSERT_EQ(request(p.src, s.save_fd, 0, 1 << 20, &queued), 0);
+  pump(p, s.save_fd, s.resume_fd);
+  ASSERT_EQ(set_state(p.dst, MigState::kRunning), 0);
+  EXPECT_EQ(p.dst.read(efd, &count, sizeof count), -EAGAIN);
+  EXPECT_EQ(p.dst.close(efd), 0);
+  EXPECT_EQ(p.dst.read(efd, &count, sizeof count), -EBADF);
+  EXPECT_EQ(p.dst.poll(efd), -EBADF);
+}
+
+TEST(FrontendPostcopy, FaultsExtensionFollowsTheMinszRule) {
+  Pair p(postcopy_options());
+  const auto s = switch_to_postcopy(p);
+  std::vector<uint64_t> pages(16);
+  vfio_mig_postcopy_faults f{};
+  faults(p.dst, s.resume_fd, 0, f, pages);
+  f.argsz = VFIO_MIG_POSTCOPY_FAULTS_MINSZ;  // a caller from before the extension
+  f.record_bytes = 777;
+  f.eventfd = 777;
+  ASSERT_EQ(p.dst.ioctl(s.resume_fd, VFIO_MIG_POSTCOPY_FAULTS, &f), 0);
+  EXPECT_EQ(f.missing, p.dst_dev.missing_pages());
+  EXPECT_EQ(f.record_bytes, 777u) << "past argsz: not written";
+  EXPECT_EQ(f.eventfd, 777);
+  f.flags = VFIO_MIG_POSTCOPY_FAULTS_EVENTFD;
+  EXPECT_EQ(p.dst.ioctl(s.resume_fd, VFIO_MIG_POSTCOPY_FAULTS, &f), -EINVAL)
+      << "the eventfd would land past argsz";
+  EXPECT_EQ(faults(p.dst, s.resume_fd, 1u << 5, f, pages), -EINVAL) << "unknown flag";
+  EXPECT_EQ(faults(p.src, s.save_fd, VFIO_MIG_POSTCOPY_FAULTS_EVENTFD, f, pages), -EINVAL)
+      << "the eventfd belongs to the resume fd";
+}
+
+TEST(FrontendPostcopy, EventfdMisuseGetsTheKernelsErrnos) {
+  Pair p(postcopy_options());
+  const auto s = switch_to_postcopy(p);
+  std::vector<uint64_t> pages(16);
+  vfio_mig_postcopy_faults f{};
+  ASSERT_EQ(faults(p.dst, s.resume_fd, VFIO_MIG_POSTCOPY_FAULTS_EVENTFD, f, pages), 0);
+  const int efd = f.eventfd;
+  uint32_t small = 0;
+  EXPECT_EQ(p.dst.read(efd, &small, sizeof small), -EINVAL) << "eventfd reads are 8 bytes";
+  EXPECT_EQ(p.dst.read(efd, nullptr, 8), -EFAULT);
+  uint64_t v = 3;
+  EXPECT_EQ(p.dst.write(efd, &v, sizeof v), 8) << "eventfd(2): a write adds to the count";
+  uint64_t got = 0;
+  ASSERT_EQ(p.dst.read(efd, &got, sizeof got), 8);
+  EXPECT_EQ(got, 3u);
+  v = std::numeric_limits<uint64_t>::max();
+  EXPECT_EQ(p.dst.write(efd, &v, sizeof v), -EINVAL);
+  EXPECT_EQ(p.dst.ioctl(efd, VFIO_MIG_GET_PRECOPY_INFO, &f), -ENOTTY);
+  EXPECT_EQ(p.dst.pread(efd, &got, sizeof got, 0), -ESPIPE);
+  EXPECT_EQ(p.dst.poll(p.dst.device_fd()), -EINVAL) << "[sim] only eventfds poll here";
+  EXPECT_EQ(p.dst.poll(999), -EBADF);
+  EXPECT_FALSE(p.dst.set_poll_wake(s.resume_fd, [] {})) << "not an eventfd";
+}
+
+TEST(FrontendPostcopy, APollingProposalHasNoFaultEventfd) {
+  Pair p(postcopy_options("v2-postcopy-poll"));
+  const auto s = switch_to_postcopy(p);
+  std::vector<uint64_t> pages(16);
+  vfio_mig_postcopy_faults f{};
+  EXPECT_EQ(faults(p.dst, s.resume_fd, VFIO_MIG_POSTCOPY_FAULTS_EVENTFD, f, pages), -EINVAL)
+      << "fault_delivery: poll";
+  ASSERT_EQ(faults(p.dst, s.resume_fd, 0, f, pages), 0) << "FAULTS itself is there";
+  EXPECT_EQ(f.eventfd, -1);
+  EXPECT_EQ(f.record_bytes, 16 + 8 + p.dst_dev.config().page_size);
+}
+
+TEST(FrontendPostcopy, PlainV2HasNoFaultsIoctl) {
+  Pair p;
+  int fd = -1;
+  ASSERT_EQ(set_state(p.dst, MigState::kResuming, &fd), 0);
+  std::vector<uint64_t> pages(16);
+  vfio_mig_postcopy_faults f{};
+  EXPECT_EQ(faults(p.dst, fd, VFIO_MIG_POSTCOPY_FAULTS_EVENTFD, f, pages), -ENOTTY);
 }
 
 }  // namespace

@@ -59,10 +59,11 @@ void Frontend::Impl::begin(const char* call, int fd, std::string request) {
   rec = CallRecord{};
   rec.call = call;
   rec.fd = fd;
-  rec.fd_kind = fd == kContainerFd ? "container"
-                : fd == kDeviceFd  ? "device"
-                : fds.count(fd)    ? "data"
-                                   : "unknown";
+  rec.fd_kind = fd == kContainerFd   ? "container"
+                : fd == kDeviceFd    ? "device"
+                : fds.count(fd)      ? "data"
+                : eventfds.count(fd) ? "eventfd"
+                                     : "unknown";
   rec.request = std::move(request);
   rec.state_before = state_str();
 }

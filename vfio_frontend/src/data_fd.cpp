@@ -1,5 +1,5 @@
-// Protocol v2 data fds: the save/resume stream, PRECOPY_INFO, the
-// post-copy proposal's ioctls, and the simulator's splice fast path.
+// Protocol v2 data fds: the save/resume stream, PRECOPY_INFO, and the
+// simulator's splice fast path (the post-copy ioctls: postcopy.cpp).
 #include <algorithm>
 
 #include "frontend_impl.h"
@@ -22,46 +22,6 @@ int stream_errno(models::StreamError e) {
       return ENODEV;
   }
   return EIO;
-}
-
-long Frontend::Impl::postcopy_ioctl(DataFile& f, unsigned long request, void* arg) {
-  const bool req = request == VFIO_MIG_POSTCOPY_REQUEST;
-  rec.request = req ? "VFIO_MIG_POSTCOPY_REQUEST" : "VFIO_MIG_POSTCOPY_FAULTS";
-  if (!(flags() & VFIO_MIGRATION_POST_COPY))
-    return fail(ENOTTY, "post-copy ioctls exist only on devices advertising post_copy");
-  if (!arg) return fail(EFAULT, "no argument buffer");
-  if (!f.active) return fail(ENODEV, "the session has ended");
-  const DataRule rule = proto().states[state].data;
-  if (req) {
-    auto* r = static_cast<vfio_mig_postcopy_request*>(arg);
-    if (r->argsz < sizeof(*r)) return fail(EINVAL, "argsz is smaller than 32");
-    if (!f.save || rule != DataRule::kServe)
-      return fail(EINVAL, "pages are requested from the save fd of a serving source, not in " +
-                              sname(state));
-    if (r->flags & VFIO_MIG_POSTCOPY_REQUEST_BACKGROUND)
-      r->queued =
-          f.saver->queue_background(r->count, r->flags & VFIO_MIG_POSTCOPY_REQUEST_HOT_FIRST);
-    else
-      r->queued = f.saver->queue_pages(r->first_page, r->count);
-    rec.args = "first_page=" + std::to_string(r->first_page) +
-               " count=" + std::to_string(r->count) + " queued=" + std::to_string(r->queued);
-    return 0;
-  }
-  auto* q = static_cast<vfio_mig_postcopy_faults*>(arg);
-  if (q->argsz < sizeof(*q)) return fail(EINVAL, "argsz is smaller than 40");
-  if (f.save || rule != DataRule::kResumeRunning)
-    return fail(EINVAL, "faults are read from the resume fd of a running destination, not in " +
-                            sname(state));
-  auto faults = dev.take_faults();
-  const size_t n = std::min<size_t>(faults.size(), q->capacity);
-  auto* out = reinterpret_cast<uint64_t*>(q->pages);
-  if (n > 0 && out == nullptr) return fail(EFAULT, "no pages buffer");
-  for (size_t k = 0; k < n; ++k) out[k] = faults[k];
-  if (n < faults.size()) note("more faults than capacity: the rest are lost to this call");
-  q->count = n;
-  q->missing = dev.missing_pages();
-  rec.args = "count=" + std::to_string(n) + " missing=" + std::to_string(q->missing);
-  return 0;
 }
 
 long Frontend::Impl::data_ioctl(DataFile& f, unsigned long request, void* arg) {

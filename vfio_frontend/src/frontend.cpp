@@ -20,6 +20,10 @@ long Frontend::ioctl(int fd, unsigned long request, void* arg) {
   m.begin("ioctl", fd, "");
   if (fd == Impl::kContainerFd) return m.finish(m.container_ioctl(request, arg));
   if (fd == Impl::kDeviceFd) return m.finish(m.device_ioctl(request, arg));
+  if (m.eventfds.count(fd)) {
+    m.rec.request = "ioctl " + std::to_string(request);
+    return m.finish(m.fail(ENOTTY, "an eventfd has no ioctls"));
+  }
   const auto it = m.fds.find(fd);
   if (it == m.fds.end()) return m.finish(m.fail(EBADF, "no such fd"));
   return m.finish(m.data_ioctl(*it->second, request, arg));
@@ -28,7 +32,8 @@ long Frontend::ioctl(int fd, unsigned long request, void* arg) {
 ssize_t Frontend::pread(int fd, void* buf, size_t len, uint64_t offset) {
   auto& m = *impl_;
   m.begin("pread", fd, "");
-  if (m.fds.count(fd)) return m.finish(m.fail(ESPIPE, "data fds are streams: no positioned I/O"));
+  if (m.fds.count(fd) || m.eventfds.count(fd))
+    return m.finish(m.fail(ESPIPE, "data fds and eventfds are streams: no positioned I/O"));
   if (fd != Impl::kDeviceFd)
     return m.finish(m.fail(fd == Impl::kContainerFd ? EINVAL : EBADF, "not a device fd"));
   return m.finish(m.region_access(false, buf, len, offset));
@@ -37,7 +42,8 @@ ssize_t Frontend::pread(int fd, void* buf, size_t len, uint64_t offset) {
 ssize_t Frontend::pwrite(int fd, const void* buf, size_t len, uint64_t offset) {
   auto& m = *impl_;
   m.begin("pwrite", fd, "");
-  if (m.fds.count(fd)) return m.finish(m.fail(ESPIPE, "data fds are streams: no positioned I/O"));
+  if (m.fds.count(fd) || m.eventfds.count(fd))
+    return m.finish(m.fail(ESPIPE, "data fds and eventfds are streams: no positioned I/O"));
   if (fd != Impl::kDeviceFd)
     return m.finish(m.fail(fd == Impl::kContainerFd ? EINVAL : EBADF, "not a device fd"));
   return m.finish(m.region_access(true, const_cast<void*>(buf), len, offset));
@@ -46,6 +52,8 @@ ssize_t Frontend::pwrite(int fd, const void* buf, size_t len, uint64_t offset) {
 ssize_t Frontend::read(int fd, void* buf, size_t len) {
   auto& m = *impl_;
   m.begin("read", fd, "data");
+  if (const auto e = m.eventfds.find(fd); e != m.eventfds.end())
+    return m.finish(m.eventfd_read(*e->second, buf, len));
   const auto it = m.fds.find(fd);
   if (it == m.fds.end())
     return m.finish(m.fail(fd == Impl::kDeviceFd || fd == Impl::kContainerFd ? EINVAL : EBADF,
@@ -56,6 +64,8 @@ ssize_t Frontend::read(int fd, void* buf, size_t len) {
 ssize_t Frontend::write(int fd, const void* buf, size_t len) {
   auto& m = *impl_;
   m.begin("write", fd, "data");
+  if (const auto e = m.eventfds.find(fd); e != m.eventfds.end())
+    return m.finish(m.eventfd_write(*e->second, buf, len));
   const auto it = m.fds.find(fd);
   if (it == m.fds.end())
     return m.finish(m.fail(fd == Impl::kDeviceFd || fd == Impl::kContainerFd ? EINVAL : EBADF,
@@ -66,6 +76,11 @@ ssize_t Frontend::write(int fd, const void* buf, size_t len) {
 int Frontend::close(int fd) {
   auto& m = *impl_;
   m.begin("close", fd, "fd");
+  if (const auto e = m.eventfds.find(fd); e != m.eventfds.end()) {
+    if (e->second == m.fault_event) m.stop_fault_signal();
+    m.eventfds.erase(e);
+    return static_cast<int>(m.finish(0));
+  }
   const auto it = m.fds.find(fd);
   if (it == m.fds.end()) return static_cast<int>(m.finish(m.fail(EBADF, "no such data fd")));
   m.fds.erase(it);

@@ -3,7 +3,8 @@
 //   call_trace.cpp       begin/finish of every call, notes, counters, errno names
 //   device_ioctl.cpp     device fd ioctls common to both protocols, regions, PCI face
 //   device_state.cpp     v2: VFIO_DEVICE_FEATURE and the migration state machine
-//   data_fd.cpp          v2 data fds: read/write, PRECOPY_INFO, post-copy ioctls
+//   data_fd.cpp          v2 data fds: read/write, PRECOPY_INFO, the splice fast path
+//   postcopy.cpp         the post-copy proposal: REQUEST/FAULTS, the fault eventfd
 //   v1_region.cpp        v1: the migration region's fields and device_state writes
 //   type1_container.cpp  the type1 container: mappings and dirty pages
 //   dma_logging.cpp      device DMA logging (features 6/7/8)
@@ -11,6 +12,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -55,6 +57,14 @@ struct DataFile {
   std::unique_ptr<models::ResumeStream> resumer;
 };
 
+// An eventfd the frontend created (the post-copy fault eventfd): a counter,
+// and whoever sleeps in poll() on it (the simulator's stand-in for the wait
+// queue: Frontend::set_poll_wake).
+struct EventFile {
+  uint64_t count = 0;
+  std::function<void()> wake;
+};
+
 struct Frontend::Impl {
   Impl(models::MigratableDevice& d, FrontendOptions o)
       : dev(d), opt(std::move(o)), pci(pci_bar_size(dev.mmio_size())) {
@@ -63,6 +73,9 @@ struct Frontend::Impl {
     if (opt.premap_guest_ram)
       mappings.push_back({0, opt.guest_ram_bytes});  // guest RAM mapped 1:1 for device DMA
   }
+  ~Impl() { stop_fault_signal(); }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
 
   models::MigratableDevice& dev;
   FrontendOptions opt;
@@ -73,6 +86,9 @@ struct Frontend::Impl {
   int next_fd = 5;
   std::map<int, std::shared_ptr<DataFile>> fds;
   std::shared_ptr<DataFile> session;  // the device's current v2 data file
+  std::map<int, std::shared_ptr<EventFile>> eventfds;
+  std::shared_ptr<EventFile> fault_event;  // signalled by the device's faults, or null
+  int fault_eventfd = -1;
 
   // v2: index into proto().states (the protocol file decides names and values)
   size_t state = 0;
@@ -124,6 +140,7 @@ struct Frontend::Impl {
     return fd;
   }
   void end_session() {
+    stop_fault_signal();
     if (session) {
       session->active = false;
       session->saver.reset();
@@ -219,6 +236,14 @@ struct Frontend::Impl {
 
   // ------------------------------------------------------------ data fds
   long postcopy_ioctl(DataFile& f, unsigned long request, void* arg);
+  long postcopy_request(DataFile& f, vfio_mig_postcopy_request& r);
+  long postcopy_faults(DataFile& f, vfio_mig_postcopy_faults& q);
+  // The fault eventfd: created by FAULTS_EVENTFD, signalled by the device
+  // until the resume session ends (or the fd is closed).
+  int open_fault_eventfd();
+  void stop_fault_signal();
+  long eventfd_read(EventFile& e, void* buf, size_t len);
+  long eventfd_write(EventFile& e, const void* buf, size_t len);
 
   long data_ioctl(DataFile& f, unsigned long request, void* arg);
 

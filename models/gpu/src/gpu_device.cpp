@@ -111,6 +111,13 @@ std::vector<uint64_t> GpuDevice::dma_logging_report(uint64_t iova, uint64_t leng
   return out;
 }
 
+// A PAGE record of the device stream (device_stream.cpp): record header (u32
+// type, u32 zero, u64 length), page index, page payload.
+uint64_t GpuDevice::postcopy_page_record_bytes() const {
+  constexpr uint64_t kRecordHeader = 16, kPageIndex = 8;
+  return kRecordHeader + kPageIndex + config_.page_size;
+}
+
 std::string GpuDevice::compatibility_string() const {
   return "mdevsim-gpu vram=" + std::to_string(config_.vram_bytes) +
          " page=" + std::to_string(config_.page_size) +

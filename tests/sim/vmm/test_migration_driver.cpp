@@ -3,15 +3,21 @@
 // device: a script of pending bytes), a fake observer. Expectations come from
 // the wire format (zero page = 8-byte header, page = 8 + page bytes, 8-byte
 // checksum per slice) and QEMU's rule (remaining / bandwidth <= limit).
+// Post-copy: a fake destination ABI (FAULTS, its eventfd, page records) with
+// faults at scripted times.
 #include <algorithm>
+#include <cmath>
 #include <limits>
+#include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <systemc>
 
+#include "mdevsim/vfio/protocol.h"
 #include "vmm/migration_driver.h"
 #include "vmm_fakes.h"
 
@@ -100,7 +106,6 @@ struct Fixture {
   Result result;
   FakeRam src_ram{kPages}, dst_ram{kPages};
   FakeVm src_vm, dst_vm;
-  FakePeek peek;
   FakeObserver observer;
   Script script;
 };
@@ -111,7 +116,7 @@ void migrate(Fixture& r, const Scenario& s) {
   r.dst_vm.running = false;  // the destination VM waits for the incoming migration
   MigrationDriver driver(
       "migration", s, nullptr, false, {nullptr, r.src_ram, r.src_vm},
-      {nullptr, r.dst_ram, r.dst_vm}, r.peek, r.observer, r.result,
+      {nullptr, r.dst_ram, r.dst_vm}, r.observer, r.result,
       [&](MigrationContext& ctx) { return std::make_unique<FakeDevice>(ctx, r.script); });
   sc_core::sc_start();
 }
@@ -208,6 +213,172 @@ TEST(MigrationDriver, AFailedStopCancelsWithTheDevicesReason) {
   EXPECT_EQ(res.iterations.size(), 1u);
   EXPECT_TRUE(r.src_vm.running) << "the source VM runs again";
   EXPECT_FALSE(r.dst_vm.running);
+}
+
+// ---- post-copy over a fake ABI
+
+// The destination as the VMM sees it through the post-copy proposal: FAULTS
+// with its eventfd, REQUEST on the source, page records on the resume fd.
+// Its FAULTS never reports `missing` again after the first call (as if the
+// field were stale), so the driver's count can come only from what it
+// delivered.
+struct PostcopyScript {
+  uint64_t missing_at_switch = 5, record_bytes = 100;
+  std::set<uint64_t> missing = {0, 1, 2, 3, 4};
+  std::vector<uint64_t> pending;  // raised, not yet read with FAULTS
+  uint64_t signals = 0;           // the eventfd's count
+  sc_core::sc_event wake;         // its poll(2) wake-up
+  std::set<uint64_t> queued;
+  uint64_t delivered = 0;  // resume-fd bytes
+  uint64_t eventfd_reads = 0;
+  std::vector<std::pair<double, uint64_t>> requests;  // (time, page) of fault requests
+  double finished_at = -1;
+  void raise(uint64_t page) {
+    pending.push_back(page);
+    ++signals;
+    wake.notify(sc_core::SC_ZERO_TIME);
+  }
+};
+
+class FakePostcopyDevice : public FakeDevice {
+ public:
+  FakePostcopyDevice(MigrationContext& ctx, Script& s, PostcopyScript& pc)
+      : FakeDevice(ctx, s), pc_(pc) {}
+  bool attach_postcopy(bool eventfd, PostcopyAttach& out) override {
+    out.missing_pages = pc_.missing_at_switch;
+    out.record_bytes = pc_.record_bytes;
+    out.eventfd = eventfd_ = eventfd;
+    return true;
+  }
+  std::vector<uint64_t> read_faults(uint64_t*) override { return std::exchange(pc_.pending, {}); }
+  bool fault_signalled() override { return pc_.signals > 0; }
+  const sc_core::sc_event* fault_wake() const override { return eventfd_ ? &pc_.wake : nullptr; }
+  void clear_fault_signal() override {
+    pc_.signals = 0;
+    ++pc_.eventfd_reads;
+  }
+  bool request_pages(uint64_t first, uint64_t count, uint32_t flags, uint64_t& queued) override {
+    queued = 0;
+    if (flags) return true;  // no background push in these runs
+    pc_.requests.emplace_back(sc_core::sc_time_stamp().to_seconds(), first);
+    for (uint64_t p = first; p < first + count; ++p)
+      if (pc_.missing.count(p) && pc_.queued.insert(p).second) ++queued;
+    return true;
+  }
+  bool send_all(uint64_t& bytes) override {
+    for (uint64_t p : pc_.queued) pc_.missing.erase(p);
+    const uint64_t n = pc_.queued.size() * pc_.record_bytes;
+    pc_.queued.clear();
+    pc_.delivered += n;
+    bytes += n;
+    return true;
+  }
+  uint64_t bytes_delivered() const override { return pc_.delivered; }
+  bool finish_postcopy(bool) override {
+    pc_.finished_at = sc_core::sc_time_stamp().to_seconds();
+    return true;
+  }
+
+ private:
+  PostcopyScript& pc_;
+  bool eventfd_ = false;
+};
+
+struct PostcopyObserver : FakeObserver {
+  void postcopy_finished(const PostcopyFigures& f) override {
+    figures = f;
+    result->verification.checked = result->verification.passed = true;
+  }
+  PostcopyFigures figures;
+};
+
+// Pure post-copy of a VM whose RAM is all zero (nothing missing there), with
+// no background push: only faults move device pages.
+void postcopy_migrate(PostcopyScript& pc, PostcopyObserver& observer, Result& result,
+                      const std::vector<std::pair<double, uint64_t>>& faults,
+                      const std::string& protocol = "v2-postcopy") {
+  auto s = scenario();
+  s.device.protocol = protocol;
+  s.device.protocol_def = std::make_shared<const mdevsim::vfio::ProtocolSpec>(
+      mdevsim::vfio::resolve_protocol(protocol));
+  s.migration.mode = MigrationMode::kPostcopy;
+  s.migration.background_push = false;
+  s.migration.run_after_s = 1.0;  // no push before the faults are done
+  FakeRam src_ram{kPages}, dst_ram{kPages};
+  FakeVm src_vm, dst_vm;
+  Script script;
+  observer.result = &result;
+  MigrationDriver driver("migration", s, nullptr, false, {nullptr, src_ram, src_vm},
+                         {nullptr, dst_ram, dst_vm}, observer, result, [&](MigrationContext& ctx) {
+                           return std::make_unique<FakePostcopyDevice>(ctx, script, pc);
+                         });
+  sc_core::sc_spawn([&] {  // the destination device touching missing pages
+    for (const auto& [t, page] : faults) {
+      sc_core::wait(sc_core::sc_time::from_seconds(t) - sc_core::sc_time_stamp());
+      pc.raise(page);
+    }
+  });
+  sc_core::sc_start();
+}
+
+// The faults, off the 1 ms grid of the service's timer.
+const std::vector<std::pair<double, uint64_t>> kFaults = {
+    {2.5e-3, 3}, {4.25e-3, 0}, {6.1e-3, 4}, {8.0e-3, 1}, {9.9e-3, 2}};
+
+TEST(MigrationDriverPostcopy, TheFaultServiceWakesOnTheEventfd) {
+  PostcopyScript pc;
+  PostcopyObserver observer;
+  Result result;
+  postcopy_migrate(pc, observer, result, kFaults);
+  EXPECT_EQ(result.outcome, "completed") << result.reason;
+  // Each request leaves one fault_latency (the protocol's 20 us) after its
+  // fault: the eventfd woke the VMM. A timer alone (1 ms) would have left
+  // 2.5 ms's fault until 3 ms.
+  const double latency = 20e-6;
+  ASSERT_EQ(pc.requests.size(), kFaults.size());
+  for (size_t k = 0; k < kFaults.size(); ++k) {
+    SCOPED_TRACE(k);
+    EXPECT_NEAR(pc.requests[k].first, kFaults[k].first + latency, 1e-9);
+    EXPECT_EQ(pc.requests[k].second, kFaults[k].second);
+  }
+  EXPECT_EQ(pc.eventfd_reads, kFaults.size()) << "each wake-up zeroes the eventfd";
+}
+
+TEST(MigrationDriverPostcopy, MissingPagesArePagesAtSwitchLessPagesDelivered) {
+  PostcopyScript pc;
+  PostcopyObserver observer;
+  Result result;
+  postcopy_migrate(pc, observer, result, kFaults);
+  EXPECT_EQ(observer.figures.missing_vram_at_switch, pc.missing_at_switch);
+  EXPECT_EQ(observer.figures.device_record_bytes, pc.record_bytes);
+  EXPECT_EQ(observer.figures.device_bytes, 5 * pc.record_bytes);
+  // FAULTS never said `missing` was 0: the service ended because five page
+  // records had been written, at its first look after the last one (it
+  // sleeps once more, the 1 ms timer, before it checks).
+  EXPECT_TRUE(pc.missing.empty());
+  EXPECT_NEAR(pc.finished_at, kFaults.back().first + 20e-6 + 1e-3, 1e-9);
+}
+
+TEST(MigrationDriverPostcopy, APollingProtocolAsksForNoEventfdAndPollsOnItsInterval) {
+  PostcopyScript pc;
+  PostcopyObserver observer;
+  Result result;
+  postcopy_migrate(pc, observer, result, kFaults, "v2-postcopy-poll");
+  EXPECT_EQ(result.outcome, "completed") << result.reason;
+  EXPECT_EQ(pc.eventfd_reads, 0u);
+  ASSERT_EQ(pc.requests.size(), kFaults.size());
+  // FAULTS every 1 ms from the end of the switch: a fault waits for the
+  // next poll (the device's faults do not wake the VMM), then the request
+  // goes out at once.
+  const double t0 = observer.figures.t_stop + result.downtime_s;  // the service starts
+  for (size_t k = 0; k < kFaults.size(); ++k) {
+    SCOPED_TRACE(k);
+    const double poll = t0 + std::ceil((kFaults[k].first - t0) / 1e-3) * 1e-3;
+    // (A timeout rounded to the time resolution can land just short of the
+    // poll time; the service then sleeps its 1 us minimum once more.)
+    EXPECT_GE(pc.requests[k].first, poll - 1e-9);
+    EXPECT_LE(pc.requests[k].first, poll + 1.5e-6);
+  }
 }
 
 }  // namespace

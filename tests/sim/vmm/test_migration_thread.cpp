@@ -6,11 +6,10 @@
 // line rate, threshold = bytes of the last window / 0.1 s × downtime_limit,
 // and the switch at the first loop pass where the pending bytes are below it.
 #include <algorithm>
+#include <limits>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <limits>
 
 #include <gtest/gtest.h>
 #include <systemc>
@@ -101,7 +100,6 @@ struct LoopRun {
   Result result;
   FakeRam src_ram, dst_ram;
   FakeVm src_vm, dst_vm;
-  FakePeek peek;
   FakeObserver observer;
   DeviceScript device;
 };
@@ -111,7 +109,7 @@ void migrate(LoopRun& r, const Scenario& s) {
   r.dst_vm.running = false;
   MigrationDriver driver(
       "migration", s, nullptr, false, {nullptr, r.src_ram, r.src_vm},
-      {nullptr, r.dst_ram, r.dst_vm}, r.peek, r.observer, r.result,
+      {nullptr, r.dst_ram, r.dst_vm}, r.observer, r.result,
       [&](MigrationContext& ctx) { return std::make_unique<ChunkDevice>(ctx, r.device); });
   sc_core::sc_start();
 }

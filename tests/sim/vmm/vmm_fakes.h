@@ -1,7 +1,7 @@
 // The VMM's own VM and the oracle as fakes, for driver tests without hosts:
 // guest RAM as an in-memory token array with a dirty set and missing pages,
-// vCPUs as flags, no post-copy device, and an observer that marks the check
-// at the switch passed.
+// vCPUs as flags, and an observer that marks the check at the switch passed.
+// (The post-copy device is reached through the client's ABI: a fake client.)
 #pragma once
 
 #include <algorithm>
@@ -67,12 +67,6 @@ struct FakeVm : VmPort {
   void load_cpu_state_from(const VmPort&) override { cpu_loaded = true; }
   bool running = true, cpu_loaded = false;
   double throttle = 0;
-};
-
-struct FakePeek : PostcopyDevicePeek {
-  uint64_t missing_device_pages() const override { return 0; }
-  const sc_core::sc_event& device_fault_event() const override { return event; }
-  sc_core::sc_event event;
 };
 
 struct FakeObserver : MigrationObserver {

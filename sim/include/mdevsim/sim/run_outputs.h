@@ -106,6 +106,10 @@ class RunRecorder {
   void link_progress(double t_s, double bytes_left);
   // After an iteration's sync: counters "dirty pages" and "remaining bytes".
   void sync(double t_s, uint64_t dirty_pages, uint64_t remaining_bytes);
+  // The same, from the VMM: its RAM's dirty pages and the device's dirty
+  // bytes (the VMM knows no device page size; the recorder sees the device).
+  void sync(double t_s, uint64_t ram_dirty_pages, uint64_t device_dirty_bytes,
+            uint64_t remaining_bytes);
   // The source VM stopped (switchover begins).
   void vm_stopped(double t_s);
   // Switchover done: "stop-and-copy" [t_stop, t_resume] on the source,

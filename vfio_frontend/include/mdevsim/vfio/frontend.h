@@ -137,6 +137,15 @@ class Frontend {
   // the read's result, or the write's -errno when the destination refused.
   ssize_t splice_to(int save_fd, Frontend& dst, int resume_fd, size_t len);
 
+  // poll(2) for POLLIN on an fd this frontend made: POLLIN when an eventfd's
+  // count is not 0, else 0; -EBADF for no such fd, -EINVAL [sim] for fds
+  // other than eventfds. Traced and counted as a call.
+  long poll(int fd);
+  // Simulator plumbing, not a call: `wake` runs every time the eventfd `fd`
+  // is signalled (what wakes a thread asleep in poll(2) on it; the VMM turns
+  // it into an sc_event). False when fd is no eventfd of this frontend.
+  bool set_poll_wake(int fd, std::function<void()> wake);
+
   void set_observer(CallObserver* observer);
 
   // Fault hook for the simulator and tests (not ABI): from now on the single

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -160,6 +161,15 @@ class MigratableDevice {
   // Post-copy destination: pages touched while missing, not yet reported.
   virtual std::vector<uint64_t> take_faults() { return {}; }
   virtual uint64_t missing_pages() const { return 0; }
+  // Post-copy destination: `notify` is called each time the device raises a
+  // fault (from the thread that touched the missing page, before it waits),
+  // so the frontend can signal its fault eventfd; an empty function stops
+  // it. A device that cannot signal faults ignores it (the VMM then polls).
+  virtual void set_fault_notify(std::function<void()> /*notify*/) {}
+  // Post-copy: the stream bytes one missing page takes when it arrives on
+  // the resume stream (0: no post-copy of device pages). The VMM counts what
+  // it delivered by it; it never parses the stream.
+  virtual uint64_t postcopy_page_record_bytes() const { return 0; }
 
   // A short stable description of the configuration that a resume stream
   // must match (shown in compatibility errors).

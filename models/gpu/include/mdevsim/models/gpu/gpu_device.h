@@ -88,6 +88,10 @@ class GpuDevice : public sc_core::sc_module, public Device {
   }
   std::vector<uint64_t> take_faults() override { return vram.take_faults(); }
   uint64_t missing_pages() const override { return vram.missing_count(); }
+  void set_fault_notify(std::function<void()> notify) override {
+    vram.set_fault_notify(std::move(notify));
+  }
+  uint64_t postcopy_page_record_bytes() const override;
 
   // State access for save/restore, verification and tests.
   DeviceState capture_state() const;

@@ -5,6 +5,7 @@
 // TLM socket.
 #pragma once
 
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -30,6 +31,7 @@ class Vram : public sc_core::sc_module {
   // writes both need the old content, so any touch faults).
   void set_missing(const std::vector<uint64_t>& pages) {
     missing_.reset(store_.page_count(), pages);
+    notified_.resize(store_.page_count());
   }
   uint64_t missing_count() const { return missing_.count(); }
   bool missing(uint64_t page) const { return missing_.test(page); }
@@ -41,7 +43,17 @@ class Vram : public sc_core::sc_module {
     placed_.emplace_back(page, token);
     return true;
   }
-  void touch(uint64_t page) { missing_.touch(page); }  // from the device's SystemC thread
+  // From the device's SystemC thread. The first touch of a missing page
+  // raises its fault (MissingPages) and, with a notify set, tells the
+  // frontend at that instant (its eventfd), before the thread waits.
+  void touch(uint64_t page) {
+    if (fault_notify_ && missing_.test(page) && !notified_.test(page)) {
+      notified_.set(page);
+      fault_notify_();
+    }
+    missing_.touch(page);
+  }
+  void set_fault_notify(std::function<void()> notify) { fault_notify_ = std::move(notify); }
   std::vector<uint64_t> take_faults() { return missing_.take_faults(); }
   const sc_core::sc_event& fault_raised() const { return missing_.fault_raised(); }
   uint64_t faults() const { return missing_.faults(); }
@@ -53,6 +65,8 @@ class Vram : public sc_core::sc_module {
  private:
   PageStore store_;
   MissingPages missing_;
+  DirtyBitmap notified_;  // pages whose fault was notified (MissingPages' first touch)
+  std::function<void()> fault_notify_;
   std::vector<std::pair<uint64_t, uint64_t>> placed_;
 };
 
