@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "mdevsim/models/gpu/gpu_device.h"
+#include "mdevsim/models/factory/device_factory.h"
 #include "mdevsim/vfio/feature_buf.h"
 #include "mdevsim/vfio/frontend.h"
 #include "mdevsim/vfio/protocol.h"
@@ -32,11 +32,15 @@ models::DeviceConfig config() {
 struct Pair {
   // postcopy: the v2-postcopy proposal (its states 8, 9 and ioctls).
   Pair(vfio::Protocol p, const char* tag, bool postcopy = false)
-      : a((std::string("fa") + tag).c_str(), config()),
-        b((std::string("fb") + tag).c_str(), config()),
-        fa(a, options(p, postcopy)),
-        fb(b, options(p, postcopy)) {
-    for (uint64_t i = 0; i < 32; ++i) a.vram.write_page(i * 3, i);
+      : a(device(std::string("fa") + tag)),
+        b(device(std::string("fb") + tag)),
+        fa(*a, options(p, postcopy)),
+        fb(*b, options(p, postcopy)) {
+    for (uint64_t i = 0; i < 32; ++i) a->memory().write(i * 3, i);
+  }
+  // The calls are the ABI's, whatever the device: built by the factory.
+  static std::unique_ptr<models::Device> device(const std::string& name) {
+    return models::make_device(models::kDefaultDeviceType, name, config());
   }
   static vfio::FrontendOptions options(vfio::Protocol p, bool postcopy) {
     vfio::FrontendOptions o;
@@ -50,7 +54,7 @@ struct Pair {
     }
     return o;
   }
-  models::GpuDevice a, b;
+  std::unique_ptr<models::Device> a, b;
   vfio::Frontend fa, fb;
 };
 

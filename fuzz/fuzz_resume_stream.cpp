@@ -9,7 +9,9 @@
 
 namespace {
 
-// A small device (never destroyed: SystemC modules live to the end).
+// A small device (never destroyed: SystemC modules live to the end). A
+// GpuDevice itself: the bytes are parsed as the GPU's own stream (its header
+// and state blob), and the checks read its VRAM's missing pages.
 mdevsim::models::GpuDevice* small_device(const char* name) {
   mdevsim::models::DeviceConfig c;
   c.vram_bytes = 1 << 20;

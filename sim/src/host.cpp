@@ -86,13 +86,6 @@ models::DeviceConfig side_config(const Scenario& s, bool source) {
   c.resident_loaded = source;
   return c;
 }
-
-template <typename T, typename U>
-T& gpu_view(U& part, const Scenario& s) {
-  if (auto* t = dynamic_cast<T*>(&part)) return *t;
-  throw InputError(s.file, "/device/type",
-                   "device type '" + s.device.type + "' cannot migrate yet (only gpu)");
-}
 }  // namespace
 
 Host::Host(sc_core::sc_module_name name, const Scenario& s, bool source)
@@ -101,8 +94,6 @@ Host::Host(sc_core::sc_module_name name, const Scenario& s, bool source)
       driver_(models::make_guest_driver("driver", *device_, s.workload, s.seed)),
       ram(s.vm.ram_bytes, s.vm.page_size),
       ram_port("ram", ram, s.vm.page_size),
-      device(gpu_view<models::GpuDevice>(*device_, s)),
-      driver(gpu_view<models::WorkloadDriver>(*driver_, s)),
       vcpus("vcpus", ram, s.guest_patterns(), s.seed),
       frontend(*device_, frontend_options(s, source)) {
   device_->bind_guest_memory(ram_port);
@@ -111,6 +102,11 @@ Host::Host(sc_core::sc_module_name name, const Scenario& s, bool source)
     if (source)
       for (const auto& r : s.vm.resident) ram.store.make_resident(r.first_page, r.pages);
   }
+}
+
+void Host::load_guest_state_from(const Host& source) {
+  models::copy_guest_driver_state(*device_, *driver_, *source.driver_);
+  vcpus.load_state(source.vcpus.state());
 }
 
 }  // namespace mdevsim::sim

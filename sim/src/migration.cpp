@@ -8,7 +8,6 @@
 
 #include <systemc>
 
-#include "mdevsim/models/gpu/gpu_device.h"
 #include "mdevsim/sim/host.h"
 #include "mdevsim/sim/run_outputs.h"
 #include "verify/oracle.h"
@@ -55,9 +54,7 @@ class VmAdapter : public vmm::VmPort {
   void set_running(bool running) override { h_.set_vm_running(running); }
   void set_throttle(double fraction) override { h_.vcpus.set_throttle(fraction); }
   void load_cpu_state_from(const vmm::VmPort& source) override {
-    const Host& s = static_cast<const VmAdapter&>(source).h_;
-    h_.driver.load_state(s.driver.state());
-    h_.vcpus.load_state(s.vcpus.state());
+    h_.load_guest_state_from(static_cast<const VmAdapter&>(source).h_);
   }
 
  private:
@@ -75,8 +72,7 @@ class OracleObserver : public vmm::MigrationObserver {
     o_.clone_reference();
     o_.note_work_at_switch();
     if (!ref_) return;
-    ref_->driver.load_state(src_.driver.state());
-    ref_->vcpus.load_state(src_.vcpus.state());
+    ref_->load_guest_state_from(src_);
     ref_->vcpus.set_throttle(0);
     ref_->set_vm_running(true);
   }
@@ -93,9 +89,9 @@ class OracleObserver : public vmm::MigrationObserver {
   RunRecorder* rec_;
 };
 
-std::unique_ptr<verify::DeviceInspector> inspector(const RunOptions& o, Host& h, const char* role) {
+std::unique_ptr<verify::HostInspector> inspector(const RunOptions& o, Host& h, const char* role) {
   if (o.inspector) return o.inspector(h, role);
-  return std::make_unique<verify::DeviceInspector>(h);
+  return std::make_unique<verify::HostInspector>(h);
 }
 
 }  // namespace

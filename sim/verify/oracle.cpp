@@ -53,12 +53,12 @@ void Oracle::note_failure(const char* check, VerificationDifference f) {
 void Oracle::verify_switch() {
   auto& v = result_.verification;
   v.checked = true;
-  const auto diff = DeviceInspector::compare(src_, dst_);
+  const auto diff = src_.device().compare(dst_.device());
   v.device_fields_mismatched = diff.fields;
   for (const auto& d : diff.differences)
     if (d.rfind("vram", 0) != 0) v.differences.push_back("at the switch: " + d);
-  const auto vram =
-      differing_pages(src_.vram(), dst_.vram(), [&](uint64_t p) { return dst_.vram_missing(p); });
+  const auto vram = differing_pages(src_.device().memory(), dst_.device().memory(),
+                                    [&](uint64_t p) { return dst_.device().missing(p); });
   const auto ram =
       differing_pages(src_.ram(), dst_.ram(), [&](uint64_t p) { return dst_.ram_missing(p); });
   v.vram_pages_mismatched += vram.count;
@@ -90,16 +90,16 @@ void Oracle::finish_postcopy(const PostcopyFigures& f, RunRecorder* recorder) {
   // its stop (the source has not run since).
   std::set<uint64_t> distinct;
   PageDiff placed_bad;
-  for (const auto& [p, t] : dst_.vram_placed()) {
+  for (const auto& [p, t] : dst_.device().placed()) {
     distinct.insert(p);
-    if (src_.vram().token(p) != t) {
+    if (src_.device().memory().token(p) != t) {
       if (v.vram_pages_mismatched++ < 8)
         v.differences.push_back("post-copy: vram page " + std::to_string(p));
       if (!placed_bad.lowest || p < *placed_bad.lowest) placed_bad.lowest = p;
       ++placed_bad.count;
     }
   }
-  const uint64_t fetched_vram = dst_.vram_placed().size();
+  const uint64_t fetched_vram = dst_.device().placed().size();
   const uint64_t records = f.device_record_bytes ? f.device_bytes / f.device_record_bytes : 0;
   const uint64_t duplicates = records > distinct.size() ? records - distinct.size() : 0;
   // Work done on the destination vs the never-migrated reference.
@@ -107,7 +107,7 @@ void Oracle::finish_postcopy(const PostcopyFigures& f, RunRecorder* recorder) {
   const auto d = dst_.work();
   const auto r = ref_ ? ref_->work() : d;
   const auto s0 = work_at_switch_;
-  std::vector<double> stalls = dst_.vram_stalls();
+  std::vector<double> stalls = dst_.device().stalls();
   stalls.insert(stalls.end(), dst_.ram_stalls().begin(), dst_.ram_stalls().end());
   std::sort(stalls.begin(), stalls.end());
   double total = 0;
@@ -125,8 +125,8 @@ void Oracle::finish_postcopy(const PostcopyFigures& f, RunRecorder* recorder) {
   pc["protocol"] = s_.device.protocol;
   pc["device_pages_postcopied"] = f.device_pages;
   pc["fault_delivery"] = f.device_pages ? f.fault_delivery : "userfaultfd";
-  pc["faults"] = dst_.vram_faults() + dst_.ram_faults();
-  pc["device_faults"] = dst_.vram_faults();
+  pc["faults"] = dst_.device().faults() + dst_.ram_faults();
+  pc["device_faults"] = dst_.device().faults();
   pc["ram_faults"] = dst_.ram_faults();
   pc["missing_vram_pages_at_switch"] = f.missing_vram_at_switch;
   pc["missing_ram_pages_at_switch"] = f.missing_ram_at_switch;
@@ -151,7 +151,7 @@ void Oracle::finish_postcopy(const PostcopyFigures& f, RunRecorder* recorder) {
   if (recorder) {
     recorder->phase("dst migration", "post-copy", f.t_stop + result_.downtime_s, f.t_end);
     auto& log = recorder->log;
-    for (const auto& x : dst_.vram_fault_log())
+    for (const auto& x : dst_.device().fault_log())
       log.faults.push_back({x.t_s, x.stall_s, "vram", x.page});
     for (const auto& x : dst_.ram_fault_log())
       log.faults.push_back({x.t_s, x.stall_s, "ram", x.page});
@@ -161,22 +161,23 @@ void Oracle::finish_postcopy(const PostcopyFigures& f, RunRecorder* recorder) {
   }
   v.continuation_matches = true;  // timing differs by design (faults); see docs/postcopy.md
   v.passed = v.vram_pages_mismatched == 0 && v.ram_pages_mismatched == 0 &&
-             v.device_fields_mismatched == 0 && dst_.vram_missing_count() == 0 &&
+             v.device_fields_mismatched == 0 && dst_.device().missing_count() == 0 &&
              dst_.ram_missing_count() == 0 && !f.destination_refused;
   if (placed_bad.count > 0) {
     const uint64_t p = *placed_bad.lowest;
     note_failure("postcopy", {"vram_page", "", p, std::nullopt, std::nullopt});
     v.differences_in_check = placed_bad.count;
   }
-  if (dst_.vram_missing_count() > 0)
-    note_failure("postcopy", {"missing_pages", "VRAM", std::nullopt, 0, dst_.vram_missing_count()});
+  if (dst_.device().missing_count() > 0)
+    note_failure("postcopy",
+                 {"missing_pages", "VRAM", std::nullopt, 0, dst_.device().missing_count()});
   if (dst_.ram_missing_count() > 0)
     note_failure("postcopy",
                  {"missing_pages", "guest RAM", std::nullopt, 0, dst_.ram_missing_count()});
   if (f.destination_refused)
     note_failure("postcopy",
                  {"destination_state", "the destination refused to leave post-copy", {}, {}, {}});
-  for (DeviceInspector* h : {&dst_, ref_})
+  for (HostInspector* h : {&dst_, ref_})
     if (h) h->set_vm_running(false);
 }
 
@@ -184,7 +185,7 @@ void Oracle::verify() {
   auto& v = result_.verification;
   v.checked = true;
   // 1. At the start of the destination: equal to the source at its stop.
-  const auto diff = DeviceInspector::compare(src_, dst_);
+  const auto diff = src_.device().compare(dst_.device());
   v.vram_pages_mismatched = diff.vram_pages;
   v.device_fields_mismatched = diff.fields;
   for (const auto& d : diff.differences) v.differences.push_back(d);
@@ -200,8 +201,8 @@ void Oracle::verify() {
   wait_s(s_.migration.run_after_s);
   src_.set_vm_running(false);
   dst_.set_vm_running(false);
-  DeviceInspector::stop_together(src_, dst_);
-  const auto later = DeviceInspector::compare(src_, dst_, 4);
+  HostInspector::stop_together(src_, dst_);
+  const auto later = src_.device().compare(dst_.device(), 4);
   const auto later_ram =
       src_.ram().content_hash() == dst_.ram().content_hash()
           ? PageDiff{}

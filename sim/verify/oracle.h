@@ -2,8 +2,9 @@
 // the destination with the source at the switch, clones the never-migrated
 // reference (post-copy), checks that the migrated run continues like the
 // source would have, samples post-copy slowdown, and checks that a cancelled
-// migration left the source intact. It sees hosts through DeviceInspector
-// only and never steers the migration.
+// migration left the source intact. It sees hosts through HostInspector
+// (devices through their type's HostInspector) only and never steers the
+// migration.
 #pragma once
 
 #include <cstdint>
@@ -53,7 +54,7 @@ using PostcopyFigures = vmm::PostcopyFigures;
 
 class Oracle {
  public:
-  Oracle(const Scenario& s, DeviceInspector& src, DeviceInspector& dst, DeviceInspector* ref,
+  Oracle(const Scenario& s, HostInspector& src, HostInspector& dst, HostInspector* ref,
          Result& result)
       : s_(s), src_(src), dst_(dst), ref_(ref), result_(result) {}
 
@@ -73,7 +74,7 @@ class Oracle {
   // source at its stop, then both run on and are compared again.
   void verify();
   // A cancelled migration: the source's device state before it resumed.
-  uint64_t source_state_hash() const { return src_.device_state_hash(); }
+  uint64_t source_state_hash() const { return src_.device().state_hash(); }
   bool source_running() const { return src_.device_and_vcpus_running(); }
 
  private:
@@ -82,9 +83,9 @@ class Oracle {
   void note_failure(const char* check, VerificationDifference f);
 
   const Scenario& s_;
-  DeviceInspector& src_;
-  DeviceInspector& dst_;
-  DeviceInspector* ref_;
+  HostInspector& src_;
+  HostInspector& dst_;
+  HostInspector* ref_;
   Result& result_;
   std::pair<uint64_t, uint64_t> work_at_switch_{0, 0};
   double peak_slowdown_ = 0;

@@ -3,11 +3,12 @@
 // bytes_per_second of the stream benchmarks is compared with the memcpy
 // baseline measured in the same run (goal: ratio >= 0.5).
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include <benchmark/benchmark.h>
 
-#include "mdevsim/models/gpu/gpu_device.h"
+#include "mdevsim/models/factory/device_factory.h"
 #include "mdevsim/vfio/frontend.h"
 #include "mdevsim/vfio/mig_fsm.h"
 #include "mdevsim/vfio/uapi.h"
@@ -31,12 +32,16 @@ models::DeviceConfig config() {
 // Devices are SystemC modules: build them once per process, before any run.
 struct Rig {
   Rig(vfio::Protocol p)
-      : src(p == vfio::Protocol::kV1 ? "v1src" : "v2src", config()),
-        dst(p == vfio::Protocol::kV1 ? "v1dst" : "v2dst", config()),
-        fs(src, options(p)),
-        fd(dst, options(p)) {
-    for (uint64_t page = 0; page < src.vram.store().page_count(); ++page)
-      src.vram.write_page(page, page);
+      : src(device(p == vfio::Protocol::kV1 ? "v1src" : "v2src")),
+        dst(device(p == vfio::Protocol::kV1 ? "v1dst" : "v2dst")),
+        fs(*src, options(p)),
+        fd(*dst, options(p)) {
+    for (uint64_t page = 0; page < src->memory().page_count(); ++page)
+      src->memory().write(page, page);
+  }
+  // The frontend's stream paths, whatever the device: built by the factory.
+  static std::unique_ptr<models::Device> device(const char* name) {
+    return models::make_device(models::kDefaultDeviceType, name, config());
   }
   static vfio::FrontendOptions options(vfio::Protocol p) {
     vfio::FrontendOptions o;
@@ -44,7 +49,7 @@ struct Rig {
     o.v1_data_section_size = kChunk;
     return o;
   }
-  models::GpuDevice src, dst;
+  std::unique_ptr<models::Device> src, dst;
   vfio::Frontend fs, fd;
 };
 

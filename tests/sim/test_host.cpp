@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "mdevsim/models/workload/workload_driver.h"
 #include "mdevsim/sim/host.h"
 
 namespace mdevsim::sim {
@@ -24,8 +25,6 @@ TEST(Host, IsAModuleWhosePartsAreItsChildren) {
   Host h("src", scenario(), true);
   EXPECT_STREQ(h.name(), "src");
   EXPECT_EQ(h.model().type(), "gpu");
-  // The GPU view is the factory-built device itself.
-  EXPECT_EQ(static_cast<models::Device*>(&h.device), &h.model());
   bool device = false, driver = false, vcpus = false, ram = false;
   for (sc_core::sc_object* child : h.get_child_objects()) {
     const std::string n = child->name();
@@ -69,7 +68,27 @@ TEST(Host, TheFrontendDrivesTheHostsDevice) {
   Host h("dst", scenario(), false);
   EXPECT_EQ(h.frontend.state_name(), "RUNNING");
   h.model().set_running(false);
-  EXPECT_FALSE(h.device.running()) << "the GPU view is the same device";
+  EXPECT_FALSE(h.model().running());
+}
+
+TEST(Host, LoadingTheGuestStateCopiesTheVcpusAndTheGuestDriver) {
+  const Scenario s = load_scenario_text(R"({"name": "t",
+      "device": {"vram": "64MiB", "page_size": "64KiB"},
+      "workload": {"kind": "uniform", "dirty_rate": "64MiB/s"},
+      "vm": {"ram": "256MiB"},
+      "guest": {"kind": "uniform", "dirty_rate": "64MiB/s"}})",
+                                        "t.json");
+  Host src("src", s, true), dst("dst", s, false);
+  dst.set_vm_running(false);
+  sc_core::sc_start(sc_core::sc_time(30, sc_core::SC_MS));
+  const auto& src_driver = dynamic_cast<const models::WorkloadDriver&>(src.guest_driver());
+  const auto& dst_driver = dynamic_cast<const models::WorkloadDriver&>(dst.guest_driver());
+  ASSERT_GT(src.vcpus.state().submitted, 0u);
+  ASSERT_GT(src_driver.state().submitted_writes, 0u);
+  EXPECT_NE(dst.vcpus.state(), src.vcpus.state());
+  dst.load_guest_state_from(src);
+  EXPECT_EQ(dst.vcpus.state(), src.vcpus.state());
+  EXPECT_EQ(dst_driver.state(), src_driver.state());
 }
 
 }  // namespace

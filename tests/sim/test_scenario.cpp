@@ -1,25 +1,18 @@
-#include <unistd.h>
-
-#include <fstream>
-
 #include <gtest/gtest.h>
 
 #include "mdevsim/sim/scenario.h"
+#include "sim_run.h"
 
 namespace mdevsim::sim {
 namespace {
 
-std::string write_scenario(const std::string& name, const std::string& text) {
-  const std::string path =
-      ::testing::TempDir() + "/" + name + "." + std::to_string(getpid()) + ".json";
-  std::ofstream(path) << text;
-  return path;
-}
+using mdevsim::testing::test_scenario_path;
+using mdevsim::testing::write_named_scenario;
 
 // Loads `text` and returns the error ("" if it loaded).
 std::string load_error(const std::string& text, std::vector<std::string> overrides = {}) {
   try {
-    load_scenario(write_scenario("bad", text), overrides);
+    load_scenario(write_named_scenario("bad", text), overrides);
   } catch (const InputError& e) {
     return e.what();
   }
@@ -27,7 +20,7 @@ std::string load_error(const std::string& text, std::vector<std::string> overrid
 }
 
 TEST(Scenario, EverySectionIsRead) {
-  const auto path = write_scenario("full", R"({
+  const auto path = write_named_scenario("full", R"({
     // comments are allowed
     "name": "full", "seed": 9, "duration": "3s",
     "device": {"vram": "16GiB", "page_size": "64KiB", "contexts": 8, "protocol": "v1",
@@ -69,6 +62,7 @@ TEST(Scenario, MalformedJsonNamesLineAndColumn) {
   const std::string e = load_error("{\n  \"name\": \"x\",\n  oops\n}");
   EXPECT_NE(e.find("malformed JSON"), std::string::npos) << e;
   EXPECT_NE(e.find("line 3"), std::string::npos) << e;
+  EXPECT_EQ(e.find(test_scenario_path("bad")), 0u) << "starts with the file: " << e;
 }
 
 TEST(Scenario, UnknownKeyIsNamedWithItsPath) {
@@ -116,7 +110,7 @@ TEST(Scenario, BadUnitNegativeSizeAndRangeErrorsNameThePath) {
 }
 
 TEST(Scenario, OverridesAreValidatedLikeTheFileAndNamed) {
-  const auto path = write_scenario("ov", R"({"device": {"vram": "1GiB"}})");
+  const auto path = write_named_scenario("ov", R"({"device": {"vram": "1GiB"}})");
   EXPECT_EQ(load_scenario(path, {"device.vram=2GiB"}).device.config.vram_bytes, uint64_t{2} << 30);
   EXPECT_EQ(load_scenario(path, {"seed=77"}).seed, 77u);
   std::string e = load_error(R"({"device": {"vram": "1GiB"}})", {"device.vram=lots"});
@@ -129,8 +123,9 @@ TEST(Scenario, OverridesAreValidatedLikeTheFileAndNamed) {
 }
 
 TEST(Scenario, KernelGenerationIsADeviceOption) {
-  EXPECT_FALSE(load_scenario(write_scenario("k0", "{}")).device.kernel_before_2025) << "current";
-  const auto path = write_scenario("k1", R"({"device": {"kernel": "before-2025"}})");
+  EXPECT_FALSE(load_scenario(write_named_scenario("k0", "{}")).device.kernel_before_2025)
+      << "current";
+  const auto path = write_named_scenario("k1", R"({"device": {"kernel": "before-2025"}})");
   EXPECT_TRUE(load_scenario(path).device.kernel_before_2025);
   EXPECT_FALSE(load_scenario(path, {"device.kernel=current"}).device.kernel_before_2025);
   const std::string e = load_error(R"({"device": {"kernel": "6.1"}})");
@@ -142,7 +137,7 @@ TEST(Scenario, MissingFileIsAnInputError) {
 }
 
 TEST(Scenario, ABareZeroIsZeroInEveryUnit) {
-  const auto s = load_scenario(write_scenario("zero", R"({"migration": {"timeout": 0,
+  const auto s = load_scenario(write_named_scenario("zero", R"({"migration": {"timeout": 0,
       "postcopy_after": "0"}, "workload": {"dma_rate": 0}})"),
                                {"link.latency=0"});
   EXPECT_EQ(s.migration.timeout_s, 0.0) << "0: no limit";

@@ -153,5 +153,23 @@ TEST(FrontendV2, CorruptedSaveStreamIsRejectedByTheDestination) {
   EXPECT_TRUE(rejected);
 }
 
+// Issue 12: mtty_precopy_ioctl(): the device state is checked before the file's
+// disabled flag, so a fd that left the saving group gets EINVAL, not ENODEV.
+TEST(KernelAbi, PrecopyInfoChecksTheStateBeforeTheDisabledFd) {
+  Pair p;
+  int old_fd = -1, new_fd = -1;
+  ASSERT_EQ(set_state(p.src, MigState::kPreCopy, &old_fd), 0);
+  ASSERT_EQ(set_state(p.src, MigState::kRunning), 0);  // leaves the saving group: fd disabled
+  vfio_precopy_info info{};
+  info.argsz = sizeof info;
+  EXPECT_EQ(p.src.ioctl(old_fd, VFIO_MIG_GET_PRECOPY_INFO, &info), -EINVAL)
+      << "RUNNING is checked first";
+  ASSERT_EQ(set_state(p.src, MigState::kPreCopy, &new_fd), 0);
+  ASSERT_NE(new_fd, old_fd);
+  EXPECT_EQ(p.src.ioctl(old_fd, VFIO_MIG_GET_PRECOPY_INFO, &info), -ENODEV)
+      << "in PRE_COPY again, the old fd is the one at fault";
+  EXPECT_EQ(p.src.ioctl(new_fd, VFIO_MIG_GET_PRECOPY_INFO, &info), 0);
+}
+
 }  // namespace
 }  // namespace mdevsim::vfio

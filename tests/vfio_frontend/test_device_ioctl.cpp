@@ -63,5 +63,30 @@ TEST(FrontendDeviceIoctl, ResetEndsTheSessionAndReturnsToTheDefaultState) {
   EXPECT_EQ(fe.read(fd, buf, sizeof buf), -ENODEV);
 }
 
+// Issue 12: vfio_pci_ioctl_get_region_info(): a large enough argsz is left as passed.
+TEST(KernelAbi, RegionAndDeviceInfoLeaveABigEnoughArgszAlone) {
+  RecordingDevice dev;
+  FrontendOptions o;
+  o.protocol = Protocol::kV1;
+  Frontend fe(dev, o);
+  alignas(8) uint8_t buf[256] = {};
+  auto* info = reinterpret_cast<vfio_region_info*>(buf);
+  info->argsz = sizeof buf;
+  info->index = VFIO_PCI_NUM_REGIONS;  // the v1 migration region, with capabilities
+  ASSERT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_GET_REGION_INFO, buf), 0);
+  EXPECT_EQ(info->argsz, sizeof buf);
+  EXPECT_EQ(info->cap_offset, sizeof(vfio_region_info));
+  vfio_region_info small{};
+  small.argsz = sizeof small;
+  small.index = VFIO_PCI_NUM_REGIONS;
+  ASSERT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_GET_REGION_INFO, &small), 0);
+  EXPECT_EQ(small.argsz, 80u) << "too small: raised to the size needed";
+  alignas(8) uint8_t dbuf[64] = {};
+  auto* dinfo = reinterpret_cast<vfio_device_info*>(dbuf);
+  dinfo->argsz = sizeof dbuf;
+  ASSERT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_GET_INFO, dbuf), 0);
+  EXPECT_EQ(dinfo->argsz, sizeof dbuf);
+}
+
 }  // namespace
 }  // namespace mdevsim::vfio::testing

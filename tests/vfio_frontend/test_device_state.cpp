@@ -35,7 +35,7 @@ TEST(FrontendV2, FeatureHeaderChecks) {
       << "payload too small";
   FeatureBuf<uint64_t> unknown(VFIO_DEVICE_FEATURE_GET | 42);
   EXPECT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, &unknown), -ENOTTY)
-      << "mdev without device_feature op (current kernels; test_kernel_abi has both)";
+      << "mdev without device_feature op (current kernels; KernelAbi below has both)";
   // PROBE: 0, nothing done; PROBE of an unsupported direction: EINVAL.
   FeatureBuf<vfio_device_feature_mig_state> probe(
       VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET |
@@ -149,6 +149,25 @@ TEST(FrontendV2, DataSizeIsTheStopCopyLength) {
   while ((n = p.src.read(save, buf.data(), buf.size())) > 0) total += n;
   EXPECT_EQ(ds.payload.stop_copy_length, total)
       << "the estimate before stopping is exact for a stopped device";
+}
+
+// Issue 12: vfio_ioctl_device_feature(): the default case, for a driver without a
+// device_feature op, returns -ENOTTY since 16df67f2189a and -EINVAL before.
+TEST(KernelAbi, UnknownFeatureIndexFollowsTheKernelGeneration) {
+  Pair p;
+  for (const auto& [generation, expected] : {std::pair{KernelGeneration::kCurrent, -ENOTTY},
+                                             std::pair{KernelGeneration::kBefore2025, -EINVAL}}) {
+    FrontendOptions o;
+    o.kernel = generation;
+    Frontend fe(p.src_dev, o);
+    FeatureBuf<uint64_t> unknown(VFIO_DEVICE_FEATURE_GET | 42);
+    EXPECT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, &unknown), expected);
+    // Known features do not depend on it.
+    FeatureBuf<vfio_device_feature_migration> mig(VFIO_DEVICE_FEATURE_GET |
+                                                  VFIO_DEVICE_FEATURE_MIGRATION);
+    EXPECT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, &mig), 0);
+  }
+  EXPECT_EQ(FrontendOptions{}.kernel, KernelGeneration::kCurrent) << "the current one by default";
 }
 
 }  // namespace

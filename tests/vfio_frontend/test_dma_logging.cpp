@@ -16,6 +16,13 @@ struct LogStart {
     hdr.argsz = sizeof(raw);
     hdr.flags = VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START;
   }
+  LogStart(uint64_t page_size, std::vector<vfio_device_feature_dma_logging_range>& ranges)
+      : LogStart() {
+    ctl.page_size = page_size;
+    ctl.num_ranges = static_cast<uint32_t>(ranges.size());
+    ctl.ranges = reinterpret_cast<uint64_t>(ranges.data());
+  }
+  long operator()(Frontend& fe) { return fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, raw); }
 };
 
 TEST(DmaLogging, StartChecks) {
@@ -91,6 +98,48 @@ TEST(DmaLogging, ReportSetsBitsForDmaWritesAndClears) {
       VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP;
   ASSERT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, stop), 0);
   EXPECT_EQ(fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, raw), -EINVAL) << "not started";
+}
+
+constexpr uint64_t kMiB = uint64_t{1} << 20;
+
+long logging_stop(Frontend& fe) {
+  FeatureBuf<uint8_t> stop(VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP, 8);
+  return fe.ioctl(fe.device_fd(), VFIO_DEVICE_FEATURE, &stop);
+}
+
+// Issue 12: vfio_ioctl_device_feature_logging_start() does not check that
+// page_size is a power of two: it is a hint, and the driver writes back the
+// size it chose. Alignment is IS_ALIGNED(), a mask test.
+TEST(KernelAbi, DmaLoggingPageSizeIsAHintWrittenBack) {
+  Pair p(ram_options());
+  std::vector<vfio_device_feature_dma_logging_range> ranges{{0, 64 * kMiB}};
+  LogStart three_pages(12288, ranges);  // 12 KiB: mask 0x2fff; 0 and 64 MiB pass it
+  ASSERT_EQ(three_pages(p.src), 0);
+  EXPECT_EQ(three_pages.ctl.page_size, 8192u) << "rounded down to a power of two";
+  ASSERT_EQ(logging_stop(p.src), 0);
+  LogStart tiny(1024, ranges);
+  ASSERT_EQ(tiny(p.src), 0);
+  EXPECT_EQ(tiny.ctl.page_size, 4096u) << "never below 4 KiB";
+  ASSERT_EQ(logging_stop(p.src), 0);
+  std::vector<vfio_device_feature_dma_logging_range> odd{{8192, 64 * kMiB}};
+  EXPECT_EQ(LogStart(12288, odd)(p.src), -EINVAL) << "8192 & 0x2fff != 0: not IS_ALIGNED";
+}
+
+// Issue 12: The same function checks the ranges one by one (alignment, overflow,
+// overlap with an earlier range), so the first bad range decides the errno.
+TEST(KernelAbi, DmaLoggingTheFirstBadRangeDecides) {
+  Pair p(ram_options());
+  const uint64_t wraps = ~uint64_t{0} - 4095;
+  std::vector<vfio_device_feature_dma_logging_range> r1{{0, 8192}, {4096, 4096}, {wraps, 8192}};
+  EXPECT_EQ(LogStart(4096, r1)(p.src), -EINVAL) << "range 1 overlaps range 0 before range 2 wraps";
+  std::vector<vfio_device_feature_dma_logging_range> r2{{wraps, 8192}, {100, 4096}};
+  EXPECT_EQ(LogStart(4096, r2)(p.src), -EOVERFLOW) << "range 0 wraps before range 1 is unaligned";
+  std::vector<vfio_device_feature_dma_logging_range> r3{{100, 4096}, {wraps, 8192}};
+  EXPECT_EQ(LogStart(4096, r3)(p.src), -EINVAL);
+  std::vector<vfio_device_feature_dma_logging_range> r4{{0, 4096}};
+  LogStart null_ranges(4096, r4);
+  null_ranges.ctl.ranges = 0;
+  EXPECT_EQ(null_ranges(p.src), -EFAULT) << "copy_from_user of range 0";
 }
 
 }  // namespace

@@ -1,5 +1,9 @@
 // Protocol v1 through the frontend: the migration region, field access
-// rules, the 8 bit combinations, the iteration machine and a full migration.
+// rules, the 8 bit combinations, the iteration machine, a full migration,
+// and v1_strict against libvfio-user's table.
+#include <map>
+#include <set>
+
 #include "frontend_fixture.h"
 
 namespace mdevsim::vfio {
@@ -213,6 +217,43 @@ TEST(FrontendV1, TruncatedResumeFailsTheStateWriteIntoTheErrorState) {
   EXPECT_EQ(wr64(p.dst, 24, 1u << 30), -EINVAL) << "larger than the data section";
   EXPECT_EQ(wr32(p.dst, 0, 1), -EINVAL);
   EXPECT_EQ(rd32(p.dst, 0), 6u);
+}
+
+// Issue 12: v1_strict follows libvfio-user's migr_states[] as intended: what the
+// table allows is allowed, what it refuses is refused, except that the
+// operator-precedence slip is corrected (011b -> 001b refused, same-state
+// writes accepted) and 110b is never a target.
+TEST(KernelAbi, V1StrictIsLibvfioUsersTableAsIntended) {
+  FrontendOptions o;
+  o.protocol = Protocol::kV1;
+  o.v1_strict = true;
+  // from -> targets the table allows (error state left out).
+  const std::map<uint32_t, std::set<uint32_t>> allowed = {
+      {0, {0, 1}}, {1, {0, 1, 2, 3, 4}}, {2, {0, 1, 2}}, {3, {0, 2, 3}}, {4, {1, 4}}};
+  Pair p(o);
+  FrontendOptions permissive_options = o;
+  permissive_options.v1_strict = false;
+  Frontend permissive(p.dst_dev, permissive_options);
+  const auto wr = [](Frontend& fe, uint32_t v) {
+    return fe.pwrite(fe.device_fd(), &v, 4, uint64_t{VFIO_PCI_NUM_REGIONS} << 40);
+  };
+  for (const auto& [from, targets] : allowed)
+    for (uint32_t to = 0; to <= 7; ++to) {
+      // From 001b (after a reset) every state is one allowed write away.
+      for (Frontend* fe : {&p.src, &permissive}) {
+        ASSERT_EQ(fe->ioctl(fe->device_fd(), VFIO_DEVICE_RESET, nullptr), 0);
+        if (from != 1) {
+          ASSERT_EQ(wr(*fe, from), 4) << from;
+        }
+      }
+      const long loose = wr(permissive, to);
+      // An allowed write does what it does without strict mode (100b -> 001b
+      // validates the empty image and fails either way); a refused one is EINVAL.
+      EXPECT_EQ(wr(p.src, to), targets.count(to) ? loose : -EINVAL) << from << " -> " << to;
+      if (targets.count(to) && !(from == 4 && to == 1)) {
+        EXPECT_EQ(loose, 4) << from << " -> " << to;
+      }
+    }
 }
 
 }  // namespace

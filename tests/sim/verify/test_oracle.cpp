@@ -1,5 +1,5 @@
 // The verification oracle (sim/verify/oracle.cpp) over a real migration,
-// with a DeviceInspector double that makes the destination diverge after the
+// with a HostInspector double that makes the destination diverge after the
 // switch check: only the continuation check may find it, and it must name
 // the first register that differs.
 #include <memory>
@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "mdevsim/models/gpu/gpu_device.h"
 #include "mdevsim/sim/host.h"
 #include "mdevsim/sim/migration.h"
 #include "mdevsim/sim/quiet_systemc.h"
@@ -20,13 +21,13 @@ using namespace mdevsim;
 
 // The destination counts a fence and an interrupt it never had, just as the
 // continuation starts (after the switch check passed).
-class DivergingInspector : public sim::verify::DeviceInspector {
+class DivergingInspector : public sim::verify::HostInspector {
  public:
-  using DeviceInspector::DeviceInspector;
+  using HostInspector::HostInspector;
   void resume_for_continuation() override {
-    auto& regs = host_.device.registers;
+    auto& regs = dynamic_cast<models::GpuDevice&>(host_.model()).registers;  // quickstart: a gpu
     for (auto r : {models::kFenceCompleted, models::kIrqCount}) regs.set(r, regs.get(r) + 1);
-    DeviceInspector::resume_for_continuation();
+    HostInspector::resume_for_continuation();
   }
 };
 
@@ -36,9 +37,9 @@ sim::Result run(bool diverge) {
   sim::RunOptions o;
   if (diverge)
     o.inspector = [](sim::Host& h,
-                     const char* role) -> std::unique_ptr<sim::verify::DeviceInspector> {
+                     const char* role) -> std::unique_ptr<sim::verify::HostInspector> {
       if (std::string(role) == "dst") return std::make_unique<DivergingInspector>(h);
-      return std::make_unique<sim::verify::DeviceInspector>(h);
+      return std::make_unique<sim::verify::HostInspector>(h);
     };
   return sim::run_migration(s, o);
 }

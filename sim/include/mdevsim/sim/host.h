@@ -10,12 +10,10 @@
 #include <systemc>
 
 #include "mdevsim/models/factory/device.h"
-#include "mdevsim/models/gpu/gpu_device.h"
 #include "mdevsim/models/memory/guest_memory.h"
 #include "mdevsim/models/memory/guest_memory_target.h"
 #include "mdevsim/models/memory/missing_pages.h"
 #include "mdevsim/models/memory/page_store.h"
-#include "mdevsim/models/workload/workload_driver.h"
 #include "mdevsim/models/workload/workload_pattern.h"
 #include "mdevsim/sim/scenario.h"
 #include "mdevsim/vfio/frontend.h"
@@ -87,7 +85,7 @@ class Vcpus : public sc_core::sc_module {
 // DMA is bound to), the device and its guest driver, the vCPUs and the
 // frontend are its parts and live as long as it does.
 class Host : public sc_core::sc_module {
-  // First: built before the views below refer to them.
+  // First: built before the frontend refers to it.
   std::unique_ptr<models::Device> device_;
   std::unique_ptr<models::GuestDriver> driver_;
 
@@ -101,11 +99,7 @@ class Host : public sc_core::sc_module {
   models::Device& model() { return *device_; }
   const models::Device& model() const { return *device_; }
   models::GuestDriver& guest_driver() { return *driver_; }
-  // GPU views, for the VMM and verification in migration.cpp that still read
-  // GPU state directly (issue 11: they move to the ABI and an inspector);
-  // building a host of another device type fails until then.
-  models::GpuDevice& device;
-  models::WorkloadDriver& driver;
+  const models::GuestDriver& guest_driver() const { return *driver_; }
   Vcpus vcpus;
   vfio::Frontend frontend;
 
@@ -114,6 +108,9 @@ class Host : public sc_core::sc_module {
     vcpus.set_running(r);
     driver_->set_guest_running(r);
   }
+  // The guest's state (vCPUs and its device driver) becomes `source`'s: the
+  // VM's CPU state migrating, or a reference cloned from the source.
+  void load_guest_state_from(const Host& source);
 };
 
 vfio::FrontendOptions frontend_options(const Scenario& s, bool source);

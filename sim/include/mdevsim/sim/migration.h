@@ -13,13 +13,13 @@ namespace mdevsim::sim {
 class RunRecorder;
 struct Host;
 namespace verify {
-class DeviceInspector;
+class HostInspector;
 }
 
 // How the verification oracle sees a host ("src", "dst", "ref"); tests pass
-// a double here (tests/sim/verify). Empty: verify::DeviceInspector itself.
+// a double here (tests/sim/verify). Empty: verify::HostInspector itself.
 using InspectorFactory =
-    std::function<std::unique_ptr<verify::DeviceInspector>(Host&, const char* role)>;
+    std::function<std::unique_ptr<verify::HostInspector>(Host&, const char* role)>;
 
 struct RunOptions {
   bool exact = false;               // move device bytes through read()/write() buffers, not splice

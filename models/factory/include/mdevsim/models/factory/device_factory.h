@@ -1,7 +1,8 @@
 // The device types the simulator can build, keyed by the scenario's
-// `device.type`. Adding a device type: implement models::Device (and a
-// GuestDriver for its workload), then add one entry to device_types() in
-// device_factory.cpp.
+// `device.type`. Adding a device type: implement models::Device (its stream
+// can be the generic paged one, models/stream/paged_stream.h), a GuestDriver
+// for its workload and a DeviceInspector for verification, then add one
+// entry to device_types() in device_factory.cpp.
 #pragma once
 
 #include <functional>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "mdevsim/models/factory/device.h"
+#include "mdevsim/models/factory/device_inspector.h"
 #include "mdevsim/models/gpu/device_config.h"
 
 namespace mdevsim::models {
@@ -23,6 +25,12 @@ struct DeviceType {
   std::function<std::unique_ptr<GuestDriver>(const std::string& name, Device& device,
                                              const WorkloadSpec& workload, uint64_t seed)>
       make_driver;
+  // What verification sees of a device of this type and its guest driver.
+  std::function<std::unique_ptr<DeviceInspector>(Device& device, GuestDriver& driver)>
+      make_inspector;
+  // The guest driver's state (its position in the workload) copied from
+  // another driver of this type: the guest's software migrates with the VM.
+  std::function<void(GuestDriver& to, const GuestDriver& from)> copy_driver_state;
 };
 
 inline constexpr std::string_view kDefaultDeviceType = "gpu";
@@ -40,5 +48,8 @@ std::unique_ptr<Device> make_device(std::string_view type, const std::string& na
                                     const DeviceConfig& config);
 std::unique_ptr<GuestDriver> make_guest_driver(const std::string& name, Device& device,
                                                const WorkloadSpec& workload, uint64_t seed);
+// By `device`'s type; std::invalid_argument if the driver is not its type's.
+std::unique_ptr<DeviceInspector> make_inspector(Device& device, GuestDriver& driver);
+void copy_guest_driver_state(const Device& device, GuestDriver& to, const GuestDriver& from);
 
 }  // namespace mdevsim::models
