@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "mdevsim/models/common/rng.h"
+#include "mdevsim/models/stream/record_format.h"
 
 namespace mdevsim::models {
 
@@ -111,11 +112,10 @@ std::vector<uint64_t> GpuDevice::dma_logging_report(uint64_t iova, uint64_t leng
   return out;
 }
 
-// A PAGE record of the device stream (device_stream.cpp): record header (u32
-// type, u32 zero, u64 length), page index, page payload.
+// What one missing page takes in the stream when it arrives: a PAGE record
+// (models/stream/record_format.h).
 uint64_t GpuDevice::postcopy_page_record_bytes() const {
-  constexpr uint64_t kRecordHeader = 16, kPageIndex = 8;
-  return kRecordHeader + kPageIndex + config_.page_size;
+  return models::page_record_bytes(config_.page_size);
 }
 
 std::string GpuDevice::compatibility_string() const {
