@@ -163,8 +163,8 @@ TEST(PageStore, AWriteToAResidentPageFoldsIntoItsResidentContent) {
   EXPECT_EQ(a.token(42), ref.token(42)) << "a resident page is written like any other";
   EXPECT_NE(a.token(42), before);
   EXPECT_EQ(a.touched_pages(), a.page_count()) << "the page was already counted";
-  EXPECT_EQ(a.resident_pages(), a.page_count() - PageStore::kChunkPages)
-      << "the written page's chunk holds its pages' resident content as tokens now";
+  EXPECT_EQ(a.resident_pages(), a.page_count() - 1)
+      << "only the written page holds a token of its own; the rest of its chunk stays bits";
   EXPECT_EQ(a.token(41), a.resident_token(41)) << "its neighbours kept their content";
   EXPECT_EQ(a.dirty().count(), 1u);
   EXPECT_TRUE(a.dirty().test(42));
@@ -235,6 +235,73 @@ TEST(PageStore, MakeResidentNeedsASaltAndARangeInside) {
   EXPECT_THROW(m.make_resident(200, 100), std::invalid_argument);
   EXPECT_NO_THROW(m.make_resident(200, 56));
   EXPECT_EQ(m.touched_pages(), 56u);
+}
+
+// A chunk keeps its first written pages sparse and becomes dense after
+// kSparseMaxPages of them; content, touched pages and their order are the
+// same either way (checked against a plain token array).
+TEST(PageStore, SparseChunksBecomeDenseWithTheSameContent) {
+  PageStore m(uint64_t{64} << 20, 4096);  // 16384 pages: 4 chunks
+  m.set_content_salt(3);
+  m.make_resident(1000, 9000);
+  std::vector<uint64_t> expected(m.page_count(), 0);
+  for (uint64_t p = 1000; p < 10000; ++p) expected[p] = m.resident_token(p);
+  Rng rng(11);
+  const auto check = [&](const char* when) {
+    std::vector<std::pair<uint64_t, uint64_t>> want, listed;
+    for (uint64_t p = 0; p < m.page_count(); ++p) {
+      ASSERT_EQ(m.token(p), expected[p]) << when << ": page " << p;
+      if (expected[p] != 0) want.emplace_back(p, expected[p]);
+    }
+    m.for_each_touched([&](uint64_t p, uint64_t t) { listed.emplace_back(p, t); });
+    EXPECT_EQ(listed, want) << when;
+    EXPECT_EQ(m.touched_pages(), want.size()) << when;
+  };
+  // Chunk 0 (pages 0..4095, partly resident) gets 900 writes: still sparse.
+  for (int k = 0; k < 900; ++k) {
+    const uint64_t p = rng.next() % PageStore::kChunkPages, v = rng.next();
+    m.write(p, v);
+    PageStore one(4096 * 2, 4096);  // the fold on a token, as a dense store does it
+    one.set_token(0, expected[p]);
+    one.write(0, v);
+    expected[p] = one.token(0);
+  }
+  check("sparse");
+  const uint64_t sparse_bytes = m.memory_bytes();
+  // Restores of zero, resident and other content, then enough writes to
+  // make chunk 0 dense.
+  for (uint64_t p : {uint64_t{5}, uint64_t{1500}, uint64_t{1501}}) {
+    const uint64_t t = p == 5 ? 0 : p == 1500 ? m.resident_token(p) : 77;
+    m.set_token(p, t);
+    expected[p] = t;
+  }
+  check("restored");
+  for (uint64_t p = 0; p < PageStore::kChunkPages; p += 2) {
+    m.write(p, p);
+    PageStore one(4096 * 2, 4096);
+    one.set_token(0, expected[p]);
+    one.write(0, p);
+    expected[p] = one.token(0);
+  }
+  check("dense");
+  EXPECT_GT(m.memory_bytes(), sparse_bytes + PageStore::kChunkPages * 8 / 2)
+      << "chunk 0 has dense storage now";
+  EXPECT_EQ(m.writes(), 900u + PageStore::kChunkPages / 2);
+}
+
+// Thin writes everywhere over a resident memory (uniform guest writes while
+// a large VM migrates) cost about their tokens, not whole chunks.
+TEST(PageStore, ThinWritesOverResidentMemoryCostTheirTokens) {
+  PageStore ram(uint64_t{16} << 30, 4096);  // 4 Mi pages, 1024 chunks
+  ram.set_content_salt(1);
+  ram.make_resident(0, ram.page_count());
+  const uint64_t before = ram.memory_bytes();
+  Rng rng(5);
+  for (int k = 0; k < 100000; ++k) ram.write(rng.next() % ram.page_count(), 1);
+  // 100 000 tokens (800 KB, vectors at most double) and 1024 × 640 bytes of
+  // per-chunk bits; a dense chunk per written chunk would be 32 MiB.
+  EXPECT_LT(ram.memory_bytes() - before, uint64_t{3} << 20);
+  EXPECT_EQ(ram.touched_pages(), ram.page_count());
 }
 
 }  // namespace
