@@ -34,6 +34,35 @@ TEST(PageStore, WritesChangeContentAndMarkDirtyOnlyWhileTracking) {
   EXPECT_EQ(m.dirty().count(), 0u);
 }
 
+// Writes are applied a few writes late (their cache misses overlap); no
+// reader may see that: tracking switched between writes, untracked writes
+// and restores in between, every read right after a write.
+TEST(PageStore, QueuedWritesAreInvisible) {
+  PageStore m(1 << 24, 4096), ref(1 << 24, 4096);  // 4096 pages
+  for (uint64_t p = 0; p < 40; ++p) {
+    if (p == 10) m.start_tracking();
+    if (p == 20) m.stop_tracking();
+    m.write(p, p + 1);
+    ref.write_untracked(p, p + 1);
+  }
+  for (uint64_t p = 0; p < 40; ++p) EXPECT_EQ(m.dirty().test(p), p >= 10 && p < 20) << p;
+  EXPECT_EQ(m.writes(), 40u);
+  for (uint64_t k = 0; k < 100; ++k) {
+    m.write(k % 7, k);
+    ref.write_untracked(k % 7, k);
+    if (k % 5 == 0) {
+      m.write_untracked(k % 3, k);
+      ref.write_untracked(k % 3, k);
+    }
+    if (k % 11 == 0) {
+      m.set_token(k % 7, k + 1);
+      ref.set_token(k % 7, k + 1);
+    }
+    ASSERT_EQ(m.token(k % 7), ref.token(k % 7)) << k;
+  }
+  for (uint64_t p = 0; p < 7; ++p) EXPECT_EQ(m.token(p), ref.token(p)) << p;
+}
+
 TEST(PageStore, SameWritesGiveSameContentDifferentWritesDiffer) {
   PageStore a(1 << 20, 4096), b(1 << 20, 4096);
   for (uint64_t i = 0; i < 100; ++i) {
@@ -256,6 +285,10 @@ TEST(PageStore, SparseChunksBecomeDenseWithTheSameContent) {
     m.for_each_touched([&](uint64_t p, uint64_t t) { listed.emplace_back(p, t); });
     EXPECT_EQ(listed, want) << when;
     EXPECT_EQ(m.touched_pages(), want.size()) << when;
+    m.dirty().set(7);  // not touched: cleared by the marking
+    m.mark_touched_dirty();
+    EXPECT_EQ(m.dirty().count(), want.size()) << when;
+    for (const auto& [p, t] : want) EXPECT_TRUE(m.dirty().test(p)) << when << ": page " << p;
   };
   // Chunk 0 (pages 0..4095, partly resident) gets 900 writes: still sparse.
   for (int k = 0; k < 900; ++k) {

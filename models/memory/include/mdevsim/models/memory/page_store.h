@@ -137,49 +137,65 @@ class PageStore {
   uint64_t size_bytes() const { return size_bytes_; }
   uint32_t page_size() const { return page_size_; }
   uint64_t page_count() const { return pages_; }
-  uint64_t touched_pages() const { return touched_; }
+  uint64_t touched_pages() const {
+    settle();
+    return touched_;
+  }
 
   // A chunk stays sparse until more than this many of its pages hold tokens
-  // of their own (8 KiB of tokens against a dense chunk's 32 KiB).
+  // of their own (8 KiB of tokens against a dense chunk's 32 KiB), or it
+  // took more than this many writes (a sparse write costs a rank and three
+  // cache lines; a busy chunk is worth its 32 KiB).
   static constexpr uint64_t kSparseMaxPages = 1024;
 
   // Token 0 means "never written": the page reads as zeros.
   uint64_t token(uint64_t page) const {
+    settle();
     if (const uint64_t* chunk = chunks_[page >> kChunkShift]) [[likely]]
       return chunk[page & (kChunkPages - 1)];
     return token_slow(page);
   }
 
   // A write of `value` to the page: content changes, the page becomes dirty
-  // if tracking is on. Hot path of every workload: keep it branch-light.
+  // if tracking is on. Hot path of every workload. A write is applied kLag
+  // writes later, in order, its token and dirty word prefetched when it is
+  // queued: writes all over a large memory keep kLag cache misses in flight
+  // instead of the few the CPU's window holds. Every other member applies
+  // the queue first, so nothing can observe the lag.
   void write(uint64_t page, uint64_t value) {
-    write_untracked(page, value);
-    if (tracking_) dirty_.set(page);
+    prefetch(page);
+    Queued& q = queue_[queue_head_];
+    if (queued_ == kLag)
+      apply(q);
+    else
+      ++queued_;
+    q = {page, value};
+    queue_head_ = (queue_head_ + 1) & (kLag - 1);
   }
 
   // Hint: `page` is written soon (its token and dirty word start loading).
   void prefetch(uint64_t page) const {
-    if (const uint64_t* chunk = chunks_[page >> kChunkShift])
-      __builtin_prefetch(chunk + (page & (kChunkPages - 1)), 1);
+    const uint64_t i = page & (kChunkPages - 1);
+    if (const uint64_t* chunk = chunks_[page >> kChunkShift]) {
+      __builtin_prefetch(chunk + i, 1);
+    } else if (const SparseChunk* s = sparse_[page >> kChunkShift].get()) {
+      __builtin_prefetch(&s->present[i >> 6]);
+      __builtin_prefetch(&s->rank[i >> 6]);
+    }
     __builtin_prefetch(dirty_.words().data() + (page >> 6), 1);
   }
 
   // A write the dirty log does not see (device DMA into guest RAM: KVM's
   // dirty logging misses it, which is why VFIO reports DMA-dirty pages).
   void write_untracked(uint64_t page, uint64_t value) {
-    ++writes_;
-    uint64_t* chunk = chunks_[page >> kChunkShift];
-    if (!chunk) [[unlikely]]
-      return write_sparse(page, value);
-    uint64_t& t = chunk[page & (kChunkPages - 1)];
-    if (t == 0) [[unlikely]]
-      mark_present(page);
-    t = fold(t, value);
+    settle();
+    write_now(page, value);
   }
 
   // Restore path: set content without counting a write or dirtying the page.
   // A page arriving with its resident (version 0) content stays a bit.
   void set_token(uint64_t page, uint64_t tok) {
+    settle();
     uint64_t* chunk = chunks_[page >> kChunkShift];
     if (!chunk) return set_token_sparse(page, tok);
     if (tok == 0) return drop_stored(page);
@@ -192,6 +208,7 @@ class PageStore {
   // Which version-0 content this memory's resident pages hold (a source and
   // its destination share it, so arriving resident pages stay bits).
   void set_content_salt(uint64_t salt) {
+    settle();
     salt_ = salt;
     salted_ = true;
   }
@@ -207,6 +224,7 @@ class PageStore {
     if (!salted_) throw std::logic_error("make_resident needs a content salt");
     if (first > pages_ || count > pages_ - first)
       throw std::invalid_argument("resident range beyond the memory");
+    settle();
     if (resident_.empty()) resident_.assign((pages_ + 63) / 64, 0);
     for (uint64_t p = first; p < first + count;) {
       const uint64_t wi = p >> 6;
@@ -225,19 +243,38 @@ class PageStore {
     }
   }
   // Resident pages kept as bits (their chunk not allocated yet).
-  uint64_t resident_pages() const { return resident_count_; }
+  uint64_t resident_pages() const {
+    settle();
+    return resident_count_;
+  }
 
   // Dirty tracking for migration passes.
-  void start_tracking() { tracking_ = true; }
-  void stop_tracking() { tracking_ = false; }
+  void start_tracking() {
+    settle();
+    tracking_ = true;
+  }
+  void stop_tracking() {
+    settle();
+    tracking_ = false;
+  }
   bool tracking() const { return tracking_; }
-  DirtyBitmap& dirty() { return dirty_; }
-  const DirtyBitmap& dirty() const { return dirty_; }
+  DirtyBitmap& dirty() {
+    settle();
+    return dirty_;
+  }
+  const DirtyBitmap& dirty() const {
+    settle();
+    return dirty_;
+  }
 
-  uint64_t writes() const { return writes_; }
+  uint64_t writes() const {
+    settle();
+    return writes_;
+  }
 
   // Drops every page (all content becomes zero) and the dirty set.
   void clear() {
+    settle();
     for (auto& c : chunks_) c = nullptr;
     for (auto& s : sparse_) s.reset();
     arena_.release_all();
@@ -251,6 +288,7 @@ class PageStore {
   // Calls fn(page, token) for every non-zero page, ascending.
   template <typename Fn>
   void for_each_touched(Fn&& fn) const {
+    settle();
     for (uint64_t ci = 0; ci < chunks_.size(); ++ci) {
       if (const uint64_t* chunk = chunks_[ci]) {
         for (uint64_t w = 0; w < kPresentWords; ++w) {
@@ -277,6 +315,25 @@ class PageStore {
     }
   }
 
+  // Marks every non-zero page dirty (and no other), a word at a time: a
+  // migration's first pass over a resident memory costs bits, not tokens.
+  void mark_touched_dirty() {
+    settle();
+    dirty_.clear_all();
+    for (uint64_t ci = 0; ci < chunks_.size(); ++ci) {
+      const uint64_t* chunk = chunks_[ci];
+      const SparseChunk* s = sparse_[ci].get();
+      for (uint64_t w = 0; w < kPresentWords; ++w) {
+        const uint64_t wi = ci * kPresentWords + w;
+        if (wi >= dirty_.words().size()) return;
+        const uint64_t bits =
+            chunk ? chunk[kChunkPages + w]
+                  : (s ? s->present[w] : 0) | (wi < resident_.size() ? resident_[wi] : 0);
+        if (bits != 0) dirty_.set_word(wi, bits);
+      }
+    }
+  }
+
   // Order-independent hash of all content (page index and token).
   uint64_t content_hash() const {
     uint64_t h = mix64(pages_ ^ (uint64_t{page_size_} << 40));
@@ -286,6 +343,7 @@ class PageStore {
 
   // Bytes of memory this store holds (chunks + bitmaps), for RSS accounting.
   uint64_t memory_bytes() const {
+    settle();
     uint64_t sparse = sparse_.size() * sizeof(sparse_[0]);
     for (const auto& s : sparse_)
       if (s) sparse += sizeof(SparseChunk) + s->tokens.capacity() * 8;
@@ -341,12 +399,44 @@ class PageStore {
   }
 
  private:
+  static constexpr unsigned kLag = 16;  // queued writes (a power of two)
+  struct Queued {
+    uint64_t page, value;
+  };
+
+  // Applies the queued writes. The queue is not content: a const reader
+  // applying it changes nothing it could observe.
+  void settle() const {
+    if (queued_ != 0) [[unlikely]]
+      const_cast<PageStore*>(this)->apply_queued();
+  }
+  [[gnu::noinline]] void apply_queued() {
+    unsigned i = (queue_head_ - queued_) & (kLag - 1);
+    for (; queued_ != 0; --queued_, i = (i + 1) & (kLag - 1)) apply(queue_[i]);
+  }
+  void apply(const Queued& q) {
+    write_now(q.page, q.value);
+    if (tracking_) dirty_.set(q.page);
+  }
+
+  void write_now(uint64_t page, uint64_t value) {
+    ++writes_;
+    uint64_t* chunk = chunks_[page >> kChunkShift];
+    if (!chunk) [[unlikely]]
+      return write_sparse(page, value);
+    uint64_t& t = chunk[page & (kChunkPages - 1)];
+    if (t == 0) [[unlikely]]
+      mark_present(page);
+    t = fold(t, value);
+  }
+
   // The pages of a chunk without dense storage that hold a token of their
   // own: presence bits, per bit word the number of tokens before it, and the
   // tokens in page order.
   struct SparseChunk {
     uint64_t present[kPresentWords] = {};
     uint16_t rank[kPresentWords] = {};
+    uint32_t writes = 0;
     std::vector<uint64_t> tokens;
 
     bool has(uint64_t i) const { return (present[i >> 6] >> (i & 63)) & 1; }
@@ -385,6 +475,7 @@ class PageStore {
     if (s && s->has(i)) {
       uint64_t& t = s->tokens[s->index(i)];
       t = fold(t, value);
+      if (++s->writes > kSparseMaxPages) make_dense(ci);
       return;
     }
     uint64_t old = 0;
@@ -395,6 +486,7 @@ class PageStore {
       ++touched_;
     }
     store_sparse(ci, i, fold(old, value));
+    if (auto& t = sparse_[ci]; t && ++t->writes > kSparseMaxPages) make_dense(ci);
   }
 
   [[gnu::noinline]] void set_token_sparse(uint64_t page, uint64_t tok) {
@@ -538,6 +630,8 @@ class PageStore {
   std::vector<uint64_t> resident_;  // one bit per page holding its resident token
   std::vector<uint64_t*> chunks_;   // into arena_; null: the chunk is sparse_, resident_ bits
   std::vector<std::unique_ptr<SparseChunk>> sparse_;  // per chunk without dense storage
+  Queued queue_[kLag] = {};  // writes not applied yet, oldest at queue_head_ - queued_
+  unsigned queue_head_ = 0, queued_ = 0;
   ChunkArena arena_;
   DirtyBitmap dirty_;
 };
