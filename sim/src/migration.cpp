@@ -25,15 +25,14 @@ class GuestRamAdapter : public vmm::GuestRamPort {
   uint64_t page_count() const override { return r_.store.page_count(); }
   uint64_t token(uint64_t page) const override { return r_.store.token(page); }
   uint64_t touched_pages() const override { return r_.store.touched_pages(); }
-  void mark_touched_dirty() override {
-    auto& d = r_.store.dirty();
-    d.clear_all();
-    r_.store.for_each_touched([&](uint64_t p, uint64_t) { d.set(p); });
-  }
+  void mark_touched_dirty() override { r_.store.mark_touched_dirty(); }
   void start_dirty_log() override { r_.store.start_tracking(); }
   void mark_dirty(uint64_t page) override { r_.store.dirty().set(page); }
   uint64_t dirty_count() const override { return r_.store.dirty().count(); }
-  std::vector<uint64_t> collect_dirty() override { return r_.store.dirty().collect_and_clear(); }
+  void collect_dirty(vmm::PageBits& pass) override {
+    pass.count = r_.store.dirty().count();
+    r_.store.dirty().take_words(pass.words);
+  }
   void set_token(uint64_t page, uint64_t token) override { r_.store.set_token(page, token); }
   void set_missing(const std::vector<uint64_t>& pages) override {
     r_.missing.reset(r_.store.page_count(), pages);

@@ -1,5 +1,6 @@
 #include "vmm/ram_saver.h"
 
+#include <algorithm>
 #include <limits>
 #include <utility>
 
@@ -103,16 +104,36 @@ void RamSaver::mark_from_bitmap(const std::vector<uint64_t>& bitmap, uint64_t pe
 }
 
 // The RAM pages to send now: dirty-logged vCPU writes plus DMA-dirty pages.
-std::vector<uint64_t> RamSaver::collect_dirty() {
+// `into` must be empty or all clear.
+void RamSaver::collect_dirty(PageBits& into) {
   sync_dma_dirty();
   dma_pending_.for_each([&](uint64_t p) { src_.mark_dirty(p); });
   dma_pending_.clear();
-  return src_.collect_dirty();
+  src_.collect_dirty(into);
+}
+
+// The same as a list, ascending.
+std::vector<uint64_t> RamSaver::collect_dirty() {
+  collect_dirty(scratch_);
+  std::vector<uint64_t> out;
+  out.reserve(scratch_.count);
+  for (uint64_t w = 0; w < scratch_.words.size(); ++w) {
+    for (uint64_t bits = scratch_.words[w]; bits != 0; bits &= bits - 1)
+      out.push_back(w * 64 + static_cast<uint64_t>(__builtin_ctzll(bits)));
+    scratch_.words[w] = 0;
+  }
+  scratch_.count = 0;
+  return out;
 }
 
 void RamSaver::pending_estimate(IterationResult& it) {
-  pages_ = collect_dirty();
-  it.ram_dirty_pages = pages_.size();
+  if (multifd_) {  // the channels take lists of pages (vmm/multifd.h)
+    pages_ = collect_dirty();
+    it.ram_dirty_pages = pages_.size();
+    return;
+  }
+  collect_dirty(pass_);
+  it.ram_dirty_pages = pass_.count;
 }
 
 bool RamSaver::iterate(IterationResult& it) {
@@ -133,7 +154,10 @@ bool RamSaver::iterate(IterationResult& it) {
       return ctx_.fail(link.failure());
     it.ram_bytes += link.moved();
   }
-  return !link.timed_out() && send(pages_, true, it.ram_bytes);
+  const bool sent = !link.timed_out() && send(pass_, true, it.ram_bytes);
+  std::fill(pass_.words.begin(), pass_.words.end(), 0);  // reused by the next collect
+  pass_.count = 0;
+  return sent;
 }
 
 uint64_t RamSaver::pending_exact() {
@@ -147,40 +171,78 @@ bool RamSaver::complete(StopCopyResult& sc) {
   return send(collect_dirty(), false, sc.ram_bytes);
 }
 
+namespace {
+// send()'s walk over a pass: a list of pages, or one bit per page.
+struct ListWalk {
+  const std::vector<uint64_t>* v;
+  size_t i = 0;
+  bool done() const { return i >= v->size(); }
+  uint64_t page() const { return (*v)[i]; }
+  void next() { ++i; }
+};
+struct BitsWalk {
+  explicit BitsWalk(const std::vector<uint64_t>& words) : w(&words) {
+    bits = w->empty() ? 0 : (*w)[0];
+    skip();
+  }
+  const std::vector<uint64_t>* w;
+  size_t wi = 0;
+  uint64_t bits = 0;  // of word wi, not walked yet
+  void skip() {
+    while (bits == 0 && ++wi < w->size()) bits = (*w)[wi];
+  }
+  bool done() const { return wi >= w->size(); }
+  uint64_t page() const { return wi * 64 + static_cast<uint64_t>(__builtin_ctzll(bits)); }
+  void next() {
+    bits &= bits - 1;
+    skip();
+  }
+};
+}  // namespace
+
+bool RamSaver::send(const std::vector<uint64_t>& pages, bool limited, uint64_t& bytes) {
+  if (multifd_) return multifd_->send(pages, limited, bytes);
+  return send_walk(ListWalk{&pages}, limited, bytes);
+}
+bool RamSaver::send(const PageBits& pages, bool limited, uint64_t& bytes) {
+  return send_walk(BitsWalk(pages.words), limited, bytes);
+}
+
 // Sends RAM pages; the content captured when a slice leaves arrives after
 // it. Zero pages go as a header only and need no copy: the destination
 // starts zeroed and a written page never returns to zero.
-bool RamSaver::send(const std::vector<uint64_t>& pages, bool limited, uint64_t& bytes) {
-  if (multifd_) return multifd_->send(pages, limited, bytes);
+template <typename Walk>
+bool RamSaver::send_walk(Walk pages, bool limited, uint64_t& bytes) {
   auto& link = ctx_.link;
   auto& result = ctx_.result;
   const auto span = RunRecorder::link_scope(ctx_.recorder, RunRecorder::kRamPages);
-  size_t i = 0;
   // A slice is 10 ms of the link or of the scan, whichever is less.
   const double scan_budget = scan_bandwidth() * kSlice;
-  while (i < pages.size()) {
+  while (!pages.done()) {
     const double budget = link.bandwidth(now(), limited) * kSlice;
-    const size_t slice_begin = i;
+    const Walk slice_begin = pages;
+    uint64_t in_slice = 0;
     slice_.clear();
     uint64_t n = 0;
-    while (i < pages.size() &&
-           ((n < budget && static_cast<double>(i - slice_begin) * page_ < scan_budget) ||
-            (slice_.empty() && n == 0))) {
-      const uint64_t tok = src_.token(pages[i]);
+    while (!pages.done() && ((n < budget && static_cast<double>(in_slice) * page_ < scan_budget) ||
+                             (slice_.empty() && n == 0))) {
+      const uint64_t page = pages.page();
+      const uint64_t tok = src_.token(page);
       if (tok == 0) {
         n += kZeroPageBytes;
       } else {
         n += page_ + kPageHeaderBytes;
-        slice_.emplace_back(pages[i], tok);
+        slice_.emplace_back(page, tok);
       }
-      ++i;
+      pages.next();
+      ++in_slice;
     }
     n += kSliceChecksumBytes;
-    const uint64_t scanned = (i - slice_begin) * uint64_t{page_};
+    const uint64_t scanned = in_slice * uint64_t{page_};
     if (!link.transfer(n, limited, scan_cap(scan_bandwidth(), n, scanned))) {
       if (!link.timed_out()) return ctx_.fail(link.failure());
       // Cut off by the deadline: what did not arrive is still to send.
-      for (size_t k = slice_begin; k < pages.size(); ++k) src_.mark_dirty(pages[k]);
+      for (Walk k = slice_begin; !k.done(); k.next()) src_.mark_dirty(k.page());
       return false;
     }
     // The destination checks the slice against the checksum sent with it

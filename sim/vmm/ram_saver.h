@@ -80,8 +80,12 @@ class RamSaver : public SaveHandler {
   void start_dma_tracking();
   void sync_dma_dirty();
   void mark_from_bitmap(const std::vector<uint64_t>& bitmap, uint64_t per, uint64_t pages);
+  void collect_dirty(PageBits& into);
   std::vector<uint64_t> collect_dirty();
   bool send(const std::vector<uint64_t>& pages, bool limited, uint64_t& bytes);
+  bool send(const PageBits& pages, bool limited, uint64_t& bytes);
+  template <typename Walk>
+  bool send_walk(Walk pages, bool limited, uint64_t& bytes);
   double scan_bandwidth() const { return ctx_.scenario.vm.scan_bandwidth; }
 
   MigrationContext& ctx_;
@@ -94,7 +98,9 @@ class RamSaver : public SaveHandler {
   PageSet dma_pending_;
   bool dma_logging_ = false, type1_ = false;
   uint64_t initial_zero_pages_ = 0;  // first pass: never-written pages, sent as headers
-  std::vector<uint64_t> pages_;      // this iteration's
+  std::vector<uint64_t> pages_;      // this iteration's (qemu loop, post-copy)
+  PageBits pass_;                    // this pass's (passes loop): bits, not page numbers
+  PageBits scratch_;                 // collect_dirty()'s, reused
   uint64_t last_dirty_ = 0;
   std::vector<uint64_t> report_bitmap_;               // dirty-page report buffer, reused
   std::vector<std::pair<uint64_t, uint64_t>> slice_;  // (page, content), reused

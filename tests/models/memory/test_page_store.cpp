@@ -34,6 +34,35 @@ TEST(PageStore, WritesChangeContentAndMarkDirtyOnlyWhileTracking) {
   EXPECT_EQ(m.dirty().count(), 0u);
 }
 
+// Writes are applied a few writes late (their cache misses overlap); no
+// reader may see that: tracking switched between writes, untracked writes
+// and restores in between, every read right after a write.
+TEST(PageStore, QueuedWritesAreInvisible) {
+  PageStore m(1 << 24, 4096), ref(1 << 24, 4096);  // 4096 pages
+  for (uint64_t p = 0; p < 40; ++p) {
+    if (p == 10) m.start_tracking();
+    if (p == 20) m.stop_tracking();
+    m.write(p, p + 1);
+    ref.write_untracked(p, p + 1);
+  }
+  for (uint64_t p = 0; p < 40; ++p) EXPECT_EQ(m.dirty().test(p), p >= 10 && p < 20) << p;
+  EXPECT_EQ(m.writes(), 40u);
+  for (uint64_t k = 0; k < 100; ++k) {
+    m.write(k % 7, k);
+    ref.write_untracked(k % 7, k);
+    if (k % 5 == 0) {
+      m.write_untracked(k % 3, k);
+      ref.write_untracked(k % 3, k);
+    }
+    if (k % 11 == 0) {
+      m.set_token(k % 7, k + 1);
+      ref.set_token(k % 7, k + 1);
+    }
+    ASSERT_EQ(m.token(k % 7), ref.token(k % 7)) << k;
+  }
+  for (uint64_t p = 0; p < 7; ++p) EXPECT_EQ(m.token(p), ref.token(p)) << p;
+}
+
 TEST(PageStore, SameWritesGiveSameContentDifferentWritesDiffer) {
   PageStore a(1 << 20, 4096), b(1 << 20, 4096);
   for (uint64_t i = 0; i < 100; ++i) {
@@ -163,8 +192,8 @@ TEST(PageStore, AWriteToAResidentPageFoldsIntoItsResidentContent) {
   EXPECT_EQ(a.token(42), ref.token(42)) << "a resident page is written like any other";
   EXPECT_NE(a.token(42), before);
   EXPECT_EQ(a.touched_pages(), a.page_count()) << "the page was already counted";
-  EXPECT_EQ(a.resident_pages(), a.page_count() - PageStore::kChunkPages)
-      << "the written page's chunk holds its pages' resident content as tokens now";
+  EXPECT_EQ(a.resident_pages(), a.page_count() - 1)
+      << "only the written page holds a token of its own; the rest of its chunk stays bits";
   EXPECT_EQ(a.token(41), a.resident_token(41)) << "its neighbours kept their content";
   EXPECT_EQ(a.dirty().count(), 1u);
   EXPECT_TRUE(a.dirty().test(42));
@@ -192,7 +221,8 @@ TEST(PageStore, ResidentPagesArriveAsBitsAndCompareEqual) {
   EXPECT_EQ(dst.content_hash(), src.content_hash());
   EXPECT_EQ(plain.content_hash(), src.content_hash()) << "resident bits hash like stored tokens";
   EXPECT_EQ(dst.touched_pages(), src.touched_pages());
-  EXPECT_EQ(dst.resident_pages(), src.resident_pages());
+  EXPECT_EQ(dst.resident_pages(), dst.page_count() - 300)
+      << "the arriving resident pages stay bits, the 300 written ones are tokens";
   // Only the chunks of the 300 written pages exist at the destination.
   EXPECT_LT(dst.memory_bytes() - empty_bytes, uint64_t{3} << 20);
   EXPECT_GT(plain.memory_bytes(), uint64_t{8} << 20) << "the unsalted store had to store tokens";
@@ -235,6 +265,77 @@ TEST(PageStore, MakeResidentNeedsASaltAndARangeInside) {
   EXPECT_THROW(m.make_resident(200, 100), std::invalid_argument);
   EXPECT_NO_THROW(m.make_resident(200, 56));
   EXPECT_EQ(m.touched_pages(), 56u);
+}
+
+// A chunk keeps its first written pages sparse and becomes dense after
+// kSparseMaxPages of them or kSparseMaxWrites writes; content, touched pages and their order are
+// the same either way (checked against a plain token array).
+TEST(PageStore, SparseChunksBecomeDenseWithTheSameContent) {
+  PageStore m(uint64_t{64} << 20, 4096);  // 16384 pages: 4 chunks
+  m.set_content_salt(3);
+  m.make_resident(1000, 9000);
+  std::vector<uint64_t> expected(m.page_count(), 0);
+  for (uint64_t p = 1000; p < 10000; ++p) expected[p] = m.resident_token(p);
+  Rng rng(11);
+  const auto check = [&](const char* when) {
+    std::vector<std::pair<uint64_t, uint64_t>> want, listed;
+    for (uint64_t p = 0; p < m.page_count(); ++p) {
+      ASSERT_EQ(m.token(p), expected[p]) << when << ": page " << p;
+      if (expected[p] != 0) want.emplace_back(p, expected[p]);
+    }
+    m.for_each_touched([&](uint64_t p, uint64_t t) { listed.emplace_back(p, t); });
+    EXPECT_EQ(listed, want) << when;
+    EXPECT_EQ(m.touched_pages(), want.size()) << when;
+    m.dirty().set(7);  // not touched: cleared by the marking
+    m.mark_touched_dirty();
+    EXPECT_EQ(m.dirty().count(), want.size()) << when;
+    for (const auto& [p, t] : want) EXPECT_TRUE(m.dirty().test(p)) << when << ": page " << p;
+  };
+  // Chunk 0 (pages 0..4095, partly resident) gets 200 writes: still sparse.
+  for (int k = 0; k < 200; ++k) {
+    const uint64_t p = rng.next() % PageStore::kChunkPages, v = rng.next();
+    m.write(p, v);
+    PageStore one(4096 * 2, 4096);  // the fold on a token, as a dense store does it
+    one.set_token(0, expected[p]);
+    one.write(0, v);
+    expected[p] = one.token(0);
+  }
+  check("sparse");
+  const uint64_t sparse_bytes = m.memory_bytes();
+  // Restores of zero, resident and other content, then enough writes to
+  // make chunk 0 dense.
+  for (uint64_t p : {uint64_t{5}, uint64_t{1500}, uint64_t{1501}}) {
+    const uint64_t t = p == 5 ? 0 : p == 1500 ? m.resident_token(p) : 77;
+    m.set_token(p, t);
+    expected[p] = t;
+  }
+  check("restored");
+  for (uint64_t p = 0; p < PageStore::kChunkPages; p += 2) {
+    m.write(p, p);
+    PageStore one(4096 * 2, 4096);
+    one.set_token(0, expected[p]);
+    one.write(0, p);
+    expected[p] = one.token(0);
+  }
+  check("dense");
+  EXPECT_GT(m.memory_bytes(), sparse_bytes + PageStore::kChunkPages * 8 / 2)
+      << "chunk 0 has dense storage now";
+  EXPECT_EQ(m.writes(), 200u + PageStore::kChunkPages / 2);
+}
+
+// Thin writes everywhere over a resident memory (uniform guest writes while
+// a large VM migrates) cost about their tokens, not whole chunks.
+TEST(PageStore, ThinWritesOverResidentMemoryCostTheirTokens) {
+  PageStore ram(uint64_t{16} << 30, 4096);  // 4 Mi pages, 1024 chunks
+  ram.set_content_salt(1);
+  ram.make_resident(0, ram.page_count());
+  const uint64_t before = ram.memory_bytes();
+  Rng rng(5);
+  for (int k = 0; k < 100000; ++k) ram.write(rng.next() % ram.page_count(), 1);
+  // 100 000 tokens (800 KB, vectors at most double) and 1024 × 640 bytes of
+  // per-chunk bits; a dense chunk per written chunk would be 32 MiB.
+  EXPECT_LT(ram.memory_bytes() - before, uint64_t{3} << 20);
+  EXPECT_EQ(ram.touched_pages(), ram.page_count());
 }
 
 }  // namespace

@@ -34,10 +34,11 @@ class FakeRam : public GuestRamPort {
   void start_dirty_log() override { logging = true; }
   void mark_dirty(uint64_t page) override { dirty.insert(page); }
   uint64_t dirty_count() const override { return dirty.size(); }
-  std::vector<uint64_t> collect_dirty() override {
-    std::vector<uint64_t> out(dirty.begin(), dirty.end());
+  void collect_dirty(PageBits& pass) override {
+    pass.words.assign((tokens.size() + 63) / 64, 0);
+    for (uint64_t p : dirty) pass.words[p / 64] |= uint64_t{1} << (p % 64);
+    pass.count = dirty.size();
     dirty.clear();
-    return out;
   }
   void set_token(uint64_t page, uint64_t token) override { tokens[page] = token; }
   void set_missing(const std::vector<uint64_t>& pages) override {

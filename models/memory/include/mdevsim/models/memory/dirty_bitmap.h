@@ -73,6 +73,20 @@ class DirtyBitmap {
     return out;
   }
 
+  // Sets the bits of `bits` in word `wi` (bulk marking).
+  void set_word(uint64_t wi, uint64_t bits) {
+    count_ += static_cast<uint64_t>(std::popcount(bits & ~words_[wi]));
+    words_[wi] |= bits;
+  }
+
+  // Hands the set bits over as words and starts empty, reusing `words`'
+  // storage: it must be empty or all clear.
+  void take_words(std::vector<uint64_t>& words) {
+    if (words.size() != words_.size()) words.assign(words_.size(), 0);
+    words_.swap(words);
+    count_ = 0;
+  }
+
   const std::vector<uint64_t>& words() const { return words_; }
 
  private:
