@@ -33,10 +33,10 @@ struct DeviceScript {
   int exact_calls = 0;
 };
 
-class ChunkDevice : public VfioClient {
+class ChunkDevice : public QuietVfioClient {
  public:
   ChunkDevice(MigrationContext& ctx, DeviceScript& s)
-      : VfioClient(ctx, mdevsim::vfio::builtin_protocol_v2()), s_(s) {}
+      : QuietVfioClient(ctx, mdevsim::vfio::builtin_protocol_v2()), s_(s) {}
   bool setup() override { return true; }
   void pending_estimate(IterationResult&) override {}
   bool iterate(IterationResult&) override { return false; }  // the passes loop: not used here
@@ -56,18 +56,6 @@ class ChunkDevice : public VfioClient {
     sc.device_bytes += s_.stop_copy;
     return true;
   }
-  bool stop_source(bool) override { return true; }
-  long start_destination(bool) override { return 0; }
-  void end_source_session() override {}
-  long run_source_again() override { return 0; }
-  bool source_running() const override { return true; }
-  void reset_source() override {}
-  void reset_destination() override {}
-  std::pair<uint32_t, uint32_t> next_switch_arc() const override { return {2, 6}; }
-  void fail_next_arc(std::pair<uint32_t, uint32_t>) override {}
-  uint64_t dirty_bytes_hint(const IterationResult&) const override { return 0; }
-  bool send_all(uint64_t&) override { return true; }
-  void add_abi_counts(Result&) const override {}
 
  private:
   DeviceScript& s_;

@@ -36,10 +36,10 @@ struct Log {
 
 // What the device holds unread: its initial bytes and everything it dirtied,
 // less what was read; its stop-copy size is the same.
-class DirtyingDevice : public VfioClient {
+class DirtyingDevice : public QuietVfioClient {
  public:
   DirtyingDevice(MigrationContext& ctx, Log& log)
-      : VfioClient(ctx, mdevsim::vfio::builtin_protocol_v2()), log_(log) {}
+      : QuietVfioClient(ctx, mdevsim::vfio::builtin_protocol_v2()), log_(log) {}
   uint64_t unread() const {
     return kInitial + static_cast<uint64_t>(kDirtyRate * now_s()) - log_.sent;
   }
@@ -68,18 +68,6 @@ class DirtyingDevice : public VfioClient {
     sc.device_bytes += n;
     return true;
   }
-  bool stop_source(bool) override { return true; }
-  long start_destination(bool) override { return 0; }
-  void end_source_session() override {}
-  long run_source_again() override { return 0; }
-  bool source_running() const override { return true; }
-  void reset_source() override {}
-  void reset_destination() override {}
-  std::pair<uint32_t, uint32_t> next_switch_arc() const override { return {2, 6}; }
-  void fail_next_arc(std::pair<uint32_t, uint32_t>) override {}
-  uint64_t dirty_bytes_hint(const IterationResult&) const override { return 0; }
-  bool send_all(uint64_t&) override { return true; }
-  void add_abi_counts(Result&) const override {}
 
  private:
   Log& log_;
@@ -104,15 +92,14 @@ TEST(MigrationThreadEstimate, DirtyingIsSeenOnlyAtTheExactQuery) {
   Result result;
   FakeRam src_ram(1), dst_ram(1);
   FakeVm src_vm, dst_vm;
-  FakePeek peek;
   FakeObserver observer;
   observer.result = &result;
   dst_vm.running = false;
   Log log;
-  MigrationDriver driver(
-      "migration", s, nullptr, false, {nullptr, src_ram, src_vm}, {nullptr, dst_ram, dst_vm}, peek,
-      observer, result,
-      [&](MigrationContext& ctx) { return std::make_unique<DirtyingDevice>(ctx, log); });
+  MigrationDriver driver("migration", s, nullptr, false, {nullptr, src_ram, src_vm},
+                         {nullptr, dst_ram, dst_vm}, observer, result, [&](MigrationContext& ctx) {
+                           return std::make_unique<DirtyingDevice>(ctx, log);
+                         });
   sc_core::sc_start();
   ASSERT_EQ(result.outcome, "completed") << result.reason;
   // A window moves ten 1 MiB reads (the tenth crosses the 10 MB budget) in

@@ -7,11 +7,13 @@
 #include <algorithm>
 #include <cstdint>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include <systemc>
 
 #include "vmm/migration_driver.h"
+#include "vmm/vfio_client.h"
 
 namespace mdevsim::sim::vmm::fakes {
 
@@ -82,6 +84,25 @@ struct FakeObserver : MigrationObserver {
   bool source_running() const override { return true; }
   Result* result = nullptr;
   int checks = 0;
+};
+
+// A scripted device client's controls that the loop tests do not look at:
+// every arc succeeds, the source keeps running, nothing is counted.
+class QuietVfioClient : public VfioClient {
+ public:
+  using VfioClient::VfioClient;
+  bool stop_source(bool) override { return true; }
+  long start_destination(bool) override { return 0; }
+  void end_source_session() override {}
+  long run_source_again() override { return 0; }
+  bool source_running() const override { return true; }
+  void reset_source() override {}
+  void reset_destination() override {}
+  std::pair<uint32_t, uint32_t> next_switch_arc() const override { return {2, 6}; }
+  void fail_next_arc(std::pair<uint32_t, uint32_t>) override {}
+  uint64_t dirty_bytes_hint(const IterationResult&) const override { return 0; }
+  bool send_all(uint64_t&) override { return true; }
+  void add_abi_counts(Result&) const override {}
 };
 
 }  // namespace mdevsim::sim::vmm::fakes
