@@ -218,12 +218,13 @@ Switchover MigrationThread::run(double t0, std::string& why) {
         }
         why = std::string("did not converge: ") +
               (stalled ? "no progress for " + format_duration(cfg_.stall_timeout_s) +
-                             " (stall_timeout: the pending never fell below its low of " +
-                             std::to_string(lowest_pending) + " bytes);"
+                             " (stall_timeout: no pending estimate fell below " +
+                             std::to_string(lowest_pending) + " bytes, its low at " +
+                             format_duration(lowest_at - t0) + " into the migration);"
                : out_of_time ? "the timeout (" + format_duration(cfg_.timeout_s) + ") passed;"
                              : "after " + std::to_string(syncs) + " dirty syncs;") +
-              " the pending " + std::to_string(last.remaining_bytes) + " bytes are " +
-              (within ? "within" : "above") + " the threshold of " +
+              " the pending at the last dirty sync, " + std::to_string(last.remaining_bytes) +
+              " bytes, is " + (within ? "within" : "above") + " the threshold of " +
               std::to_string(static_cast<uint64_t>(threshold_)) + " bytes (" +
               std::to_string(last.expected_downtime_s) + " s expected downtime, limit " +
               std::to_string(cfg_.downtime_limit_s) + " s)" +
