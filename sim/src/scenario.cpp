@@ -366,8 +366,16 @@ void apply_override(json& root, const std::string& ov) {
         !parts[i].empty() && parts[i].find_first_not_of("0123456789") == std::string::npos;
     if (parts[i].empty()) throw InputError("--set " + ov, "", "PATH has an empty part");
     if (node->is_array()) {
-      if (!index)
-        throw InputError("--set " + ov, pointer, "'" + parts[i] + "' is not a list index");
+      if (!index) {
+        // A section written as a list (workload, guest): name the item.
+        std::string item_path;
+        for (size_t j = 0; j < parts.size(); ++j)
+          item_path += (j ? "." : "") + (j == i ? std::string("0.") : std::string()) + parts[j];
+        throw InputError("--set " + ov, pointer,
+                         "'" + parts[i] + "' is not a list index: this is a list of " +
+                             std::to_string(node->size()) + " items; set one item's key, e.g. " +
+                             item_path);
+      }
       const size_t idx = std::stoul(parts[i]);
       if (idx >= node->size())
         throw InputError("--set " + ov, pointer,

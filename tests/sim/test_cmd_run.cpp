@@ -134,6 +134,14 @@ TEST(CmdRun, ASetIntoAListTheScenarioLacksIsNamed) {
                      {"(--set faults.0.at=2s)", "index 0 is beyond the list (0 items)"}});
 }
 
+TEST(CmdRun, ASetOfAKeyIntoAListOfPatternsNamesAnItemToSet) {
+  // quickstart's workload is a list of concurrent patterns (KV appends, hot set).
+  expect_user_error({scenario("quickstart.json") + " --set workload.dirty_rate=1GiB/s",
+                     {"(--set workload.dirty_rate=1GiB/s)",
+                      "/workload: 'dirty_rate' is not a list index: this is a list of 2 items",
+                      "e.g. workload.0.dirty_rate"}});
+}
+
 TEST(CmdRun, AnSiSizeThatIsNoMultipleOfThePageHintsAtGiB) {
   expect_user_error({scenario("quickstart.json") + " --set device.vram=8GB",
                      {"/device/vram: must be a multiple of page_size",
