@@ -64,24 +64,7 @@ class ChunkDevice : public QuietVfioClient {
 constexpr uint64_t kPage = 4096, kMiB = 1 << 20;
 constexpr double kLine = 1e9;  // bytes/s
 
-Scenario scenario(uint64_t pages) {
-  Scenario s;
-  s.link.bandwidth = kLine;
-  s.link.efficiency = 1.0;  // an ideal link and a free zero-page scan: the
-  s.vm.scan_bandwidth = std::numeric_limits<double>::infinity();  // arithmetic below
-  s.link.latency_s = 0;
-  s.link.rate_limit = 100e6;  // a 10 MB budget per 100 ms window
-  s.migration.start_at_s = 0;
-  s.migration.downtime_limit_s = 0.3;
-  s.migration.loop = MigrationLoop::kQemu;
-  s.migration.max_iterations = 0;
-  s.migration.timeout_s = 0;
-  s.vm.page_size = kPage;
-  s.vm.ram_bytes = pages * kPage;
-  s.vm.dma_dirty_tracking = false;
-  s.device.resume_bandwidth = 1e12;
-  return s;
-}
+Scenario scenario(uint64_t pages) { return qemu_loop_scenario(kLine, kPage, pages); }
 
 struct LoopRun {
   explicit LoopRun(uint64_t pages) : src_ram(pages), dst_ram(pages) {}

@@ -74,21 +74,7 @@ class DirtyingDevice : public QuietVfioClient {
 };
 
 TEST(MigrationThreadEstimate, DirtyingIsSeenOnlyAtTheExactQuery) {
-  Scenario s;
-  s.link.bandwidth = 1e9;
-  s.link.efficiency = 1.0;
-  s.vm.scan_bandwidth = std::numeric_limits<double>::infinity();
-  s.link.latency_s = 0;
-  s.link.rate_limit = 100e6;  // a 10 MB budget per 100 ms window
-  s.migration.start_at_s = 0;
-  s.migration.downtime_limit_s = 0.3;
-  s.migration.loop = MigrationLoop::kQemu;
-  s.migration.max_iterations = 0;
-  s.migration.timeout_s = 0;
-  s.vm.page_size = kPage;
-  s.vm.ram_bytes = kPage;
-  s.vm.dma_dirty_tracking = false;
-  s.device.resume_bandwidth = 1e12;
+  const Scenario s = qemu_loop_scenario(1e9, kPage, 1);
   Result result;
   FakeRam src_ram(1), dst_ram(1);
   FakeVm src_vm, dst_vm;

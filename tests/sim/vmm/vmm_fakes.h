@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <set>
 #include <utility>
 #include <vector>
@@ -104,5 +105,27 @@ class QuietVfioClient : public VfioClient {
   bool send_all(uint64_t&) override { return true; }
   void add_abi_counts(Result&) const override {}
 };
+
+// The qemu loop on an ideal link (efficiency 1, a free zero-page scan, no
+// latency) with a 100 MB/s rate limit: a 10 MB budget per 100 ms window,
+// QEMU's 300 ms downtime limit, no cap on syncs, no timeout.
+inline Scenario qemu_loop_scenario(double line_bytes_per_s, uint64_t page, uint64_t pages) {
+  Scenario s;
+  s.link.bandwidth = line_bytes_per_s;
+  s.link.efficiency = 1.0;
+  s.vm.scan_bandwidth = std::numeric_limits<double>::infinity();
+  s.link.latency_s = 0;
+  s.link.rate_limit = 100e6;
+  s.migration.start_at_s = 0;
+  s.migration.downtime_limit_s = 0.3;
+  s.migration.loop = MigrationLoop::kQemu;
+  s.migration.max_iterations = 0;
+  s.migration.timeout_s = 0;
+  s.vm.page_size = static_cast<uint32_t>(page);
+  s.vm.ram_bytes = pages * page;
+  s.vm.dma_dirty_tracking = false;
+  s.device.resume_bandwidth = 1e12;
+  return s;
+}
 
 }  // namespace mdevsim::sim::vmm::fakes
