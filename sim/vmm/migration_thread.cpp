@@ -21,22 +21,29 @@ MigrationThread::MigrationThread(MigrationContext& ctx, RamSaver& ram, VfioClien
 // page on the wire here, as QEMU counts dirty pages × page size; the
 // first pass's never-written pages their 8-byte headers).
 uint64_t MigrationThread::ram_left() const {
-  return zero_left_ * kZeroPageBytes +
-         (ram_.pages_.size() - cursor_) * (ram_.page_ + kPageHeaderBytes);
+  return zero_left_ * kZeroPageBytes + pass_.count * (ram_.page_ + kPageHeaderBytes);
 }
 
 // state_pending_exact: RAM syncs its dirty bitmap (vCPU log + device DMA)
-// into the pass; the device reports its stop-copy size.
+// into the pass (the fresh pages join its unsent ones, and the pass starts
+// again from the first page); the device reports its stop-copy size.
 Pending MigrationThread::exact() {
-  std::vector<uint64_t> fresh = ram_.collect_dirty();
-  synced_new_ = fresh.size();
-  auto& pages = ram_.pages_;
-  fresh.insert(fresh.end(), pages.begin() + static_cast<std::ptrdiff_t>(cursor_), pages.end());
-  std::sort(fresh.begin(), fresh.end());
-  fresh.erase(std::unique(fresh.begin(), fresh.end()), fresh.end());
-  pages.swap(fresh);
+  // RamSaver's reused buffer (all clear, as collect_dirty wants): left all clear.
+  PageBits& fresh = ram_.scratch_;
+  ram_.collect_dirty(fresh);
+  synced_new_ = fresh.count;
+  auto& words = pass_.words;
+  if (words.size() < fresh.words.size()) words.resize(fresh.words.size(), 0);
+  for (size_t w = 0; w < fresh.words.size(); ++w) {
+    const uint64_t f = fresh.words[w];
+    if (f == 0) continue;
+    pass_.count += static_cast<uint64_t>(__builtin_popcountll(f & ~words[w]));
+    words[w] |= f;
+    fresh.words[w] = 0;
+  }
+  fresh.count = 0;
   cursor_ = 0;
-  ram_.last_dirty_ = pages.size();
+  ram_.last_dirty_ = pass_.count;
   Pending p;
   p.ram = ram_left();
   const uint64_t stop_copy = device_.pending_exact();
@@ -70,21 +77,34 @@ bool MigrationThread::ram_iterate(uint64_t budget) {
     window_bytes_ += n * kZeroPageBytes;
     return true;
   }
-  const auto& pages = ram_.pages_;
-  size_t end = cursor_;
-  uint64_t cost = 0;
-  while (end < pages.size() && (cost < budget || end == cursor_)) {
-    cost += src_ram_.token(pages[end]) == 0 ? kZeroPageBytes : ram_.page_ + kPageHeaderBytes;
-    ++end;
-  }
-  const std::vector<uint64_t> batch(pages.begin() + static_cast<std::ptrdiff_t>(cursor_),
-                                    pages.begin() + static_cast<std::ptrdiff_t>(end));
+  take_batch(budget);
   const uint64_t before = it_.ram_bytes;
-  if (!ram_.send(batch, false, it_.ram_bytes)) return false;  // reason set there
-  cursor_ = end;
+  if (!ram_.send(batch_, false, it_.ram_bytes)) return false;  // reason set there
+  // Sent: out of the pass.
+  for (uint64_t p : batch_) pass_.words[p / 64] &= ~(uint64_t{1} << (p % 64));
+  pass_.count -= batch_.size();
+  if (!batch_.empty()) cursor_ = batch_.back() / 64;
   window_bytes_ += it_.ram_bytes - before;
   // Multifd: the pass is over, its round's flush and sync.
   return !ram_.multifd_ || ram_left() > 0 || sync_multifd();
+}
+
+// The pass's next unsent pages from the cursor, in page order, until
+// `budget` bytes (at least one page), into batch_.
+void MigrationThread::take_batch(uint64_t budget) {
+  batch_.clear();
+  const auto& words = pass_.words;
+  size_t w = cursor_;
+  uint64_t bits = w < words.size() ? words[w] : 0;
+  uint64_t cost = 0;
+  while (batch_.size() < pass_.count && (cost < budget || batch_.empty())) {
+    while (bits == 0 && ++w < words.size()) bits = words[w];
+    if (bits == 0) break;  // the end of the pass (the count says it cannot come first)
+    const uint64_t page = w * 64 + static_cast<uint64_t>(__builtin_ctzll(bits));
+    bits &= bits - 1;
+    cost += src_ram_.token(page) == 0 ? kZeroPageBytes : ram_.page_ + kPageHeaderBytes;
+    batch_.push_back(page);
+  }
 }
 
 // Multifd's flush and sync (vmm/multifd.h): at the end of a pass, and
@@ -107,8 +127,13 @@ double MigrationThread::ram_pace() const {
 
 // The pass's unsent pages go back to the dirty log, for the stop-copy.
 void MigrationThread::hand_back_unsent() {
-  for (size_t i = cursor_; i < ram_.pages_.size(); ++i) src_ram_.mark_dirty(ram_.pages_[i]);
-  cursor_ = ram_.pages_.size();
+  auto& words = pass_.words;
+  for (size_t w = cursor_; w < words.size() && pass_.count > 0; ++w) {
+    for (uint64_t bits = words[w]; bits != 0; bits &= bits - 1, --pass_.count)
+      src_ram_.mark_dirty(w * 64 + static_cast<uint64_t>(__builtin_ctzll(bits)));
+    words[w] = 0;
+  }
+  cursor_ = 0;
 }
 
 // migration_update_counters: at the end of each 100 ms window.
@@ -146,7 +171,7 @@ void MigrationThread::close_iteration(uint64_t pending, bool synced) {
     if (raised) src_vm_.set_throttle(throttle_.throttle);
   }
   next.throttle = throttle_.throttle;
-  next.ram_dirty_pages = synced ? ram_.pages_.size() : 0;  // the pass the sync began
+  next.ram_dirty_pages = synced ? pass_.count : 0;  // the pass the sync began
   it_ = next;
 }
 
@@ -157,8 +182,9 @@ Switchover MigrationThread::run(double t0, std::string& why) {
   const double window_budget =
       rate ? *rate * kBufferDelay : std::numeric_limits<double>::infinity();
   // The first pass: the dirty log setup marked (every touched page).
-  ram_.pages_ = ram_.collect_dirty();
-  it_.ram_dirty_pages = ram_.pages_.size();
+  ram_.collect_dirty(pass_);
+  cursor_ = 0;
+  it_.ram_dirty_pages = pass_.count;
   zero_left_ = ram_.initial_zero_pages_;
   ram_.initial_zero_pages_ = 0;
   dev_pre_ = device_.precopy_bytes();

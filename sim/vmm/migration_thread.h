@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "vmm/context.h"
 #include "vmm/convergence.h"
@@ -70,6 +71,7 @@ class MigrationThread {
   void close_iteration(uint64_t pending, bool synced);
   void update_counters();
   void hand_back_unsent();
+  void take_batch(uint64_t budget);
 
   MigrationContext& ctx_;
   RamSaver& ram_;
@@ -77,10 +79,15 @@ class MigrationThread {
   GuestRamPort& src_ram_;
   VmPort& src_vm_;
   const MigrationSection& cfg_;
-  size_t cursor_ = 0;        // next page of ram_.pages_ to send
-  uint64_t zero_left_ = 0;   // first pass: zero-page headers not yet sent
-  uint64_t dev_pre_ = 0;     // device pre-copy bytes, as last queried
-  uint64_t synced_new_ = 0;  // pages the last sync found dirty
+  // The pass under way as one bit per unsent page (a 1 TiB VM's pass is
+  // 32 MiB, not 2 GiB of page numbers); pass_.count is the unsent count.
+  // Sent pages are cleared, so no bit before word cursor_ is set.
+  PageBits pass_;
+  size_t cursor_ = 0;            // first word of pass_ that may hold an unsent page
+  std::vector<uint64_t> batch_;  // one ram_iterate's pages (its budget's worth), reused
+  uint64_t zero_left_ = 0;       // first pass: zero-page headers not yet sent
+  uint64_t dev_pre_ = 0;         // device pre-copy bytes, as last queried
+  uint64_t synced_new_ = 0;      // pages the last sync found dirty
   double window_start_ = 0, bandwidth_ = 0, threshold_ = 0;
   uint64_t window_bytes_ = 0;
   IterationResult it_;

@@ -98,9 +98,9 @@ class RamSaver : public SaveHandler {
   PageSet dma_pending_;
   bool dma_logging_ = false, type1_ = false;
   uint64_t initial_zero_pages_ = 0;  // first pass: never-written pages, sent as headers
-  std::vector<uint64_t> pages_;      // this iteration's (qemu loop, post-copy)
+  std::vector<uint64_t> pages_;      // this iteration's (passes loop with multifd, post-copy)
   PageBits pass_;                    // this pass's (passes loop): bits, not page numbers
-  PageBits scratch_;                 // collect_dirty()'s, reused
+  PageBits scratch_;                 // collect_dirty()'s and the qemu loop's syncs', all clear
   uint64_t last_dirty_ = 0;
   std::vector<uint64_t> report_bitmap_;               // dirty-page report buffer, reused
   std::vector<std::pair<uint64_t, uint64_t>> slice_;  // (page, content), reused
