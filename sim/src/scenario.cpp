@@ -475,6 +475,7 @@ Scenario load_scenario_text(const std::string& text, const std::string& path,
   } catch (const DuplicateKey& d) {
     throw InputError(path, d.pointer, "the key appears twice in its object");
   }
+  const json as_written = overrides.empty() ? json() : root;
   std::vector<std::string> set_paths;
   for (const auto& ov : overrides) {
     try {
@@ -497,6 +498,23 @@ Scenario load_scenario_text(const std::string& text, const std::string& path,
     for (size_t i = 0; i < set_paths.size(); ++i)
       if (within(e.json_path(), set_paths[i]) || within(set_paths[i], e.json_path()))
         throw InputError(path + " (--set " + overrides[i] + ")", e.json_path(), e.reason());
+    // The override broke a key it did not set (--set device.protocol=v1 makes
+    // the file's v2 features wrong): say so, or the user hunts a bug in a
+    // file that is fine as written.
+    if (!overrides.empty()) {
+      bool file_is_valid = true;
+      try {
+        (void)build(path, as_written);
+      } catch (const InputError&) {
+        file_is_valid = false;
+      }
+      if (file_is_valid) {
+        std::string sets;
+        for (const auto& ov : overrides) sets += (sets.empty() ? "--set " : ", --set ") + ov;
+        throw InputError(path, e.json_path(),
+                         e.reason() + " (after " + sets + ": the scenario file itself is valid)");
+      }
+    }
     throw;
   }
 }

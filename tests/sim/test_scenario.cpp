@@ -122,6 +122,35 @@ TEST(Scenario, OverridesAreValidatedLikeTheFileAndNamed) {
   EXPECT_NE(e.find("PATH=VALUE"), std::string::npos) << e;
 }
 
+// An override can break a key it did not set: the error names that key and
+// says the file as written is fine, so the user looks at the --set, not the file.
+TEST(Scenario, AnOverrideThatBreaksAnotherKeySaysTheFileIsValid) {
+  const std::string qemu_file = R"({"migration": {"loop": "qemu", "switchover_ack": true}})";
+  EXPECT_EQ(load_error(qemu_file), "") << "the file itself loads";
+  std::string e = load_error(qemu_file, {"migration.loop=passes"});
+  EXPECT_NE(e.find(": /migration/switchover_ack: needs migration.loop: qemu (after --set "
+                   "migration.loop=passes: the scenario file itself is valid)"),
+            std::string::npos)
+      << e;
+  const std::string postcopy_file = R"({"device": {"protocol": "v2-postcopy",
+      "features": ["stop_copy", "p2p", "pre_copy", "post_copy"]},
+      "migration": {"mode": "postcopy"}})";
+  EXPECT_EQ(load_error(postcopy_file), "");
+  e = load_error(postcopy_file, {"seed=3", "device.protocol=v2"});
+  EXPECT_NE(e.find("/migration/mode: postcopy needs a device protocol that defines post-copy"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("(after --set seed=3, --set device.protocol=v2: the scenario file itself is "
+                   "valid)"),
+            std::string::npos)
+      << e;
+  // A file that is itself broken gets no such remark: the override is not to blame.
+  e = load_error(R"({"migration": {"switchover_ack": true}})", {"seed=3"});
+  EXPECT_NE(e.find("/migration/switchover_ack: needs migration.loop: qemu"), std::string::npos)
+      << e;
+  EXPECT_EQ(e.find("the scenario file itself is valid"), std::string::npos) << e;
+}
+
 TEST(Scenario, KernelGenerationIsADeviceOption) {
   EXPECT_FALSE(load_scenario(write_named_scenario("k0", "{}")).device.kernel_before_2025)
       << "current";

@@ -9,21 +9,16 @@
 #include <gtest/gtest.h>
 
 #include "mdevsim/sim/scenario.h"
+#include "scenario_text.h"
 
 namespace mdevsim::sim {
 namespace {
 
 Scenario load(const std::string& text, const std::vector<std::string>& overrides = {}) {
-  return load_scenario_text(text, "speeds.json", overrides);
+  return testing::load_text("speeds.json", text, overrides);
 }
-
 std::string error_of(const std::string& text, const std::vector<std::string>& overrides = {}) {
-  try {
-    load(text, overrides);
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
+  return testing::load_text_error("speeds.json", text, overrides);
 }
 
 TEST(ScenarioSpeeds, DefaultsWhenAbsent) {
