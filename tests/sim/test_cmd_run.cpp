@@ -171,8 +171,8 @@ TEST(CmdRun, WhatWasAcceptedSilentlyIsRefused) {
 // way, before anything runs.
 TEST(CmdRun, PostcopyPreemptWithPrecopyIsRefusedWithQemusMessage) {
   expect_user_error({scenario("quickstart.json") + " --set migration.postcopy_preempt=true",
-                     {scenario("quickstart.json"), "/migration/postcopy_preempt:",
-                      "Postcopy preempt requires postcopy-ram"}});
+                     {scenario("quickstart.json"),
+                      "/migration/postcopy_preempt:", "Postcopy preempt requires postcopy-ram"}});
 }
 
 TEST(CmdRun, TwoOutputsCannotShareAFile) {

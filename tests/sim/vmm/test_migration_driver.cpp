@@ -288,8 +288,7 @@ class FakePostcopyDevice : public FakeDevice {
       return true;
     };
     if (flags & VFIO_MIG_POSTCOPY_REQUEST_BACKGROUND) {
-      for (auto it = pc_.unsent.begin(); it != pc_.unsent.end() && queued < count; ++it)
-        queue(*it);
+      for (auto it = pc_.unsent.begin(); it != pc_.unsent.end() && queued < count; ++it) queue(*it);
       return true;
     }
     pc_.requests.emplace_back(sc_core::sc_time_stamp().to_seconds(), first);
@@ -439,16 +438,14 @@ constexpr uint64_t kPushPages = 2000, kPushRecord = 1000, kFaultPage = 1999;
 constexpr double kBw = 1e9, kLatency = 100e-6, kDelivery = 20e-6, kSlice = 250e-6;
 constexpr double kFaultAt = 1e-3;
 
-void push_and_fault(PostcopyScript& pc, PostcopyObserver& observer, Result& result,
-                    bool preempt) {
+void push_and_fault(PostcopyScript& pc, PostcopyObserver& observer, Result& result, bool preempt) {
   pc.pages(kPushPages, kPushRecord);
-  postcopy_migrate(pc, observer, result, {{kFaultAt, kFaultPage}}, "v2-postcopy",
-                   [&](Scenario& s) {
-                     s.link.latency_s = kLatency;
-                     s.migration.background_push = true;
-                     s.migration.hot_first = false;
-                     s.migration.postcopy_preempt = preempt;
-                   });
+  postcopy_migrate(pc, observer, result, {{kFaultAt, kFaultPage}}, "v2-postcopy", [&](Scenario& s) {
+    s.link.latency_s = kLatency;
+    s.migration.background_push = true;
+    s.migration.hot_first = false;
+    s.migration.postcopy_preempt = preempt;
+  });
 }
 
 // The service starts when the switch ends (the VM runs at the destination).
