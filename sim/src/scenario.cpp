@@ -240,6 +240,10 @@ Scenario build(const std::string& file, const json& root) {
     mg.prefetch_pages =
         static_cast<uint32_t>(m.integer("prefetch_pages", mg.prefetch_pages, 0, 4096));
     mg.background_push = m.boolean("background_push", mg.background_push);
+    mg.postcopy_preempt = m.boolean("postcopy_preempt", mg.postcopy_preempt);
+    if (mg.postcopy_preempt && mg.mode == MigrationMode::kPrecopy)
+      m.fail("postcopy_preempt",
+             "needs mode postcopy or hybrid (QEMU: \"Postcopy preempt requires postcopy-ram\")");
     const std::string order = m.str("push_order", mg.hot_first ? "hot_first" : "sequential");
     if (order != "hot_first" && order != "sequential")
       m.fail("push_order", "must be hot_first or sequential");

@@ -14,7 +14,10 @@ namespace mdevsim::sim::vmm {
 
 namespace {
 using sc_core::sc_time;
-constexpr double kPostcopySlice = 0.00025;  // background push slices: faults wait at most this
+// Background push slices: without postcopy-preempt a requested page waits
+// at most one slice behind background pages.
+constexpr double kPostcopySlice = 0.00025;
+constexpr double kPostcopySample = 1e-3;  // the guest's slowdown is sampled this often
 }  // namespace
 
 MigrationDriver::MigrationDriver(sc_core::sc_module_name n, const Scenario& s,
@@ -31,6 +34,10 @@ MigrationDriver::MigrationDriver(sc_core::sc_module_name n, const Scenario& s,
       link_("link", s.link, s.faults, s.migration.link_timeout_s, result.faults),
       ctx_(s, link_, result, recorder, exact) {
   link_.recorder = recorder;
+  // postcopy-preempt: requested pages get their own channel (QEMU's
+  // preempt socket), sharing the link with the main stream.
+  if (s.migration.postcopy_preempt && s.migration.mode != MigrationMode::kPrecopy)
+    pc_preempt_channel_ = link_.add_channel();
   for (const auto& f : s.faults) {
     FaultResult r;
     r.kind = fault_kind_name(f.kind);
@@ -180,14 +187,6 @@ void MigrationDriver::note_device_missing(uint64_t missing) {
   pc_delivered_mark_ = device_->bytes_delivered();
 }
 
-// Moves whatever device pages are queued at the source (through the ABI).
-bool MigrationDriver::move_device_pages(uint64_t& bytes) {
-  const uint64_t before = bytes;
-  if (!device_->send_all(bytes)) return false;
-  pc_device_bytes_ += bytes - before;
-  return true;
-}
-
 // Switch for post-copy (and hybrid after its pre-copy rounds). The VM stops;
 // the device either enters its serving state (device pages post-copied) or
 // is stopped and copied whole (RAM-only post-copy); RAM pages dirtied since
@@ -249,88 +248,240 @@ bool MigrationDriver::switchover_postcopy() {
   return true;
 }
 
-// Serves faults and pushes the rest until the destination has every page.
+// Post-copy in QEMU's shape. This thread is the source's main stream: it
+// sends requested pages as soon as their request has arrived, ahead of the
+// next background slice, and background slices otherwise; it never waits
+// for a fault's round trip. The fault service (destination) reads faults and
+// sends requests on the return path (fault delivery, then one link latency);
+// every page, requested or pushed, is placed one latency after it left. With
+// postcopy-preempt, requested pages travel on their own channel instead.
 // Returns false when the link failed: the VM is then split across hosts.
 bool MigrationDriver::run_postcopy() {
-  const auto& rules = *proto().postcopy;
-  const bool eventfd = rules.device_pages && device_->fault_wake() != nullptr;
   const double t0 = now();
-  double next_poll = t0;
   const uint32_t bg_flags = VFIO_MIG_POSTCOPY_REQUEST_BACKGROUND |
                             (s_.migration.hot_first ? VFIO_MIG_POSTCOPY_REQUEST_HOT_FIRST : 0);
-  double next_sample = t0;
-  auto& bytes = pc_bytes_;
+  const bool preempt = pc_preempt_channel_ != 0;
+  auto& main = link_.channel(0);
   auto& dram = dst_.ram;
-  while (device_missing() > 0 || dram.missing_count() > 0) {
-    if (link_.crashed()) return ctx_.fail(link_.failure());
-    // Device faults reach the VMM by the proposal's mechanism: FAULTS
-    // between slices (the eventfd wakes the VMM when it would sleep), or
-    // every poll interval.
-    std::vector<uint64_t> vfaults = std::exchange(pc_early_faults_, {});
-    if (rules.device_pages && (eventfd || now() >= next_poll)) {
-      uint64_t missing = device_missing();  // kept when the call fails
-      const auto more = device_->read_faults(&missing);
-      note_device_missing(missing);
-      vfaults.insert(vfaults.end(), more.begin(), more.end());
-      if (!eventfd) next_poll = now() + rules.poll_interval_s;
-    }
-    auto rfaults = dram.take_faults();
-    if (now() >= next_sample) {
-      observer_.postcopy_sample();
-      if (recorder_)
-        recorder_->counter("missing pages", now(),
-                           static_cast<double>(device_missing() + dram.missing_count()));
-      next_sample = now() + 1e-3;
-    }
-    if (!vfaults.empty() || !rfaults.empty()) {
-      const auto span = RunRecorder::link_scope(recorder_, "page requests");
-      wait_s(eventfd || vfaults.empty() ? rules.fault_latency_s : 0);
-      link_.latency();  // the request travels to the source
-      for (uint64_t p : vfaults) {
-        uint64_t q = 0;
-        device_->request_pages(p, 1 + s_.migration.prefetch_pages, 0, q);
-      }
-      const auto ram_pages = ram_->fault_pages(rfaults, s_.migration.prefetch_pages);
-      if ((rules.device_pages && !move_device_pages(bytes)) || !ram_->push(ram_pages, bytes))
-        return false;
-      link_.latency();  // and the pages come back
-      // The background stream keeps going between faults (one slice per
-      // round), so a device that faults continuously still drains.
-    }
-    const bool background = s_.migration.background_push || now() - t0 > s_.migration.run_after_s;
-    if (!background) {
-      // Only faults move pages: sleep until one (poll(2) on the fault
-      // eventfd and the userfaultfd) or the next poll of FAULTS.
-      if (!rules.device_pages) {  // RAM-only post-copy: only the userfaultfd
-        sc_core::wait(sc_time::from_seconds(1e-3), dram.fault_event());
+  sc_core::sc_spawn([this] { pc_timer(); }, "postcopy_wire");
+  sc_core::sc_spawn([this] { pc_fault_service(); }, "postcopy_faults");
+  sc_core::sc_spawn([this] { pc_sampler(); }, "postcopy_sampler");
+  if (preempt) sc_core::sc_spawn([this] { pc_preempt_sender(); }, "postcopy_preempt");
+  bool idle_push = false;
+  const bool ok = [&] {
+    while (device_missing() > 0 || dram.missing_count() > 0) {
+      if (pc_failed_) return false;
+      if (link_.crashed()) return ctx_.fail(link_.failure());
+      if (!preempt && pc_requested_pending()) {
+        if (!pc_send_requested(main)) return false;
         continue;
       }
-      if (!eventfd) {
-        sc_core::wait(sc_time::from_seconds(std::max(1e-6, next_poll - now())), dram.fault_event());
+      const double run_after_at = t0 + s_.migration.run_after_s;
+      const bool background = s_.migration.background_push || now() > run_after_at;
+      const uint64_t device_unsent = pc_device_unsent();
+      if (background && (device_unsent > 0 || ram_->unsent() > 0) && !idle_push) {
+        const auto span = RunRecorder::link_scope(recorder_, "background push");
+        const uint64_t sent_before = pc_bytes_;
+        // A short slice at link speed, split between device and RAM pages
+        // while both are unsent.
+        const double budget = link_.bandwidth(now(), false) * kPostcopySlice;
+        const double share = device_unsent > 0 && ram_->unsent() > 0 ? budget / 2 : budget;
+        if (device_unsent > 0) {
+          uint64_t q = 0;
+          const auto pages = static_cast<uint64_t>(share / static_cast<double>(pc_record_bytes_));
+          device_->request_pages(0, std::max<uint64_t>(1, pages), bg_flags, q);
+          if (!pc_send_device(main)) return false;
+        }
+        if (ram_->unsent() > 0) {
+          const auto pages = ram_->next_background(
+              std::max<uint64_t>(1, static_cast<uint64_t>(share / ram_->wire_page_bytes())));
+          if (!pc_send_ram(pages, main)) return false;
+        }
+        // A slice that found nothing to send (the source had nothing the
+        // count said it had) sleeps once instead of spinning in place.
+        idle_push = pc_bytes_ == sent_before;
         continue;
       }
-      if (!device_->fault_signalled())  // level-triggered: a fault met while serving wakes at once
-        sc_core::wait(sc_time::from_seconds(1e-3), *device_->fault_wake() | dram.fault_event());
-      wait_s(0);
-      if (device_->fault_signalled()) device_->clear_fault_signal();
+      idle_push = false;
+      // Nothing to send now: sleep until a request arrives, pages land, or
+      // (push held back) the push may start; at most 1 ms, to notice a crash.
+      double sleep = 1e-3;
+      if (!background) sleep = std::min(sleep, std::max(1e-6, run_after_at - now()));
+      sc_core::wait(sc_time::from_seconds(sleep), pc_requests_arrived_ | pc_arrived_);
+    }
+    return true;
+  }();
+  pc_stop_threads();
+  return ok && !pc_failed_;
+}
+
+void MigrationDriver::pc_stop_threads() {
+  pc_done_ = true;
+  pc_timed_.clear();  // pages in flight are lost with the link; late requests find nothing
+  pc_done_event_.notify(sc_core::SC_ZERO_TIME);
+}
+
+void MigrationDriver::pc_at(double delay_s, std::function<void()> action) {
+  const sc_time at = sc_core::sc_time_stamp() + sc_time::from_seconds(std::max(0.0, delay_s));
+  pc_timed_.emplace(std::make_pair(at, pc_timed_seq_++), std::move(action));
+  pc_timed_added_.notify(sc_core::SC_ZERO_TIME);
+}
+
+void MigrationDriver::pc_timer() {
+  while (!pc_done_) {
+    if (pc_timed_.empty()) {
+      sc_core::wait(pc_timed_added_ | pc_done_event_);
       continue;
     }
-    // Background push: a short slice at link speed, device and RAM in turn.
-    const auto span = RunRecorder::link_scope(recorder_, "background push");
-    // The slice is split between device and RAM pages while both are missing.
-    const double budget = link_.bandwidth(now(), false) * kPostcopySlice;
-    const bool both = device_missing() > 0 && dram.missing_count() > 0;
-    const double share = both ? budget / 2 : budget;
-    if (device_missing() > 0) {
-      uint64_t q = 0;
-      const auto pages = static_cast<uint64_t>(share / static_cast<double>(pc_record_bytes_));
-      device_->request_pages(0, std::max<uint64_t>(1, pages), bg_flags, q);
-      if (!move_device_pages(bytes)) return false;
+    const auto first = pc_timed_.begin();
+    const sc_time at = first->first.first;
+    if (at > sc_core::sc_time_stamp()) {
+      sc_core::wait(at - sc_core::sc_time_stamp(), pc_timed_added_ | pc_done_event_);
+      continue;
     }
-    const auto ram_pages = ram_->next_background(
-        std::max<uint64_t>(1, static_cast<uint64_t>(share / ram_->wire_page_bytes())));
-    if (!ram_->push(ram_pages, bytes)) return false;
+    auto action = std::move(first->second);
+    pc_timed_.erase(first);
+    action();
   }
+}
+
+// The destination's fault thread (QEMU's postcopy fault thread, asleep in
+// poll(2) on the userfaultfd): wakes on the device's fault eventfd (or polls
+// FAULTS every poll interval) and on RAM faults, and sends one request for
+// what it found. The request reaches the source after the fault's delivery
+// and one link latency; meanwhile this thread reads the next faults.
+void MigrationDriver::pc_fault_service() {
+  const auto& rules = *proto().postcopy;
+  const bool eventfd = rules.device_pages && device_->fault_wake() != nullptr;
+  const uint32_t prefetch = s_.migration.prefetch_pages;
+  auto& dram = dst_.ram;
+  double next_poll = now();
+  bool first = true;
+  while (!pc_done_) {
+    std::vector<uint64_t> vfaults = std::exchange(pc_early_faults_, {});
+    if (rules.device_pages) {
+      bool ask = !eventfd && now() >= next_poll;
+      if (eventfd) {
+        ask = first;
+        if (device_->fault_signalled()) {  // read(2) of the eventfd zeroes it
+          device_->clear_fault_signal();
+          ask = true;
+        }
+      }
+      if (ask) {
+        uint64_t missing = device_missing();  // kept when the call fails
+        const auto more = device_->read_faults(&missing);
+        note_device_missing(missing);
+        vfaults.insert(vfaults.end(), more.begin(), more.end());
+        if (!eventfd) next_poll = now() + rules.poll_interval_s;
+      }
+    }
+    first = false;
+    const auto rfaults = dram.take_faults();
+    if (!vfaults.empty() || !rfaults.empty()) {
+      // A polled device fault is found when FAULTS is called, with no
+      // delivery delay of its own.
+      const double delivery = eventfd || vfaults.empty() ? rules.fault_latency_s : 0;
+      auto ram_pages = ram_->fault_pages(rfaults, prefetch);
+      pc_at(delivery + link_.latency_s(),
+            [this, prefetch, v = std::move(vfaults), r = std::move(ram_pages)] {
+              // At the source: the device queues the pages (ahead of any
+              // later background request), RAM pages wait for the sender.
+              for (uint64_t p : v) {
+                uint64_t q = 0;
+                device_->request_pages(p, 1 + prefetch, 0, q);
+                pc_requested_device_pages_ += q;
+              }
+              ram_->queue_requested(r);
+              pc_requests_arrived_.notify(sc_core::SC_ZERO_TIME);
+            });
+    }
+    if (!rules.device_pages) {  // RAM-only post-copy: only the userfaultfd
+      sc_core::wait(dram.fault_event() | pc_done_event_);
+    } else if (!eventfd) {
+      sc_core::wait(sc_time::from_seconds(std::max(1e-6, next_poll - now())),
+                    dram.fault_event() | pc_done_event_);
+    } else if (!device_->fault_signalled()) {  // level-triggered: a fault met meanwhile wakes at once
+      sc_core::wait(*device_->fault_wake() | dram.fault_event() | pc_done_event_);
+    }
+  }
+}
+
+// postcopy-preempt: requested pages leave on their own channel as soon as
+// their request arrives, beside (not behind) the background stream.
+void MigrationDriver::pc_preempt_sender() {
+  auto& channel = link_.channel(pc_preempt_channel_);
+  while (!pc_done_) {
+    if (!pc_requested_pending()) {
+      sc_core::wait(pc_requests_arrived_ | pc_done_event_);
+      continue;
+    }
+    if (!pc_send_requested(channel)) {
+      pc_failed_ = true;
+      pc_arrived_.notify(sc_core::SC_ZERO_TIME);  // wakes the main stream to end
+      return;
+    }
+  }
+}
+
+void MigrationDriver::pc_sampler() {
+  while (!pc_done_) {
+    observer_.postcopy_sample();
+    if (recorder_)
+      recorder_->counter("missing pages", now(),
+                         static_cast<double>(device_missing() + dst_.ram.missing_count()));
+    sc_core::wait(sc_time::from_seconds(kPostcopySample), pc_done_event_);
+  }
+}
+
+bool MigrationDriver::pc_requested_pending() const {
+  return pc_requested_device_pages_ > 0 || ram_->has_requested();
+}
+
+uint64_t MigrationDriver::pc_device_unsent() const {
+  if (pc_record_bytes_ == 0) return 0;
+  const uint64_t in_flight = pc_device_in_flight_ / pc_record_bytes_;
+  const uint64_t missing = device_missing();
+  return missing > in_flight ? missing - in_flight : 0;
+}
+
+bool MigrationDriver::pc_send_requested(net::Link::Channel& channel) {
+  const auto span = RunRecorder::link_scope(recorder_, "page requests");
+  if (pc_requested_device_pages_ > 0 && !pc_send_device(channel)) return false;
+  const auto pages = ram_->take_requested();
+  return pages.empty() || pc_send_ram(pages, channel);
+}
+
+// Everything the source device has queued leaves now (read from its save
+// fd) and is written to the destination's resume fd one latency after its
+// last byte left.
+bool MigrationDriver::pc_send_device(net::Link::Channel& channel) {
+  std::vector<uint8_t> records;
+  if (!device_->read_queued(records)) return false;
+  pc_requested_device_pages_ = 0;  // the queue is empty now
+  if (records.empty()) return true;
+  const uint64_t n = records.size();
+  pc_device_in_flight_ += n;
+  if (!channel.transfer(n, false, s_.device.save_bandwidth)) return ctx_.fail(link_.failure());
+  pc_bytes_ += n;
+  pc_device_bytes_ += n;
+  pc_at(link_.latency_s(), [this, r = std::move(records)] {
+    pc_device_in_flight_ -= r.size();
+    if (!device_->write_resume(r)) pc_failed_ = true;
+    pc_arrived_.notify(sc_core::SC_ZERO_TIME);
+  });
+  return true;
+}
+
+bool MigrationDriver::pc_send_ram(const std::vector<uint64_t>& pages,
+                                  net::Link::Channel& channel) {
+  RamSaver::Parcel parcel;
+  if (!ram_->push(pages, channel, pc_bytes_, parcel)) return ctx_.fail(link_.failure());
+  if (parcel.empty()) return true;
+  pc_at(link_.latency_s(), [this, p = std::move(parcel)] {
+    ram_->place(p);
+    pc_arrived_.notify(sc_core::SC_ZERO_TIME);
+  });
   return true;
 }
 

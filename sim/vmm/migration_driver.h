@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,7 +56,24 @@ class MigrationDriver : public sc_core::sc_module {
   bool switchover_postcopy();
   bool run_postcopy();
   void finish_postcopy();
-  bool move_device_pages(uint64_t& bytes);
+  // Post-copy's concurrent parts (run_postcopy is the main stream): the
+  // fault service at the destination, requests travelling to the source,
+  // the requested pages' own channel (postcopy-preempt), the 1 ms sampler,
+  // and the link's propagation delay (pages placed one latency after they
+  // leave).
+  void pc_fault_service();
+  void pc_preempt_sender();
+  void pc_sampler();
+  void pc_timer();
+  // Runs `action` `delay_s` from now; actions run in time order, ties in
+  // the order they were scheduled (deterministic). Actions never wait.
+  void pc_at(double delay_s, std::function<void()> action);
+  bool pc_requested_pending() const;
+  bool pc_send_requested(net::Link::Channel& channel);
+  bool pc_send_device(net::Link::Channel& channel);
+  bool pc_send_ram(const std::vector<uint64_t>& pages, net::Link::Channel& channel);
+  uint64_t pc_device_unsent() const;  // at the source (missing, less what is in flight)
+  void pc_stop_threads();
   // Device pages the destination still lacks, as the VMM knows it: the
   // last FAULTS `missing`, less the page records written to the resume fd
   // since (QEMU keeps its own received bitmap likewise).
@@ -89,6 +107,14 @@ class MigrationDriver : public sc_core::sc_module {
   uint64_t pc_vram_missing_ = 0;           // the last FAULTS `missing` ...
   uint64_t pc_delivered_mark_ = 0;         // ... and the bytes delivered when it came
   std::vector<uint64_t> pc_early_faults_;  // raised before the service loop
+  // The concurrent parts' state.
+  std::map<std::pair<sc_core::sc_time, uint64_t>, std::function<void()>> pc_timed_;
+  uint64_t pc_timed_seq_ = 0;
+  sc_core::sc_event pc_timed_added_, pc_requests_arrived_, pc_arrived_, pc_done_event_;
+  bool pc_done_ = false, pc_failed_ = false;
+  uint64_t pc_requested_device_pages_ = 0;  // queued at the source by requests, not yet read
+  uint64_t pc_device_in_flight_ = 0;        // bytes read from the save fd, not yet written
+  size_t pc_preempt_channel_ = 0;           // postcopy_preempt: the requested pages' channel
 };
 
 }  // namespace mdevsim::sim::vmm

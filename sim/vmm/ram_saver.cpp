@@ -278,6 +278,9 @@ bool RamSaver::switch_to_postcopy(StopCopyResult& sc) {
   for (uint64_t p : missing)
     if (src_.token(p) != 0) nonzero.push_back(p);
   pages_.swap(nonzero);
+  unsent_.assign(src_.page_count(), 0);
+  for (uint64_t p : pages_) unsent_[p] = 1;
+  unsent_count_ = pages_.size();
   const uint64_t discard_bytes = (src_.page_count() + 7) / 8;  // bitmap of missing pages
   if (!link.transfer(discard_bytes, false)) return ctx_.fail(link.failure());
   sc.ram_bytes += discard_bytes;
@@ -293,24 +296,51 @@ std::vector<uint64_t> RamSaver::fault_pages(const std::vector<uint64_t>& faults,
   return pages;
 }
 
+void RamSaver::queue_requested(const std::vector<uint64_t>& pages) {
+  for (uint64_t p : pages)
+    if (p < unsent_.size() && unsent_[p]) requested_.push_back(p);
+}
+
+std::vector<uint64_t> RamSaver::take_requested() {
+  std::vector<uint64_t> pages;
+  for (uint64_t p : std::exchange(requested_, {}))
+    if (unsent_[p]) {  // a page asked for twice, or pushed meanwhile, goes once
+      unsent_[p] = 0;
+      --unsent_count_;
+      pages.push_back(p);
+    }
+  return pages;
+}
+
+// The source's scan skips what it has sent and what the destination no
+// longer lacks (device DMA wrote the whole page there).
 std::vector<uint64_t> RamSaver::next_background(uint64_t max) {
   std::vector<uint64_t> pages;
-  while (pages.size() < max && ram_cursor_ < src_.page_count()) {
-    if (dst_.missing(ram_cursor_)) pages.push_back(ram_cursor_);
-    ++ram_cursor_;
+  while (pages.size() < max && ram_cursor_ < unsent_.size()) {
+    const uint64_t p = ram_cursor_++;
+    if (!unsent_[p]) continue;
+    unsent_[p] = 0;
+    --unsent_count_;
+    if (dst_.missing(p)) pages.push_back(p);
   }
   return pages;
 }
 
-bool RamSaver::push(const std::vector<uint64_t>& pages, uint64_t& bytes) {
+bool RamSaver::push(const std::vector<uint64_t>& pages, net::Link::Channel& channel,
+                    uint64_t& bytes, Parcel& parcel) {
+  parcel.clear();
   const uint64_t n = pages.size() * (page_ + kPageHeaderBytes);
   if (n == 0) return true;
-  if (!ctx_.link.transfer(n, false, scan_cap(scan_bandwidth(), n, pages.size() * uint64_t{page_})))
+  for (uint64_t p : pages) parcel.emplace_back(p, src_.token(p));  // the source is stopped
+  if (!channel.transfer(n, false, scan_cap(scan_bandwidth(), n, pages.size() * uint64_t{page_})))
     return false;
-  for (uint64_t p : pages)
-    if (dst_.place(p, src_.token(p))) ++fetched_;
   bytes += n;
   return true;
+}
+
+void RamSaver::place(const Parcel& parcel) {
+  for (const auto& [p, t] : parcel)
+    if (dst_.place(p, t)) ++fetched_;
 }
 
 }  // namespace mdevsim::sim::vmm

@@ -66,12 +66,26 @@ class RamSaver : public SaveHandler {
   // Once the switch package has arrived: the destination learns which
   // pages it lacks (userfaultfd registration).
   void mark_missing_at_destination() { dst_.set_missing(pages_); }
-  // Pages to fetch for faults at `pages`, with `prefetch` following pages.
+  // The destination's side: pages to request for faults at `faults`, with
+  // `prefetch` following pages (those it still lacks).
   std::vector<uint64_t> fault_pages(const std::vector<uint64_t>& faults, uint64_t prefetch) const;
-  // The next missing pages in page order, up to `max` (background push).
+  // The source's side. A request has arrived: its pages (those not sent
+  // yet) go out before the next background pages.
+  void queue_requested(const std::vector<uint64_t>& pages);
+  bool has_requested() const { return !requested_.empty(); }
+  // The requested pages not sent yet, now counted as sent.
+  std::vector<uint64_t> take_requested();
+  // The next unsent pages in page order, up to `max`, now counted as sent
+  // (background push).
   std::vector<uint64_t> next_background(uint64_t max);
-  // Sends pages, placing each that is still missing at the destination.
-  bool push(const std::vector<uint64_t>& pages, uint64_t& bytes);
+  uint64_t unsent() const { return unsent_count_; }  // at the source
+  // Sends pages over `channel`; `parcel` gets their content as they leave
+  // (placed at the destination on arrival: place()).
+  using Parcel = std::vector<std::pair<uint64_t, uint64_t>>;  // (page, content)
+  bool push(const std::vector<uint64_t>& pages, net::Link::Channel& channel, uint64_t& bytes,
+            Parcel& parcel);
+  // The parcel arrives: each page still missing at the destination is placed.
+  void place(const Parcel& parcel);
   uint64_t wire_page_bytes() const { return page_ + kPageHeaderBytes; }
   uint64_t fetched_pages() const { return fetched_; }
 
@@ -106,6 +120,11 @@ class RamSaver : public SaveHandler {
   std::vector<std::pair<uint64_t, uint64_t>> slice_;  // (page, content), reused
   uint64_t ram_cursor_ = 0;                           // background push
   uint64_t fetched_ = 0;
+  // Post-copy at the source: pages not sent yet (one byte each) and the
+  // requested pages waiting to go out.
+  std::vector<uint8_t> unsent_;
+  uint64_t unsent_count_ = 0;
+  std::vector<uint64_t> requested_;
   std::unique_ptr<Multifd> multifd_;  // migration.multifd_channels > 0: pages go over it
 };
 

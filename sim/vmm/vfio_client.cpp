@@ -67,6 +67,11 @@ bool VfioClient::request_pages(uint64_t, uint64_t, uint32_t, uint64_t& queued) {
 std::vector<uint64_t> VfioClient::read_faults(uint64_t*) { return {}; }
 bool VfioClient::attach_postcopy(bool, PostcopyAttach&) { return false; }
 bool VfioClient::finish_postcopy(bool) { return true; }
+bool VfioClient::read_queued(std::vector<uint8_t>& out) {
+  out.clear();
+  return true;
+}
+bool VfioClient::write_resume(const std::vector<uint8_t>&) { return true; }
 
 void FrontendClient::reset(vfio::Frontend& fe) { abi::device_reset(fe); }
 
@@ -334,6 +339,35 @@ bool V2FeatureClient::send(uint64_t limit, bool limited, bool until_end, uint64_
 bool V2FeatureClient::request_pages(uint64_t first, uint64_t count, uint32_t flags,
                                     uint64_t& queued) {
   return abi::postcopy_request(src_, save_fd_, first, count, flags, queued) == 0;
+}
+
+// Always through read()/write() (never the zero-copy hand-off): the bytes
+// leave the source now and reach the destination a link latency later.
+bool V2FeatureClient::read_queued(std::vector<uint8_t>& out) {
+  out.clear();
+  const double pace =
+      std::min(ctx_.link.bandwidth(now(), false), ctx_.scenario.device.save_bandwidth);
+  const uint64_t want =
+      std::max<uint64_t>(kReadChunk, static_cast<uint64_t>(pace * net::Link::kSlice));
+  if (buf_.size() < want) buf_.resize(want);  // kept: no zero-fill per call
+  for (;;) {
+    const long n = src_.read(save_fd_, buf_.data(), want);
+    if (n == -ENOMSG || n == 0) break;  // nothing more queued / end of stream
+    if (n < 0)
+      return ctx_.fail("reading the device state failed (" +
+                       vfio::errno_name(static_cast<int>(-n)) + ")");
+    out.insert(out.end(), buf_.begin(), buf_.begin() + n);
+  }
+  if (!out.empty() && ctx_.corruption_due(CorruptTarget::kDevice)) corrupt(out.data(), out.size());
+  return true;
+}
+
+bool V2FeatureClient::write_resume(const std::vector<uint8_t>& bytes) {
+  if (bytes.empty()) return true;
+  const long w = dst_.write(resume_fd_, bytes.data(), bytes.size());
+  if (w != static_cast<long>(bytes.size())) return ctx_.fail(ctx_.refused_stream(w));
+  delivered_ += bytes.size();
+  return true;
 }
 
 std::vector<uint64_t> V2FeatureClient::read_faults(uint64_t* missing) {

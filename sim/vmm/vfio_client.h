@@ -82,6 +82,13 @@ class VfioClient : public SaveHandler {
   virtual bool fault_signalled() { return false; }
   virtual const sc_core::sc_event* fault_wake() const { return nullptr; }
   virtual void clear_fault_signal() {}
+  // Post-copy's two halves of moving page records, apart in time as on a
+  // real wire: read_queued() reads everything the source has queued
+  // (POSTCOPY_REQUEST) from its save fd into `out` (the VMM's buffer, which
+  // then crosses the link); write_resume() writes such bytes to the
+  // destination's resume fd when they arrive. False: failed (reason set).
+  virtual bool read_queued(std::vector<uint8_t>& out);
+  virtual bool write_resume(const std::vector<uint8_t>& bytes);
   // Device stream bytes the VMM has written to the destination's resume fd.
   virtual uint64_t bytes_delivered() const { return 0; }
   // End of post-copy: the source stops serving; true when the destination
@@ -192,6 +199,8 @@ class V2FeatureClient : public FrontendClient {
     return fault_fd_ >= 0 ? &fault_wake_ : nullptr;
   }
   void clear_fault_signal() override;
+  bool read_queued(std::vector<uint8_t>& out) override;
+  bool write_resume(const std::vector<uint8_t>& bytes) override;
   uint64_t bytes_delivered() const override { return delivered_; }
   bool finish_postcopy(bool device_pages) override;
   uint64_t precopy_bytes() override;

@@ -166,6 +166,15 @@ TEST(CmdRun, WhatWasAcceptedSilentlyIsRefused) {
       {write_bad(R"({"expect": {"outcome": "lost"}})"), {"/expect/outcome: must be"}});
 }
 
+// QEMU refuses the postcopy-preempt capability without postcopy-ram
+// (migrate_caps_check); a pre-copy scenario asking for it is refused the same
+// way, before anything runs.
+TEST(CmdRun, PostcopyPreemptWithPrecopyIsRefusedWithQemusMessage) {
+  expect_user_error({scenario("quickstart.json") + " --set migration.postcopy_preempt=true",
+                     {scenario("quickstart.json"),
+                      "/migration/postcopy_preempt:", "Postcopy preempt requires postcopy-ram"}});
+}
+
 TEST(CmdRun, TwoOutputsCannotShareAFile) {
   const std::string f = ::testing::TempDir() + "/shared." + std::to_string(getpid());
   expect_user_error({scenario("quickstart.json") + " --trace " + f + " --timeline " + f,

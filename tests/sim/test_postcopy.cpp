@@ -161,6 +161,33 @@ TEST(Postcopy, DeterministicAndTheByteCopyPathGivesTheSameRun) {
   EXPECT_EQ(a.dump(), c.dump());
 }
 
+// Pages now travel while requests are in flight, on one channel or two
+// (postcopy_preempt), and are placed a link latency after they leave: every
+// page still arrives with the source's content at its stop, VRAM and RAM
+// alike, and the destination carries on as the never-migrated reference.
+TEST(Postcopy, PagesInFlightStillVerifyBitExactWithAndWithoutPreempt) {
+  for (const char* extra :
+       {"--set link.latency=1ms", "--set link.latency=1ms --set migration.postcopy_preempt=true",
+        "--set link.latency=1ms --set migration.postcopy_preempt=true --exact",
+        "--set link.latency=1ms --set migration.postcopy_preempt=true --set "
+        "device.protocol=v2-postcopy-ram-only --set "
+        "'device.features=[\"stop_copy\",\"p2p\",\"pre_copy\"]'"}) {
+    SCOPED_TRACE(extra);
+    int code = -1;
+    const json r = run(scenario("postcopy-write-heavy.json"), extra, &code);
+    ASSERT_EQ(r["outcome"], "completed") << r["reason"];
+    EXPECT_EQ(code, 0);
+    const auto& v = r["verification"];
+    EXPECT_TRUE(v["passed"].get<bool>()) << v.dump();
+    EXPECT_EQ(v["vram_pages_mismatched"], 0);
+    EXPECT_EQ(v["ram_pages_mismatched"], 0);
+    EXPECT_EQ(v["device_fields_mismatched"], 0);
+    EXPECT_TRUE(v["continuation_matches"].get<bool>()) << v.dump();
+    EXPECT_EQ(r["postcopy"]["pages_sent_twice"], 0);
+    EXPECT_GT(r["postcopy"]["faults"].get<uint64_t>(), 0u);
+  }
+}
+
 TEST(Postcopy, ModeNeedsAProtocolThatDefinesIt) {
   const auto r = mdevsim::testing::run_cli("run " + scenario("quickstart.json") +
                                            " --set migration.mode=postcopy");

@@ -243,5 +243,24 @@ TEST(Scenario, ASetThatIsNotUtf8IsRefusedNotACrash) {
       << "valid UTF-8 is accepted";
 }
 
+// migration.postcopy_preempt: QEMU's postcopy-preempt capability (off by
+// default), which QEMU refuses without postcopy-ram.
+TEST(Scenario, PostcopyPreemptIsOffByDefaultAndNeedsPostcopy) {
+  const std::string postcopy = R"({"device": {"protocol": "v2-postcopy",
+      "features": ["stop_copy", "p2p", "pre_copy", "post_copy"]},
+      "migration": {"mode": "postcopy"}})";
+  const auto path = write_named_scenario("preempt", postcopy);
+  EXPECT_FALSE(load_scenario(path).migration.postcopy_preempt);
+  EXPECT_TRUE(load_scenario(path, {"migration.postcopy_preempt=true"}).migration.postcopy_preempt);
+  EXPECT_TRUE(load_scenario(path, {"migration.mode=hybrid", "migration.postcopy_preempt=true"})
+                  .migration.postcopy_preempt);
+  const std::string e = load_error(R"({"migration": {"postcopy_preempt": true}})");
+  EXPECT_NE(e.find("/migration/postcopy_preempt: needs mode postcopy or hybrid (QEMU: "
+                   "\"Postcopy preempt requires postcopy-ram\")"),
+            std::string::npos)
+      << e;
+  EXPECT_EQ(load_error(R"({"migration": {"postcopy_preempt": false}})"), "");
+}
+
 }  // namespace
 }  // namespace mdevsim::sim

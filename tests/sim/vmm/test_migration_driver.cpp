@@ -7,6 +7,8 @@
 // faults at scripted times.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <set>
@@ -18,6 +20,7 @@
 #include <systemc>
 
 #include "mdevsim/vfio/protocol.h"
+#include "mdevsim/vfio/uapi.h"
 #include "vmm/migration_driver.h"
 #include "vmm_fakes.h"
 
@@ -218,21 +221,35 @@ TEST(MigrationDriver, AFailedStopCancelsWithTheDevicesReason) {
 // ---- post-copy over a fake ABI
 
 // The destination as the VMM sees it through the post-copy proposal: FAULTS
-// with its eventfd, REQUEST on the source, page records on the resume fd.
-// Its FAULTS never reports `missing` again after the first call (as if the
-// field were stale), so the driver's count can come only from what it
-// delivered.
+// with its eventfd, REQUEST on the source, page records read from the save
+// fd and written to the resume fd. Its FAULTS never reports `missing` again
+// after the first call (as if the field were stale), so the driver's count
+// can come only from what it delivered.
 struct PostcopyScript {
   uint64_t missing_at_switch = 5, record_bytes = 100;
-  std::set<uint64_t> missing = {0, 1, 2, 3, 4};
-  std::vector<uint64_t> pending;  // raised, not yet read with FAULTS
-  uint64_t signals = 0;           // the eventfd's count
-  sc_core::sc_event wake;         // its poll(2) wake-up
-  std::set<uint64_t> queued;
-  uint64_t delivered = 0;  // resume-fd bytes
+  std::set<uint64_t> missing = {0, 1, 2, 3, 4};  // at the destination
+  std::set<uint64_t> unsent;                     // at the source (set from `missing`)
+  std::vector<uint64_t> pending;                 // raised, not yet read with FAULTS
+  uint64_t signals = 0;                          // the eventfd's count
+  sc_core::sc_event wake;                        // its poll(2) wake-up
+  std::vector<uint64_t> queued;                  // at the source, in queue order
+  uint64_t delivered = 0;                        // resume-fd bytes
   uint64_t eventfd_reads = 0;
   std::vector<std::pair<double, uint64_t>> requests;  // (time, page) of fault requests
+  std::vector<std::pair<double, uint64_t>> placed;    // (time, page) written to the resume fd
   double finished_at = -1;
+  // `n` device pages 0..n-1 missing, each `record` bytes on the wire.
+  void pages(uint64_t n, uint64_t record) {
+    missing_at_switch = n;
+    record_bytes = record;
+    missing.clear();
+    for (uint64_t p = 0; p < n; ++p) missing.insert(p);
+  }
+  double placed_at(uint64_t page) const {
+    for (const auto& [t, p] : placed)
+      if (p == page) return t;
+    return -1;
+  }
   void raise(uint64_t page) {
     pending.push_back(page);
     ++signals;
@@ -248,6 +265,7 @@ class FakePostcopyDevice : public FakeDevice {
     out.missing_pages = pc_.missing_at_switch;
     out.record_bytes = pc_.record_bytes;
     out.eventfd = eventfd_ = eventfd;
+    pc_.unsent = pc_.missing;
     return true;
   }
   std::vector<uint64_t> read_faults(uint64_t*) override { return std::exchange(pc_.pending, {}); }
@@ -257,20 +275,45 @@ class FakePostcopyDevice : public FakeDevice {
     pc_.signals = 0;
     ++pc_.eventfd_reads;
   }
+  // A fault's request queues its pages; a background request the next
+  // `count` unsent pages in page order. A page is queued once.
   bool request_pages(uint64_t first, uint64_t count, uint32_t flags, uint64_t& queued) override {
     queued = 0;
-    if (flags) return true;  // no background push in these runs
+    auto queue = [&](uint64_t p) {
+      if (!pc_.unsent.count(p) ||
+          std::find(pc_.queued.begin(), pc_.queued.end(), p) != pc_.queued.end())
+        return false;
+      pc_.queued.push_back(p);
+      ++queued;
+      return true;
+    };
+    if (flags & VFIO_MIG_POSTCOPY_REQUEST_BACKGROUND) {
+      for (auto it = pc_.unsent.begin(); it != pc_.unsent.end() && queued < count; ++it) queue(*it);
+      return true;
+    }
     pc_.requests.emplace_back(sc_core::sc_time_stamp().to_seconds(), first);
-    for (uint64_t p = first; p < first + count; ++p)
-      if (pc_.missing.count(p) && pc_.queued.insert(p).second) ++queued;
+    for (uint64_t p = first; p < first + count; ++p) queue(p);
     return true;
   }
-  bool send_all(uint64_t& bytes) override {
-    for (uint64_t p : pc_.queued) pc_.missing.erase(p);
-    const uint64_t n = pc_.queued.size() * pc_.record_bytes;
+  // One record per queued page: its number in the first 8 bytes.
+  bool read_queued(std::vector<uint8_t>& out) override {
+    out.assign(pc_.queued.size() * pc_.record_bytes, 0);
+    for (size_t k = 0; k < pc_.queued.size(); ++k) {
+      std::memcpy(out.data() + k * pc_.record_bytes, &pc_.queued[k], sizeof(uint64_t));
+      pc_.unsent.erase(pc_.queued[k]);
+    }
     pc_.queued.clear();
-    pc_.delivered += n;
-    bytes += n;
+    return true;
+  }
+  bool write_resume(const std::vector<uint8_t>& bytes) override {
+    EXPECT_EQ(bytes.size() % pc_.record_bytes, 0u) << "whole records only";
+    for (size_t off = 0; off + pc_.record_bytes <= bytes.size(); off += pc_.record_bytes) {
+      uint64_t p = 0;
+      std::memcpy(&p, bytes.data() + off, sizeof p);
+      EXPECT_EQ(pc_.missing.erase(p), 1u) << "page " << p << " placed twice";
+      pc_.placed.emplace_back(sc_core::sc_time_stamp().to_seconds(), p);
+    }
+    pc_.delivered += bytes.size();
     return true;
   }
   uint64_t bytes_delivered() const override { return pc_.delivered; }
@@ -296,7 +339,8 @@ struct PostcopyObserver : FakeObserver {
 // no background push: only faults move device pages.
 void postcopy_migrate(PostcopyScript& pc, PostcopyObserver& observer, Result& result,
                       const std::vector<std::pair<double, uint64_t>>& faults,
-                      const std::string& protocol = "v2-postcopy") {
+                      const std::string& protocol = "v2-postcopy",
+                      const std::function<void(Scenario&)>& tweak = {}) {
   auto s = scenario();
   s.device.protocol = protocol;
   s.device.protocol_def = std::make_shared<const mdevsim::vfio::ProtocolSpec>(
@@ -304,6 +348,7 @@ void postcopy_migrate(PostcopyScript& pc, PostcopyObserver& observer, Result& re
   s.migration.mode = MigrationMode::kPostcopy;
   s.migration.background_push = false;
   s.migration.run_after_s = 1.0;  // no push before the faults are done
+  if (tweak) tweak(s);
   FakeRam src_ram{kPages}, dst_ram{kPages};
   FakeVm src_vm, dst_vm;
   Script script;
@@ -353,10 +398,11 @@ TEST(MigrationDriverPostcopy, MissingPagesArePagesAtSwitchLessPagesDelivered) {
   EXPECT_EQ(observer.figures.device_record_bytes, pc.record_bytes);
   EXPECT_EQ(observer.figures.device_bytes, 5 * pc.record_bytes);
   // FAULTS never said `missing` was 0: the service ended because five page
-  // records had been written, at its first look after the last one (it
-  // sleeps once more, the 1 ms timer, before it checks).
+  // records had been written, as soon as the last one was: its fault's
+  // delivery (20 us), no link latency each way, and one 100-byte record at
+  // 1 GB/s.
   EXPECT_TRUE(pc.missing.empty());
-  EXPECT_NEAR(pc.finished_at, kFaults.back().first + 20e-6 + 1e-3, 1e-9);
+  EXPECT_NEAR(pc.finished_at, kFaults.back().first + 20e-6 + 100 / 1e9, 1e-9);
 }
 
 TEST(MigrationDriverPostcopy, APollingProtocolAsksForNoEventfdAndPollsOnItsInterval) {
@@ -379,6 +425,84 @@ TEST(MigrationDriverPostcopy, APollingProtocolAsksForNoEventfdAndPollsOnItsInter
     EXPECT_GE(pc.requests[k].first, poll - 1e-9);
     EXPECT_LE(pc.requests[k].first, poll + 1.5e-6);
   }
+}
+
+// ---- the background push and a fault at once (QEMU's post-copy: the push
+// never waits for a fault's round trip)
+//
+// 2000 device pages of 1000-byte records on a 1 GB/s link with 100 us of
+// latency; RAM has nothing missing, so every background slice (0.25 ms at
+// link speed: 250 000 bytes) is 250 device records. Page 1999 is the last in
+// push order; it faults at 1 ms, when the push is at about page 1000.
+constexpr uint64_t kPushPages = 2000, kPushRecord = 1000, kFaultPage = 1999;
+constexpr double kBw = 1e9, kLatency = 100e-6, kDelivery = 20e-6, kSlice = 250e-6;
+constexpr double kFaultAt = 1e-3;
+
+void push_and_fault(PostcopyScript& pc, PostcopyObserver& observer, Result& result, bool preempt) {
+  pc.pages(kPushPages, kPushRecord);
+  postcopy_migrate(pc, observer, result, {{kFaultAt, kFaultPage}}, "v2-postcopy", [&](Scenario& s) {
+    s.link.latency_s = kLatency;
+    s.migration.background_push = true;
+    s.migration.hot_first = false;
+    s.migration.postcopy_preempt = preempt;
+  });
+}
+
+// The service starts when the switch ends (the VM runs at the destination).
+double service_start(const PostcopyObserver& o, const Result& r) {
+  return o.figures.t_stop + r.downtime_s;
+}
+
+TEST(MigrationDriverPostcopy, AFaultDuringThePushIsServedAfterOneRoundTripAndItsSlice) {
+  PostcopyScript pc;
+  PostcopyObserver observer;
+  Result result;
+  push_and_fault(pc, observer, result, false);
+  ASSERT_EQ(result.outcome, "completed") << result.reason;
+  const double t0 = service_start(observer, result);
+  // The request leaves when the eventfd has woken the VMM and reaches the
+  // source one latency later.
+  const double at_source = kFaultAt + kDelivery + kLatency;
+  ASSERT_EQ(pc.requests.size(), 1u);
+  EXPECT_NEAR(pc.requests[0].first, at_source, 1e-9);
+  // Without postcopy-preempt the page goes out on the main stream when the
+  // background slice under way ends (slices of exactly 250 us from t0), as
+  // one 1000-byte record (1 us), and is placed one latency later.
+  const double slice_end = t0 + std::ceil((at_source - t0) / kSlice) * kSlice;
+  ASSERT_GT(slice_end - at_source, 2e-6) << "the request must arrive inside a slice";
+  EXPECT_NEAR(pc.placed_at(kFaultPage), slice_end + kPushRecord / kBw + kLatency, 1e-9);
+  // The push kept streaming meanwhile: the page went out once, the link
+  // was busy all along, and the last record lands one latency after the
+  // 2 MB have left: 2 ms + 100 us after the service started. (The old
+  // driver stopped the push for the fault's round trip.)
+  EXPECT_EQ(pc.placed.size(), kPushPages);
+  EXPECT_TRUE(pc.missing.empty());
+  EXPECT_NEAR(pc.finished_at, t0 + kPushPages * kPushRecord / kBw + kLatency, 1e-9);
+  EXPECT_EQ(observer.figures.device_bytes, kPushPages * kPushRecord);
+}
+
+TEST(MigrationDriverPostcopy, WithPreemptTheRequestedPageDoesNotWaitBehindThePush) {
+  PostcopyScript pc;
+  PostcopyObserver observer;
+  Result result;
+  push_and_fault(pc, observer, result, true);
+  ASSERT_EQ(result.outcome, "completed") << result.reason;
+  const double t0 = service_start(observer, result);
+  const double at_source = kFaultAt + kDelivery + kLatency;
+  // It leaves as soon as its request arrives, on its own channel, sharing
+  // the link with the busy main stream (half of 1 GB/s each: 2 us for its
+  // 1000 bytes), and is placed one latency later: one round trip plus its
+  // transfer after the fault was delivered.
+  const double placed = at_source + kPushRecord / (kBw / 2) + kLatency;
+  EXPECT_NEAR(pc.placed_at(kFaultPage), placed, 1e-9);
+  EXPECT_NEAR(pc.placed_at(kFaultPage) - kFaultAt, kDelivery + 2 * kLatency + 2e-6, 1e-9);
+  // Without preempt (the test above) it would have waited for the slice
+  // under way to end.
+  const double slice_end = t0 + std::ceil((at_source - t0) / kSlice) * kSlice;
+  EXPECT_LT(placed, slice_end + kPushRecord / kBw + kLatency);
+  // The two channels share the link; the total is the same 2 MB.
+  EXPECT_EQ(pc.placed.size(), kPushPages);
+  EXPECT_NEAR(pc.finished_at, t0 + kPushPages * kPushRecord / kBw + kLatency, 1e-9);
 }
 
 }  // namespace

@@ -100,6 +100,7 @@ struct MigrationSection {
   double postcopy_after_s = 0;             // hybrid: or this much pre-copy time (0: no budget)
   uint32_t prefetch_pages = 0;             // post-copy: pages fetched after each faulting one
   bool background_push = true;             // post-copy: push the rest while serving faults
+  bool postcopy_preempt = false;           // QEMU's postcopy-preempt: requested pages' own channel
   bool hot_first = true;                   // background order: hottest pre-copy pages first
   double run_after_s = 0.1;                // destination keeps running this long, then compared
   bool exact = false;                      // byte-copying stream path instead of zero-copy
