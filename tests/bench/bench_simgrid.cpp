@@ -6,6 +6,9 @@
 //
 //   ./build/tests/bench/bench_simgrid
 //
+//   MDEVSIM_BENCH_BINARY=/work/main/build/mdevsim ./build/tests/bench/bench_simgrid
+//     (the same benchmark timing another build's mdevsim)
+//
 // Each iteration runs SimGrid in a forked child (its engine cannot restart);
 // the reported time is the child's engine run (manual time), not the fork.
 #include <chrono>
@@ -76,6 +79,13 @@ BENCHMARK(BM_FluidModelRamOnly);
 // mdevsim_ms - startup_ms and migration_over_simgrid compare only the part
 // that scales with the migration (SimGrid's figure is its engine run, which
 // has no start-up either).
+// The binary timed: this build's, or $MDEVSIM_BENCH_BINARY (another build's
+// mdevsim, e.g. main's, measured by the same benchmark in the same way).
+std::string mdevsim_binary() {
+  const char* other = std::getenv("MDEVSIM_BENCH_BINARY");
+  return other && *other ? other : std::string(MDEVSIM_BINARY_DIR) + "/mdevsim";
+}
+
 double time_command(const std::string& command) {
   const auto t0 = std::chrono::steady_clock::now();
   if (std::system(command.c_str()) != 0) return -1;
@@ -85,7 +95,7 @@ double time_command(const std::string& command) {
 void BM_MdevsimOverSimGridRamOnly(benchmark::State& state) {
   sg::RamMigration m;
   m.ideal_link = true;
-  const std::string run = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim run " + MDEVSIM_SOURCE_DIR +
+  const std::string run = mdevsim_binary() + " run " + MDEVSIM_SOURCE_DIR +
                           "/scenarios/calibration/ram-only-simgrid.json";
   const std::string command = run + " > /dev/null";
   const std::string tiny = run + " --set vm.ram=16MiB > /dev/null";
