@@ -349,7 +349,8 @@ unsigned naive_popcount(uint64_t x) {
 
 TEST(PageStore, InlinePopcountCountsEveryBit) {
   Rng rng(11);
-  for (uint64_t x : {uint64_t{0}, ~uint64_t{0}, uint64_t{1}, uint64_t{1} << 63, 0x8000000000000001ULL})
+  for (uint64_t x : {uint64_t{0}, ~uint64_t{0}, uint64_t{1}, uint64_t{1} << 63,
+                     uint64_t{0x8000000000000001ULL}})
     EXPECT_EQ(popcount64(x), naive_popcount(x)) << x;
   for (int k = 0; k < 10000; ++k) {
     const uint64_t x = rng.next() & rng.next();  // denser and sparser words
@@ -437,7 +438,9 @@ TEST(PageStore, WordWiseDifferenceFindsExactlyThePagesThatDiffer) {
     EXPECT_EQ(word_differences(a, b), expect) << "seed " << seed;
     auto reversed = naive_differences(b, a);
     EXPECT_EQ(word_differences(b, a), reversed) << "seed " << seed;
-    if (salt_b == 3 && seed % 4 != 1) EXPECT_LT(expect.size(), 200u) << "mostly equal stores";
+    if (salt_b == 3 && seed % 4 != 1) {
+      EXPECT_LT(expect.size(), 200u) << "mostly equal stores";
+    }
   }
   // Equal stores, and a store against an empty one.
   PageStore a(kMixedPages * 4096, 4096), b(kMixedPages * 4096, 4096), empty(kMixedPages * 4096, 4096);
