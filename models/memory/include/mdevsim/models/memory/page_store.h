@@ -374,10 +374,35 @@ class PageStore {
       out[i] = (resident >> i) & 1 ? resident_token((wi << 6) + i) : 0;
     }
   }
-  // set_token() for each (page, token) pair, in order.
+  // set_token() for each (page, token) pair, in order. Consecutive pairs of
+  // one bit word arriving with their resident content in a chunk that stores
+  // no tokens (a migration's first pass over resident memory) become resident
+  // bits a word at a time.
   void set_tokens(std::span<const std::pair<uint64_t, uint64_t>> pairs) {
     settle();
-    for (const auto& [p, t] : pairs) set_token(p, t);
+    const size_t n = pairs.size();
+    for (size_t k = 0; k < n;) {
+      const uint64_t page = pairs[k].first, wi = page >> 6, ci = page >> kChunkShift;
+      if (salted_ && !chunks_[ci] && !sparse_[ci]) {
+        uint64_t bits = 0;
+        size_t j = k;
+        for (; j < n && (pairs[j].first >> 6) == wi &&
+               pairs[j].second == resident_token(pairs[j].first);
+             ++j)
+          bits |= uint64_t{1} << (pairs[j].first & 63);
+        if (j > k) {
+          if (resident_.empty()) resident_.assign((pages_ + 63) / 64, 0);
+          const uint64_t added = popcount64(bits & ~resident_[wi]);
+          resident_[wi] |= bits;
+          resident_count_ += added;
+          touched_ += added;
+          k = j;
+          continue;
+        }
+      }
+      set_token(page, pairs[k].second);
+      ++k;
+    }
   }
 
   // Calls fn(page, token in a, token in b) for every page whose content
