@@ -377,16 +377,18 @@ class PageStore {
   // set_token() for each (page, token) pair, in order. Consecutive pairs of
   // one bit word arriving with their resident content in a chunk that stores
   // no tokens (a migration's first pass over resident memory) become resident
-  // bits a word at a time.
+  // bits a word at a time (pages it stores tokens for take the slow path).
   void set_tokens(std::span<const std::pair<uint64_t, uint64_t>> pairs) {
     settle();
     const size_t n = pairs.size();
     for (size_t k = 0; k < n;) {
       const uint64_t page = pairs[k].first, wi = page >> 6, ci = page >> kChunkShift;
-      if (salted_ && !chunks_[ci] && !sparse_[ci]) {
+      if (salted_ && !chunks_[ci]) {
+        const SparseChunk* s = sparse_[ci].get();
+        const uint64_t stored = s ? s->present[wi % kPresentWords] : 0;
         uint64_t bits = 0;
         size_t j = k;
-        for (; j < n && (pairs[j].first >> 6) == wi &&
+        for (; j < n && (pairs[j].first >> 6) == wi && !((stored >> (pairs[j].first & 63)) & 1) &&
                pairs[j].second == resident_token(pairs[j].first);
              ++j)
           bits |= uint64_t{1} << (pairs[j].first & 63);
