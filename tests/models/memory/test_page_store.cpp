@@ -349,8 +349,8 @@ unsigned naive_popcount(uint64_t x) {
 
 TEST(PageStore, InlinePopcountCountsEveryBit) {
   Rng rng(11);
-  for (uint64_t x : {uint64_t{0}, ~uint64_t{0}, uint64_t{1}, uint64_t{1} << 63,
-                     uint64_t{0x8000000000000001ULL}})
+  for (uint64_t x :
+       {uint64_t{0}, ~uint64_t{0}, uint64_t{1}, uint64_t{1} << 63, uint64_t{0x8000000000000001ULL}})
     EXPECT_EQ(popcount64(x), naive_popcount(x)) << x;
   for (int k = 0; k < 10000; ++k) {
     const uint64_t x = rng.next() & rng.next();  // denser and sparser words
@@ -365,17 +365,25 @@ constexpr uint64_t kMixedPages = 3 * PageStore::kChunkPages + 100;
 void fill_mixed(PageStore& m, uint64_t salt, uint64_t seed) {
   Rng rng(seed);
   m.set_content_salt(salt);
-  m.make_resident(PageStore::kChunkPages / 2, 2 * PageStore::kChunkPages);  // chunks 0..2
+  m.make_resident(PageStore::kChunkPages / 2, 2 * PageStore::kChunkPages);        // chunks 0..2
   for (int k = 0; k < 600; ++k) m.write(rng.next() % PageStore::kChunkPages, k);  // dense
   for (int k = 0; k < 50; ++k)
     m.write(PageStore::kChunkPages + rng.next() % PageStore::kChunkPages, k);  // sparse
   for (int k = 0; k < 40; ++k) {
     const uint64_t p = rng.next() % kMixedPages;
     switch (k % 4) {
-      case 0: m.set_token(p, rng.next() | 1); break;
-      case 1: m.set_token(p, 0); break;
-      case 2: m.set_token(p, m.resident_token(p)); break;
-      default: m.write_untracked(p, k); break;
+      case 0:
+        m.set_token(p, rng.next() | 1);
+        break;
+      case 1:
+        m.set_token(p, 0);
+        break;
+      case 2:
+        m.set_token(p, m.resident_token(p));
+        break;
+      default:
+        m.write_untracked(p, k);
+        break;
     }
   }
   m.write(kMixedPages - 1, 7);  // the tail word
@@ -443,7 +451,8 @@ TEST(PageStore, WordWiseDifferenceFindsExactlyThePagesThatDiffer) {
     }
   }
   // Equal stores, and a store against an empty one.
-  PageStore a(kMixedPages * 4096, 4096), b(kMixedPages * 4096, 4096), empty(kMixedPages * 4096, 4096);
+  PageStore a(kMixedPages * 4096, 4096), b(kMixedPages * 4096, 4096),
+      empty(kMixedPages * 4096, 4096);
   fill_mixed(a, 3, 5);
   fill_mixed(b, 3, 5);
   EXPECT_TRUE(word_differences(a, b).empty());
@@ -464,7 +473,8 @@ TEST(PageStore, BulkSetTokensIsSetTokenPageByPage) {
     // The source's pages in order, some twice, some zero.
     std::vector<std::pair<uint64_t, uint64_t>> pairs;
     Rng rng(seed);
-    for (uint64_t p = 0; p < kMixedPages; p += 1 + rng.next() % 3) pairs.emplace_back(p, src.token(p));
+    for (uint64_t p = 0; p < kMixedPages; p += 1 + rng.next() % 3)
+      pairs.emplace_back(p, src.token(p));
     pairs.emplace_back(5, 0);
     pairs.emplace_back(7, src.resident_token(7));
     bulk.set_tokens(pairs);

@@ -119,7 +119,8 @@ TEST(Oracle, DifferingPagesMatchesThePageByPageWalk) {
       if (k % 3 == 2) b.set_token(p, a.token(p));
     }
     for (uint64_t skip_mod : {uint64_t{5}, uint64_t{1} << 40}) {
-      const auto got = sim::verify::differing_pages(a, b, [&](uint64_t p) { return p % skip_mod == 3; });
+      const auto got =
+          sim::verify::differing_pages(a, b, [&](uint64_t p) { return p % skip_mod == 3; });
       const auto want = reference_diff(a, b, skip_mod);
       EXPECT_EQ(got.count, want.count) << seed;
       EXPECT_EQ(got.lowest, want.lowest) << seed;
