@@ -34,6 +34,12 @@ class GuestRamAdapter : public vmm::GuestRamPort {
     r_.store.dirty().take_words(pass.words);
   }
   void set_token(uint64_t page, uint64_t token) override { r_.store.set_token(page, token); }
+  void tokens(uint64_t word, uint64_t mask, uint64_t* out) const override {
+    r_.store.word_tokens(word, mask, out);
+  }
+  void set_tokens(std::span<const std::pair<uint64_t, uint64_t>> pages) override {
+    r_.store.set_tokens(pages);
+  }
   void set_missing(const std::vector<uint64_t>& pages) override {
     r_.missing.reset(r_.store.page_count(), pages);
   }

@@ -34,19 +34,25 @@ struct PageDiff {
   std::vector<uint64_t> listed;
 };
 // `skip(page)`: pages not compared (still missing at the destination).
+// Walking order (what `listed` shows): the pages `a` holds, ascending, then
+// the pages only `b` holds, ascending. Found a word of 64 pages at a time
+// (PageStore::for_each_difference).
 template <typename Skip>
 PageDiff differing_pages(const models::PageStore& a, const models::PageStore& b, Skip skip) {
   PageDiff d;
-  auto check = [&](uint64_t p) {
-    if (skip(p) || a.token(p) == b.token(p)) return;
-    if (d.listed.size() < 8) d.listed.push_back(p);
-    if (!d.lowest || p < *d.lowest) d.lowest = p;
+  std::vector<uint64_t> only_b;  // listed after a's pages
+  models::PageStore::for_each_difference(a, b, [&](uint64_t p, uint64_t ta, uint64_t) {
+    if (skip(p)) return;
+    if (!d.lowest) d.lowest = p;  // ascending: the first is the lowest
     ++d.count;
-  };
-  a.for_each_touched([&](uint64_t p, uint64_t) { check(p); });
-  b.for_each_touched([&](uint64_t p, uint64_t) {
-    if (a.token(p) == 0) check(p);
+    if (ta != 0) {
+      if (d.listed.size() < 8) d.listed.push_back(p);
+    } else if (only_b.size() < 8) {
+      only_b.push_back(p);
+    }
   });
+  for (uint64_t p : only_b)
+    if (d.listed.size() < 8) d.listed.push_back(p);
   return d;
 }
 

@@ -5,7 +5,10 @@
 // over the simulated hosts in sim/src/migration.cpp.
 #pragma once
 
+#include <bit>
 #include <cstdint>
+#include <span>
+#include <utility>
 #include <vector>
 
 #include <systemc>
@@ -36,6 +39,18 @@ class GuestRamPort {
   virtual void collect_dirty(PageBits& pass) = 0;
   // The destination side.
   virtual void set_token(uint64_t page, uint64_t token) = 0;
+  // Bulk forms (a save pass walks 64 pages a word; defaults: page by page).
+  // out[i] = token(64 word + i) for each bit i of `mask`; others untouched.
+  virtual void tokens(uint64_t word, uint64_t mask, uint64_t* out) const {
+    for (; mask != 0; mask &= mask - 1) {
+      const auto i = static_cast<unsigned>(std::countr_zero(mask));
+      out[i] = token(word * 64 + i);
+    }
+  }
+  // set_token() for each (page, token), in order.
+  virtual void set_tokens(std::span<const std::pair<uint64_t, uint64_t>> pages) {
+    for (const auto& [p, t] : pages) set_token(p, t);
+  }
   // Post-copy destination (userfaultfd): pages still at the source.
   virtual void set_missing(const std::vector<uint64_t>& pages) = 0;
   virtual bool missing(uint64_t page) const = 0;

@@ -8,11 +8,14 @@
 // child's (wait4).
 //
 //   cmake --build build --target bench_resident && ./build/tests/bench/bench_resident
+//   MDEVSIM_BENCH_BINARY=/work/main/build/mdevsim ./build/tests/bench/bench_resident
+//     (the same benchmark timing another build's mdevsim)
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -42,7 +45,10 @@ Run run_mdevsim(const std::string& path) {
   const auto t0 = std::chrono::steady_clock::now();
   const pid_t pid = fork();
   if (pid == 0) {
-    execl(MDEVSIM_BINARY_DIR "/mdevsim", "mdevsim", "run", path.c_str(), "--json", json.c_str(),
+    // $MDEVSIM_BENCH_BINARY: another build's mdevsim, timed the same way.
+    const char* other = std::getenv("MDEVSIM_BENCH_BINARY");
+    const char* binary = other && *other ? other : MDEVSIM_BINARY_DIR "/mdevsim";
+    execl(binary, "mdevsim", "run", path.c_str(), "--json", json.c_str(),
           static_cast<char*>(nullptr));
     _exit(127);
   }

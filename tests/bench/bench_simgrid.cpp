@@ -6,6 +6,9 @@
 //
 //   ./build/tests/bench/bench_simgrid
 //
+//   MDEVSIM_BENCH_BINARY=/work/main/build/mdevsim ./build/tests/bench/bench_simgrid
+//     (the same benchmark timing another build's mdevsim)
+//
 // Each iteration runs SimGrid in a forked child (its engine cannot restart);
 // the reported time is the child's engine run (manual time), not the fork.
 #include <chrono>
@@ -68,13 +71,35 @@ BENCHMARK(BM_FluidModelRamOnly);
 // its whole process timed, against SimGrid's engine run measured in the same
 // iteration (the baseline). mdevsim runs as its own process: SystemC
 // elaborates once per process.
+//
+// Counters: mdevsim_ms / mdevsim_over_simgrid are the whole process (start-up
+// included). startup_ms is the same binary on the same scenario shrunk to
+// 16 MiB of RAM (process start, SystemC elaboration, scenario load, a
+// migration of 4096 pages), run in the same iteration; migration_ms =
+// mdevsim_ms - startup_ms and migration_over_simgrid compare only the part
+// that scales with the migration (SimGrid's figure is its engine run, which
+// has no start-up either).
+// The binary timed: this build's, or $MDEVSIM_BENCH_BINARY (another build's
+// mdevsim, e.g. main's, measured by the same benchmark in the same way).
+std::string mdevsim_binary() {
+  const char* other = std::getenv("MDEVSIM_BENCH_BINARY");
+  return other && *other ? other : std::string(MDEVSIM_BINARY_DIR) + "/mdevsim";
+}
+
+double time_command(const std::string& command) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (std::system(command.c_str()) != 0) return -1;
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 void BM_MdevsimOverSimGridRamOnly(benchmark::State& state) {
   sg::RamMigration m;
   m.ideal_link = true;
-  const std::string command = std::string(MDEVSIM_BINARY_DIR) + "/mdevsim run " +
-                              MDEVSIM_SOURCE_DIR +
-                              "/scenarios/calibration/ram-only-simgrid.json > /dev/null";
-  double simgrid_s = 0, mdevsim_s = 0;
+  const std::string run = mdevsim_binary() + " run " + MDEVSIM_SOURCE_DIR +
+                          "/scenarios/calibration/ram-only-simgrid.json";
+  const std::string command = run + " > /dev/null";
+  const std::string tiny = run + " --set vm.ram=16MiB > /dev/null";
+  double simgrid_s = 0, mdevsim_s = 0, startup_s = 0;
   for (auto _ : state) {
     std::string error;
     const auto r = sg::run(m, &error);
@@ -82,21 +107,24 @@ void BM_MdevsimOverSimGridRamOnly(benchmark::State& state) {
       state.SkipWithError(error.c_str());
       return;
     }
-    const auto t0 = std::chrono::steady_clock::now();
-    if (std::system(command.c_str()) != 0) {
-      state.SkipWithError(("failed: " + command).c_str());
+    const double startup = time_command(tiny);
+    const double wall = time_command(command);
+    if (startup < 0 || wall < 0) {
+      state.SkipWithError(("failed: " + (startup < 0 ? tiny : command)).c_str());
       return;
     }
-    const double wall =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     simgrid_s += r->wall_time_s;
     mdevsim_s += wall;
+    startup_s += startup;
     state.SetIterationTime(wall);
   }
   const double n = static_cast<double>(state.iterations());
   state.counters["simgrid_ms"] = simgrid_s / n * 1e3;
   state.counters["mdevsim_ms"] = mdevsim_s / n * 1e3;
   state.counters["mdevsim_over_simgrid"] = mdevsim_s / simgrid_s;
+  state.counters["startup_ms"] = startup_s / n * 1e3;
+  state.counters["migration_ms"] = (mdevsim_s - startup_s) / n * 1e3;
+  state.counters["migration_over_simgrid"] = (mdevsim_s - startup_s) / simgrid_s;
 }
 BENCHMARK(BM_MdevsimOverSimGridRamOnly)
     ->UseManualTime()

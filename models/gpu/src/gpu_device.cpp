@@ -255,17 +255,17 @@ DeviceDiff compare_devices(const GpuDevice& a, const GpuDevice& b, size_t max_li
   // VRAM: walk both stores' touched pages.
   const PageStore& va = a.vram.store();
   const PageStore& vb = b.vram.store();
-  auto check_page = [&](uint64_t p) {
-    if (va.token(p) != vb.token(p)) {
-      d.vram_pages++;
+  // Listed in walking order: the pages a holds, then those only b holds.
+  std::vector<uint64_t> only_b;
+  PageStore::for_each_difference(va, vb, [&](uint64_t p, uint64_t ta, uint64_t) {
+    if (!d.first_vram_page) d.first_vram_page = p;  // ascending: the first is the lowest
+    d.vram_pages++;
+    if (ta != 0)
       note("vram page " + std::to_string(p));
-      if (!d.first_vram_page || p < *d.first_vram_page) d.first_vram_page = p;
-    }
-  };
-  va.for_each_touched([&](uint64_t p, uint64_t) { check_page(p); });
-  vb.for_each_touched([&](uint64_t p, uint64_t) {
-    if (va.token(p) == 0) check_page(p);
+    else if (only_b.size() < max_listed)
+      only_b.push_back(p);
   });
+  for (uint64_t p : only_b) note("vram page " + std::to_string(p));
   return d;
 }
 

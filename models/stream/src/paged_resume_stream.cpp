@@ -120,7 +120,7 @@ class PagedResumeStream final : public ResumeStream {
     }
     // Everything validated: apply atomically.
     store_.clear();
-    for (const auto& [page, tok] : staged_) store_.set_token(page, tok);
+    store_.set_tokens(staged_);  // in order: a page sent again ends with its last content
     apply_state();
     return status_;
   }

@@ -27,7 +27,9 @@ bool next_set(const DirtyBitmap& b, uint64_t from, uint64_t& found) {
 
 PassTracker::PassTracker(PageStore& memory) : memory_(memory) {
   pass_.resize(memory_.page_count());
-  memory_.for_each_touched([&](uint64_t p, uint64_t) { pass_.set(p); });
+  // Every non-zero page, a word (64 pages) at a time.
+  for (uint64_t wi = 0; wi < pass_.words().size(); ++wi)
+    if (const uint64_t bits = memory_.nonzero_word(wi)) pass_.set_word(wi, bits);
   memory_.dirty().clear_all();
   memory_.start_tracking();
 }
@@ -38,7 +40,7 @@ uint64_t PassTracker::union_pages() const {
   const auto& d = memory_.dirty().words();
   const auto& p = pass_.words();
   uint64_t n = 0;
-  for (size_t w = 0; w < d.size(); ++w) n += static_cast<uint64_t>(std::popcount(d[w] | p[w]));
+  for (size_t w = 0; w < d.size(); ++w) n += popcount64(d[w] | p[w]);
   return n;
 }
 

@@ -338,5 +338,153 @@ TEST(PageStore, ThinWritesOverResidentMemoryCostTheirTokens) {
   EXPECT_EQ(ram.touched_pages(), ram.page_count());
 }
 
+// ---- 64 pages at a time, checked against page-by-page references.
+
+// Bits set, counted one at a time.
+unsigned naive_popcount(uint64_t x) {
+  unsigned n = 0;
+  for (int i = 0; i < 64; ++i) n += (x >> i) & 1;
+  return n;
+}
+
+TEST(PageStore, InlinePopcountCountsEveryBit) {
+  Rng rng(11);
+  for (uint64_t x :
+       {uint64_t{0}, ~uint64_t{0}, uint64_t{1}, uint64_t{1} << 63, uint64_t{0x8000000000000001ULL}})
+    EXPECT_EQ(popcount64(x), naive_popcount(x)) << x;
+  for (int k = 0; k < 10000; ++k) {
+    const uint64_t x = rng.next() & rng.next();  // denser and sparser words
+    EXPECT_EQ(popcount64(x), naive_popcount(x)) << x;
+  }
+}
+
+// A store with every representation in it: a chunk made dense by many
+// writes, sparse chunks, resident bits (with `salt`, in part), set tokens,
+// zeroed pages, and a tail word that is not full. `seed` picks the pages.
+constexpr uint64_t kMixedPages = 3 * PageStore::kChunkPages + 100;
+void fill_mixed(PageStore& m, uint64_t salt, uint64_t seed) {
+  Rng rng(seed);
+  m.set_content_salt(salt);
+  m.make_resident(PageStore::kChunkPages / 2, 2 * PageStore::kChunkPages);        // chunks 0..2
+  for (int k = 0; k < 600; ++k) m.write(rng.next() % PageStore::kChunkPages, k);  // dense
+  for (int k = 0; k < 50; ++k)
+    m.write(PageStore::kChunkPages + rng.next() % PageStore::kChunkPages, k);  // sparse
+  for (int k = 0; k < 40; ++k) {
+    const uint64_t p = rng.next() % kMixedPages;
+    switch (k % 4) {
+      case 0:
+        m.set_token(p, rng.next() | 1);
+        break;
+      case 1:
+        m.set_token(p, 0);
+        break;
+      case 2:
+        m.set_token(p, m.resident_token(p));
+        break;
+      default:
+        m.write_untracked(p, k);
+        break;
+    }
+  }
+  m.write(kMixedPages - 1, 7);  // the tail word
+}
+
+std::vector<uint64_t> naive_differences(const PageStore& a, const PageStore& b) {
+  std::vector<uint64_t> out;
+  for (uint64_t p = 0; p < a.page_count(); ++p)
+    if (a.token(p) != b.token(p)) out.push_back(p);
+  return out;
+}
+
+std::vector<uint64_t> word_differences(const PageStore& a, const PageStore& b) {
+  std::vector<uint64_t> out;
+  PageStore::for_each_difference(a, b, [&](uint64_t p, uint64_t ta, uint64_t tb) {
+    EXPECT_EQ(ta, a.token(p)) << p;
+    EXPECT_EQ(tb, b.token(p)) << p;
+    out.push_back(p);
+  });
+  return out;
+}
+
+TEST(PageStore, WordTokensAndNonZeroWordsAreThePagesTokens) {
+  PageStore m(kMixedPages * 4096, 4096);
+  fill_mixed(m, 3, 1);
+  Rng rng(2);
+  for (uint64_t wi = 0; wi < (kMixedPages + 63) / 64; ++wi) {
+    uint64_t expect_nonzero = 0;
+    for (uint64_t i = 0; i < 64 && wi * 64 + i < kMixedPages; ++i)
+      if (m.token(wi * 64 + i) != 0) expect_nonzero |= uint64_t{1} << i;
+    ASSERT_EQ(m.nonzero_word(wi), expect_nonzero) << wi;
+    const uint64_t valid =
+        wi * 64 + 64 <= kMixedPages ? ~uint64_t{0} : (uint64_t{1} << (kMixedPages % 64)) - 1;
+    for (uint64_t mask : {valid, rng.next() & valid, expect_nonzero}) {
+      uint64_t out[64];
+      for (auto& x : out) x = 0xdeadbeef;
+      m.word_tokens(wi, mask, out);
+      for (unsigned i = 0; i < 64; ++i)
+        EXPECT_EQ(out[i], (mask >> i) & 1 ? m.token(wi * 64 + i) : 0xdeadbeef) << wi << " " << i;
+    }
+  }
+}
+
+TEST(PageStore, WordWiseDifferenceFindsExactlyThePagesThatDiffer) {
+  for (uint64_t seed = 1; seed <= 12; ++seed) {
+    // Same salt, same history plus a few changes on one side; or another salt.
+    const uint64_t salt_b = seed % 3 == 0 ? 99 : 3;
+    PageStore a(kMixedPages * 4096, 4096), b(kMixedPages * 4096, 4096);
+    fill_mixed(a, 3, seed);
+    fill_mixed(b, salt_b, seed);
+    Rng rng(seed * 7);
+    for (uint64_t k = 0; k < seed * 3; ++k) {
+      const uint64_t p = rng.next() % kMixedPages;
+      if (k % 3 == 0) b.write_untracked(p, k);
+      if (k % 3 == 1) a.set_token(p, 0);
+      if (k % 3 == 2) b.set_token(p, b.resident_token(p));
+    }
+    if (seed % 4 == 1) fill_mixed(b, salt_b, seed + 100);  // much more differs
+    const auto expect = naive_differences(a, b);
+    EXPECT_EQ(word_differences(a, b), expect) << "seed " << seed;
+    auto reversed = naive_differences(b, a);
+    EXPECT_EQ(word_differences(b, a), reversed) << "seed " << seed;
+    if (salt_b == 3 && seed % 4 != 1) {
+      EXPECT_LT(expect.size(), 200u) << "mostly equal stores";
+    }
+  }
+  // Equal stores, and a store against an empty one.
+  PageStore a(kMixedPages * 4096, 4096), b(kMixedPages * 4096, 4096),
+      empty(kMixedPages * 4096, 4096);
+  fill_mixed(a, 3, 5);
+  fill_mixed(b, 3, 5);
+  EXPECT_TRUE(word_differences(a, b).empty());
+  EXPECT_EQ(word_differences(a, empty), naive_differences(a, empty));
+  EXPECT_EQ(word_differences(empty, a).size(), a.touched_pages());
+}
+
+TEST(PageStore, BulkSetTokensIsSetTokenPageByPage) {
+  for (uint64_t seed = 1; seed <= 6; ++seed) {
+    PageStore src(kMixedPages * 4096, 4096), bulk(kMixedPages * 4096, 4096),
+        each(kMixedPages * 4096, 4096);
+    fill_mixed(src, 3, seed);
+    for (PageStore* d : {&bulk, &each}) {
+      d->set_content_salt(3);
+      if (seed % 2 == 0) d->make_resident(0, PageStore::kChunkPages);  // else no resident bits yet
+      d->write(5, 1);
+    }
+    // The source's pages in order, some twice, some zero.
+    std::vector<std::pair<uint64_t, uint64_t>> pairs;
+    Rng rng(seed);
+    for (uint64_t p = 0; p < kMixedPages; p += 1 + rng.next() % 3)
+      pairs.emplace_back(p, src.token(p));
+    pairs.emplace_back(5, 0);
+    pairs.emplace_back(7, src.resident_token(7));
+    bulk.set_tokens(pairs);
+    for (const auto& [p, t] : pairs) each.set_token(p, t);
+    EXPECT_TRUE(naive_differences(bulk, each).empty()) << seed;
+    EXPECT_EQ(bulk.touched_pages(), each.touched_pages());
+    EXPECT_EQ(bulk.resident_pages(), each.resident_pages());
+    EXPECT_EQ(bulk.content_hash(), each.content_hash());
+  }
+}
+
 }  // namespace
 }  // namespace mdevsim::models

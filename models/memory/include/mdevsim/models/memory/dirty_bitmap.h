@@ -9,6 +9,20 @@
 
 namespace mdevsim::models {
 
+// Bits set in `x`. std::popcount without a popcnt target (no -mpopcnt: the
+// portable default) is a call into libgcc's __popcountdi2; this is the same
+// count inline (SWAR), or the instruction when the target has it.
+inline unsigned popcount64(uint64_t x) {
+#if defined(__POPCNT__) || !(defined(__x86_64__) || defined(__i386__))
+  return static_cast<unsigned>(std::popcount(x));
+#else
+  x = x - ((x >> 1) & 0x5555555555555555ULL);
+  x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+  return static_cast<unsigned>((x * 0x0101010101010101ULL) >> 56);
+#endif
+}
+
 class DirtyBitmap {
  public:
   explicit DirtyBitmap(uint64_t bits = 0) { resize(bits); }
@@ -75,7 +89,7 @@ class DirtyBitmap {
 
   // Sets the bits of `bits` in word `wi` (bulk marking).
   void set_word(uint64_t wi, uint64_t bits) {
-    count_ += static_cast<uint64_t>(std::popcount(bits & ~words_[wi]));
+    count_ += popcount64(bits & ~words_[wi]);
     words_[wi] |= bits;
   }
 

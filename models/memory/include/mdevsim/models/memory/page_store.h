@@ -30,6 +30,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mdevsim/models/common/rng.h"
@@ -235,7 +236,7 @@ class PageStore {
         // The chunk stores tokens: they take the resident content.
         for (uint64_t q = p; q < p + n; ++q) set_token(q, resident_token(q));
       } else {
-        const auto added = static_cast<uint64_t>(std::popcount(mask & ~resident_[wi]));
+        const auto added = uint64_t{popcount64(mask & ~resident_[wi])};
         resident_[wi] |= mask;
         resident_count_ += added;
         touched_ += added;
@@ -331,6 +332,131 @@ class PageStore {
             chunk ? chunk[kChunkPages + w]
                   : (s ? s->present[w] : 0) | (wi < resident_.size() ? resident_[wi] : 0);
         if (bits != 0) dirty_.set_word(wi, bits);
+      }
+    }
+  }
+
+  // ---- 64 pages at a time: bit word `wi` holds pages [64 wi, 64 wi + 64)
+  // (bit i: page 64 wi + i), as in the dirty bitmap.
+  // Which pages of the word hold non-zero content.
+  uint64_t nonzero_word(uint64_t wi) const {
+    settle();
+    const uint64_t ci = wi / kPresentWords, w = wi % kPresentWords;
+    if (const uint64_t* chunk = chunks_[ci]) return chunk[kChunkPages + w];
+    const SparseChunk* s = sparse_[ci].get();
+    return (s ? s->present[w] : 0) | resident_word(wi);
+  }
+  // out[i] = token(64 wi + i) for every bit i of `mask` (other entries are
+  // left alone): one lookup of the chunk for the word, no per-page search.
+  void word_tokens(uint64_t wi, uint64_t mask, uint64_t* out) const {
+    settle();
+    const uint64_t ci = wi / kPresentWords, w = wi % kPresentWords;
+    if (const uint64_t* chunk = chunks_[ci]) {
+      const uint64_t* t = chunk + w * 64;
+      for (uint64_t bits = mask; bits != 0; bits &= bits - 1) {
+        const auto i = static_cast<unsigned>(std::countr_zero(bits));
+        out[i] = t[i];
+      }
+      return;
+    }
+    const SparseChunk* s = sparse_[ci].get();
+    const uint64_t stored = s ? s->present[w] : 0;
+    if (stored & mask) {
+      size_t k = s->rank[w];  // the word's sparse tokens, in page order
+      for (uint64_t bits = stored; bits != 0; bits &= bits - 1, ++k) {
+        const auto i = static_cast<unsigned>(std::countr_zero(bits));
+        if ((mask >> i) & 1) out[i] = s->tokens[k];
+      }
+    }
+    const uint64_t resident = resident_word(wi);
+    for (uint64_t bits = mask & ~stored; bits != 0; bits &= bits - 1) {
+      const auto i = static_cast<unsigned>(std::countr_zero(bits));
+      out[i] = (resident >> i) & 1 ? resident_token((wi << 6) + i) : 0;
+    }
+  }
+  // set_token() for each (page, token) pair, in order. Consecutive pairs of
+  // one bit word arriving with their resident content in a chunk that stores
+  // no tokens (a migration's first pass over resident memory) become resident
+  // bits a word at a time (pages it stores tokens for take the slow path).
+  void set_tokens(std::span<const std::pair<uint64_t, uint64_t>> pairs) {
+    settle();
+    const size_t n = pairs.size();
+    for (size_t k = 0; k < n;) {
+      const uint64_t page = pairs[k].first, wi = page >> 6, ci = page >> kChunkShift;
+      if (salted_ && !chunks_[ci]) {
+        const SparseChunk* s = sparse_[ci].get();
+        const uint64_t stored = s ? s->present[wi % kPresentWords] : 0;
+        uint64_t bits = 0;
+        size_t j = k;
+        for (; j < n && (pairs[j].first >> 6) == wi && !((stored >> (pairs[j].first & 63)) & 1) &&
+               pairs[j].second == resident_token(pairs[j].first);
+             ++j)
+          bits |= uint64_t{1} << (pairs[j].first & 63);
+        if (j > k) {
+          if (resident_.empty()) resident_.assign((pages_ + 63) / 64, 0);
+          const uint64_t added = popcount64(bits & ~resident_[wi]);
+          resident_[wi] |= bits;
+          resident_count_ += added;
+          touched_ += added;
+          k = j;
+          continue;
+        }
+      }
+      set_token(page, pairs[k].second);
+      ++k;
+    }
+  }
+
+  // Calls fn(page, token in a, token in b) for every page whose content
+  // differs between `a` and `b`, ascending; the same pages as comparing
+  // token(p) page by page, found a word (64 pages) at a time: equal dense
+  // words by one compare, pages both hold as resident bits of the same salt
+  // without computing their tokens, chunks neither has without a look.
+  template <typename Fn>
+  static void for_each_difference(const PageStore& a, const PageStore& b, Fn&& fn) {
+    a.settle();
+    b.settle();
+    if (a.pages_ != b.pages_) return for_each_difference_per_page(a, b, fn);
+    const uint64_t words = (a.pages_ + 63) / 64;
+    const bool same_salt = a.salt_ == b.salt_;  // resident bits mean the same tokens
+    const bool resident = a.resident_count_ != 0 || b.resident_count_ != 0;
+    uint64_t ta[64], tb[64];
+    for (uint64_t ci = 0; ci < a.chunks_.size(); ++ci) {
+      const uint64_t* ca = a.chunks_[ci];
+      const uint64_t* cb = b.chunks_[ci];
+      const SparseChunk* sa = ca ? nullptr : a.sparse_[ci].get();
+      const SparseChunk* sb = cb ? nullptr : b.sparse_[ci].get();
+      if (!ca && !cb && !sa && !sb && !resident) continue;  // zero in both
+      const uint64_t w_end = std::min<uint64_t>(kPresentWords, words - ci * kPresentWords);
+      for (uint64_t w = 0; w < w_end; ++w) {
+        const uint64_t wi = ci * kPresentWords + w;
+        if (ca && cb) {
+          const uint64_t* xa = ca + w * 64;
+          const uint64_t* xb = cb + w * 64;
+          if (std::memcmp(xa, xb, 64 * sizeof(uint64_t)) == 0) continue;
+          for (uint64_t bits = ca[kChunkPages + w] | cb[kChunkPages + w]; bits != 0;
+               bits &= bits - 1) {
+            const auto i = static_cast<unsigned>(std::countr_zero(bits));
+            if (xa[i] != xb[i]) fn((wi << 6) + i, xa[i], xb[i]);
+          }
+          continue;
+        }
+        const uint64_t ma = a.nonzero_word(wi), mb = b.nonzero_word(wi);
+        const uint64_t any = ma | mb;
+        if (any == 0) continue;
+        uint64_t check = any;
+        if (same_salt && !ca && !cb) {
+          // Pages both hold as resident bits are equal: only the others.
+          const uint64_t stored = (sa ? sa->present[w] : 0) | (sb ? sb->present[w] : 0);
+          check = (ma ^ mb) | stored;
+        }
+        if (check == 0) continue;
+        a.word_tokens(wi, check, ta);
+        b.word_tokens(wi, check, tb);
+        for (uint64_t bits = check; bits != 0; bits &= bits - 1) {
+          const auto i = static_cast<unsigned>(std::countr_zero(bits));
+          if (ta[i] != tb[i]) fn((wi << 6) + i, ta[i], tb[i]);
+        }
       }
     }
   }
@@ -453,7 +579,7 @@ class PageStore {
     bool has(uint64_t i) const { return (present[i >> 6] >> (i & 63)) & 1; }
     size_t index(uint64_t i) const {
       const uint64_t below = (uint64_t{1} << (i & 63)) - 1;
-      return rank[i >> 6] + static_cast<size_t>(std::popcount(present[i >> 6] & below));
+      return rank[i >> 6] + size_t{popcount64(present[i >> 6] & below)};
     }
     void insert(uint64_t i, uint64_t tok) {
       tokens.insert(tokens.begin() + static_cast<std::ptrdiff_t>(index(i)), tok);
@@ -580,10 +706,22 @@ class PageStore {
       }
       chunk[kChunkPages + w] = bits;
       resident_[wi] = 0;
-      resident_count_ -= static_cast<uint64_t>(std::popcount(bits));  // still touched
+      resident_count_ -= popcount64(bits);  // still touched
     }
   }
 
+  uint64_t resident_word(uint64_t wi) const {
+    return resident_count_ != 0 && wi < resident_.size() ? resident_[wi] : 0;
+  }
+  // for_each_difference() of stores of different sizes (pages beyond one
+  // read as zero there).
+  template <typename Fn>
+  static void for_each_difference_per_page(const PageStore& a, const PageStore& b, Fn& fn) {
+    auto token = [](const PageStore& s, uint64_t p) { return p < s.pages_ ? s.token(p) : 0; };
+    const uint64_t n = std::max(a.pages_, b.pages_);
+    for (uint64_t p = 0; p < n; ++p)
+      if (const uint64_t x = token(a, p), y = token(b, p); x != y) fn(p, x, y);
+  }
   bool resident_bit(uint64_t page) const { return (resident_[page >> 6] >> (page & 63)) & 1; }
   void set_resident_bit(uint64_t page) {
     if (resident_.empty()) resident_.assign((pages_ + 63) / 64, 0);
