@@ -358,50 +358,56 @@ void MigrationDriver::pc_fault_service() {
   double next_poll = now();
   bool first = true;
   while (!pc_done_) {
-    std::vector<uint64_t> vfaults = std::exchange(pc_early_faults_, {});
-    if (rules.device_pages) {
-      bool ask = !eventfd && now() >= next_poll;
-      if (eventfd) {
-        ask = first;
-        if (device_->fault_signalled()) {  // read(2) of the eventfd zeroes it
-          device_->clear_fault_signal();
-          ask = true;
+    // The fault lists live only in this block: a SystemC thread still
+    // asleep when the simulation ends is never unwound, so anything it holds
+    // across a wait() would leak (LeakSanitizer found the RAM list).
+    {
+      std::vector<uint64_t> vfaults = std::exchange(pc_early_faults_, {});
+      if (rules.device_pages) {
+        bool ask = !eventfd && now() >= next_poll;
+        if (eventfd) {
+          ask = first;
+          if (device_->fault_signalled()) {  // read(2) of the eventfd zeroes it
+            device_->clear_fault_signal();
+            ask = true;
+          }
+        }
+        if (ask) {
+          uint64_t missing = device_missing();  // kept when the call fails
+          const auto more = device_->read_faults(&missing);
+          note_device_missing(missing);
+          vfaults.insert(vfaults.end(), more.begin(), more.end());
+          if (!eventfd) next_poll = now() + rules.poll_interval_s;
         }
       }
-      if (ask) {
-        uint64_t missing = device_missing();  // kept when the call fails
-        const auto more = device_->read_faults(&missing);
-        note_device_missing(missing);
-        vfaults.insert(vfaults.end(), more.begin(), more.end());
-        if (!eventfd) next_poll = now() + rules.poll_interval_s;
+      first = false;
+      const auto rfaults = dram.take_faults();
+      if (!vfaults.empty() || !rfaults.empty()) {
+        // A polled device fault is found when FAULTS is called, with no
+        // delivery delay of its own.
+        const double delivery = eventfd || vfaults.empty() ? rules.fault_latency_s : 0;
+        auto ram_pages = ram_->fault_pages(rfaults, prefetch);
+        pc_at(delivery + link_.latency_s(),
+              [this, prefetch, v = std::move(vfaults), r = std::move(ram_pages)] {
+                // At the source: the device queues the pages (ahead of any
+                // later background request), RAM pages wait for the sender.
+                for (uint64_t p : v) {
+                  uint64_t q = 0;
+                  device_->request_pages(p, 1 + prefetch, 0, q);
+                  pc_requested_device_pages_ += q;
+                }
+                ram_->queue_requested(r);
+                pc_requests_arrived_.notify(sc_core::SC_ZERO_TIME);
+              });
       }
-    }
-    first = false;
-    const auto rfaults = dram.take_faults();
-    if (!vfaults.empty() || !rfaults.empty()) {
-      // A polled device fault is found when FAULTS is called, with no
-      // delivery delay of its own.
-      const double delivery = eventfd || vfaults.empty() ? rules.fault_latency_s : 0;
-      auto ram_pages = ram_->fault_pages(rfaults, prefetch);
-      pc_at(delivery + link_.latency_s(),
-            [this, prefetch, v = std::move(vfaults), r = std::move(ram_pages)] {
-              // At the source: the device queues the pages (ahead of any
-              // later background request), RAM pages wait for the sender.
-              for (uint64_t p : v) {
-                uint64_t q = 0;
-                device_->request_pages(p, 1 + prefetch, 0, q);
-                pc_requested_device_pages_ += q;
-              }
-              ram_->queue_requested(r);
-              pc_requests_arrived_.notify(sc_core::SC_ZERO_TIME);
-            });
     }
     if (!rules.device_pages) {  // RAM-only post-copy: only the userfaultfd
       sc_core::wait(dram.fault_event() | pc_done_event_);
     } else if (!eventfd) {
       sc_core::wait(sc_time::from_seconds(std::max(1e-6, next_poll - now())),
                     dram.fault_event() | pc_done_event_);
-    } else if (!device_->fault_signalled()) {  // level-triggered: a fault met meanwhile wakes at once
+    } else if (!device_
+                    ->fault_signalled()) {  // level-triggered: a fault met meanwhile wakes at once
       sc_core::wait(*device_->fault_wake() | dram.fault_event() | pc_done_event_);
     }
   }
@@ -473,8 +479,7 @@ bool MigrationDriver::pc_send_device(net::Link::Channel& channel) {
   return true;
 }
 
-bool MigrationDriver::pc_send_ram(const std::vector<uint64_t>& pages,
-                                  net::Link::Channel& channel) {
+bool MigrationDriver::pc_send_ram(const std::vector<uint64_t>& pages, net::Link::Channel& channel) {
   RamSaver::Parcel parcel;
   if (!ram_->push(pages, channel, pc_bytes_, parcel)) return ctx_.fail(link_.failure());
   if (parcel.empty()) return true;
