@@ -100,6 +100,8 @@ class RamSaver : public SaveHandler {
   bool send(const PageBits& pages, bool limited, uint64_t& bytes);
   template <typename Walk>
   bool send_walk(Walk pages, bool limited, uint64_t& bytes);
+  bool ram_corruption_ahead() const;
+  bool slice_arrives_intact();
   double scan_bandwidth() const { return ctx_.scenario.vm.scan_bandwidth; }
 
   MigrationContext& ctx_;
@@ -118,6 +120,7 @@ class RamSaver : public SaveHandler {
   uint64_t last_dirty_ = 0;
   std::vector<uint64_t> report_bitmap_;               // dirty-page report buffer, reused
   std::vector<std::pair<uint64_t, uint64_t>> slice_;  // (page, content), reused
+  std::vector<std::pair<uint64_t, uint64_t>> slice_resident_;  // (bit word, resident pages)
   uint64_t ram_cursor_ = 0;                           // background push
   uint64_t fetched_ = 0;
   // Post-copy at the source: pages not sent yet (one byte each) and the

@@ -374,6 +374,39 @@ class PageStore {
       out[i] = (resident >> i) & 1 ? resident_token((wi << 6) + i) : 0;
     }
   }
+  // Which pages of `mask` in bit word `wi` hold their resident content as
+  // bits (their chunk stores no tokens): pages a migration can hand over as
+  // bits, without computing a token at either end.
+  uint64_t resident_bits(uint64_t wi, uint64_t mask) const {
+    settle();
+    if (resident_count_ == 0 || chunks_[wi / kPresentWords]) return 0;
+    return mask & resident_word(wi);  // never stored sparse as well (write_sparse takes the bit)
+  }
+  // The pages of `mask` in bit word `wi` take their resident content, as
+  // set_token(p, resident_token(p)) would for each: a word of bits where
+  // the chunk stores no tokens for them. Needs a content salt.
+  void set_resident_bits(uint64_t wi, uint64_t mask) {
+    if (!salted_) throw std::logic_error("set_resident_bits needs a content salt");
+    settle();
+    const uint64_t ci = wi / kPresentWords;
+    const SparseChunk* s = chunks_[ci] ? nullptr : sparse_[ci].get();
+    if (chunks_[ci] || (s && (s->present[wi % kPresentWords] & mask) != 0)) {
+      for (uint64_t bits = mask; bits != 0; bits &= bits - 1) {
+        const uint64_t page = (wi << 6) + static_cast<uint64_t>(std::countr_zero(bits));
+        set_token(page, resident_token(page));
+      }
+      return;
+    }
+    if (resident_.empty()) resident_.assign((pages_ + 63) / 64, 0);
+    const uint64_t added = popcount64(mask & ~resident_[wi]);
+    resident_[wi] |= mask;
+    resident_count_ += added;
+    touched_ += added;
+  }
+  // Both stores give resident pages the same content.
+  bool same_resident_content(const PageStore& other) const {
+    return salted_ && other.salted_ && salt_ == other.salt_;
+  }
   // set_token() for each (page, token) pair, in order. Consecutive pairs of
   // one bit word arriving with their resident content in a chunk that stores
   // no tokens (a migration's first pass over resident memory) become resident
