@@ -130,7 +130,10 @@ class PageStore {
   static constexpr uint64_t kChunkPages = uint64_t{1} << kChunkShift;
   // After its tokens, a chunk holds one bit per page that is set while the
   // token is non-zero: walking the touched pages reads 512 bytes per chunk,
-  // not 32 KiB.
+  // not 32 KiB. Then one bit per page still holding the resident content it
+  // took when the chunk became dense (cleared by any change of its token):
+  // those pages migrate and compare as bits, like resident pages without a
+  // chunk.
   static constexpr uint64_t kPresentWords = kChunkPages / 64;
 
   PageStore(uint64_t size_bytes, uint32_t page_size) { reset_geometry(size_bytes, page_size); }
@@ -201,9 +204,11 @@ class PageStore {
     uint64_t* chunk = chunks_[page >> kChunkShift];
     if (!chunk) return set_token_sparse(page, tok);
     if (tok == 0) return drop_stored(page);
-    uint64_t& t = chunk[page & (kChunkPages - 1)];
+    const uint64_t i = page & (kChunkPages - 1);
+    uint64_t& t = chunk[i];
     if (t == 0) mark_present(page);
     t = tok;
+    pristine_word(chunk, i) &= ~(uint64_t{1} << (i & 63));
   }
 
   // ---- resident content
@@ -379,8 +384,7 @@ class PageStore {
   // bits, without computing a token at either end.
   uint64_t resident_bits(uint64_t wi, uint64_t mask) const {
     settle();
-    if (resident_count_ == 0 || chunks_[wi / kPresentWords]) return 0;
-    return mask & resident_word(wi);  // never stored sparse as well (write_sparse takes the bit)
+    return mask & resident_view(wi);
   }
   // The pages of `mask` in bit word `wi` take their resident content, as
   // set_token(p, resident_token(p)) would for each: a word of bits where
@@ -395,6 +399,7 @@ class PageStore {
         const uint64_t page = (wi << 6) + static_cast<uint64_t>(std::countr_zero(bits));
         set_token(page, resident_token(page));
       }
+      if (uint64_t* chunk = chunks_[ci]) chunk[kChunkPages + kPresentWords + wi % kPresentWords] |= mask;
       return;
     }
     if (resident_.empty()) resident_.assign((pages_ + 63) / 64, 0);
@@ -477,12 +482,8 @@ class PageStore {
         const uint64_t ma = a.nonzero_word(wi), mb = b.nonzero_word(wi);
         const uint64_t any = ma | mb;
         if (any == 0) continue;
-        uint64_t check = any;
-        if (same_salt && !ca && !cb) {
-          // Pages both hold as resident bits are equal: only the others.
-          const uint64_t stored = (sa ? sa->present[w] : 0) | (sb ? sb->present[w] : 0);
-          check = (ma ^ mb) | stored;
-        }
+        // Pages both hold with their resident content are equal: only the others.
+        const uint64_t check = same_salt ? any & ~(a.resident_view(wi) & b.resident_view(wi)) : any;
         if (check == 0) continue;
         a.word_tokens(wi, check, ta);
         b.word_tokens(wi, check, tb);
@@ -594,10 +595,12 @@ class PageStore {
     uint64_t* chunk = chunks_[page >> kChunkShift];
     if (!chunk) [[unlikely]]
       return write_sparse(page, value);
-    uint64_t& t = chunk[page & (kChunkPages - 1)];
+    const uint64_t i = page & (kChunkPages - 1);
+    uint64_t& t = chunk[i];
     if (t == 0) [[unlikely]]
       mark_present(page);
     t = fold(t, value);
+    pristine_word(chunk, i) &= ~(uint64_t{1} << (i & 63));
   }
 
   // The pages of a chunk without dense storage that hold a token of their
@@ -721,7 +724,7 @@ class PageStore {
     chunks_.assign((pages_ + kChunkPages - 1) >> kChunkShift, nullptr);
     sparse_.clear();
     sparse_.resize(chunks_.size());
-    arena_.configure(kChunkPages + kPresentWords, chunks_.size());
+    arena_.configure(kChunkPages + 2 * kPresentWords, chunks_.size());
     dirty_.resize(pages_);
     touched_ = 0;
   }
@@ -738,6 +741,7 @@ class PageStore {
         chunk[w * 64 + i] = resident_token((wi << 6) + i);
       }
       chunk[kChunkPages + w] = bits;
+      chunk[kChunkPages + kPresentWords + w] = bits;  // pristine
       resident_[wi] = 0;
       resident_count_ -= popcount64(bits);  // still touched
     }
@@ -786,6 +790,7 @@ class PageStore {
     if (chunk && chunk[i] != 0) {
       chunk[i] = 0;
       present_word(chunk, i) &= ~(uint64_t{1} << (i & 63));
+      pristine_word(chunk, i) &= ~(uint64_t{1} << (i & 63));
       --touched_;
     }
   }
@@ -798,6 +803,16 @@ class PageStore {
   }
   static uint64_t& present_word(uint64_t* chunk, uint64_t i) {
     return chunk[kChunkPages + (i >> 6)];
+  }
+  static uint64_t& pristine_word(uint64_t* chunk, uint64_t i) {
+    return chunk[kChunkPages + kPresentWords + (i >> 6)];
+  }
+  // The pages of bit word `wi` known to hold their resident content: bits
+  // where the chunk is not dense, a dense chunk's pristine bits.
+  uint64_t resident_view(uint64_t wi) const {
+    if (const uint64_t* chunk = chunks_[wi / kPresentWords])
+      return chunk[kChunkPages + kPresentWords + wi % kPresentWords];
+    return resident_word(wi);  // never stored sparse as well (write_sparse takes the bit)
   }
 
   uint64_t size_bytes_ = 0;
