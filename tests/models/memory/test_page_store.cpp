@@ -548,5 +548,42 @@ TEST(PageStore, ResidentBitsNameOnlyResidentContentAndHandOverAsSetToken) {
   EXPECT_THROW(unsalted.set_resident_bits(0, 1), std::logic_error);
 }
 
+// Runs of ascending pages in one sparse chunk (a slice's dirty pages) are
+// merged into it at once: the same content, counts and walk as page by page.
+TEST(PageStore, MergedSparseRunsAreSetTokenPageByPage) {
+  for (uint64_t seed = 1; seed <= 8; ++seed) {
+    PageStore bulk(kMixedPages * 4096, 4096), each(kMixedPages * 4096, 4096);
+    Rng rng(seed);
+    for (PageStore* d : {&bulk, &each}) {
+      fill_mixed(*d, 3, seed);  // chunk 0 dense, chunks 1-3 sparse with resident bits
+      for (uint64_t k = 0; k < 300; ++k) d->set_token(PageStore::kChunkPages + k * 13, k + 1);
+    }
+    std::vector<std::pair<uint64_t, uint64_t>> pairs;
+    for (int run = 0; run < 40; ++run) {
+      uint64_t p = rng.next() % kMixedPages;
+      const uint64_t len = 1 + rng.next() % 24;
+      for (uint64_t i = 0; i < len && p < kMixedPages; ++i, p += 1 + rng.next() % 9) {
+        const uint64_t kind = rng.next() % 5;
+        const uint64_t tok = kind == 0   ? 0
+                             : kind == 1 ? bulk.resident_token(p)
+                             : kind == 2 ? bulk.token(p)
+                                         : rng.next() | 1;
+        pairs.emplace_back(p, tok);
+      }
+    }
+    bulk.set_tokens(pairs);
+    for (const auto& [p, t] : pairs) each.set_token(p, t);
+    EXPECT_TRUE(naive_differences(bulk, each).empty()) << seed;
+    EXPECT_EQ(bulk.touched_pages(), each.touched_pages()) << seed;
+    EXPECT_EQ(bulk.resident_pages(), each.resident_pages()) << seed;
+    std::vector<std::pair<uint64_t, uint64_t>> walked_bulk, walked_each;
+    bulk.for_each_touched([&](uint64_t p, uint64_t t) { walked_bulk.emplace_back(p, t); });
+    each.for_each_touched([&](uint64_t p, uint64_t t) { walked_each.emplace_back(p, t); });
+    EXPECT_EQ(walked_bulk, walked_each) << seed;
+    for (uint64_t wi = 0; wi < (kMixedPages + 63) / 64; ++wi)
+      ASSERT_EQ(bulk.nonzero_word(wi), each.nonzero_word(wi)) << wi;
+  }
+}
+
 }  // namespace
 }  // namespace mdevsim::models

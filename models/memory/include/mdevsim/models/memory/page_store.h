@@ -440,6 +440,20 @@ class PageStore {
           continue;
         }
       }
+      if (!chunks_[ci]) {
+        // Pages of one sparse chunk, ascending: one merge, not an insert each.
+        const SparseChunk* s = sparse_[ci].get();
+        const size_t room = kSparseMaxPages - (s ? s->tokens.size() : 0), end = k + room;
+        size_t j = k + 1;
+        while (j < n && j < end && (pairs[j].first >> kChunkShift) == ci &&
+               pairs[j].first > pairs[j - 1].first)
+          ++j;
+        if (j - k >= kMergeRun && j - k <= room) {
+          set_sparse_run(ci, pairs.subspan(k, j - k));
+          k = j;
+          continue;
+        }
+      }
       set_token(page, pairs[k].second);
       ++k;
     }
@@ -684,6 +698,70 @@ class PageStore {
     store_sparse(ci, i, tok);
   }
 
+  // set_tokens() merges runs at least this long into a sparse chunk.
+  static constexpr size_t kMergeRun = 4;
+  // set_token() for each of `run`: pages of sparse chunk `ci`, ascending, that
+  // leave it within kSparseMaxPages tokens (so it stays sparse, as page by
+  // page). The chunk's tokens are merged with the run's in one pass.
+  void set_sparse_run(uint64_t ci, std::span<const std::pair<uint64_t, uint64_t>> run) {
+    auto& s = sparse_[ci];
+    const bool existed = s != nullptr;
+    if (!s) s = std::make_unique<SparseChunk>();
+    merged_.clear();
+    size_t old = 0, r = 0;
+    for (uint64_t w = 0; w < kPresentWords; ++w) {
+      s->rank[w] = static_cast<uint16_t>(merged_.size());
+      uint64_t present = s->present[w];
+      uint64_t updates = 0;
+      for (size_t q = r; q < run.size() && ((run[q].first & (kChunkPages - 1)) >> 6) == w; ++q)
+        updates |= uint64_t{1} << (run[q].first & 63);
+      if (updates == 0) {
+        const size_t count = popcount64(present);
+        merged_.insert(merged_.end(), s->tokens.begin() + static_cast<std::ptrdiff_t>(old),
+                       s->tokens.begin() + static_cast<std::ptrdiff_t>(old + count));
+        old += count;
+        continue;
+      }
+      const uint64_t wi = ci * kPresentWords + w;
+      for (uint64_t bits = present | updates; bits != 0; bits &= bits - 1) {
+        const auto b = static_cast<unsigned>(std::countr_zero(bits));
+        const uint64_t bit = uint64_t{1} << b;
+        const bool stored = (present & bit) != 0;
+        const uint64_t was = stored ? s->tokens[old++] : 0;
+        if (!(updates & bit)) {
+          merged_.push_back(was);
+          continue;
+        }
+        const uint64_t page = (wi << 6) + b, tok = run[r++].second;
+        if (tok == 0 || (salted_ && tok == resident_token(page))) {
+          if (stored) {
+            present &= ~bit;
+            --touched_;
+          }
+          if (tok == 0)
+            clear_resident_bit(page);
+          else
+            set_resident_bit(page);
+          continue;
+        }
+        if (!stored) {
+          if (resident_count_ != 0 && resident_bit(page))
+            take_resident_bit(page);
+          else
+            ++touched_;
+          present |= bit;
+        }
+        merged_.push_back(tok);
+      }
+      s->present[w] = present;
+    }
+    if (merged_.empty() && !existed) {
+      s.reset();  // as page by page: nothing stored, no sparse chunk
+      return;
+    }
+    s->tokens.assign(merged_.begin(), merged_.end());
+  }
+
   // A page not yet stored takes token `tok` (non-zero).
   void store_sparse(uint64_t ci, uint64_t i, uint64_t tok) {
     auto& s = sparse_[ci];
@@ -827,6 +905,7 @@ class PageStore {
   std::vector<uint64_t> resident_;  // one bit per page holding its resident token
   std::vector<uint64_t*> chunks_;   // into arena_; null: the chunk is sparse_, resident_ bits
   std::vector<std::unique_ptr<SparseChunk>> sparse_;  // per chunk without dense storage
+  std::vector<uint64_t> merged_;  // set_sparse_run()'s scratch
   Queued queue_[kLag] = {};  // writes not applied yet, oldest at queue_head_ - queued_
   unsigned queue_head_ = 0, queued_ = 0;
   ChunkArena arena_;
