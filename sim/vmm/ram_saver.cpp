@@ -37,6 +37,21 @@ void PageSet::set(uint64_t p) {
   count_ += (w & b) == 0;
   w |= b;
 }
+bool PageSet::take(uint64_t p) {
+  if (!test(p)) return false;
+  words_[p / 64] &= ~(uint64_t{1} << (p % 64));
+  --count_;
+  return true;
+}
+uint64_t PageSet::next_from(uint64_t from) const {
+  if (from >= pages_) return kNone;
+  uint64_t w = from / 64, bits = words_[w] & (~uint64_t{0} << (from % 64));
+  while (bits == 0) {
+    if (++w == words_.size()) return kNone;
+    bits = words_[w];
+  }
+  return w * 64 + static_cast<uint64_t>(std::countr_zero(bits));
+}
 void PageSet::clear() {
   std::fill(words_.begin(), words_.end(), 0);
   count_ = 0;
@@ -98,7 +113,7 @@ void RamSaver::sync_dma_dirty() {
 void RamSaver::mark_from_bitmap(const std::vector<uint64_t>& bitmap, uint64_t per, uint64_t pages) {
   for (uint64_t w = 0; w < bitmap.size(); ++w) {
     for (uint64_t bits = bitmap[w]; bits != 0; bits &= bits - 1) {
-      const uint64_t page = (w * 64 + static_cast<uint64_t>(__builtin_ctzll(bits))) / per;
+      const uint64_t page = (w * 64 + static_cast<uint64_t>(std::countr_zero(bits))) / per;
       if (page < pages) dma_pending_.set(page);
     }
   }
@@ -120,7 +135,7 @@ std::vector<uint64_t> RamSaver::collect_dirty() {
   out.reserve(scratch_.count);
   for (uint64_t w = 0; w < scratch_.words.size(); ++w) {
     for (uint64_t bits = scratch_.words[w]; bits != 0; bits &= bits - 1)
-      out.push_back(w * 64 + static_cast<uint64_t>(__builtin_ctzll(bits)));
+      out.push_back(w * 64 + static_cast<uint64_t>(std::countr_zero(bits)));
     scratch_.words[w] = 0;
   }
   scratch_.count = 0;
@@ -195,7 +210,7 @@ struct BitsWalk {
     while (bits == 0 && ++wi < w->size()) bits = (*w)[wi];
   }
   bool done() const { return wi >= w->size(); }
-  uint64_t page() const { return wi * 64 + static_cast<uint64_t>(__builtin_ctzll(bits)); }
+  uint64_t page() const { return wi * 64 + static_cast<uint64_t>(std::countr_zero(bits)); }
   uint64_t rest_of_word() const { return bits; }  // the pages of page()'s word still to walk
   void next() {
     bits &= bits - 1;
@@ -343,9 +358,8 @@ bool RamSaver::switch_to_postcopy(StopCopyResult& sc) {
   for (uint64_t p : missing)
     if (src_.token(p) != 0) nonzero.push_back(p);
   pages_.swap(nonzero);
-  unsent_.assign(src_.page_count(), 0);
-  for (uint64_t p : pages_) unsent_[p] = 1;
-  unsent_count_ = pages_.size();
+  unsent_ = PageSet(src_.page_count());
+  for (uint64_t p : pages_) unsent_.set(p);
   const uint64_t discard_bytes = (src_.page_count() + 7) / 8;  // bitmap of missing pages
   if (!link.transfer(discard_bytes, false)) return ctx_.fail(link.failure());
   sc.ram_bytes += discard_bytes;
@@ -363,17 +377,13 @@ std::vector<uint64_t> RamSaver::fault_pages(const std::vector<uint64_t>& faults,
 
 void RamSaver::queue_requested(const std::vector<uint64_t>& pages) {
   for (uint64_t p : pages)
-    if (p < unsent_.size() && unsent_[p]) requested_.push_back(p);
+    if (unsent_.test(p)) requested_.push_back(p);
 }
 
 std::vector<uint64_t> RamSaver::take_requested() {
   std::vector<uint64_t> pages;
   for (uint64_t p : std::exchange(requested_, {}))
-    if (unsent_[p]) {  // a page asked for twice, or pushed meanwhile, goes once
-      unsent_[p] = 0;
-      --unsent_count_;
-      pages.push_back(p);
-    }
+    if (unsent_.take(p)) pages.push_back(p);  // a page asked for twice, or pushed meanwhile, goes once
   return pages;
 }
 
@@ -381,11 +391,11 @@ std::vector<uint64_t> RamSaver::take_requested() {
 // longer lacks (device DMA wrote the whole page there).
 std::vector<uint64_t> RamSaver::next_background(uint64_t max) {
   std::vector<uint64_t> pages;
-  while (pages.size() < max && ram_cursor_ < unsent_.size()) {
-    const uint64_t p = ram_cursor_++;
-    if (!unsent_[p]) continue;
-    unsent_[p] = 0;
-    --unsent_count_;
+  while (pages.size() < max) {
+    const uint64_t p = unsent_.next_from(ram_cursor_);
+    if (p == PageSet::kNone) break;
+    ram_cursor_ = p + 1;
+    unsent_.take(p);
     if (dst_.missing(p)) pages.push_back(p);
   }
   return pages;
