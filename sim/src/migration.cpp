@@ -40,6 +40,16 @@ class GuestRamAdapter : public vmm::GuestRamPort {
   void set_tokens(std::span<const std::pair<uint64_t, uint64_t>> pages) override {
     r_.store.set_tokens(pages);
   }
+  bool shares_resident_content(const vmm::GuestRamPort& destination) const override {
+    const auto* d = dynamic_cast<const GuestRamAdapter*>(&destination);
+    return d && r_.store.same_resident_content(d->r_.store);
+  }
+  uint64_t resident_bits(uint64_t word, uint64_t mask) const override {
+    return r_.store.resident_bits(word, mask);
+  }
+  void set_resident_bits(uint64_t word, uint64_t mask) override {
+    r_.store.set_resident_bits(word, mask);
+  }
   void set_missing(const std::vector<uint64_t>& pages) override {
     r_.missing.reset(r_.store.page_count(), pages);
   }

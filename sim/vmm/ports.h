@@ -51,6 +51,15 @@ class GuestRamPort {
   virtual void set_tokens(std::span<const std::pair<uint64_t, uint64_t>> pages) {
     for (const auto& [p, t] : pages) set_token(p, t);
   }
+  // Resident content: pages still holding what both hosts' memories were
+  // loaded with (the same image) can be handed over as bits, 64 a word. The
+  // wire still carries and counts their bytes; only the simulator skips
+  // computing their content at either end. Defaults: there are none.
+  virtual bool shares_resident_content(const GuestRamPort& /*destination*/) const { return false; }
+  // The pages of `mask` in bit word `word` that hold their resident content.
+  virtual uint64_t resident_bits(uint64_t /*word*/, uint64_t /*mask*/) const { return 0; }
+  // The destination side: those pages take their resident content.
+  virtual void set_resident_bits(uint64_t /*word*/, uint64_t /*mask*/) {}
   // Post-copy destination (userfaultfd): pages still at the source.
   virtual void set_missing(const std::vector<uint64_t>& pages) = 0;
   virtual bool missing(uint64_t page) const = 0;

@@ -1,6 +1,7 @@
 #include "vmm/ram_saver.h"
 
 #include <algorithm>
+#include <bit>
 #include <limits>
 #include <utility>
 
@@ -35,6 +36,21 @@ void PageSet::set(uint64_t p) {
   const uint64_t b = uint64_t{1} << (p % 64);
   count_ += (w & b) == 0;
   w |= b;
+}
+bool PageSet::take(uint64_t p) {
+  if (!test(p)) return false;
+  words_[p / 64] &= ~(uint64_t{1} << (p % 64));
+  --count_;
+  return true;
+}
+uint64_t PageSet::next_from(uint64_t from) const {
+  if (from >= pages_) return kNone;
+  uint64_t w = from / 64, bits = words_[w] & (~uint64_t{0} << (from % 64));
+  while (bits == 0) {
+    if (++w == words_.size()) return kNone;
+    bits = words_[w];
+  }
+  return w * 64 + static_cast<uint64_t>(std::countr_zero(bits));
 }
 void PageSet::clear() {
   std::fill(words_.begin(), words_.end(), 0);
@@ -97,7 +113,7 @@ void RamSaver::sync_dma_dirty() {
 void RamSaver::mark_from_bitmap(const std::vector<uint64_t>& bitmap, uint64_t per, uint64_t pages) {
   for (uint64_t w = 0; w < bitmap.size(); ++w) {
     for (uint64_t bits = bitmap[w]; bits != 0; bits &= bits - 1) {
-      const uint64_t page = (w * 64 + static_cast<uint64_t>(__builtin_ctzll(bits))) / per;
+      const uint64_t page = (w * 64 + static_cast<uint64_t>(std::countr_zero(bits))) / per;
       if (page < pages) dma_pending_.set(page);
     }
   }
@@ -119,7 +135,7 @@ std::vector<uint64_t> RamSaver::collect_dirty() {
   out.reserve(scratch_.count);
   for (uint64_t w = 0; w < scratch_.words.size(); ++w) {
     for (uint64_t bits = scratch_.words[w]; bits != 0; bits &= bits - 1)
-      out.push_back(w * 64 + static_cast<uint64_t>(__builtin_ctzll(bits)));
+      out.push_back(w * 64 + static_cast<uint64_t>(std::countr_zero(bits)));
     scratch_.words[w] = 0;
   }
   scratch_.count = 0;
@@ -180,6 +196,7 @@ struct ListWalk {
   uint64_t page() const { return (*v)[i]; }
   uint64_t rest_of_word() const { return uint64_t{1} << (page() % 64); }
   void next() { ++i; }
+  void next_word() { next(); }  // past rest_of_word()
 };
 struct BitsWalk {
   explicit BitsWalk(const std::vector<uint64_t>& words) : w(&words) {
@@ -193,10 +210,14 @@ struct BitsWalk {
     while (bits == 0 && ++wi < w->size()) bits = (*w)[wi];
   }
   bool done() const { return wi >= w->size(); }
-  uint64_t page() const { return wi * 64 + static_cast<uint64_t>(__builtin_ctzll(bits)); }
+  uint64_t page() const { return wi * 64 + static_cast<uint64_t>(std::countr_zero(bits)); }
   uint64_t rest_of_word() const { return bits; }  // the pages of page()'s word still to walk
   void next() {
     bits &= bits - 1;
+    skip();
+  }
+  void next_word() {  // past rest_of_word()
+    bits = 0;
     skip();
   }
 };
@@ -216,22 +237,60 @@ bool RamSaver::send(const PageBits& pages, bool limited, uint64_t& bytes) {
 template <typename Walk>
 bool RamSaver::send_walk(Walk pages, bool limited, uint64_t& bytes) {
   auto& link = ctx_.link;
-  auto& result = ctx_.result;
   const auto span = RunRecorder::link_scope(ctx_.recorder, RunRecorder::kRamPages);
   // A slice is 10 ms of the link or of the scan, whichever is less.
   const double scan_budget = scan_bandwidth() * kSlice;
+  const uint64_t page_cost = page_ + kPageHeaderBytes;
+  // Pages still holding their resident content go as bits, a word at a
+  // time (the same bytes on the wire). Not while a RAM corruption is ahead:
+  // the flipped page and the checksum are those of the per-page slice.
+  const bool by_bits = src_.shares_resident_content(dst_) && !ram_corruption_ahead();
   while (!pages.done()) {
     const double budget = link.bandwidth(now(), limited) * kSlice;
     const Walk slice_begin = pages;
     uint64_t in_slice = 0;
     slice_.clear();
+    slice_resident_.clear();
     uint64_t n = 0;
     // The source's tokens a word (64 pages) per port call, fetched in this
     // slice (content is read when its slice leaves).
     uint64_t word = ~uint64_t{0}, have = 0, word_tokens[64];
-    while (!pages.done() && ((n < budget && static_cast<double>(in_slice) * page_ < scan_budget) ||
-                             (slice_.empty() && n == 0))) {
+    auto fits = [&](uint64_t bytes_before_page, uint64_t pages_before) {
+      return (static_cast<double>(bytes_before_page) < budget &&
+              static_cast<double>(pages_before) * page_ < scan_budget) ||
+             (slice_.empty() && bytes_before_page == 0);
+    };
+    while (!pages.done() && fits(n, in_slice)) {
       const uint64_t page = pages.page();
+      if (by_bits && page / 64 != word) {
+        // A whole word when the page-by-page walk would take all of it.
+        const uint64_t w = page / 64, rest = pages.rest_of_word();
+        if (const uint64_t resident = src_.resident_bits(w, rest); resident != 0) {
+          const uint64_t others = rest & ~resident;
+          if (others != 0) src_.tokens(w, others, word_tokens);
+          auto cost = [&](unsigned i) {
+            return (resident >> i) & 1 || word_tokens[i] != 0 ? page_cost : kZeroPageBytes;
+          };
+          uint64_t total = static_cast<uint64_t>(std::popcount(resident)) * page_cost;
+          for (uint64_t b = others; b != 0; b &= b - 1)
+            total += cost(static_cast<unsigned>(std::countr_zero(b)));
+          const uint64_t k = static_cast<uint64_t>(std::popcount(rest));
+          const auto last = static_cast<unsigned>(63 - std::countl_zero(rest));
+          if (fits(n + total - cost(last), in_slice + k - 1)) {
+            for (uint64_t b = others; b != 0; b &= b - 1) {
+              const auto i = static_cast<unsigned>(std::countr_zero(b));
+              if (word_tokens[i] != 0) slice_.emplace_back(w * 64 + i, word_tokens[i]);
+            }
+            slice_resident_.emplace_back(w, resident);
+            n += total;
+            in_slice += k;
+            pages.next_word();
+            continue;
+          }
+          word = w;  // page by page: this slice ends in this word
+          have = 0;  // its tokens, all of them, below
+        }
+      }
       if (page / 64 != word || !((have >> (page % 64)) & 1)) {
         word = page / 64;
         have = pages.rest_of_word();
@@ -241,7 +300,7 @@ bool RamSaver::send_walk(Walk pages, bool limited, uint64_t& bytes) {
       if (tok == 0) {
         n += kZeroPageBytes;
       } else {
-        n += page_ + kPageHeaderBytes;
+        n += page_cost;
         slice_.emplace_back(page, tok);
       }
       pages.next();
@@ -255,31 +314,40 @@ bool RamSaver::send_walk(Walk pages, bool limited, uint64_t& bytes) {
       for (Walk k = slice_begin; !k.done(); k.next()) src_.mark_dirty(k.page());
       return false;
     }
-    // The destination checks the slice against the checksum sent with it
-    // before placing any page of it.
-    // (Only a corrupted slice can fail it: the sums are computed then.)
-    if (!slice_.empty()) {
-      const auto f = ctx_.take_corruption(CorruptTarget::kRam);
-      const uint64_t sent_sum = f ? slice_checksum(slice_) : 0;
-      if (f) {
-        auto& [page, token] = slice_[slice_.size() / 2];
-        token ^= uint64_t{1} << 17;  // one bit flipped on the wire
-        result.faults[*f].effect = "flipped a bit of guest RAM page " + std::to_string(page) +
-                                   " on the wire; the destination's slice checksum caught it";
-      }
-      if (f && slice_checksum(slice_) != sent_sum) {
-        ctx_.fail_outcome = "failed";
-        return ctx_.fail("guest RAM corrupted in transit: a slice of " +
-                         std::to_string(slice_.size()) + " pages (" +
-                         std::to_string(slice_.front().first) + ".." +
-                         std::to_string(slice_.back().first) +
-                         ") did not match its checksum; the destination applied none of it");
-      }
-    }
+    if (!slice_.empty() && !slice_arrives_intact()) return false;
     dst_.set_tokens(slice_);
+    for (const auto& [w, mask] : slice_resident_) dst_.set_resident_bits(w, mask);
     bytes += n;
   }
   return true;
+}
+
+bool RamSaver::ram_corruption_ahead() const {
+  const auto& faults = ctx_.scenario.faults;
+  for (size_t i = 0; i < faults.size(); ++i)
+    if (faults[i].kind == FaultKind::kCorrupt && faults[i].target == CorruptTarget::kRam &&
+        !ctx_.result.faults[i].applied)
+      return true;
+  return false;
+}
+
+// The destination checks the slice against the checksum sent with it
+// before placing any page of it; only a slice a corrupt fault hit fails it.
+bool RamSaver::slice_arrives_intact() {
+  const auto f = ctx_.take_corruption(CorruptTarget::kRam);
+  if (!f) return true;
+  const uint64_t sent_sum = slice_checksum(slice_);
+  auto& [page, token] = slice_[slice_.size() / 2];
+  token ^= uint64_t{1} << 17;  // one bit flipped on the wire
+  ctx_.result.faults[*f].effect = "flipped a bit of guest RAM page " + std::to_string(page) +
+                                  " on the wire; the destination's slice checksum caught it";
+  if (slice_checksum(slice_) == sent_sum) return true;
+  ctx_.fail_outcome = "failed";
+  ctx_.fail("guest RAM corrupted in transit: a slice of " + std::to_string(slice_.size()) +
+            " pages (" + std::to_string(slice_.front().first) + ".." +
+            std::to_string(slice_.back().first) +
+            ") did not match its checksum; the destination applied none of it");
+  return false;
 }
 
 bool RamSaver::switch_to_postcopy(StopCopyResult& sc) {
@@ -290,9 +358,8 @@ bool RamSaver::switch_to_postcopy(StopCopyResult& sc) {
   for (uint64_t p : missing)
     if (src_.token(p) != 0) nonzero.push_back(p);
   pages_.swap(nonzero);
-  unsent_.assign(src_.page_count(), 0);
-  for (uint64_t p : pages_) unsent_[p] = 1;
-  unsent_count_ = pages_.size();
+  unsent_ = PageSet(src_.page_count());
+  for (uint64_t p : pages_) unsent_.set(p);
   const uint64_t discard_bytes = (src_.page_count() + 7) / 8;  // bitmap of missing pages
   if (!link.transfer(discard_bytes, false)) return ctx_.fail(link.failure());
   sc.ram_bytes += discard_bytes;
@@ -310,17 +377,13 @@ std::vector<uint64_t> RamSaver::fault_pages(const std::vector<uint64_t>& faults,
 
 void RamSaver::queue_requested(const std::vector<uint64_t>& pages) {
   for (uint64_t p : pages)
-    if (p < unsent_.size() && unsent_[p]) requested_.push_back(p);
+    if (unsent_.test(p)) requested_.push_back(p);
 }
 
 std::vector<uint64_t> RamSaver::take_requested() {
   std::vector<uint64_t> pages;
   for (uint64_t p : std::exchange(requested_, {}))
-    if (unsent_[p]) {  // a page asked for twice, or pushed meanwhile, goes once
-      unsent_[p] = 0;
-      --unsent_count_;
-      pages.push_back(p);
-    }
+    if (unsent_.take(p)) pages.push_back(p);  // a page asked for twice, or pushed meanwhile, goes once
   return pages;
 }
 
@@ -328,11 +391,11 @@ std::vector<uint64_t> RamSaver::take_requested() {
 // longer lacks (device DMA wrote the whole page there).
 std::vector<uint64_t> RamSaver::next_background(uint64_t max) {
   std::vector<uint64_t> pages;
-  while (pages.size() < max && ram_cursor_ < unsent_.size()) {
-    const uint64_t p = ram_cursor_++;
-    if (!unsent_[p]) continue;
-    unsent_[p] = 0;
-    --unsent_count_;
+  while (pages.size() < max) {
+    const uint64_t p = unsent_.next_from(ram_cursor_);
+    if (p == PageSet::kNone) break;
+    ram_cursor_ = p + 1;
+    unsent_.take(p);
     if (dst_.missing(p)) pages.push_back(p);
   }
   return pages;

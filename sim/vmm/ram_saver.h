@@ -6,6 +6,7 @@
 // pushed pages.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <memory>
 #include <utility>
@@ -27,21 +28,29 @@ inline constexpr uint64_t kPageHeaderBytes = 8;  // per-page header on the wire
 inline constexpr uint64_t kSliceChecksumBytes = 8;
 uint64_t slice_checksum(const std::vector<std::pair<uint64_t, uint64_t>>& slice);
 
-// A set of page numbers with its count (DMA-dirty pages not yet sent).
+// A set of page numbers as one bit each, with its count (DMA-dirty pages
+// not yet sent; post-copy's pages not sent yet).
 class PageSet {
  public:
-  explicit PageSet(uint64_t pages) : words_((pages + 63) / 64, 0) {}
+  static constexpr uint64_t kNone = ~uint64_t{0};
+  explicit PageSet(uint64_t pages) : pages_(pages), words_((pages + 63) / 64, 0) {}
   void set(uint64_t p);
+  bool test(uint64_t p) const { return p < pages_ && (words_[p / 64] >> (p % 64)) & 1; }
+  // Removes `p`; true when it was in the set.
+  bool take(uint64_t p);
+  // The smallest page >= `from` in the set, or kNone.
+  uint64_t next_from(uint64_t from) const;
   uint64_t count() const { return count_; }
   template <typename F>
   void for_each(F f) const {
     for (uint64_t w = 0; w < words_.size(); ++w)
       for (uint64_t bits = words_[w]; bits != 0; bits &= bits - 1)
-        f(w * 64 + static_cast<uint64_t>(__builtin_ctzll(bits)));
+        f(w * 64 + static_cast<uint64_t>(std::countr_zero(bits)));
   }
   void clear();
 
  private:
+  uint64_t pages_;
   std::vector<uint64_t> words_;
   uint64_t count_ = 0;
 };
@@ -78,7 +87,7 @@ class RamSaver : public SaveHandler {
   // The next unsent pages in page order, up to `max`, now counted as sent
   // (background push).
   std::vector<uint64_t> next_background(uint64_t max);
-  uint64_t unsent() const { return unsent_count_; }  // at the source
+  uint64_t unsent() const { return unsent_.count(); }  // at the source
   // Sends pages over `channel`; `parcel` gets their content as they leave
   // (placed at the destination on arrival: place()).
   using Parcel = std::vector<std::pair<uint64_t, uint64_t>>;  // (page, content)
@@ -100,6 +109,8 @@ class RamSaver : public SaveHandler {
   bool send(const PageBits& pages, bool limited, uint64_t& bytes);
   template <typename Walk>
   bool send_walk(Walk pages, bool limited, uint64_t& bytes);
+  bool ram_corruption_ahead() const;
+  bool slice_arrives_intact();
   double scan_bandwidth() const { return ctx_.scenario.vm.scan_bandwidth; }
 
   MigrationContext& ctx_;
@@ -118,12 +129,12 @@ class RamSaver : public SaveHandler {
   uint64_t last_dirty_ = 0;
   std::vector<uint64_t> report_bitmap_;               // dirty-page report buffer, reused
   std::vector<std::pair<uint64_t, uint64_t>> slice_;  // (page, content), reused
+  std::vector<std::pair<uint64_t, uint64_t>> slice_resident_;  // (bit word, resident pages)
   uint64_t ram_cursor_ = 0;                           // background push
   uint64_t fetched_ = 0;
-  // Post-copy at the source: pages not sent yet (one byte each) and the
-  // requested pages waiting to go out.
-  std::vector<uint8_t> unsent_;
-  uint64_t unsent_count_ = 0;
+  // Post-copy at the source: pages not sent yet and the requested pages
+  // waiting to go out.
+  PageSet unsent_{0};
   std::vector<uint64_t> requested_;
   std::unique_ptr<Multifd> multifd_;  // migration.multifd_channels > 0: pages go over it
 };

@@ -1,3 +1,4 @@
+#include <bit>
 #include <utility>
 #include <vector>
 
@@ -483,6 +484,104 @@ TEST(PageStore, BulkSetTokensIsSetTokenPageByPage) {
     EXPECT_EQ(bulk.touched_pages(), each.touched_pages());
     EXPECT_EQ(bulk.resident_pages(), each.resident_pages());
     EXPECT_EQ(bulk.content_hash(), each.content_hash());
+  }
+}
+
+// resident_bits() may only name pages that hold their resident content, and
+// must name those of a dense chunk not changed since it became dense (its
+// pristine bits) as well as resident bits; set_resident_bits() is
+// set_token(p, resident_token(p)) page by page.
+TEST(PageStore, ResidentBitsNameOnlyResidentContentAndHandOverAsSetToken) {
+  const uint64_t words = (kMixedPages + 63) / 64;
+  for (uint64_t seed = 1; seed <= 6; ++seed) {
+    PageStore src(kMixedPages * 4096, 4096);
+    fill_mixed(src, 3, seed);
+    uint64_t in_dense_chunk = 0;
+    std::vector<uint64_t> bits(words);
+    for (uint64_t wi = 0; wi < words; ++wi) {
+      bits[wi] = src.resident_bits(wi, ~uint64_t{0});
+      for (uint64_t b = bits[wi]; b != 0; b &= b - 1) {
+        const uint64_t p = wi * 64 + static_cast<uint64_t>(std::countr_zero(b));
+        ASSERT_LT(p, kMixedPages);
+        ASSERT_EQ(src.token(p), src.resident_token(p)) << "page " << p << " seed " << seed;
+        in_dense_chunk += p < PageStore::kChunkPages;
+      }
+    }
+    // Chunk 0 went dense with 2048 resident pages; at most 640 writes and
+    // sets touched it since.
+    EXPECT_GE(in_dense_chunk, 2048u - 640u) << seed;
+    const uint64_t p = PageStore::kChunkPages - 1;  // resident, in the dense chunk
+    if ((bits[p / 64] >> (p % 64)) & 1) {
+      src.write(p, 1);
+      EXPECT_FALSE((src.resident_bits(p / 64, ~uint64_t{0}) >> (p % 64)) & 1) << "a write clears it";
+    }
+
+    PageStore bulk(kMixedPages * 4096, 4096), each(kMixedPages * 4096, 4096);
+    for (PageStore* d : {&bulk, &each}) {
+      d->set_content_salt(3);
+      if (seed % 2 == 0) d->make_resident(0, PageStore::kChunkPages);
+      for (uint64_t k = 0; k < 700; ++k) d->write((k * 37) % PageStore::kChunkPages, k);  // dense
+      d->write(PageStore::kChunkPages + 9, 1);                                             // sparse
+    }
+    EXPECT_TRUE(bulk.same_resident_content(src));
+    for (uint64_t wi = 0; wi < words; ++wi) {
+      bulk.set_resident_bits(wi, bits[wi]);
+      for (uint64_t b = bits[wi]; b != 0; b &= b - 1) {
+        const uint64_t q = wi * 64 + static_cast<uint64_t>(std::countr_zero(b));
+        each.set_token(q, each.resident_token(q));
+      }
+    }
+    EXPECT_TRUE(naive_differences(bulk, each).empty()) << seed;
+    EXPECT_EQ(bulk.touched_pages(), each.touched_pages());
+    EXPECT_EQ(bulk.resident_pages(), each.resident_pages());
+    EXPECT_EQ(bulk.content_hash(), each.content_hash());
+    // What arrived as bits is named again at the destination, dense chunk included.
+    for (uint64_t wi = 0; wi < words; ++wi)
+      ASSERT_EQ(bulk.resident_bits(wi, bits[wi]), bits[wi]) << wi;
+  }
+  PageStore other(kMixedPages * 4096, 4096), unsalted(kMixedPages * 4096, 4096);
+  other.set_content_salt(4);
+  PageStore same(kMixedPages * 4096, 4096);
+  same.set_content_salt(4);
+  EXPECT_FALSE(other.same_resident_content(unsalted));
+  EXPECT_TRUE(other.same_resident_content(same));
+  EXPECT_THROW(unsalted.set_resident_bits(0, 1), std::logic_error);
+}
+
+// Runs of ascending pages in one sparse chunk (a slice's dirty pages) are
+// merged into it at once: the same content, counts and walk as page by page.
+TEST(PageStore, MergedSparseRunsAreSetTokenPageByPage) {
+  for (uint64_t seed = 1; seed <= 8; ++seed) {
+    PageStore bulk(kMixedPages * 4096, 4096), each(kMixedPages * 4096, 4096);
+    Rng rng(seed);
+    for (PageStore* d : {&bulk, &each}) {
+      fill_mixed(*d, 3, seed);  // chunk 0 dense, chunks 1-3 sparse with resident bits
+      for (uint64_t k = 0; k < 300; ++k) d->set_token(PageStore::kChunkPages + k * 13, k + 1);
+    }
+    std::vector<std::pair<uint64_t, uint64_t>> pairs;
+    for (int run = 0; run < 40; ++run) {
+      uint64_t p = rng.next() % kMixedPages;
+      const uint64_t len = 1 + rng.next() % 24;
+      for (uint64_t i = 0; i < len && p < kMixedPages; ++i, p += 1 + rng.next() % 9) {
+        const uint64_t kind = rng.next() % 5;
+        const uint64_t tok = kind == 0   ? 0
+                             : kind == 1 ? bulk.resident_token(p)
+                             : kind == 2 ? bulk.token(p)
+                                         : rng.next() | 1;
+        pairs.emplace_back(p, tok);
+      }
+    }
+    bulk.set_tokens(pairs);
+    for (const auto& [p, t] : pairs) each.set_token(p, t);
+    EXPECT_TRUE(naive_differences(bulk, each).empty()) << seed;
+    EXPECT_EQ(bulk.touched_pages(), each.touched_pages()) << seed;
+    EXPECT_EQ(bulk.resident_pages(), each.resident_pages()) << seed;
+    std::vector<std::pair<uint64_t, uint64_t>> walked_bulk, walked_each;
+    bulk.for_each_touched([&](uint64_t p, uint64_t t) { walked_bulk.emplace_back(p, t); });
+    each.for_each_touched([&](uint64_t p, uint64_t t) { walked_each.emplace_back(p, t); });
+    EXPECT_EQ(walked_bulk, walked_each) << seed;
+    for (uint64_t wi = 0; wi < (kMixedPages + 63) / 64; ++wi)
+      ASSERT_EQ(bulk.nonzero_word(wi), each.nonzero_word(wi)) << wi;
   }
 }
 

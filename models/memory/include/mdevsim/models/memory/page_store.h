@@ -130,7 +130,10 @@ class PageStore {
   static constexpr uint64_t kChunkPages = uint64_t{1} << kChunkShift;
   // After its tokens, a chunk holds one bit per page that is set while the
   // token is non-zero: walking the touched pages reads 512 bytes per chunk,
-  // not 32 KiB.
+  // not 32 KiB. Then one bit per page still holding the resident content it
+  // took when the chunk became dense (cleared by any change of its token):
+  // those pages migrate and compare as bits, like resident pages without a
+  // chunk.
   static constexpr uint64_t kPresentWords = kChunkPages / 64;
 
   PageStore(uint64_t size_bytes, uint32_t page_size) { reset_geometry(size_bytes, page_size); }
@@ -201,9 +204,11 @@ class PageStore {
     uint64_t* chunk = chunks_[page >> kChunkShift];
     if (!chunk) return set_token_sparse(page, tok);
     if (tok == 0) return drop_stored(page);
-    uint64_t& t = chunk[page & (kChunkPages - 1)];
+    const uint64_t i = page & (kChunkPages - 1);
+    uint64_t& t = chunk[i];
     if (t == 0) mark_present(page);
     t = tok;
+    pristine_word(chunk, i) &= ~(uint64_t{1} << (i & 63));
   }
 
   // ---- resident content
@@ -374,6 +379,39 @@ class PageStore {
       out[i] = (resident >> i) & 1 ? resident_token((wi << 6) + i) : 0;
     }
   }
+  // Which pages of `mask` in bit word `wi` hold their resident content as
+  // bits (their chunk stores no tokens): pages a migration can hand over as
+  // bits, without computing a token at either end.
+  uint64_t resident_bits(uint64_t wi, uint64_t mask) const {
+    settle();
+    return mask & resident_view(wi);
+  }
+  // The pages of `mask` in bit word `wi` take their resident content, as
+  // set_token(p, resident_token(p)) would for each: a word of bits where
+  // the chunk stores no tokens for them. Needs a content salt.
+  void set_resident_bits(uint64_t wi, uint64_t mask) {
+    if (!salted_) throw std::logic_error("set_resident_bits needs a content salt");
+    settle();
+    const uint64_t ci = wi / kPresentWords;
+    const SparseChunk* s = chunks_[ci] ? nullptr : sparse_[ci].get();
+    if (chunks_[ci] || (s && (s->present[wi % kPresentWords] & mask) != 0)) {
+      for (uint64_t bits = mask; bits != 0; bits &= bits - 1) {
+        const uint64_t page = (wi << 6) + static_cast<uint64_t>(std::countr_zero(bits));
+        set_token(page, resident_token(page));
+      }
+      if (uint64_t* chunk = chunks_[ci]) chunk[kChunkPages + kPresentWords + wi % kPresentWords] |= mask;
+      return;
+    }
+    if (resident_.empty()) resident_.assign((pages_ + 63) / 64, 0);
+    const uint64_t added = popcount64(mask & ~resident_[wi]);
+    resident_[wi] |= mask;
+    resident_count_ += added;
+    touched_ += added;
+  }
+  // Both stores give resident pages the same content.
+  bool same_resident_content(const PageStore& other) const {
+    return salted_ && other.salted_ && salt_ == other.salt_;
+  }
   // set_token() for each (page, token) pair, in order. Consecutive pairs of
   // one bit word arriving with their resident content in a chunk that stores
   // no tokens (a migration's first pass over resident memory) become resident
@@ -398,6 +436,20 @@ class PageStore {
           resident_[wi] |= bits;
           resident_count_ += added;
           touched_ += added;
+          k = j;
+          continue;
+        }
+      }
+      if (!chunks_[ci]) {
+        // Pages of one sparse chunk, ascending: one merge, not an insert each.
+        const SparseChunk* s = sparse_[ci].get();
+        const size_t room = kSparseMaxPages - (s ? s->tokens.size() : 0), end = k + room;
+        size_t j = k + 1;
+        while (j < n && j < end && (pairs[j].first >> kChunkShift) == ci &&
+               pairs[j].first > pairs[j - 1].first)
+          ++j;
+        if (j - k >= kMergeRun && j - k <= room) {
+          set_sparse_run(ci, pairs.subspan(k, j - k));
           k = j;
           continue;
         }
@@ -444,12 +496,8 @@ class PageStore {
         const uint64_t ma = a.nonzero_word(wi), mb = b.nonzero_word(wi);
         const uint64_t any = ma | mb;
         if (any == 0) continue;
-        uint64_t check = any;
-        if (same_salt && !ca && !cb) {
-          // Pages both hold as resident bits are equal: only the others.
-          const uint64_t stored = (sa ? sa->present[w] : 0) | (sb ? sb->present[w] : 0);
-          check = (ma ^ mb) | stored;
-        }
+        // Pages both hold with their resident content are equal: only the others.
+        const uint64_t check = same_salt ? any & ~(a.resident_view(wi) & b.resident_view(wi)) : any;
         if (check == 0) continue;
         a.word_tokens(wi, check, ta);
         b.word_tokens(wi, check, tb);
@@ -561,10 +609,12 @@ class PageStore {
     uint64_t* chunk = chunks_[page >> kChunkShift];
     if (!chunk) [[unlikely]]
       return write_sparse(page, value);
-    uint64_t& t = chunk[page & (kChunkPages - 1)];
+    const uint64_t i = page & (kChunkPages - 1);
+    uint64_t& t = chunk[i];
     if (t == 0) [[unlikely]]
       mark_present(page);
     t = fold(t, value);
+    pristine_word(chunk, i) &= ~(uint64_t{1} << (i & 63));
   }
 
   // The pages of a chunk without dense storage that hold a token of their
@@ -648,6 +698,70 @@ class PageStore {
     store_sparse(ci, i, tok);
   }
 
+  // set_tokens() merges runs at least this long into a sparse chunk.
+  static constexpr size_t kMergeRun = 4;
+  // set_token() for each of `run`: pages of sparse chunk `ci`, ascending, that
+  // leave it within kSparseMaxPages tokens (so it stays sparse, as page by
+  // page). The chunk's tokens are merged with the run's in one pass.
+  void set_sparse_run(uint64_t ci, std::span<const std::pair<uint64_t, uint64_t>> run) {
+    auto& s = sparse_[ci];
+    const bool existed = s != nullptr;
+    if (!s) s = std::make_unique<SparseChunk>();
+    merged_.clear();
+    size_t old = 0, r = 0;
+    for (uint64_t w = 0; w < kPresentWords; ++w) {
+      s->rank[w] = static_cast<uint16_t>(merged_.size());
+      uint64_t present = s->present[w];
+      uint64_t updates = 0;
+      for (size_t q = r; q < run.size() && ((run[q].first & (kChunkPages - 1)) >> 6) == w; ++q)
+        updates |= uint64_t{1} << (run[q].first & 63);
+      if (updates == 0) {
+        const size_t count = popcount64(present);
+        merged_.insert(merged_.end(), s->tokens.begin() + static_cast<std::ptrdiff_t>(old),
+                       s->tokens.begin() + static_cast<std::ptrdiff_t>(old + count));
+        old += count;
+        continue;
+      }
+      const uint64_t wi = ci * kPresentWords + w;
+      for (uint64_t bits = present | updates; bits != 0; bits &= bits - 1) {
+        const auto b = static_cast<unsigned>(std::countr_zero(bits));
+        const uint64_t bit = uint64_t{1} << b;
+        const bool stored = (present & bit) != 0;
+        const uint64_t was = stored ? s->tokens[old++] : 0;
+        if (!(updates & bit)) {
+          merged_.push_back(was);
+          continue;
+        }
+        const uint64_t page = (wi << 6) + b, tok = run[r++].second;
+        if (tok == 0 || (salted_ && tok == resident_token(page))) {
+          if (stored) {
+            present &= ~bit;
+            --touched_;
+          }
+          if (tok == 0)
+            clear_resident_bit(page);
+          else
+            set_resident_bit(page);
+          continue;
+        }
+        if (!stored) {
+          if (resident_count_ != 0 && resident_bit(page))
+            take_resident_bit(page);
+          else
+            ++touched_;
+          present |= bit;
+        }
+        merged_.push_back(tok);
+      }
+      s->present[w] = present;
+    }
+    if (merged_.empty() && !existed) {
+      s.reset();  // as page by page: nothing stored, no sparse chunk
+      return;
+    }
+    s->tokens.assign(merged_.begin(), merged_.end());
+  }
+
   // A page not yet stored takes token `tok` (non-zero).
   void store_sparse(uint64_t ci, uint64_t i, uint64_t tok) {
     auto& s = sparse_[ci];
@@ -688,7 +802,7 @@ class PageStore {
     chunks_.assign((pages_ + kChunkPages - 1) >> kChunkShift, nullptr);
     sparse_.clear();
     sparse_.resize(chunks_.size());
-    arena_.configure(kChunkPages + kPresentWords, chunks_.size());
+    arena_.configure(kChunkPages + 2 * kPresentWords, chunks_.size());
     dirty_.resize(pages_);
     touched_ = 0;
   }
@@ -705,6 +819,7 @@ class PageStore {
         chunk[w * 64 + i] = resident_token((wi << 6) + i);
       }
       chunk[kChunkPages + w] = bits;
+      chunk[kChunkPages + kPresentWords + w] = bits;  // pristine
       resident_[wi] = 0;
       resident_count_ -= popcount64(bits);  // still touched
     }
@@ -753,6 +868,7 @@ class PageStore {
     if (chunk && chunk[i] != 0) {
       chunk[i] = 0;
       present_word(chunk, i) &= ~(uint64_t{1} << (i & 63));
+      pristine_word(chunk, i) &= ~(uint64_t{1} << (i & 63));
       --touched_;
     }
   }
@@ -765,6 +881,16 @@ class PageStore {
   }
   static uint64_t& present_word(uint64_t* chunk, uint64_t i) {
     return chunk[kChunkPages + (i >> 6)];
+  }
+  static uint64_t& pristine_word(uint64_t* chunk, uint64_t i) {
+    return chunk[kChunkPages + kPresentWords + (i >> 6)];
+  }
+  // The pages of bit word `wi` known to hold their resident content: bits
+  // where the chunk is not dense, a dense chunk's pristine bits.
+  uint64_t resident_view(uint64_t wi) const {
+    if (const uint64_t* chunk = chunks_[wi / kPresentWords])
+      return chunk[kChunkPages + kPresentWords + wi % kPresentWords];
+    return resident_word(wi);  // never stored sparse as well (write_sparse takes the bit)
   }
 
   uint64_t size_bytes_ = 0;
@@ -779,6 +905,7 @@ class PageStore {
   std::vector<uint64_t> resident_;  // one bit per page holding its resident token
   std::vector<uint64_t*> chunks_;   // into arena_; null: the chunk is sparse_, resident_ bits
   std::vector<std::unique_ptr<SparseChunk>> sparse_;  // per chunk without dense storage
+  std::vector<uint64_t> merged_;  // set_sparse_run()'s scratch
   Queued queue_[kLag] = {};  // writes not applied yet, oldest at queue_head_ - queued_
   unsigned queue_head_ = 0, queued_ = 0;
   ChunkArena arena_;
