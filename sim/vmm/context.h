@@ -52,6 +52,16 @@ struct MigrationContext {
     }
     return std::nullopt;
   }
+  // A corrupt fault on `target` still to come (whenever it is due).
+  bool corruption_ahead(CorruptTarget target) const {
+    if (switched) return false;
+    for (size_t i = 0; i < scenario.faults.size(); ++i) {
+      const auto& f = scenario.faults[i];
+      if (f.kind == FaultKind::kCorrupt && f.target == target && !result.faults[i].applied)
+        return true;
+    }
+    return false;
+  }
   std::optional<size_t> take_corruption(CorruptTarget target) {
     const auto i = corruption_due(target);
     if (i) result.faults[*i].applied = true;

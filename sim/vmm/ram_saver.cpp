@@ -244,7 +244,8 @@ bool RamSaver::send_walk(Walk pages, bool limited, uint64_t& bytes) {
   // Pages still holding their resident content go as bits, a word at a
   // time (the same bytes on the wire). Not while a RAM corruption is ahead:
   // the flipped page and the checksum are those of the per-page slice.
-  const bool by_bits = src_.shares_resident_content(dst_) && !ram_corruption_ahead();
+  const bool by_bits =
+      src_.shares_resident_content(dst_) && !ctx_.corruption_ahead(CorruptTarget::kRam);
   while (!pages.done()) {
     const double budget = link.bandwidth(now(), limited) * kSlice;
     const Walk slice_begin = pages;
@@ -322,15 +323,6 @@ bool RamSaver::send_walk(Walk pages, bool limited, uint64_t& bytes) {
   return true;
 }
 
-bool RamSaver::ram_corruption_ahead() const {
-  const auto& faults = ctx_.scenario.faults;
-  for (size_t i = 0; i < faults.size(); ++i)
-    if (faults[i].kind == FaultKind::kCorrupt && faults[i].target == CorruptTarget::kRam &&
-        !ctx_.result.faults[i].applied)
-      return true;
-  return false;
-}
-
 // The destination checks the slice against the checksum sent with it
 // before placing any page of it; only a slice a corrupt fault hit fails it.
 bool RamSaver::slice_arrives_intact() {
@@ -383,7 +375,8 @@ void RamSaver::queue_requested(const std::vector<uint64_t>& pages) {
 std::vector<uint64_t> RamSaver::take_requested() {
   std::vector<uint64_t> pages;
   for (uint64_t p : std::exchange(requested_, {}))
-    if (unsent_.take(p)) pages.push_back(p);  // a page asked for twice, or pushed meanwhile, goes once
+    if (unsent_.take(p))
+      pages.push_back(p);  // a page asked for twice, or pushed meanwhile, goes once
   return pages;
 }
 

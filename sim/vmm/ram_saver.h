@@ -109,7 +109,6 @@ class RamSaver : public SaveHandler {
   bool send(const PageBits& pages, bool limited, uint64_t& bytes);
   template <typename Walk>
   bool send_walk(Walk pages, bool limited, uint64_t& bytes);
-  bool ram_corruption_ahead() const;
   bool slice_arrives_intact();
   double scan_bandwidth() const { return ctx_.scenario.vm.scan_bandwidth; }
 
@@ -127,10 +126,10 @@ class RamSaver : public SaveHandler {
   PageBits pass_;                    // this pass's (passes loop): bits, not page numbers
   PageBits scratch_;                 // collect_dirty()'s and the qemu loop's syncs', all clear
   uint64_t last_dirty_ = 0;
-  std::vector<uint64_t> report_bitmap_;               // dirty-page report buffer, reused
-  std::vector<std::pair<uint64_t, uint64_t>> slice_;  // (page, content), reused
+  std::vector<uint64_t> report_bitmap_;                        // dirty-page report buffer, reused
+  std::vector<std::pair<uint64_t, uint64_t>> slice_;           // (page, content), reused
   std::vector<std::pair<uint64_t, uint64_t>> slice_resident_;  // (bit word, resident pages)
-  uint64_t ram_cursor_ = 0;                           // background push
+  uint64_t ram_cursor_ = 0;                                    // background push
   uint64_t fetched_ = 0;
   // Post-copy at the source: pages not sent yet and the requested pages
   // waiting to go out.
