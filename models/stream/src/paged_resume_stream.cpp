@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "mdevsim/models/memory/page_payload.h"
 #include "mdevsim/models/stream/paged_stream.h"
 #include "mdevsim/models/stream/record_format.h"
 #include "mdevsim/models/stream/state_io.h"
@@ -206,7 +207,7 @@ class PagedResumeStream final : public ResumeStream {
            "page index " + std::to_string(page) + " beyond " + dev_->memory_name());
       return;
     }
-    if (!PageStore::token_from_payload(
+    if (!page_payload::token_from(
             page, std::span<const uint8_t>(payload + 8, store_.page_size()), tok)) {
       fail(StreamError::kCorrupt, "content of page " + std::to_string(page) + " is corrupt");
       return;

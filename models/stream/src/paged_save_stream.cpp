@@ -6,6 +6,7 @@
 #include <cstring>
 #include <optional>
 
+#include "mdevsim/models/memory/page_payload.h"
 #include "mdevsim/models/stream/paged_stream.h"
 #include "mdevsim/models/stream/pass_tracker.h"
 #include "mdevsim/models/stream/postcopy_queue.h"
@@ -205,7 +206,7 @@ class PagedSaveStream final : public SaveStream {
   void write_page_record(uint8_t* out) const {
     put_record_header(out, record::kPage, cur_.size - kRecordHeaderBytes);
     std::memcpy(out + kRecordHeaderBytes, &cur_.page, 8);
-    PageStore::fill_payload(cur_.page, cur_.token,
+    page_payload::fill(cur_.page, cur_.token,
                             std::span<uint8_t>(out + kRecordHeaderBytes + 8, store_.page_size()));
   }
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "mdevsim/models/memory/page_payload.h"
 #include "mdevsim/models/memory/page_store.h"
 
 namespace mdevsim::models {
@@ -79,17 +80,17 @@ TEST(PageStore, PayloadRoundTripsAndDetectsAnyFlippedByte) {
   PageStore m(1 << 20, 4096);
   m.write(9, 1234);
   std::vector<uint8_t> page(4096);
-  PageStore::fill_payload(9, m.token(9), page);
+  page_payload::fill(9, m.token(9), page);
   uint64_t tok = 0;
-  ASSERT_TRUE(PageStore::token_from_payload(9, page, tok));
+  ASSERT_TRUE(page_payload::token_from(9, page, tok));
   EXPECT_EQ(tok, m.token(9));
-  EXPECT_FALSE(PageStore::token_from_payload(10, page, tok)) << "payload names its page";
+  EXPECT_FALSE(page_payload::token_from(10, page, tok)) << "payload names its page";
   for (size_t at : {size_t{0}, size_t{8}, size_t{100}, size_t{4095}}) {
     auto bad = page;
     bad[at] ^= 0x10;
     uint64_t t2 = 0;
     // Flipping word 0 changes the token: the rest of the page no longer matches it.
-    EXPECT_FALSE(PageStore::token_from_payload(9, bad, t2)) << "flip at byte " << at;
+    EXPECT_FALSE(page_payload::token_from(9, bad, t2)) << "flip at byte " << at;
   }
 }
 
@@ -513,7 +514,8 @@ TEST(PageStore, ResidentBitsNameOnlyResidentContentAndHandOverAsSetToken) {
     const uint64_t p = PageStore::kChunkPages - 1;  // resident, in the dense chunk
     if ((bits[p / 64] >> (p % 64)) & 1) {
       src.write(p, 1);
-      EXPECT_FALSE((src.resident_bits(p / 64, ~uint64_t{0}) >> (p % 64)) & 1) << "a write clears it";
+      EXPECT_FALSE((src.resident_bits(p / 64, ~uint64_t{0}) >> (p % 64)) & 1)
+          << "a write clears it";
     }
 
     PageStore bulk(kMixedPages * 4096, 4096), each(kMixedPages * 4096, 4096);
@@ -521,7 +523,7 @@ TEST(PageStore, ResidentBitsNameOnlyResidentContentAndHandOverAsSetToken) {
       d->set_content_salt(3);
       if (seed % 2 == 0) d->make_resident(0, PageStore::kChunkPages);
       for (uint64_t k = 0; k < 700; ++k) d->write((k * 37) % PageStore::kChunkPages, k);  // dense
-      d->write(PageStore::kChunkPages + 9, 1);                                             // sparse
+      d->write(PageStore::kChunkPages + 9, 1);                                            // sparse
     }
     EXPECT_TRUE(bulk.same_resident_content(src));
     for (uint64_t wi = 0; wi < words; ++wi) {

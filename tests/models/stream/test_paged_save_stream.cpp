@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "fake_streamed_device.h"
+#include "mdevsim/models/memory/page_payload.h"
 #include "mdevsim/models/stream/record_format.h"
 
 namespace mdevsim::models::test {
@@ -44,10 +45,10 @@ uint64_t u64_at(const std::vector<uint8_t>& p, size_t off) {
   return v;
 }
 
-std::vector<uint8_t> page_payload(uint64_t page, uint64_t token) {
+std::vector<uint8_t> page_record(uint64_t page, uint64_t token) {
   std::vector<uint8_t> p(8 + kFakePage);
   std::memcpy(p.data(), &page, 8);
-  PageStore::fill_payload(page, token, std::span<uint8_t>(p.data() + 8, kFakePage));
+  page_payload::fill(page, token, std::span<uint8_t>(p.data() + 8, kFakePage));
   return p;
 }
 
@@ -67,8 +68,8 @@ TEST(PagedSaveStream, PreCopyThenStopCopyRecordsAndAccounting) {
   EXPECT_EQ(r[0].type, record::kHeader);
   EXPECT_EQ(r[0].payload, FakeStreamedDevice(d).header());
   EXPECT_EQ(r[1].type, record::kPage);
-  EXPECT_EQ(r[1].payload, page_payload(2, d.memory.token(2)));
-  EXPECT_EQ(r[2].payload, page_payload(5, d.memory.token(5)));
+  EXPECT_EQ(r[1].payload, page_record(2, d.memory.token(2)));
+  EXPECT_EQ(r[2].payload, page_record(5, d.memory.token(5)));
   EXPECT_EQ(s->initial_bytes(), 0u);
   EXPECT_FALSE(s->at_end());
 
@@ -80,7 +81,7 @@ TEST(PagedSaveStream, PreCopyThenStopCopyRecordsAndAccounting) {
   ASSERT_EQ(rest.size(), kPageRecord + kStateRecord + kEndRecord);
   const auto q = records(rest, pre.size());
   ASSERT_EQ(q.size(), 3u);
-  EXPECT_EQ(q[0].payload, page_payload(5, d.memory.token(5))) << "the new content";
+  EXPECT_EQ(q[0].payload, page_record(5, d.memory.token(5))) << "the new content";
   EXPECT_EQ(q[1].type, record::kState);
   EXPECT_EQ(q[1].payload, d.state);
   EXPECT_EQ(q[2].type, record::kEnd);
@@ -153,7 +154,7 @@ TEST(PagedSaveStream, PostCopySwitchPackageListsWhatIsLeftThenServesPagesOnce) {
   EXPECT_EQ(s->queue_pages(9, 1), 1u);
   const auto served = records(read_all(*s));
   ASSERT_EQ(served.size(), 1u);
-  EXPECT_EQ(served[0].payload, page_payload(9, d.memory.token(9)));
+  EXPECT_EQ(served[0].payload, page_record(9, d.memory.token(9)));
   EXPECT_EQ(s->queue_pages(9, 1), 0u) << "sent once";
   EXPECT_EQ(s->queue_background(8, false), 1u) << "only 5 is left";
   const auto pushed = records(read_all(*s));

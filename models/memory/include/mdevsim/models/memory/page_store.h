@@ -4,8 +4,9 @@
 // write folds a value into the token, so two memories hold equal content
 // exactly when their tokens are equal. The page's byte payload (what goes over
 // a migration stream) is derived from the token deterministically and maps
-// back to it. Storage is allocated in chunks as pages are first touched, so a
-// 64 GiB memory with 1 GiB in use costs a few MiB, not 64 GiB.
+// back to it (models/memory/page_payload.h). Storage is allocated in chunks
+// as pages are first touched (models/memory/chunk_arena.h), so a 64 GiB
+// memory with 1 GiB in use costs a few MiB, not 64 GiB.
 //
 // Resident pages (weights loaded before the run, a guest's RAM in use) hold
 // "version 0" content from time 0: a token that is a function of the store's
@@ -19,14 +20,11 @@
 // chunk they hit.
 #pragma once
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <new>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -34,87 +32,11 @@
 #include <vector>
 
 #include "mdevsim/models/common/rng.h"
+#include "mdevsim/models/memory/chunk_arena.h"
 #include "mdevsim/models/memory/dirty_bitmap.h"
+#include "mdevsim/models/memory/sparse_chunk.h"
 
 namespace mdevsim::models {
-
-// Zeroed chunks of `words` 64-bit words, carved from blocks mapped straight
-// from the kernel: fresh mappings are already zero (no memset), and full-size
-// blocks are 2 MiB-aligned and offered to transparent huge pages, so a memory
-// touched everywhere (cold guest RAM writes) costs a few dozen page faults
-// instead of one per 4 KiB. Chunks live until release_all().
-class ChunkArena {
- public:
-  static constexpr size_t kBlockBytes = size_t{2} << 20;
-
-  // `max_chunks`: how many chunks the owner can ever ask for (small stores
-  // get one small block instead of 2 MiB).
-  void configure(size_t words, size_t max_chunks) {
-    release_all();
-    chunk_bytes_ = words * sizeof(uint64_t);
-    const size_t page = 4096;
-    block_bytes_ = std::min(kBlockBytes, (chunk_bytes_ * max_chunks + page - 1) / page * page);
-  }
-
-  uint64_t* allocate() {
-    if (blocks_.empty() || used_ + chunk_bytes_ > blocks_.back().len) {
-      blocks_.push_back(map_block(block_bytes_));
-      used_ = 0;
-    }
-    auto* chunk = reinterpret_cast<uint64_t*>(static_cast<char*>(blocks_.back().addr) + used_);
-    used_ += chunk_bytes_;
-    return chunk;
-  }
-
-  void release_all() {
-    for (const auto& b : blocks_) ::munmap(b.addr, b.len);
-    blocks_.clear();
-    used_ = 0;
-  }
-
-  uint64_t bytes() const {
-    uint64_t n = 0;
-    for (const auto& b : blocks_) n += b.len;
-    return n;
-  }
-
-  ChunkArena() = default;
-  ChunkArena(const ChunkArena&) = delete;
-  ChunkArena& operator=(const ChunkArena&) = delete;
-  ~ChunkArena() { release_all(); }
-
- private:
-  struct Block {
-    void* addr;
-    size_t len;
-  };
-
-  static Block map_block(size_t len) {
-    if (len < kBlockBytes) return {map(len), len};
-    // Over-map and trim to a 2 MiB boundary: huge pages need aligned ranges.
-    char* raw = static_cast<char*>(map(len + kBlockBytes));
-    const auto at = reinterpret_cast<uintptr_t>(raw);
-    char* aligned = raw + ((kBlockBytes - at % kBlockBytes) % kBlockBytes);
-    const auto head = static_cast<size_t>(aligned - raw);
-    if (head > 0) ::munmap(raw, head);
-    ::munmap(aligned + len, kBlockBytes - head);  // head < 2 MiB: a tail always remains
-#ifdef MADV_HUGEPAGE
-    ::madvise(aligned, len, MADV_HUGEPAGE);  // a hint: fine if refused
-#endif
-    return {aligned, len};
-  }
-
-  static void* map(size_t len) {
-    void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
-    return p;
-  }
-
-  std::vector<Block> blocks_;
-  size_t chunk_bytes_ = 0;
-  size_t block_bytes_ = kBlockBytes;
-  size_t used_ = 0;
-};
 
 // A named range of pages that is resident (holds content) from time 0.
 struct ResidentRegion {
@@ -135,6 +57,7 @@ class PageStore {
   // those pages migrate and compare as bits, like resident pages without a
   // chunk.
   static constexpr uint64_t kPresentWords = kChunkPages / 64;
+  static_assert(SparseChunk::kWords == kPresentWords);
 
   PageStore(uint64_t size_bytes, uint32_t page_size) { reset_geometry(size_bytes, page_size); }
 
@@ -208,7 +131,7 @@ class PageStore {
     uint64_t& t = chunk[i];
     if (t == 0) mark_present(page);
     t = tok;
-    pristine_word(chunk, i) &= ~(uint64_t{1} << (i & 63));
+    forget_pristine(chunk, i);
   }
 
   // ---- resident content
@@ -231,21 +154,9 @@ class PageStore {
     if (!salted_) throw std::logic_error("make_resident needs a content salt");
     if (first > pages_ || count > pages_ - first)
       throw std::invalid_argument("resident range beyond the memory");
-    settle();
-    if (resident_.empty()) resident_.assign((pages_ + 63) / 64, 0);
     for (uint64_t p = first; p < first + count;) {
-      const uint64_t wi = p >> 6;
       const uint64_t lo = p & 63, n = std::min<uint64_t>(64 - lo, first + count - p);
-      const uint64_t mask = (n == 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1)) << lo;
-      if (chunks_[p >> kChunkShift] || sparse_[p >> kChunkShift]) {
-        // The chunk stores tokens: they take the resident content.
-        for (uint64_t q = p; q < p + n; ++q) set_token(q, resident_token(q));
-      } else {
-        const auto added = uint64_t{popcount64(mask & ~resident_[wi])};
-        resident_[wi] |= mask;
-        resident_count_ += added;
-        touched_ += added;
-      }
+      set_resident_bits(p >> 6, (n == 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1)) << lo);
       p += n;
     }
   }
@@ -399,14 +310,10 @@ class PageStore {
         const uint64_t page = (wi << 6) + static_cast<uint64_t>(std::countr_zero(bits));
         set_token(page, resident_token(page));
       }
-      if (uint64_t* chunk = chunks_[ci]) chunk[kChunkPages + kPresentWords + wi % kPresentWords] |= mask;
+      if (uint64_t* chunk = chunks_[ci]) pristine_word(chunk, (wi % kPresentWords) * 64) |= mask;
       return;
     }
-    if (resident_.empty()) resident_.assign((pages_ + 63) / 64, 0);
-    const uint64_t added = popcount64(mask & ~resident_[wi]);
-    resident_[wi] |= mask;
-    resident_count_ += added;
-    touched_ += added;
+    add_resident_bits(wi, mask);
   }
   // Both stores give resident pages the same content.
   bool same_resident_content(const PageStore& other) const {
@@ -431,11 +338,7 @@ class PageStore {
              ++j)
           bits |= uint64_t{1} << (pairs[j].first & 63);
         if (j > k) {
-          if (resident_.empty()) resident_.assign((pages_ + 63) / 64, 0);
-          const uint64_t added = popcount64(bits & ~resident_[wi]);
-          resident_[wi] |= bits;
-          resident_count_ += added;
-          touched_ += added;
+          add_resident_bits(wi, bits);
           k = j;
           continue;
         }
@@ -448,7 +351,7 @@ class PageStore {
         while (j < n && j < end && (pairs[j].first >> kChunkShift) == ci &&
                pairs[j].first > pairs[j - 1].first)
           ++j;
-        if (j - k >= kMergeRun && j - k <= room) {
+        if (j - k >= kMergeRun) {  // j <= end: the chunk stays sparse
           set_sparse_run(ci, pairs.subspan(k, j - k));
           k = j;
           continue;
@@ -526,53 +429,6 @@ class PageStore {
            resident_.size() * 8 + sparse;
   }
 
-  // The page's bytes: word 0 is the token, word 1 the page index, word i
-  // (i >= 2) a simple keyed sequence. Any changed byte breaks the sequence,
-  // so a payload maps back to its token or is detected as corrupt; the
-  // sequence is cheap because every migrated page is expanded and checked.
-  // Zero token -> all-zero page. `out` must be page_size bytes.
-  static void fill_payload(uint64_t page, uint64_t tok, std::span<uint8_t> out) {
-    if (tok == 0) {
-      std::memset(out.data(), 0, out.size());
-      return;
-    }
-    const size_t words = out.size() / 8;
-    uint64_t w[2] = {tok, page};
-    std::memcpy(out.data(), w, 16);
-    uint64_t v = payload_seed(page, tok);
-    for (size_t i = 2; i < words; ++i) {
-      v += kPayloadStep;
-      std::memcpy(out.data() + i * 8, &v, 8);
-    }
-  }
-
-  // Inverse of fill_payload: returns false if `in` is not a payload that
-  // fill_payload could have produced for `page` (corrupt data).
-  static bool token_from_payload(uint64_t page, std::span<const uint8_t> in, uint64_t& tok) {
-    uint64_t w[2];
-    std::memcpy(w, in.data(), 16);
-    if (w[0] == 0) {
-      for (uint8_t b : in) {
-        if (b != 0) return false;
-      }
-      tok = 0;
-      return true;
-    }
-    if (w[1] != page) return false;
-    const size_t words = in.size() / 8;
-    uint64_t v = payload_seed(page, w[0]);
-    uint64_t diff = 0;
-    for (size_t i = 2; i < words; ++i) {
-      v += kPayloadStep;
-      uint64_t got;
-      std::memcpy(&got, in.data() + i * 8, 8);
-      diff |= got ^ v;
-    }
-    if (diff != 0) return false;
-    tok = w[0];
-    return true;
-  }
-
  private:
   // A prefetch GCC 12 keeps: at -O2/-O3 it dropped __builtin_prefetch from
   // prefetch() (no prefetch instruction in the binary).
@@ -614,34 +470,8 @@ class PageStore {
     if (t == 0) [[unlikely]]
       mark_present(page);
     t = fold(t, value);
-    pristine_word(chunk, i) &= ~(uint64_t{1} << (i & 63));
+    forget_pristine(chunk, i);
   }
-
-  // The pages of a chunk without dense storage that hold a token of their
-  // own: presence bits, per bit word the number of tokens before it, and the
-  // tokens in page order.
-  struct SparseChunk {
-    uint64_t present[kPresentWords] = {};
-    uint16_t rank[kPresentWords] = {};
-    uint32_t writes = 0;
-    std::vector<uint64_t> tokens;
-
-    bool has(uint64_t i) const { return (present[i >> 6] >> (i & 63)) & 1; }
-    size_t index(uint64_t i) const {
-      const uint64_t below = (uint64_t{1} << (i & 63)) - 1;
-      return rank[i >> 6] + size_t{popcount64(present[i >> 6] & below)};
-    }
-    void insert(uint64_t i, uint64_t tok) {
-      tokens.insert(tokens.begin() + static_cast<std::ptrdiff_t>(index(i)), tok);
-      present[i >> 6] |= uint64_t{1} << (i & 63);
-      for (uint64_t w = (i >> 6) + 1; w < kPresentWords; ++w) ++rank[w];
-    }
-    void erase(uint64_t i) {
-      tokens.erase(tokens.begin() + static_cast<std::ptrdiff_t>(index(i)));
-      present[i >> 6] &= ~(uint64_t{1} << (i & 63));
-      for (uint64_t w = (i >> 6) + 1; w < kPresentWords; ++w) --rank[w];
-    }
-  };
 
   static uint64_t fold(uint64_t t, uint64_t value) {
     const uint64_t next = mix64(t ^ value);
@@ -786,11 +616,6 @@ class PageStore {
     chunks_[ci] = chunk;
   }
 
-  static constexpr uint64_t kPayloadStep = 0x9e3779b97f4a7c15ULL;
-  static uint64_t payload_seed(uint64_t page, uint64_t tok) {
-    return mix64(tok ^ (page * 0xd1b54a32d192ed03ULL));
-  }
-
   void reset_geometry(uint64_t size_bytes, uint32_t page_size) {
     if (page_size < 16 || (page_size & (page_size - 1)) != 0)
       throw std::invalid_argument("page size must be a power of two >= 16 bytes");
@@ -819,7 +644,7 @@ class PageStore {
         chunk[w * 64 + i] = resident_token((wi << 6) + i);
       }
       chunk[kChunkPages + w] = bits;
-      chunk[kChunkPages + kPresentWords + w] = bits;  // pristine
+      pristine_word(chunk, w * 64) = bits;
       resident_[wi] = 0;
       resident_count_ -= popcount64(bits);  // still touched
     }
@@ -868,7 +693,7 @@ class PageStore {
     if (chunk && chunk[i] != 0) {
       chunk[i] = 0;
       present_word(chunk, i) &= ~(uint64_t{1} << (i & 63));
-      pristine_word(chunk, i) &= ~(uint64_t{1} << (i & 63));
+      forget_pristine(chunk, i);
       --touched_;
     }
   }
@@ -882,15 +707,28 @@ class PageStore {
   static uint64_t& present_word(uint64_t* chunk, uint64_t i) {
     return chunk[kChunkPages + (i >> 6)];
   }
+  // The pristine bits' word of page `i` of a dense chunk.
   static uint64_t& pristine_word(uint64_t* chunk, uint64_t i) {
     return chunk[kChunkPages + kPresentWords + (i >> 6)];
+  }
+  static void forget_pristine(uint64_t* chunk, uint64_t i) {
+    pristine_word(chunk, i) &= ~(uint64_t{1} << (i & 63));
   }
   // The pages of bit word `wi` known to hold their resident content: bits
   // where the chunk is not dense, a dense chunk's pristine bits.
   uint64_t resident_view(uint64_t wi) const {
-    if (const uint64_t* chunk = chunks_[wi / kPresentWords])
-      return chunk[kChunkPages + kPresentWords + wi % kPresentWords];
+    if (uint64_t* chunk = chunks_[wi / kPresentWords])
+      return pristine_word(chunk, (wi % kPresentWords) * 64);
     return resident_word(wi);  // never stored sparse as well (write_sparse takes the bit)
+  }
+  // Pages of bit word `wi` become resident bits (their chunk stores no
+  // tokens for them).
+  void add_resident_bits(uint64_t wi, uint64_t mask) {
+    if (resident_.empty()) resident_.assign((pages_ + 63) / 64, 0);
+    const uint64_t added = popcount64(mask & ~resident_[wi]);
+    resident_[wi] |= mask;
+    resident_count_ += added;
+    touched_ += added;
   }
 
   uint64_t size_bytes_ = 0;
@@ -905,7 +743,7 @@ class PageStore {
   std::vector<uint64_t> resident_;  // one bit per page holding its resident token
   std::vector<uint64_t*> chunks_;   // into arena_; null: the chunk is sparse_, resident_ bits
   std::vector<std::unique_ptr<SparseChunk>> sparse_;  // per chunk without dense storage
-  std::vector<uint64_t> merged_;  // set_sparse_run()'s scratch
+  std::vector<uint64_t> merged_;                      // set_sparse_run()'s scratch
   Queued queue_[kLag] = {};  // writes not applied yet, oldest at queue_head_ - queued_
   unsigned queue_head_ = 0, queued_ = 0;
   ChunkArena arena_;

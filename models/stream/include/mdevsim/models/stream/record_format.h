@@ -3,7 +3,7 @@
 // payload:
 //   HEADER  an 8-byte magic naming the format, then what the destination
 //           must match (the device type's configuration); fixed length
-//   PAGE    u64 page index, page_size bytes of content (PageStore::fill_payload)
+//   PAGE    u64 page index, page_size bytes of content (models/memory/page_payload.h)
 //   STATE   the device's internal state as one blob
 //   MISSING post-copy only: u64 count, then count u64 page indices the
 //           destination must fetch on demand (before END, so it is checksummed)
