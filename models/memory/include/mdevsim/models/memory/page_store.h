@@ -55,7 +55,8 @@ class PageStore {
   // not 32 KiB. Then one bit per page still holding the resident content it
   // took when the chunk became dense (cleared by any change of its token):
   // those pages migrate and compare as bits, like resident pages without a
-  // chunk.
+  // chunk, and their token slot stays 0 (a chunk becoming dense computes no
+  // tokens; the first write computes the one it folds into).
   static constexpr uint64_t kPresentWords = kChunkPages / 64;
   static_assert(SparseChunk::kWords == kPresentWords);
 
@@ -79,8 +80,12 @@ class PageStore {
   // Token 0 means "never written": the page reads as zeros.
   uint64_t token(uint64_t page) const {
     settle();
-    if (const uint64_t* chunk = chunks_[page >> kChunkShift]) [[likely]]
-      return chunk[page & (kChunkPages - 1)];
+    if (const uint64_t* chunk = chunks_[page >> kChunkShift]) [[likely]] {
+      const uint64_t i = page & (kChunkPages - 1);
+      if (const uint64_t t = chunk[i]; t != 0 || !is_pristine(chunk, i)) [[likely]]
+        return t;
+      return resident_token(page);
+    }
     return token_slow(page);
   }
 
@@ -129,7 +134,7 @@ class PageStore {
     if (tok == 0) return drop_stored(page);
     const uint64_t i = page & (kChunkPages - 1);
     uint64_t& t = chunk[i];
-    if (t == 0) mark_present(page);
+    if (t == 0 && !is_pristine(chunk, i)) mark_present(page);
     t = tok;
     forget_pristine(chunk, i);
   }
@@ -212,7 +217,7 @@ class PageStore {
         for (uint64_t w = 0; w < kPresentWords; ++w) {
           for (uint64_t bits = chunk[kChunkPages + w]; bits != 0; bits &= bits - 1) {
             const uint64_t i = w * 64 + static_cast<uint64_t>(std::countr_zero(bits));
-            fn((ci << kChunkShift) + i, chunk[i]);
+            fn((ci << kChunkShift) + i, dense_token(chunk, (ci << kChunkShift) + i));
           }
         }
         continue;
@@ -269,9 +274,14 @@ class PageStore {
     const uint64_t ci = wi / kPresentWords, w = wi % kPresentWords;
     if (const uint64_t* chunk = chunks_[ci]) {
       const uint64_t* t = chunk + w * 64;
-      for (uint64_t bits = mask; bits != 0; bits &= bits - 1) {
+      const uint64_t pristine = pristine_word(chunk, w * 64) & mask;
+      for (uint64_t bits = mask & ~pristine; bits != 0; bits &= bits - 1) {
         const auto i = static_cast<unsigned>(std::countr_zero(bits));
         out[i] = t[i];
+      }
+      for (uint64_t bits = pristine; bits != 0; bits &= bits - 1) {
+        const auto i = static_cast<unsigned>(std::countr_zero(bits));
+        out[i] = resident_token((wi << 6) + i);
       }
       return;
     }
@@ -304,13 +314,21 @@ class PageStore {
     if (!salted_) throw std::logic_error("set_resident_bits needs a content salt");
     settle();
     const uint64_t ci = wi / kPresentWords;
-    const SparseChunk* s = chunks_[ci] ? nullptr : sparse_[ci].get();
-    if (chunks_[ci] || (s && (s->present[wi % kPresentWords] & mask) != 0)) {
+    if (uint64_t* chunk = chunks_[ci]) {
+      const uint64_t at = (wi % kPresentWords) * 64;
+      for (uint64_t bits = mask; bits != 0; bits &= bits - 1)
+        chunk[at + static_cast<uint64_t>(std::countr_zero(bits))] = 0;
+      touched_ += popcount64(mask & ~present_word(chunk, at));
+      present_word(chunk, at) |= mask;
+      pristine_word(chunk, at) |= mask;
+      return;
+    }
+    const SparseChunk* s = sparse_[ci].get();
+    if (s && (s->present[wi % kPresentWords] & mask) != 0) {
       for (uint64_t bits = mask; bits != 0; bits &= bits - 1) {
         const uint64_t page = (wi << 6) + static_cast<uint64_t>(std::countr_zero(bits));
         set_token(page, resident_token(page));
       }
-      if (uint64_t* chunk = chunks_[ci]) pristine_word(chunk, (wi % kPresentWords) * 64) |= mask;
       return;
     }
     add_resident_bits(wi, mask);
@@ -385,7 +403,9 @@ class PageStore {
       const uint64_t w_end = std::min<uint64_t>(kPresentWords, words - ci * kPresentWords);
       for (uint64_t w = 0; w < w_end; ++w) {
         const uint64_t wi = ci * kPresentWords + w;
-        if (ca && cb) {
+        if (ca && cb && pristine_word(ca, w * 64) == pristine_word(cb, w * 64) &&
+            (same_salt || pristine_word(ca, w * 64) == 0)) {
+          // Same pristine pages (their slots 0 in both): the slots compare.
           const uint64_t* xa = ca + w * 64;
           const uint64_t* xb = cb + w * 64;
           if (std::memcmp(xa, xb, 64 * sizeof(uint64_t)) == 0) continue;
@@ -467,10 +487,15 @@ class PageStore {
       return write_sparse(page, value);
     const uint64_t i = page & (kChunkPages - 1);
     uint64_t& t = chunk[i];
-    if (t == 0) [[unlikely]]
-      mark_present(page);
+    if (t == 0) [[unlikely]] {
+      if (is_pristine(chunk, i)) {
+        t = resident_token(page);
+        forget_pristine(chunk, i);
+      } else {
+        mark_present(page);
+      }
+    }
     t = fold(t, value);
-    forget_pristine(chunk, i);
   }
 
   static uint64_t fold(uint64_t t, uint64_t value) {
@@ -632,17 +657,13 @@ class PageStore {
     touched_ = 0;
   }
 
-  // A new chunk takes over its pages' resident content as stored tokens.
+  // A new chunk takes over its pages' resident content as pristine bits (no tokens).
   void fill_resident(uint64_t ci, uint64_t* chunk) {
     for (uint64_t w = 0; w < kPresentWords; ++w) {
       const uint64_t wi = ci * kPresentWords + w;
       if (wi >= resident_.size()) return;
       const uint64_t bits = resident_[wi];
       if (bits == 0) continue;
-      for (uint64_t b = bits; b != 0; b &= b - 1) {
-        const auto i = static_cast<uint64_t>(std::countr_zero(b));
-        chunk[w * 64 + i] = resident_token((wi << 6) + i);
-      }
       chunk[kChunkPages + w] = bits;
       pristine_word(chunk, w * 64) = bits;
       resident_[wi] = 0;
@@ -690,7 +711,7 @@ class PageStore {
   void drop_stored(uint64_t page) {
     uint64_t* chunk = chunks_[page >> kChunkShift];
     const uint64_t i = page & (kChunkPages - 1);
-    if (chunk && chunk[i] != 0) {
+    if (chunk && ((present_word(chunk, i) >> (i & 63)) & 1) != 0) {
       chunk[i] = 0;
       present_word(chunk, i) &= ~(uint64_t{1} << (i & 63));
       forget_pristine(chunk, i);
@@ -711,8 +732,19 @@ class PageStore {
   static uint64_t& pristine_word(uint64_t* chunk, uint64_t i) {
     return chunk[kChunkPages + kPresentWords + (i >> 6)];
   }
+  static const uint64_t& pristine_word(const uint64_t* chunk, uint64_t i) {
+    return chunk[kChunkPages + kPresentWords + (i >> 6)];
+  }
+  static bool is_pristine(const uint64_t* chunk, uint64_t i) {
+    return ((pristine_word(chunk, i) >> (i & 63)) & 1) != 0;
+  }
   static void forget_pristine(uint64_t* chunk, uint64_t i) {
     pristine_word(chunk, i) &= ~(uint64_t{1} << (i & 63));
+  }
+  // The token of `page` in its dense chunk (a pristine page's slot is 0).
+  uint64_t dense_token(const uint64_t* chunk, uint64_t page) const {
+    const uint64_t i = page & (kChunkPages - 1);
+    return is_pristine(chunk, i) ? resident_token(page) : chunk[i];
   }
   // The pages of bit word `wi` known to hold their resident content: bits
   // where the chunk is not dense, a dense chunk's pristine bits.
